@@ -1,0 +1,148 @@
+/*
+ * util - memory and string helpers. See util.h for the contract.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg.h"
+#include "util.h"
+
+void *xmalloc(size_t len)
+{
+	void *p = malloc(len ? len : 1);
+
+	if (p == NULL)
+		msg_fatal("out of memory allocating %zu bytes", len);
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		msg_fatal("allocation overflow: %zu * %zu", n, size);
+	p = calloc(n ? n : 1, size ? size : 1);
+	if (p == NULL)
+		msg_fatal("out of memory allocating %zu * %zu bytes", n, size);
+	return p;
+}
+
+void *xrealloc(void *ptr, size_t len)
+{
+	void *p = realloc(ptr, len ? len : 1);
+
+	if (p == NULL)
+		msg_fatal("out of memory reallocating %zu bytes", len);
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	size_t len = strlen(s);
+	char *p = xmalloc(len + 1);
+
+	memcpy(p, s, len + 1);
+	return p;
+}
+
+char *xstrndup(const char *s, size_t maxlen)
+{
+	size_t len = strnlen(s, maxlen);
+	char *p = xmalloc(len + 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+char *str_escape(char *dst, size_t dstlen, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)(src ? src : "");
+	size_t o = 0;
+
+	if (dstlen == 0)
+		return dst;
+	for (; *s != '\0'; s++) {
+		char tmp[4];
+		size_t n;
+
+		if (*s == '\\' || *s == '"') {
+			tmp[0] = '\\';
+			tmp[1] = (char)*s;
+			n = 2;
+		} else if (*s >= 0x20 && *s < 0x7f) {
+			tmp[0] = (char)*s;
+			n = 1;
+		} else {
+			tmp[0] = '\\';
+			tmp[1] = 'x';
+			tmp[2] = hex[*s >> 4];
+			tmp[3] = hex[*s & 0xf];
+			n = 4;
+		}
+		if (o + n >= dstlen) {
+			/* Cut: end in "..." when there is room for it. */
+			if (dstlen >= 4) {
+				o = o > dstlen - 4 ? dstlen - 4 : o;
+				memcpy(dst + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(dst + o, tmp, n);
+		o += n;
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+bool str_to_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0' || !(isdigit((unsigned char)*s) ||
+					 (*s == '-' && isdigit((unsigned char)s[1]))))
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno == ERANGE || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool str_eq_nocase(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		int ca = (unsigned char)*a, cb = (unsigned char)*b;
+
+		if (ca >= 'A' && ca <= 'Z')
+			ca += 'a' - 'A';
+		if (cb >= 'A' && cb <= 'Z')
+			cb += 'a' - 'A';
+		if (ca != cb)
+			return false;
+	}
+	return *a == *b;
+}
+
+char *str_domain_norm(const char *s)
+{
+	char *d = xstrdup(s);
+	size_t len = strlen(d);
+
+	for (char *p = d; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	if (len > 0 && d[len - 1] == '.')
+		d[len - 1] = '\0';
+	return d;
+}

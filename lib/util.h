@@ -1,0 +1,39 @@
+/*
+ * util - memory and string helpers shared by every program.
+ *
+ * The x* allocators either succeed or do not return (msg_fatal on
+ * out-of-memory), like Postfix's mymalloc().
+ *
+ * str_escape() makes an untrusted byte string safe for a log line:
+ * printable ASCII is kept, backslash and double quote are escaped,
+ * every other byte becomes \xNN. At most dstlen-1 bytes are written and
+ * the result is always NUL-terminated; if the input did not fit, the
+ * output ends in "..." so a reader can tell it was cut.
+ *
+ * str_to_long() parses a whole decimal number (strtol base 10): no
+ * empty string, no trailing junk, no overflow, min <= value <= max.
+ */
+#ifndef PM_UTIL_H
+#define PM_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+void *xmalloc(size_t len);
+void *xcalloc(size_t n, size_t size);	/* overflow-checked */
+void *xrealloc(void *ptr, size_t len);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t maxlen);
+
+/* Escape src (NUL-terminated) into dst; returns dst. */
+char *str_escape(char *dst, size_t dstlen, const char *src);
+
+bool str_to_long(const char *s, long min, long max, long *out);
+
+/* Case-insensitive ASCII comparison, locale independent. */
+bool str_eq_nocase(const char *a, const char *b);
+
+/* Copy of s, lower-cased (ASCII), with one trailing dot removed. */
+char *str_domain_norm(const char *s);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * Unit tests: lib/util.c (escaping, number parsing) and lib/addr.c
+ * (addresses and CIDR matching). Table-driven; TAP output.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "util.h"
+
+static void test_escape_table(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+	} rows[] = {
+		{"plain text", "plain text"},
+		{"", ""},
+		{"quo\"te", "quo\\\"te"},
+		{"back\\slash", "back\\\\slash"},
+		{"cr\rlf\n", "cr\\x0dlf\\x0a"},
+		{"tab\tbel\a", "tab\\x09bel\\x07"},
+		{"caf\xc3\xa9", "caf\\xc3\\xa9"},
+		{"\x7f\x80\xff", "\\x7f\\x80\\xff"},
+		{"%s%n", "%s%n"},
+	};
+	char buf[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		assert_string_equal(str_escape(buf, sizeof(buf), rows[i].in), rows[i].out);
+	assert_string_equal(str_escape(buf, sizeof(buf), NULL), "");
+}
+
+static void test_escape_truncates(void **state)
+{
+	char big[10000];
+	char out[16];
+
+	(void)state;
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	str_escape(out, sizeof(out), big);
+	assert_int_equal(strlen(out), sizeof(out) - 1);
+	assert_string_equal(out + strlen(out) - 3, "...");
+	/* An escape sequence is never cut in half. */
+	str_escape(out, 8, "\x01\x02\x03");
+	assert_string_equal(out, "\\x01...");
+	str_escape(out, 2, "abc");
+	assert_string_equal(out, "a");
+	str_escape(out, 1, "abc");
+	assert_string_equal(out, "");
+}
+
+static void test_str_to_long(void **state)
+{
+	static const struct {
+		const char *in;
+		long min, max;
+		bool ok;
+		long value;
+	} rows[] = {
+		{"25", 1, 65535, true, 25},
+		{"65535", 1, 65535, true, 65535},
+		{"65536", 1, 65535, false, 0},
+		{"0", 1, 65535, false, 0},
+		{"", 1, 65535, false, 0},
+		{" 25", 1, 65535, false, 0},
+		{"25 ", 1, 65535, false, 0},
+		{"+25", 1, 65535, false, 0},
+		{"25x", 1, 65535, false, 0},
+		{"0x19", 1, 65535, false, 0},
+		{"-1", -5, 5, true, -1},
+		{"-", -5, 5, false, 0},
+		{"99999999999999999999999", 0, 100, false, 0},
+		{"010", 0, 100, true, 10},	/* base 10, never octal */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		long v = -12345;
+		bool ok = str_to_long(rows[i].in, rows[i].min, rows[i].max, &v);
+
+		assert_int_equal(ok, rows[i].ok);
+		if (ok)
+			assert_int_equal(v, rows[i].value);
+	}
+	assert_false(str_to_long(NULL, 0, 1, &(long){0}));
+}
+
+static void test_domain_helpers(void **state)
+{
+	char *d;
+
+	(void)state;
+	assert_true(str_eq_nocase("Example.COM", "example.com"));
+	assert_false(str_eq_nocase("example.com", "example.co"));
+	d = str_domain_norm("Example.COM.");
+	assert_string_equal(d, "example.com");
+	free(d);
+}
+
+static void test_addr_parse(void **state)
+{
+	static const struct {
+		const char *in;
+		bool ok;
+		int family;
+		const char *text;
+	} rows[] = {
+		{"192.0.2.1", true, AF_INET, "192.0.2.1"},
+		{"[192.0.2.1]", true, AF_INET, "192.0.2.1"},
+		{"2001:db8::1", true, AF_INET6, "2001:db8::1"},
+		{"ipv6:2001:db8::1", true, AF_INET6, "2001:db8::1"},
+		{"::ffff:192.0.2.7", true, AF_INET, "192.0.2.7"},
+		{"::1", true, AF_INET6, "::1"},
+		{"192.0.2.1x", false, 0, NULL},
+		{"192.0.2", false, 0, NULL},
+		{"", false, 0, NULL},
+		{"[]", false, 0, NULL},
+		{"host.example", false, 0, NULL},
+	};
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct pm_addr a;
+
+		assert_int_equal(addr_parse(rows[i].in, &a), rows[i].ok);
+		if (!rows[i].ok)
+			continue;
+		assert_int_equal(a.family, rows[i].family);
+		assert_string_equal(addr_to_text(&a, buf, sizeof(buf)), rows[i].text);
+	}
+	assert_false(addr_parse(NULL, &(struct pm_addr){0}));
+	assert_string_equal(addr_to_text(&(struct pm_addr){0}, buf, sizeof(buf)), "unknown");
+}
+
+static void test_addr_from_sockaddr(void **state)
+{
+	struct sockaddr_in sin = {0};
+	struct sockaddr_in6 sin6 = {0};
+	struct sockaddr sun = {0};
+	struct pm_addr a;
+	char buf[64];
+
+	(void)state;
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, "198.51.100.9", &sin.sin_addr);
+	assert_true(addr_from_sockaddr((struct sockaddr *)&sin, &a));
+	assert_string_equal(addr_to_text(&a, buf, sizeof(buf)), "198.51.100.9");
+	sin6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::ffff:198.51.100.10", &sin6.sin6_addr);
+	assert_true(addr_from_sockaddr((struct sockaddr *)&sin6, &a));
+	assert_int_equal(a.family, AF_INET);
+	assert_string_equal(addr_to_text(&a, buf, sizeof(buf)), "198.51.100.10");
+	sun.sa_family = AF_UNIX;
+	assert_false(addr_from_sockaddr(&sun, &a));
+	assert_false(addr_from_sockaddr(NULL, &a));
+}
+
+static void test_cidr_parse_errors(void **state)
+{
+	static const char *bad[] = {
+		"", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8x",
+		"::1/129", "10.0.0/8", "/8", "::ffff:10.0.0.0/95", "example/8",
+		"10.0.0.0/ 8",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pm_cidr c;
+		const char *why = NULL;
+
+		assert_false(cidr_parse(bad[i], &c, &why));
+		assert_non_null(why);
+	}
+}
+
+static void test_cidr_match(void **state)
+{
+	static const struct {
+		const char *net;
+		const char *addr;
+		bool match;
+	} rows[] = {
+		{"192.0.2.0/24", "192.0.2.77", true},
+		{"192.0.2.0/24", "192.0.3.1", false},
+		{"192.0.2.77/24", "192.0.2.1", true},	/* host bits ignored */
+		{"192.0.2.1", "192.0.2.1", true},
+		{"192.0.2.1", "192.0.2.2", false},
+		{"0.0.0.0/0", "203.0.113.5", true},
+		{"0.0.0.0/0", "2001:db8::1", false},
+		{"::/0", "2001:db8::1", true},
+		{"::/0", "203.0.113.5", false},
+		{"2001:db8::/32", "2001:db8:ffff::1", true},
+		{"2001:db8::/32", "2001:db9::1", false},
+		{"10.0.0.0/9", "10.127.255.255", true},
+		{"10.0.0.0/9", "10.128.0.0", false},
+		{"192.0.2.0/24", "::ffff:192.0.2.3", true},
+		{"::ffff:192.0.2.0/120", "192.0.2.200", true},
+		{"::ffff:192.0.2.0/120", "192.0.3.200", false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct pm_cidr c;
+		struct pm_addr a;
+
+		assert_true(cidr_parse(rows[i].net, &c, NULL));
+		assert_true(addr_parse(rows[i].addr, &a));
+		if (cidr_match(&c, &a) != rows[i].match)
+			fail_msg("%s vs %s: expected %s", rows[i].net, rows[i].addr,
+				 rows[i].match ? "match" : "no match");
+	}
+	{
+		struct pm_cidr c;
+
+		assert_true(cidr_parse("0.0.0.0/0", &c, NULL));
+		assert_false(cidr_match(&c, &(struct pm_addr){0}));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape_table),
+		cmocka_unit_test(test_escape_truncates),
+		cmocka_unit_test(test_str_to_long),
+		cmocka_unit_test(test_domain_helpers),
+		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_addr_from_sockaddr),
+		cmocka_unit_test(test_cidr_parse_errors),
+		cmocka_unit_test(test_cidr_match),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
