@@ -1,0 +1,152 @@
+/*
+ * cfg - portmilter.conf, the one source of truth for every program.
+ *
+ * Format (Postfix-like):
+ *   # comment                 (whole line; '#' after a value is part of it)
+ *   key = value               global keys, before the first section
+ *   [port 587]                one section per TCP port, 1..65535
+ *   mode = submission         per-port keys inside a section
+ *   like = 25                 inherit another port's settings
+ * A line that starts with white space continues the previous line
+ * (as in main.cf). Lists take commas and/or white space as separators.
+ * Booleans are "yes" or "no", nothing else.
+ *
+ * Resolution of a port's effective settings:
+ *   1. the keys set in the section of its "like" port (recursively,
+ *      so that port's own "like" applies first),
+ *   2. then the keys set in its own section (they win),
+ *   3. then every key still unset takes the default of the resulting
+ *      mode (see cfg.c's table and README.md).
+ * A section with neither "mode" nor "like" gets mode = submission,
+ * the strictest.
+ *
+ * Errors: cfg_load() and cfg_parse() check the whole file and report
+ * every problem found, one per line, each "FILE:LINE: message" (unknown
+ * key, bad value, duplicate key or port, like loop or unknown target,
+ * port out of range, global key in a section, line too long, ...).
+ * Nothing is ever silently defaulted after an error: they return NULL.
+ *
+ * A struct cfg is immutable once returned and reference counted, so a
+ * reload can swap in a new one while connections finish with the old
+ * one (cfg_ref/cfg_unref are thread-safe).
+ */
+#ifndef PM_CFG_H
+#define PM_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "addr.h"
+
+#define CFG_DEFAULT_PATH "/etc/portmilter/portmilter.conf"
+
+enum cfg_mode {
+	CFG_MODE_MX,		/* port 25: server to server */
+	CFG_MODE_SUBMISSION,	/* 587, 5870, 12345: STARTTLS then AUTH */
+	CFG_MODE_SUBMISSIONS,	/* 465, 4650: implicit TLS then AUTH */
+};
+
+enum cfg_full_action {
+	CFG_FULL_TEMPFAIL,	/* journal full: tempfail new mail (default) */
+	CFG_FULL_DROP,		/* journal full: mail flows, events dropped */
+};
+
+enum cfg_unknown_port {
+	CFG_UNKNOWN_STRICT,	/* submission rules + a warning (default) */
+	CFG_UNKNOWN_REJECT,	/* refuse the connection */
+};
+
+/*
+ * TLS protocol versions, ordered: major * 10 + minor (TLS 1.2 = 12).
+ * PM_TLS_NONE = no TLS at all; PM_TLS_UNKNOWN = TLS in place but a
+ * version string that was not understood (fails any minimum).
+ */
+enum {
+	PM_TLS_UNKNOWN = -1,
+	PM_TLS_NONE = 0,
+	PM_TLS_1_0 = 10,
+	PM_TLS_1_1 = 11,
+	PM_TLS_1_2 = 12,
+	PM_TLS_1_3 = 13,
+};
+
+struct cfg_strlist {
+	size_t n;
+	char **v;
+};
+
+struct cfg_port {
+	unsigned port;			/* 1..65535 */
+	enum cfg_mode mode;
+	bool enabled;			/* no: connections refused */
+	bool require_tls;		/* TLS before MAIL */
+	bool require_auth;		/* AUTH before MAIL */
+	bool tls_before_auth;		/* AUTH without TLS = exposure */
+	bool allow_unauth_relay;	/* never yes unless an admin says so */
+	int min_tls_version;		/* PM_TLS_*; PM_TLS_NONE = any */
+	size_t nnetworks;		/* allowed client networks, >= 1 */
+	struct pm_cidr *networks;
+	unsigned max_recipients;	/* per message, 1..100000 */
+	unsigned like;			/* port inherited from, 0 = none */
+	unsigned line;			/* line of "[port N]"; 0 = built in */
+};
+
+struct cfg {
+	char *path;			/* as given to cfg_load/cfg_parse */
+	/* global keys */
+	char *milter_socket;		/* unix:/path or inet:PORT@HOST */
+	char *database;			/* libpq conninfo */
+	char *journal_directory;
+	unsigned long long journal_max_size;	/* bytes; "1G", "512M", "64k" */
+	enum cfg_full_action journal_full_action;
+	char *node_name;		/* "" = the host name */
+	struct cfg_strlist local_domains;	/* ".example.com" = subdomains */
+	struct cfg_strlist relay_domains;
+	struct cfg_strlist local_transports;	/* {rcpt_mailer} values */
+	enum cfg_unknown_port unknown_port;
+	/* per-port sections, sorted by port number */
+	size_t nports;
+	struct cfg_port *ports;
+	/* the profile for a port without a section (submission defaults) */
+	struct cfg_port strict;
+	int refs;			/* private: use cfg_ref/cfg_unref */
+};
+
+/*
+ * Read and check a file. On success the result has one reference.
+ * On failure returns NULL and *errors (if errors != NULL) is a
+ * malloc'd text, one "FILE:LINE: message\n" per problem; free() it.
+ */
+struct cfg *cfg_load(const char *path, char **errors);
+
+/* The same on a text in memory; name is used in messages. */
+struct cfg *cfg_parse(const char *name, const char *text, char **errors);
+
+struct cfg *cfg_ref(struct cfg *cfg);
+void cfg_unref(struct cfg *cfg);
+
+/* The section for a port, or NULL if the file has none. */
+const struct cfg_port *cfg_port_find(const struct cfg *cfg, unsigned port);
+
+/* Print the effective per-port table (portmilter -n). */
+void cfg_print(const struct cfg *cfg, FILE *fp);
+
+const char *cfg_mode_name(enum cfg_mode mode);
+
+/* "TLSv1.2" -> PM_TLS_1_2; "TLSv1" = "TLSv1.0"; NULL/"" -> PM_TLS_NONE;
+ * anything else (including "SSLv3") -> PM_TLS_UNKNOWN. Accepts the
+ * spellings Postfix puts in {tls_version} and those of the config. */
+int cfg_tls_version_parse(const char *text);
+
+/* "TLSv1.2", "none", "unknown". */
+const char *cfg_tls_version_name(int version);
+
+/* Does domain (any case, optional trailing dot) match an entry of the
+ * list? "example.com" matches itself; ".example.com" its subdomains. */
+bool cfg_domain_in(const struct cfg_strlist *list, const char *domain);
+
+bool cfg_strlist_has(const struct cfg_strlist *list, const char *word);
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * cfg_print - the effective configuration as a table (portmilter -n),
+ * and the small lookups every program uses on a loaded configuration:
+ * TLS version names, domain and word lists. See cfg.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "util.h"
+
+static char *cfg_nets_text(const struct cfg_port *port)
+{
+	const struct pm_cidr *n = port->networks;
+	char addr[64], *out;
+	size_t i, off = 0, len = port->nnetworks * 56 + 8;
+
+	if (port->nnetworks == 2 && n[0].prefix == 0 && n[1].prefix == 0 &&
+	    n[0].net.family != n[1].net.family)
+		return xstrdup("any");
+	out = xmalloc(len);
+	out[0] = '\0';
+	for (i = 0; i < port->nnetworks; i++)
+		off += (size_t) snprintf(out + off, len - off, "%s%s/%u",
+					 i ? "," : "", addr_to_text(&n[i].net,
+					 addr, sizeof(addr)), n[i].prefix);
+	return out;
+}
+
+#define CFG_ROW	"%-5s  %-11s  %-7s  %-8s  %-7s  %-8s  %-15s  %-12s  %-8s  %-*s  %s\n"
+
+static void cfg_print_port(FILE *fp, const struct cfg_port *p,
+			   const char *nets, int width)
+{
+	char port[16], rcpt[16], like[16];
+
+	snprintf(port, sizeof(port), "%u", p->port);
+	snprintf(rcpt, sizeof(rcpt), "%u", p->max_recipients);
+	snprintf(like, sizeof(like), p->like ? "%u" : "-", p->like);
+	fprintf(fp, CFG_ROW, port, cfg_mode_name(p->mode),
+		p->enabled ? "yes" : "no",
+		p->require_tls ? "required" : "optional",
+		cfg_tls_version_name(p->min_tls_version),
+		p->require_auth ? "required" : "optional",
+		p->tls_before_auth ? "yes" : "no",
+		p->allow_unauth_relay ? "yes" : "no", rcpt, width, nets, like);
+}
+
+static void cfg_print_list(FILE *fp, const char *name,
+			   const struct cfg_strlist *l)
+{
+	fprintf(fp, "%-18s = ", name);
+	for (size_t i = 0; i < l->n; i++)
+		fprintf(fp, "%s%s", i ? " " : "", l->v[i]);
+	fputs(l->n ? "\n" : "(none)\n", fp);
+}
+
+void cfg_print(const struct cfg *cfg, FILE *fp)
+{
+	char **nets = xcalloc(cfg->nports + 1, sizeof(*nets));
+	size_t i, width = strlen("networks");
+
+	for (i = 0; i < cfg->nports; i++) {
+		nets[i] = cfg_nets_text(&cfg->ports[i]);
+		if (strlen(nets[i]) > width)
+			width = strlen(nets[i]);
+	}
+	fprintf(fp, "# %s\n", cfg->path);
+	fprintf(fp, CFG_ROW, "port", "mode", "enabled", "tls", "min_tls",
+		"auth", "tls_before_auth", "unauth_relay", "max_rcpt",
+		(int) width, "networks", "like");
+	for (i = 0; i < cfg->nports; i++) {
+		cfg_print_port(fp, &cfg->ports[i], nets[i], (int) width);
+		free(nets[i]);
+	}
+	free(nets);
+	fprintf(fp, "\n%-18s = %s\n", "milter_socket", cfg->milter_socket);
+	/* a conninfo may hold a password: never print one */
+	fprintf(fp, "%-18s = %s\n", "database",
+		strstr(cfg->database, "password") != NULL ||
+		strchr(cfg->database, '@') != NULL ?
+		"(not shown: it may contain a password)" : cfg->database);
+	fprintf(fp, "%-18s = %s\n", "journal_directory",
+		cfg->journal_directory);
+	fprintf(fp, "%-18s = %llu bytes\n", "journal_max_size",
+		cfg->journal_max_size);
+	fprintf(fp, "%-18s = %s\n", "journal_full_action",
+		cfg->journal_full_action == CFG_FULL_TEMPFAIL ?
+		"tempfail (new mail is tempfailed while the journal is full)" :
+		"drop (mail flows, events are dropped while the journal is full)");
+	fprintf(fp, "%-18s = %s\n", "node_name",
+		cfg->node_name[0] ? cfg->node_name : "(the host name)");
+	cfg_print_list(fp, "local_domains", &cfg->local_domains);
+	cfg_print_list(fp, "relay_domains", &cfg->relay_domains);
+	cfg_print_list(fp, "local_transports", &cfg->local_transports);
+	if (cfg->unknown_port == CFG_UNKNOWN_REJECT)
+		fprintf(fp, "%-18s = reject: connections on a port without a "
+			"section are refused\n", "unknown_port");
+	else
+		fprintf(fp, "%-18s = strict: a port without a section gets "
+			"the %s profile (TLS %s, min %s, AUTH %s) and a "
+			"warning is logged\n", "unknown_port",
+			cfg_mode_name(cfg->strict.mode),
+			cfg->strict.require_tls ? "required" : "optional",
+			cfg_tls_version_name(cfg->strict.min_tls_version),
+			cfg->strict.require_auth ? "required" : "optional");
+}
+
+int cfg_tls_version_parse(const char *text)
+{
+	if (text == NULL || text[0] == '\0')
+		return PM_TLS_NONE;
+	if (strncmp(text, "TLSv", 4) != 0 && strncmp(text, "tlsv", 4) != 0)
+		return PM_TLS_UNKNOWN;
+	text += 4;
+	if (strcmp(text, "1") == 0)
+		return PM_TLS_1_0;
+	if (text[0] >= '1' && text[0] <= '9' && text[1] == '.' &&
+	    text[2] >= '0' && text[2] <= '9' && text[3] == '\0')
+		return (text[0] - '0') * 10 + (text[2] - '0');
+	return PM_TLS_UNKNOWN;
+}
+
+#define CFG_TLS_ROW(m) "TLSv" #m ".0", "TLSv" #m ".1", "TLSv" #m ".2", \
+	"TLSv" #m ".3", "TLSv" #m ".4", "TLSv" #m ".5", "TLSv" #m ".6", \
+	"TLSv" #m ".7", "TLSv" #m ".8", "TLSv" #m ".9"
+
+const char *cfg_tls_version_name(int version)
+{
+	static const char *const names[] = {
+		CFG_TLS_ROW(1), CFG_TLS_ROW(2), CFG_TLS_ROW(3),
+		CFG_TLS_ROW(4), CFG_TLS_ROW(5), CFG_TLS_ROW(6),
+		CFG_TLS_ROW(7), CFG_TLS_ROW(8), CFG_TLS_ROW(9),
+	};
+
+	if (version == PM_TLS_NONE)
+		return "none";
+	if (version == PM_TLS_1_0)
+		return "TLSv1";
+	if (version > PM_TLS_1_0 && version <= 99)
+		return names[version - 10];
+	return "unknown";
+}
+
+/* ASCII case-insensitive comparison of n bytes. */
+static bool cfg_ncase_eq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ca = (unsigned char) a[i], cb = (unsigned char) b[i];
+
+		ca += ca >= 'A' && ca <= 'Z' ? 'a' - 'A' : 0;
+		cb += cb >= 'A' && cb <= 'Z' ? 'a' - 'A' : 0;
+		if (ca != cb)
+			return false;
+	}
+	return true;
+}
+
+bool cfg_domain_in(const struct cfg_strlist *list, const char *domain)
+{
+	size_t dlen, elen;
+	const char *e;
+
+	if (list == NULL || domain == NULL)
+		return false;
+	dlen = strlen(domain);
+	dlen -= dlen > 0 && domain[dlen - 1] == '.';
+	if (dlen == 0)
+		return false;
+	for (size_t i = 0; i < list->n; i++) {
+		e = list->v[i];
+		elen = strlen(e);
+		elen -= elen > 0 && e[elen - 1] == '.';
+		if (elen == 0 || (e[0] == '.' && elen == 1))
+			continue;
+		if (e[0] == '.' ? dlen > elen &&
+		    cfg_ncase_eq(domain + dlen - elen, e, elen) :
+		    dlen == elen && cfg_ncase_eq(domain, e, elen))
+			return true;
+	}
+	return false;
+}
+
+bool cfg_strlist_has(const struct cfg_strlist *list, const char *word)
+{
+	if (list == NULL || word == NULL)
+		return false;
+	for (size_t i = 0; i < list->n; i++)
+		if (strcmp(list->v[i], word) == 0)
+			return true;
+	return false;
+}
