@@ -1,0 +1,89 @@
+/*
+ * policy - the per-port rule engine. Pure: no libmilter, no I/O, no
+ * global state, no allocation. Given the configuration and the facts of
+ * a session so far, each stage function says continue, reject or
+ * tempfail, with the SMTP reply and the name of the rule that decided.
+ *
+ * Stages and rules (rule names are stable: they are logged and stored):
+ *   connect: "port_disabled", "unknown_port" (unknown_port = reject),
+ *            "client_networks"
+ *   MAIL:    "tls_before_auth"  538 5.7.11 (and credential_exposure),
+ *            "require_tls"      530 5.7.0,
+ *            "min_tls_version"  554 5.7.0,
+ *            "require_auth"     530 5.7.0
+ *   RCPT:    "postfix_rejected" (continue: Postfix refused it already,
+ *            {rcpt_mailer} = "error"; recorded, not judged again),
+ *            "max_recipients"   452 4.5.3 (tempfail),
+ *            "relay"            554 5.7.1 Relay access denied
+ *            (an address longer than 255 bytes of domain is never local)
+ * A verdict with rule NULL means nothing objected.
+ *
+ * A port with no section gets cfg->strict (submission rules) unless
+ * unknown_port = reject; policy_profile() tells the caller to warn.
+ * MAIL and RCPT do not repeat the connect checks: a connection refused
+ * at connect gets no further steps from Postfix.
+ */
+#ifndef PM_POLICY_H
+#define PM_POLICY_H
+
+#include <stdbool.h>
+
+#include "addr.h"
+#include "cfg.h"
+
+struct policy_facts {
+	unsigned port;		/* {daemon_port}; 0 = missing or garbage */
+	struct pm_addr client;	/* family 0 = unknown */
+	int tls_version;	/* PM_TLS_*: NONE = no TLS, UNKNOWN = TLS, unparsed */
+	bool authenticated;	/* {auth_type} non-empty */
+	unsigned nrcpt;		/* recipients accepted so far in this mail */
+};
+
+struct policy_rcpt {
+	const char *addr;	/* RCPT TO argument as sent, "<...>" or bare */
+	const char *mailer;	/* {rcpt_mailer}; NULL if not sent */
+};
+
+enum policy_action {
+	POLICY_CONTINUE,
+	POLICY_REJECT,
+	POLICY_TEMPFAIL,
+};
+
+struct policy_verdict {
+	enum policy_action action;
+	const char *rule;		/* NULL = no rule objected */
+	const char *rcode;		/* "554"; NULL with CONTINUE */
+	const char *xcode;		/* "5.7.1"; NULL with CONTINUE */
+	char text[128];			/* reply text, no CR/LF, no '%' */
+	bool credential_exposure;	/* AUTH was done without TLS */
+	bool postfix_rejected;		/* RCPT already refused by Postfix */
+};
+
+/*
+ * The profile that applies to a port: its section, or cfg->strict.
+ * *known is set false when the port has no section.
+ */
+const struct cfg_port *policy_profile(const struct cfg *cfg, unsigned port,
+				      bool *known);
+
+struct policy_verdict policy_connect(const struct cfg *cfg,
+				     const struct policy_facts *facts);
+struct policy_verdict policy_mail(const struct cfg *cfg,
+				  const struct policy_facts *facts);
+struct policy_verdict policy_rcpt(const struct cfg *cfg,
+				  const struct policy_facts *facts,
+				  const struct policy_rcpt *rcpt);
+
+/*
+ * Is this address sender-routed, i.e. could it make a local-looking
+ * address relay elsewhere? True for "@a:u@b" (source route),
+ * "u%remote@local", "\"u@remote\"@local", "remote!u", "remote!u@local".
+ */
+bool policy_addr_is_routed(const char *addr);
+
+/* The domain of an address ("<u@Example.COM.>" -> "example.com") into
+ * buf; "" if there is none. */
+const char *policy_addr_domain(const char *addr, char *buf, size_t len);
+
+#endif
