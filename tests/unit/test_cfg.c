@@ -168,6 +168,23 @@ static const struct err_case err_cases[] = {
 	  "t.conf:2: bad value \"\" for min_tls_version" },
 	{ "[port 25]\nmin_tls_version = None\n",
 	  "t.conf:2: bad value \"None\" for min_tls_version" },
+	/* journal keys */
+	{ "journal_full_action = bounce\n",
+	  "t.conf:1: bad value \"bounce\" for journal_full_action: expected "
+	  "tempfail or drop" },
+	{ "journal_max_size = 1T\n",
+	  "t.conf:1: bad value \"1T\" for journal_max_size" },
+	{ "journal_max_size = 1000\n",
+	  "t.conf:1: bad value \"1000\" for journal_max_size: expected a size "
+	  "from 64k to 1024G" },
+	{ "journal_max_size = 1025G\n",
+	  "t.conf:1: bad value \"1025G\" for journal_max_size" },
+	{ "journal_max_size = k\n",
+	  "t.conf:1: bad value \"k\" for journal_max_size" },
+	{ "journal_max_size = -1G\n",
+	  "t.conf:1: bad value \"-1G\" for journal_max_size" },
+	{ "[port 25]\njournal_max_size = 1G\n",
+	  "t.conf:2: \"journal_max_size\" is a global key" },
 	{ "unknown_port = allow\n",
 	  "t.conf:1: bad value \"allow\" for unknown_port: expected strict or "
 	  "reject" },
@@ -504,6 +521,8 @@ static void test_empty_defaults(void **state)
 	assert_string_equal(cfg->database, "dbname=portmilter");
 	assert_string_equal(cfg->journal_directory,
 			    "/var/lib/portmilter/journal");
+	assert_true(cfg->journal_max_size == 1024ULL * 1024 * 1024);
+	assert_int_equal(cfg->journal_full_action, CFG_FULL_TEMPFAIL);
 	assert_string_equal(cfg->node_name, "");
 	assert_int_equal(cfg->local_domains.n, 0);
 	assert_int_equal(cfg->relay_domains.n, 0);
@@ -683,6 +702,8 @@ static void test_crlf_comments(void **state)
 		"database = host=/run/pg dbname=pm # not a comment \t\r\n"
 		"    # an indented comment\r\n"
 		"journal_directory=/tmp/j\r\n"
+		"journal_max_size = 64k\r\n"
+		"journal_full_action = drop\r\n"
 		"node_name = mx1.Example.net\r\n"
 		"unknown_port = reject\r\n"
 		"\r\n"
@@ -699,6 +720,8 @@ static void test_crlf_comments(void **state)
 	assert_string_equal(cfg->database,
 			    "host=/run/pg dbname=pm # not a comment");
 	assert_string_equal(cfg->journal_directory, "/tmp/j");
+	assert_true(cfg->journal_max_size == 65536);
+	assert_int_equal(cfg->journal_full_action, CFG_FULL_DROP);
 	assert_string_equal(cfg->node_name, "mx1.Example.net");
 	assert_int_equal(cfg->unknown_port, CFG_UNKNOWN_REJECT);
 	assert_int_equal(cfg->nports, 2);

@@ -1,0 +1,372 @@
+/*
+ * cfg_keys - the key table and what each type of value accepts.
+ * See cfg_keys.h. Defaults are parsed by the same code as the file, so
+ * they cannot drift from what the file accepts.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg_keys.h"
+#include "msg.h"
+#include "util.h"
+
+/* Make room for need elements of size bytes in *ptr (doubling). */
+void *cfg_grow(void *ptr, size_t *alloc, size_t need, size_t size)
+{
+	size_t n = *alloc ? *alloc : 8;
+
+	if (need <= *alloc)
+		return ptr;
+	while (n < need) {
+		if (n > SIZE_MAX / 2 / size)
+			msg_fatal("cfg: allocation overflow");
+		n *= 2;
+	}
+	*alloc = n;
+	return xrealloc(ptr, n * size);
+}
+
+#define CFG_LIST_SEP	", \t"
+
+#define CFG_G(id, field, type, def) [id] = { #field, CFG_GLOBAL, type, \
+	offsetof(struct cfg, field), 0, 0, { def, def, def } }
+#define CFG_P(id, name, field, type, min, max, mx, sub, subs) [id] = { \
+	name, CFG_PORT, type, offsetof(struct cfg_port, field), min, max, \
+	{ mx, sub, subs } }
+
+const struct cfg_key cfg_keys[CFG_NKEYS] = {
+	CFG_G(CFG_K_MILTER_SOCKET, milter_socket, CFG_T_SOCKET,
+	      "unix:/var/spool/postfix/portmilter/portmilter.sock"),
+	CFG_G(CFG_K_DATABASE, database, CFG_T_TEXT, "dbname=portmilter"),
+	CFG_G(CFG_K_JOURNAL_DIRECTORY, journal_directory, CFG_T_ABSPATH,
+	      "/var/lib/portmilter/journal"),
+	CFG_G(CFG_K_JOURNAL_MAX_SIZE, journal_max_size, CFG_T_SIZE, "1G"),
+	CFG_G(CFG_K_JOURNAL_FULL_ACTION, journal_full_action, CFG_T_FULL,
+	      "tempfail"),
+	CFG_G(CFG_K_NODE_NAME, node_name, CFG_T_HOST, ""),
+	CFG_G(CFG_K_LOCAL_DOMAINS, local_domains, CFG_T_DOMAINS, ""),
+	CFG_G(CFG_K_RELAY_DOMAINS, relay_domains, CFG_T_DOMAINS, ""),
+	CFG_G(CFG_K_LOCAL_TRANSPORTS, local_transports, CFG_T_WORDS,
+	      "local virtual lmtp"),
+	CFG_G(CFG_K_UNKNOWN_PORT, unknown_port, CFG_T_UNKNOWN, "strict"),
+	CFG_P(CFG_K_MODE, "mode", mode, CFG_T_MODE, 0, 0,
+	      "submission", "submission", "submission"),
+	CFG_P(CFG_K_LIKE, "like", like, CFG_T_NUMBER, 1, 65535,
+	      NULL, NULL, NULL),
+	CFG_P(CFG_K_ENABLED, "enabled", enabled, CFG_T_BOOL, 0, 0,
+	      "yes", "yes", "yes"),
+	CFG_P(CFG_K_REQUIRE_TLS, "require_tls", require_tls, CFG_T_BOOL, 0, 0,
+	      "no", "yes", "yes"),
+	CFG_P(CFG_K_REQUIRE_AUTH, "require_auth", require_auth, CFG_T_BOOL,
+	      0, 0, "no", "yes", "yes"),
+	CFG_P(CFG_K_TLS_BEFORE_AUTH, "tls_before_auth", tls_before_auth,
+	      CFG_T_BOOL, 0, 0, "yes", "yes", "yes"),
+	CFG_P(CFG_K_ALLOW_UNAUTH_RELAY, "allow_unauth_relay",
+	      allow_unauth_relay, CFG_T_BOOL, 0, 0, "no", "no", "no"),
+	CFG_P(CFG_K_MIN_TLS_VERSION, "min_tls_version", min_tls_version,
+	      CFG_T_TLS, 0, 0, "none", "TLSv1.2", "TLSv1.2"),
+	CFG_P(CFG_K_CLIENT_NETWORKS, "client_networks", networks, CFG_T_NETS,
+	      0, 0, "0.0.0.0/0 ::/0", "0.0.0.0/0 ::/0", "0.0.0.0/0 ::/0"),
+	CFG_P(CFG_K_MAX_RECIPIENTS, "max_recipients", max_recipients,
+	      CFG_T_NUMBER, 1, 100000, "1000", "100", "100"),
+};
+
+const char *const cfg_mode_names[3] = {
+	[CFG_MODE_MX] = "mx",
+	[CFG_MODE_SUBMISSION] = "submission",
+	[CFG_MODE_SUBMISSIONS] = "submissions",
+};
+
+#define CFG_DIGITS	"0123456789"
+#define CFG_LOWER	"abcdefghijklmnopqrstuvwxyz-_." CFG_DIGITS
+#define CFG_HOST_CHARS	CFG_LOWER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+/* Is s made only of characters in set? */
+static bool cfg_only(const char *s, const char *set)
+{
+	return strspn(s, set) == strlen(s);
+}
+
+/* A whole decimal number: digits only (no sign, no blanks), in range. */
+bool cfg_decimal(const char *s, long min, long max, long *out)
+{
+	if (*s == '\0' || !cfg_only(s, CFG_DIGITS))
+		return false;
+	return str_to_long(s, min, max, out);
+}
+
+/* Say why a value was refused; always returns false. */
+static PM_PRINTF(3, 4) bool cfg_why(char *why, size_t wlen,
+				    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, wlen, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* A normalised domain, or ".domain" for its subdomains. */
+static bool cfg_domain_ok(const char *d)
+{
+	const char *s = d[0] == '.' ? d + 1 : d;
+	size_t len = strlen(s);
+
+	return len > 0 && len <= 253 && s[0] != '.' && s[len - 1] != '.' &&
+	       strstr(s, "..") == NULL && cfg_only(s, CFG_LOWER);
+}
+
+static void cfg_list_free(struct cfg_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->n = 0;
+	l->v = NULL;
+}
+
+/* Split on commas and/or blanks; domains are normalised and checked. */
+static bool cfg_list_set(const char *v, bool domains, struct cfg_strlist *out,
+			 char *why, size_t wlen)
+{
+	struct cfg_strlist l = { 0, NULL };
+	size_t alloc = 0, n;
+	char q[80], *w, *d;
+	bool ok = true;
+
+	while (ok) {
+		v += strspn(v, CFG_LIST_SEP);
+		if ((n = strcspn(v, CFG_LIST_SEP)) == 0)
+			break;
+		w = xstrndup(v, n);
+		v += n;
+		if (domains) {
+			d = str_domain_norm(w);
+			ok = cfg_domain_ok(d) || cfg_why(why, wlen, "bad domain "
+				"\"%s\": expected a domain name, or .domain "
+				"for its subdomains", CFG_Q(q, w));
+			free(w);
+			w = d;
+		}
+		l.v = cfg_grow(l.v, &alloc, l.n + 1, sizeof(*l.v));
+		l.v[l.n++] = w;
+	}
+	if (!ok) {
+		cfg_list_free(&l);
+		return false;
+	}
+	cfg_list_free(out);
+	*out = l;
+	return true;
+}
+
+/* client_networks: CIDRs or bare addresses; at least one. */
+static bool cfg_nets_set(const char *v, struct cfg_port *out,
+			 char *why, size_t wlen)
+{
+	struct cfg_strlist words = { 0, NULL };
+	struct pm_cidr *nets;
+	const char *reason;
+	char q[80];
+	size_t i;
+
+	cfg_list_set(v, false, &words, why, wlen);
+	if (words.n == 0)
+		return cfg_why(why, wlen, "expected at least one network "
+			       "(\"0.0.0.0/0 ::/0\" for any)");
+	nets = xcalloc(words.n, sizeof(*nets));
+	for (i = 0; i < words.n; i++) {
+		if (!cidr_parse(words.v[i], &nets[i], &reason)) {
+			cfg_why(why, wlen, "bad network \"%s\": %s; expected "
+				"address or address/prefix",
+				CFG_Q(q, words.v[i]), reason);
+			free(nets);
+			cfg_list_free(&words);
+			return false;
+		}
+	}
+	free(out->networks);
+	out->networks = nets;
+	out->nnetworks = words.n;
+	cfg_list_free(&words);
+	return true;
+}
+
+/* One of a fixed set of words: its index, or -1. */
+static int cfg_choice(const char *v, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(v, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Check the text of a string-typed value. */
+static bool cfg_str_ok(const struct cfg_key *k, const char *v,
+		       char *why, size_t wlen)
+{
+	switch (k->type) {
+	case CFG_T_SOCKET:
+		if ((strncmp(v, "unix:/", 6) == 0 && v[6] != '\0') ||
+		    (strncmp(v, "inet:", 5) == 0 && v[5] != '\0') ||
+		    (strncmp(v, "inet6:", 6) == 0 && v[6] != '\0'))
+			return true;
+		return cfg_why(why, wlen, "expected unix:/path, inet:port@host "
+			       "or inet6:port@host");
+	case CFG_T_ABSPATH:
+		return v[0] == '/' ||
+		       cfg_why(why, wlen, "expected an absolute path");
+	case CFG_T_HOST:
+		return (strlen(v) <= 253 && cfg_only(v, CFG_HOST_CHARS)) ||
+		       cfg_why(why, wlen, "expected a host name (letters, "
+			       "digits, '.', '-', '_') or nothing");
+	default:
+		return v[0] != '\0' ||
+		       cfg_why(why, wlen, "expected a libpq connection string");
+	}
+}
+
+/* A byte count: decimal digits and an optional k, M or G (1024-based),
+ * from 64k (one record must fit) to 1024G. */
+static bool cfg_size(const char *v, unsigned long long *out, char *why,
+		     size_t wlen)
+{
+	static const char units[] = "kMG";
+	char digits[24];
+	size_t len = strlen(v);
+	unsigned long long mult = 1;
+	const char *u;
+	long n;
+
+	if (len > 0 && (u = strchr(units, v[len - 1])) != NULL) {
+		mult = 1ULL << (10 * (u - units + 1));
+		len--;
+	}
+	if (len == 0 || len >= sizeof(digits))
+		return cfg_why(why, wlen, "expected a size like 512M or 1G");
+	memcpy(digits, v, len);
+	digits[len] = '\0';
+	if (!cfg_decimal(digits, 1, 1L << 40, &n) ||
+	    (unsigned long long) n * mult < 65536ULL ||
+	    (unsigned long long) n * mult > (1ULL << 40))
+		return cfg_why(why, wlen, "expected a size from 64k to 1024G, "
+			       "like 512M or 1G");
+	*out = (unsigned long long) n * mult;
+	return true;
+}
+
+/* Parse v as key k's type and store it in base (a struct cfg for global
+ * keys, a struct cfg_port for the others), replacing what was there. */
+bool cfg_value_set(const struct cfg_key *k, const char *v, void *base,
+			  char *why, size_t wlen)
+{
+	static const char *const bools[] = { "no", "yes" };
+	static const char *const unknown[] = {
+		[CFG_UNKNOWN_STRICT] = "strict",
+		[CFG_UNKNOWN_REJECT] = "reject",
+	};
+	static const char *const full[] = {
+		[CFG_FULL_TEMPFAIL] = "tempfail",
+		[CFG_FULL_DROP] = "drop",
+	};
+	char *field = (char *) base + k->off;
+	long n;
+	int i;
+
+	switch (k->type) {
+	case CFG_T_BOOL:
+		if ((i = cfg_choice(v, bools, 2)) < 0)
+			return cfg_why(why, wlen, "expected yes or no");
+		*(bool *) field = i == 1;
+		return true;
+	case CFG_T_MODE:
+		if ((i = cfg_choice(v, cfg_mode_names, 3)) < 0)
+			return cfg_why(why, wlen, "expected mx, submission or "
+				       "submissions");
+		*(enum cfg_mode *) field = (enum cfg_mode) i;
+		return true;
+	case CFG_T_UNKNOWN:
+		if ((i = cfg_choice(v, unknown, 2)) < 0)
+			return cfg_why(why, wlen, "expected strict or reject");
+		*(enum cfg_unknown_port *) field = (enum cfg_unknown_port) i;
+		return true;
+	case CFG_T_TLS:
+		i = strcmp(v, "none") == 0 ? PM_TLS_NONE :
+		    cfg_tls_version_parse(v);
+		if (v[0] == '\0' || i == PM_TLS_UNKNOWN || i > PM_TLS_1_3)
+			return cfg_why(why, wlen, "expected none, TLSv1, TLSv1.0, "
+				       "TLSv1.1, TLSv1.2 or TLSv1.3");
+		*(int *) field = i;
+		return true;
+	case CFG_T_FULL:
+		if ((i = cfg_choice(v, full, 2)) < 0)
+			return cfg_why(why, wlen, "expected tempfail or drop");
+		*(enum cfg_full_action *) field = (enum cfg_full_action) i;
+		return true;
+	case CFG_T_SIZE:
+		return cfg_size(v, (unsigned long long *) field, why, wlen);
+	case CFG_T_NUMBER:
+		if (!cfg_decimal(v, k->min, k->max, &n))
+			return cfg_why(why, wlen, "expected a decimal number in "
+				       "%ld..%ld", k->min, k->max);
+		*(unsigned *) field = (unsigned) n;
+		return true;
+	case CFG_T_DOMAINS:
+	case CFG_T_WORDS:
+		return cfg_list_set(v, k->type == CFG_T_DOMAINS,
+				    (struct cfg_strlist *) field, why, wlen);
+	case CFG_T_NETS:
+		return cfg_nets_set(v, base, why, wlen);
+	default:
+		if (!cfg_str_ok(k, v, why, wlen))
+			return false;
+		free(*(char **) field);
+		*(char **) field = xstrdup(v);
+		return true;
+	}
+}
+
+/* Free whatever cfg_value_set() allocated for key k in base. */
+void cfg_value_free(const struct cfg_key *k, void *base)
+{
+	char *field = (char *) base + k->off;
+
+	if (k->type <= CFG_T_HOST) {
+		free(*(char **) field);
+		*(char **) field = NULL;
+	} else if (k->type <= CFG_T_WORDS) {
+		cfg_list_free((struct cfg_strlist *) field);
+	} else if (k->type == CFG_T_NETS) {
+		free(((struct cfg_port *) base)->networks);
+		((struct cfg_port *) base)->networks = NULL;
+	}
+}
+
+/* Check a value by parsing it into a throwaway object. */
+bool cfg_value_check(const struct cfg_key *k, const char *v,
+			    char *why, size_t wlen)
+{
+	struct cfg scratch_cfg;
+	struct cfg_port scratch_port;
+	void *base = k->scope == CFG_GLOBAL ? (void *) &scratch_cfg :
+					      (void *) &scratch_port;
+	bool ok;
+
+	memset(&scratch_cfg, 0, sizeof(scratch_cfg));
+	memset(&scratch_port, 0, sizeof(scratch_port));
+	ok = cfg_value_set(k, v, base, why, wlen);
+	cfg_value_free(k, base);
+	return ok;
+}
+
+const struct cfg_key *cfg_key_find(const char *name)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (strcmp(cfg_keys[i].name, name) == 0)
+			return &cfg_keys[i];
+	return NULL;
+}

@@ -1,0 +1,577 @@
+/*
+ * journal - append-only segment files between the SMTP path and the
+ * database. See journal.h for the contract and the record layout.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "msg.h"
+#include "util.h"
+
+#define SEGMENT_MAX	(4u << 20)	/* rotate after 4 MiB */
+#define RECORD_MAX	(1u << 20)	/* larger lengths are corruption */
+#define HDR_LEN		12
+#define FULL_LOG_EVERY	60		/* seconds between "journal full" logs */
+#define SYNC_EVERY	1		/* seconds between fdatasync()s */
+
+static const unsigned char magic[4] = {'P', 'M', 'J', '1'};
+
+struct journal {
+	char *dir;
+	uint64_t max_size;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* writing side, under lock */
+	int fd;
+	uint64_t seg;
+	uint64_t seg_size;
+	uint64_t total;
+	uint64_t appended;
+	bool disk_full;
+	bool at_cap;			/* last append refused for the cap */
+	uint64_t refused;
+	time_t full_logged;
+	/* reading side, shipper thread only */
+	int rfd;
+	uint64_t rseg;
+	uint64_t corrupt;
+	time_t synced;
+};
+
+/* ---- CRC-32C, bitwise table-free would be slow: use a 256 table ---- */
+
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+uint32_t journal_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	pthread_once(&crc_once, crc_init);
+	crc = ~crc;
+	while (len--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint32_t record_crc(const unsigned char *hdr, const void *payload, size_t len)
+{
+	return journal_crc32c(journal_crc32c(0, hdr + 4, 4), payload, len);
+}
+
+/* ---- segment files ----------------------------------------------------- */
+
+static char *seg_path(const struct journal *j, uint64_t seg)
+{
+	size_t n = strlen(j->dir) + 32;
+	char *p = xmalloc(n);
+
+	snprintf(p, n, "%s/%016" PRIx64 ".seg", j->dir, seg);
+	return p;
+}
+
+static bool seg_name(const char *name, uint64_t *seg)
+{
+	char *end;
+
+	if (strlen(name) != 20 || strcmp(name + 16, ".seg") != 0)
+		return false;
+	errno = 0;
+	*seg = strtoull(name, &end, 16);
+	return errno == 0 && end == name + 16;
+}
+
+/* Find the lowest and highest segment numbers and the total size. */
+static bool seg_scan(struct journal *j, uint64_t *lo, uint64_t *hi)
+{
+	DIR *d = opendir(j->dir);
+	struct dirent *de;
+	bool any = false;
+
+	if (d == NULL)
+		return false;
+	j->total = 0;
+	while ((de = readdir(d)) != NULL) {
+		uint64_t s;
+		struct stat st;
+		char *p;
+
+		if (!seg_name(de->d_name, &s))
+			continue;
+		p = seg_path(j, s);
+		if (stat(p, &st) == 0)
+			j->total += (uint64_t)st.st_size;
+		free(p);
+		if (!any || s < *lo)
+			*lo = s;
+		if (!any || s > *hi)
+			*hi = s;
+		any = true;
+	}
+	closedir(d);
+	return any;
+}
+
+/* Start a new segment for appending; caller holds the lock. */
+static bool seg_start(struct journal *j, uint64_t seg, char *err, size_t errlen)
+{
+	char *p = seg_path(j, seg);
+	int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
+		free(p);
+		return false;
+	}
+	free(p);
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = fd;
+	j->seg = seg;
+	j->seg_size = 0;
+	return true;
+}
+
+struct journal *journal_open(const char *dir, uint64_t max_size, char *err,
+			     size_t errlen)
+{
+	struct journal *j = xcalloc(1, sizeof(*j));
+	uint64_t lo = 0, hi = 0;
+	struct stat st;
+
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "journal directory %s: %s", dir,
+			 errno ? strerror(errno) : "not a writable directory");
+		free(j);
+		return NULL;
+	}
+	j->dir = xstrdup(dir);
+	j->max_size = max_size;
+	j->fd = j->rfd = -1;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	/* Never append to an old segment: its tail may be torn. */
+	if (!seg_start(j, seg_scan(j, &lo, &hi) ? hi + 1 : 1, err, errlen)) {
+		journal_close(j);
+		return NULL;
+	}
+	return j;
+}
+
+void journal_close(struct journal *j)
+{
+	if (j == NULL)
+		return;
+	if (j->fd >= 0)
+		close(j->fd);
+	if (j->rfd >= 0)
+		close(j->rfd);
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->cond);
+	free(j->dir);
+	free(j);
+}
+
+/* ---- appending --------------------------------------------------------- */
+
+static void full_log(struct journal *j, const char *why)
+{
+	time_t now = time(NULL);
+
+	j->refused++;
+	if (now - j->full_logged < FULL_LOG_EVERY)
+		return;
+	j->full_logged = now;
+	msg_warn("journal %s: %s: %" PRIu64 " events not recorded so far; "
+		 "applying journal_full_action", j->dir, why, j->refused);
+}
+
+bool journal_append(struct journal *j, const void *payload, size_t len)
+{
+	unsigned char *rec;
+	size_t reclen = HDR_LEN + len;
+	ssize_t n;
+	bool ok = false;
+	char err[256];
+
+	if (len > RECORD_MAX)
+		msg_panic("journal_append: record of %zu bytes", len);
+	rec = xmalloc(reclen);
+	memcpy(rec, magic, 4);
+	put_u32(rec + 4, (uint32_t)len);
+	put_u32(rec + 8, record_crc(rec, payload, len));
+	memcpy(rec + HDR_LEN, payload, len);
+
+	pthread_mutex_lock(&j->lock);
+	if (j->total + reclen > j->max_size) {
+		j->at_cap = true;
+		full_log(j, "size cap reached");
+		goto out;
+	}
+	if (j->seg_size >= SEGMENT_MAX && !seg_start(j, j->seg + 1, err, sizeof(err))) {
+		full_log(j, err);
+		goto out;
+	}
+	n = write(j->fd, rec, reclen);
+	if (n != (ssize_t)reclen) {
+		/* Never leave half a record behind. */
+		if (n > 0 && ftruncate(j->fd, (off_t)j->seg_size) != 0)
+			msg_warn("journal %s: cannot cut a torn record: %s", j->dir,
+				 strerror(errno));
+		j->disk_full = n >= 0 || errno == ENOSPC || errno == EDQUOT;
+		full_log(j, n < 0 ? strerror(errno) : "short write");
+		goto out;
+	}
+	j->disk_full = j->at_cap = false;
+	j->seg_size += reclen;
+	j->total += reclen;
+	j->appended++;
+	pthread_cond_signal(&j->cond);
+	ok = true;
+out:
+	pthread_mutex_unlock(&j->lock);
+	free(rec);
+	return ok;
+}
+
+bool journal_full(struct journal *j)
+{
+	bool full;
+
+	pthread_mutex_lock(&j->lock);
+	full = j->disk_full || j->at_cap;
+	pthread_mutex_unlock(&j->lock);
+	return full;
+}
+
+const char *journal_dir(const struct journal *j)
+{
+	return j->dir;
+}
+
+uint64_t journal_size(struct journal *j)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&j->lock);
+	n = j->total;
+	pthread_mutex_unlock(&j->lock);
+	return n;
+}
+
+void journal_wait(struct journal *j, int timeout_ms)
+{
+	struct timespec ts;
+	uint64_t seen;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&j->lock);
+	seen = j->appended;
+	while (j->appended == seen)
+		if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) != 0)
+			break;
+	pthread_mutex_unlock(&j->lock);
+}
+
+uint64_t journal_corrupt(struct journal *j)
+{
+	return j->corrupt;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+/* The writer's segment and how much of it holds whole records. */
+static void writer_pos(struct journal *j, uint64_t *seg, uint64_t *size)
+{
+	pthread_mutex_lock(&j->lock);
+	*seg = j->seg;
+	*size = j->seg_size;
+	pthread_mutex_unlock(&j->lock);
+}
+
+/* Open segment seg for reading (cached); -1 if it does not exist. */
+static int reader_open(struct journal *j, uint64_t seg)
+{
+	char *p;
+
+	if (j->rfd >= 0 && j->rseg == seg)
+		return j->rfd;
+	if (j->rfd >= 0)
+		close(j->rfd);
+	p = seg_path(j, seg);
+	j->rfd = open(p, O_RDONLY | O_CLOEXEC);
+	if (j->rfd < 0 && errno != ENOENT)
+		msg_warn("journal: cannot read %s: %s", p, strerror(errno));
+	free(p);
+	j->rseg = seg;
+	return j->rfd;
+}
+
+/* Read exactly len bytes at off; false on short read or error. */
+static bool read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+/*
+ * Is there a valid record at off, wholly before limit? On success
+ * *payload is a malloc'd copy (caller frees) and *len its size.
+ */
+static bool record_at(int fd, uint64_t off, uint64_t limit,
+		      unsigned char **payload, uint32_t *len)
+{
+	unsigned char hdr[HDR_LEN];
+	unsigned char *buf;
+	uint32_t n;
+
+	if (limit < HDR_LEN || off > limit - HDR_LEN || !read_at(fd, hdr, HDR_LEN, off) ||
+	    memcmp(hdr, magic, 4) != 0)
+		return false;
+	n = get_u32(hdr + 4);
+	if (n > RECORD_MAX || off + HDR_LEN + n > limit)
+		return false;
+	buf = xmalloc(n ? n : 1);
+	if (!read_at(fd, buf, n, off + HDR_LEN) || record_crc(hdr, buf, n) != get_u32(hdr + 8)) {
+		free(buf);
+		return false;
+	}
+	*payload = buf;
+	*len = n;
+	return true;
+}
+
+/* After a bad record at off: the offset of the next valid one, or limit. */
+static uint64_t resync(int fd, uint64_t off, uint64_t limit)
+{
+	unsigned char buf[65536];
+
+	for (uint64_t base = off + 1; base < limit;) {
+		size_t want = limit - base < sizeof(buf) ? (size_t)(limit - base) : sizeof(buf);
+		unsigned char *p;
+		uint32_t len;
+
+		if (!read_at(fd, buf, want, base))
+			return limit;
+		for (size_t i = 0; i + 4 <= want; i++) {
+			if (memcmp(buf + i, magic, 4) != 0)
+				continue;
+			if (record_at(fd, base + i, limit, &p, &len)) {
+				free(p);
+				return base + i;
+			}
+		}
+		/* Keep 3 bytes of overlap so a magic across the edge is seen. */
+		base += want > 3 ? want - 3 : want;
+	}
+	return limit;
+}
+
+/* fdatasync the writer's segment now and then, outside the lock. */
+static void maybe_sync(struct journal *j)
+{
+	time_t now = time(NULL);
+	int fd;
+
+	if (now - j->synced < SYNC_EVERY)
+		return;
+	j->synced = now;
+	pthread_mutex_lock(&j->lock);
+	fd = j->fd >= 0 ? dup(j->fd) : -1;
+	pthread_mutex_unlock(&j->lock);
+	if (fd >= 0) {
+		(void)fdatasync(fd);
+		close(fd);
+	}
+}
+
+size_t journal_read(struct journal *j, const struct journal_pos *start,
+		    size_t max, void (*fn)(void *, const unsigned char *, size_t),
+		    void *arg, struct journal_pos *next)
+{
+	struct journal_pos pos = *start;
+	size_t count = 0;
+
+	maybe_sync(j);
+	while (count < max) {
+		uint64_t wseg, wsize, limit;
+		unsigned char *payload;
+		uint32_t len;
+		struct stat st;
+		int fd;
+
+		writer_pos(j, &wseg, &wsize);
+		fd = reader_open(j, pos.seg);
+		if (fd < 0 || pos.seg > wseg) {
+			if (pos.seg >= wseg)
+				break;
+			pos.seg++, pos.off = 0;
+			continue;
+		}
+		limit = pos.seg == wseg ? wsize : (fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0);
+		if (pos.off >= limit) {
+			if (pos.seg == wseg)
+				break;	/* nothing new yet */
+			pos.seg++, pos.off = 0;
+			continue;
+		}
+		if (!record_at(fd, pos.off, limit, &payload, &len)) {
+			uint64_t to = resync(fd, pos.off, limit);
+
+			j->corrupt++;
+			msg_warn("journal %s: corrupt or truncated record in segment "
+				 "%016" PRIx64 " at offset %" PRIu64 ": skipped %" PRIu64
+				 " bytes to the next valid record", j->dir, pos.seg,
+				 pos.off, to - pos.off);
+			pos.off = to;
+			continue;
+		}
+		fn(arg, payload, len);
+		free(payload);
+		pos.off += HDR_LEN + len;
+		count++;
+	}
+	*next = pos;
+	return count;
+}
+
+/* ---- checkpoint -------------------------------------------------------- */
+
+struct journal_pos journal_checkpoint(struct journal *j)
+{
+	struct journal_pos pos = {0, 0};
+	uint64_t lo = 0, hi = 0;
+	size_t n = strlen(j->dir) + 16;
+	char *p = xmalloc(n);
+	FILE *fp;
+	bool have;
+
+	pthread_mutex_lock(&j->lock);
+	have = seg_scan(j, &lo, &hi);
+	pthread_mutex_unlock(&j->lock);
+	snprintf(p, n, "%s/checkpoint", j->dir);
+	if ((fp = fopen(p, "r")) != NULL) {
+		if (fscanf(fp, "%" SCNx64 " %" SCNu64, &pos.seg, &pos.off) != 2) {
+			msg_warn("journal: %s is malformed: shipping from the oldest "
+				 "segment (the database drops duplicates)", p);
+			pos.seg = pos.off = 0;
+		}
+		fclose(fp);
+	}
+	free(p);
+	if (have && pos.seg < lo)
+		pos.seg = lo, pos.off = 0;
+	return pos;
+}
+
+static void delete_before(struct journal *j, const struct journal_pos *pos)
+{
+	uint64_t lo = 0, hi = 0, upto = pos->seg;
+
+	pthread_mutex_lock(&j->lock);
+	/* Everything shipped, the writer's segment included (checked under
+	 * the lock, so no record can slip in): start a new segment so the
+	 * old one can go; a cap smaller than a segment must free space too. */
+	if (pos->seg == j->seg && pos->off == j->seg_size && j->seg_size > 0) {
+		char err[256];
+
+		if (seg_start(j, j->seg + 1, err, sizeof(err)))
+			upto = j->seg;
+		else
+			msg_warn("journal: %s", err);
+	}
+	if (seg_scan(j, &lo, &hi)) {
+		for (uint64_t s = lo; s < upto && s < j->seg; s++) {
+			char *p = seg_path(j, s);
+
+			if (unlink(p) != 0 && errno != ENOENT)
+				msg_warn("journal: cannot remove %s: %s", p, strerror(errno));
+			free(p);
+		}
+		(void)seg_scan(j, &lo, &hi);
+	}
+	if (j->total < j->max_size)
+		j->at_cap = false;
+	pthread_mutex_unlock(&j->lock);
+}
+
+bool journal_commit(struct journal *j, const struct journal_pos *pos)
+{
+	size_t n = strlen(j->dir) + 32;
+	char *tmp = xmalloc(n), *final = xmalloc(n);
+	bool ok = false;
+	FILE *fp;
+
+	snprintf(tmp, n, "%s/checkpoint.tmp", j->dir);
+	snprintf(final, n, "%s/checkpoint", j->dir);
+	if ((fp = fopen(tmp, "w")) == NULL) {
+		msg_warn("journal: cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fprintf(fp, "%016" PRIx64 " %" PRIu64 "\n", pos->seg, pos->off);
+	if (fflush(fp) != 0 || fdatasync(fileno(fp)) != 0) {
+		msg_warn("journal: cannot write %s: %s", tmp, strerror(errno));
+		fclose(fp);
+		goto out;
+	}
+	fclose(fp);
+	if (rename(tmp, final) != 0) {
+		msg_warn("journal: cannot rename %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	delete_before(j, pos);
+	ok = true;
+out:
+	free(tmp);
+	free(final);
+	return ok;
+}

@@ -1,0 +1,85 @@
+/*
+ * journal - the on-disk queue between the SMTP path and PostgreSQL.
+ *
+ * A directory of append-only segment files "NNNNNNNNNNNNNNNN.seg" (hex
+ * sequence numbers) and a "checkpoint" file naming the first record not
+ * yet shipped. Each record is
+ *     magic "PMJ1" | u32 length | u32 CRC-32C(length, payload) | payload
+ * (little-endian), written with one write(2) under a mutex: a callback
+ * appends and returns, it never waits for the database. Nothing is
+ * fsync'ed on the SMTP path: a killed process loses nothing (the kernel
+ * has the data); the shipper fdatasync()s segments it reads, so a power
+ * loss can lose at most the records of the last second or so.
+ *
+ * The reader (one shipper thread) walks records from the checkpoint on.
+ * A record whose header or CRC is wrong - a crash mid-write, a bit flip -
+ * is reported once, counted, and skipped by scanning to the next valid
+ * record, so what follows it is not lost. Segments wholly behind the
+ * checkpoint are deleted. A restart starts a fresh segment and resumes
+ * reading at the checkpoint.
+ *
+ * Size cap: when the segments together reach max_size (or a write fails
+ * with ENOSPC), journal_append() refuses and journal_full() reports it;
+ * the caller applies the configured journal_full_action.
+ */
+#ifndef PM_JOURNAL_H
+#define PM_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct journal;
+
+/* Open (creating the directory's files as needed). NULL + message in
+ * err on failure (directory missing, not writable, ...). */
+struct journal *journal_open(const char *dir, uint64_t max_size,
+			     char *err, size_t errlen);
+void journal_close(struct journal *j);
+
+/* Append one record. false = not written (cap reached, disk full, I/O
+ * error): the reason is logged, rate-limited. Thread-safe. */
+bool journal_append(struct journal *j, const void *payload, size_t len);
+
+/* Is the journal at its size cap (or was the disk full)? */
+bool journal_full(struct journal *j);
+
+/* The directory, as given to journal_open(). */
+const char *journal_dir(const struct journal *j);
+
+/* Bytes held in segments, shipped or not. */
+uint64_t journal_size(struct journal *j);
+
+/* ---- reading side (one thread only) ---- */
+
+struct journal_pos {
+	uint64_t seg;
+	uint64_t off;
+};
+
+/*
+ * Read up to max records starting at *pos. For each, calls fn(arg,
+ * payload, len); *next receives the position after the last record
+ * read. Returns the number read (0 = nothing new). Corrupt records are
+ * skipped and counted (journal_corrupt()).
+ */
+size_t journal_read(struct journal *j, const struct journal_pos *pos,
+		    size_t max, void (*fn)(void *, const unsigned char *, size_t),
+		    void *arg, struct journal_pos *next);
+
+/* The saved checkpoint (start of the oldest segment if none). */
+struct journal_pos journal_checkpoint(struct journal *j);
+
+/* Save pos as the checkpoint (atomically) and delete segments wholly
+ * before it. false (logged) if it could not be saved. */
+bool journal_commit(struct journal *j, const struct journal_pos *pos);
+
+/* Wait until a record is appended or timeout_ms passes. */
+void journal_wait(struct journal *j, int timeout_ms);
+
+uint64_t journal_corrupt(struct journal *j);
+
+/* CRC-32C (Castagnoli), exposed for the tests. */
+uint32_t journal_crc32c(uint32_t crc, const void *buf, size_t len);
+
+#endif

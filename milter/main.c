@@ -1,0 +1,326 @@
+/*
+ * portmilter - per-port SMTP policy milter for Postfix.
+ *
+ * usage: portmilter [-c FILE] [-p SOCKET] [-f] [-u USER] [-P PIDFILE] [-v]
+ *        portmilter -n [-c FILE]
+ *
+ * Threads and signals. libmilter's smfi_main() runs in its own thread and
+ * starts a signal thread that sigwait()s for SIGHUP, SIGTERM and SIGINT
+ * and stops the milter on any of them. We want SIGHUP to reload instead,
+ * so the main thread keeps SIGHUP unblocked with a handler (SA_NODEFER)
+ * that only writes to a pipe: Linux delivers a signal sent to the process
+ * to the thread group leader whenever that thread does not block it, so
+ * SIGHUP always lands here and never reaches libmilter's sigwait().
+ * SIGTERM and SIGINT are blocked in every thread but libmilter's signal
+ * thread: they stop the listener, smfi_main() returns, and the main
+ * thread waits (bounded) for open sessions to finish before exiting.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "cfg.h"
+#include "milter.h"
+#include "msg.h"
+#include "recorder.h"
+#include "util.h"
+
+#define DRAIN_SECONDS 30	/* how long SIGTERM waits for sessions */
+#define SHIP_SECONDS 5		/* then how long it ships the journal */
+
+struct options {
+	const char *config;
+	const char *socket;
+	const char *user;
+	const char *pidfile;
+	bool foreground;
+	bool check_only;
+	int verbose;
+};
+
+static int wake_pipe[2] = {-1, -1};
+static int milter_status;
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: portmilter [-c FILE] [-p SOCKET] [-f] [-u USER] [-P PIDFILE] [-v]\n"
+		"       portmilter -n [-c FILE]\n"
+		"  -c FILE    configuration file (default %s)\n"
+		"  -p SOCKET  milter socket, unix:/path or inet:PORT@HOST\n"
+		"             (default: milter_socket from the configuration)\n"
+		"  -f         stay in the foreground, log to stderr\n"
+		"  -u USER    drop root privileges to USER after opening the socket\n"
+		"  -P FILE    write the process id to FILE\n"
+		"  -n         check the configuration, print the port table, exit\n"
+		"  -v         verbose logging (repeat for more)\n",
+		CFG_DEFAULT_PATH);
+	exit(2);
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->config = CFG_DEFAULT_PATH;
+	while ((c = getopt(argc, argv, "c:p:fu:P:nvhV")) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'p': o->socket = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 'u': o->user = optarg; break;
+		case 'P': o->pidfile = optarg; break;
+		case 'n': o->check_only = true; break;
+		case 'v': o->verbose++; break;
+		case 'V': printf("portmilter %s\n", PACKAGE_VERSION); exit(0);
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+}
+
+/* Load the configuration or say every error and return NULL. */
+static struct cfg *config_load(const char *path, bool at_start)
+{
+	char *errors = NULL;
+	struct cfg *cfg = cfg_load(path, &errors);
+
+	if (cfg == NULL) {
+		char *line, *save = NULL;
+
+		for (line = strtok_r(errors, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			msg_warn("%s", line);
+		msg_warn("%s: configuration not %s", path,
+			 at_start ? "valid" : "reloaded: the old one stays in force");
+	}
+	free(errors);
+	return cfg;
+}
+
+static void on_sighup(int sig)
+{
+	int saved = errno;
+	char c = 'H';
+
+	(void)sig;
+	if (write(wake_pipe[1], &c, 1) < 0) {
+		/* pipe full: a reload is already pending */
+	}
+	errno = saved;
+}
+
+static void signals_setup(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	if (pipe(wake_pipe) != 0)
+		msg_fatal("pipe: %s", strerror(errno));
+	(void)fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK);
+	(void)fcntl(wake_pipe[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(wake_pipe[1], F_SETFD, FD_CLOEXEC);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sighup;
+	sa.sa_flags = SA_RESTART | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGHUP, &sa, NULL) != 0)
+		msg_fatal("sigaction SIGHUP: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	/* Threads created from here on inherit this mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		msg_fatal("pthread_sigmask failed");
+}
+
+static void drop_privileges(const char *user, const char *socket)
+{
+	struct passwd *pw;
+
+	if (user == NULL) {
+		if (geteuid() == 0)
+			msg_warn("running as root: use -u USER in production");
+		return;
+	}
+	if (geteuid() != 0)
+		msg_fatal("-u %s needs root privileges", user);
+	if ((pw = getpwnam(user)) == NULL)
+		msg_fatal("unknown user \"%s\"", user);
+	if (strncmp(socket, "unix:", 5) == 0 || strncmp(socket, "local:", 6) == 0) {
+		const char *path = strchr(socket, ':') + 1;
+
+		if (chown(path, pw->pw_uid, pw->pw_gid) != 0)
+			msg_fatal("chown %s: %s", path, strerror(errno));
+	}
+	if (setgroups(0, NULL) != 0 || initgroups(user, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+		msg_fatal("cannot drop privileges to %s: %s", user, strerror(errno));
+	if (setuid(0) == 0)
+		msg_fatal("privileges not dropped: setuid(0) still works");
+}
+
+static void daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		msg_fatal("fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		msg_fatal("setsid: %s", strerror(errno));
+	if (chdir("/") != 0)
+		msg_fatal("chdir /: %s", strerror(errno));
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+}
+
+static void pidfile_write(const char *path)
+{
+	FILE *fp;
+
+	if (path == NULL)
+		return;
+	if ((fp = fopen(path, "w")) == NULL)
+		msg_fatal("open %s: %s", path, strerror(errno));
+	fprintf(fp, "%ld\n", (long)getpid());
+	if (fclose(fp) != 0)
+		msg_fatal("write %s: %s", path, strerror(errno));
+}
+
+static void *milter_thread(void *arg)
+{
+	char c = 'Q';
+
+	(void)arg;
+	milter_status = smfi_main();
+	if (write(wake_pipe[1], &c, 1) < 0)
+		msg_warn("cannot wake the main thread: %s", strerror(errno));
+	return NULL;
+}
+
+static void reload(const char *path)
+{
+	struct cfg *cfg = config_load(path, false);
+	struct cfg *old;
+
+	if (cfg == NULL)
+		return;
+	old = milter_config_get();
+	if (old && strcmp(old->milter_socket, cfg->milter_socket) != 0)
+		msg_warn("milter_socket changed to %s: takes effect at restart",
+			 cfg->milter_socket);
+	if (old)
+		cfg_unref(old);
+	recorder_reload(cfg);
+	msg_info("reloaded %s: %zu port sections", path, cfg->nports);
+	milter_config_set(cfg);
+}
+
+/* Serve until the milter thread ends; reload on SIGHUP meanwhile. */
+static void main_loop(const char *path)
+{
+	for (;;) {
+		char c;
+		ssize_t n = read(wake_pipe[0], &c, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			msg_fatal("wake pipe: %s", n == 0 ? "closed" : strerror(errno));
+		if (c == 'H')
+			reload(path);
+		else if (c == 'Q')
+			return;
+	}
+}
+
+static void drain(void)
+{
+	time_t deadline = time(NULL) + DRAIN_SECONDS;
+	unsigned n;
+
+	while ((n = milter_active()) > 0 && time(NULL) < deadline) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+	}
+	if (n > 0)
+		msg_warn("exiting with %u sessions still open after %d s", n,
+			 DRAIN_SECONDS);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct cfg *cfg;
+	const char *socket;
+	pthread_t tid;
+
+	parse_options(argc, argv, &o);
+	msg_init("portmilter", o.foreground || o.check_only ? MSG_TO_STDERR : MSG_TO_SYSLOG);
+	msg_set_verbose(o.verbose);
+	if ((cfg = config_load(o.config, true)) == NULL)
+		exit(1);
+	if (o.check_only) {
+		cfg_print(cfg, stdout);
+		cfg_unref(cfg);
+		exit(0);
+	}
+	socket = o.socket ? o.socket : cfg->milter_socket;
+	milter_config_set(cfg);
+	if (!milter_register("portmilter"))
+		msg_fatal("cannot register with libmilter");
+	if (smfi_setconn((char *)socket) != MI_SUCCESS)
+		msg_fatal("bad milter socket \"%s\"", socket);
+	umask(007);			/* socket usable by the owner's group */
+	if (smfi_opensocket(true) != MI_SUCCESS)
+		msg_fatal("cannot open milter socket %s", socket);
+	if (!o.foreground)
+		daemonize();
+	pidfile_write(o.pidfile);
+	drop_privileges(o.user, socket);
+	{
+		char err[512];
+
+		if (!recorder_open(cfg, err, sizeof(err)))
+			msg_fatal("%s", err);
+	}
+	signals_setup();
+	if (pthread_create(&tid, NULL, milter_thread, NULL) != 0)
+		msg_fatal("cannot start the milter thread");
+	msg_info("started: socket %s, config %s, %zu port sections", socket,
+		 o.config, cfg->nports);
+	main_loop(o.config);
+	pthread_join(tid, NULL);
+	msg_info("stopping: waiting for %u open sessions", milter_active());
+	drain();
+	recorder_close(SHIP_SECONDS);
+	if (o.pidfile)
+		(void)unlink(o.pidfile);
+	milter_shutdown();
+	msg_info("stopped");
+	return milter_status == MI_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,675 @@
+/*
+ * milter - libmilter callbacks. Each callback gathers facts from Postfix's
+ * macros, asks the policy module, logs the decision and replies; nothing
+ * here decides a rule by itself.
+ *
+ * Macros asked for at each stage (smfi_setsymlist; the list replaces
+ * Postfix's milter_*_macros for that stage, so it names everything):
+ *   connect: {daemon_port} {daemon_name} {daemon_addr} {client_addr}
+ *            {client_name} {client_port} j _ and the TLS macros (present
+ *            from connect on with implicit TLS, ports 465/4650)
+ *   HELO:    {tls_version} {cipher} {cipher_bits} {cert_subject}
+ *            {cert_issuer} (after STARTTLS Postfix repeats HELO)
+ *   MAIL:    i {auth_type} {auth_authen} {auth_author} and the TLS
+ *            macros again (a client may skip the second EHLO)
+ *   RCPT:    i {rcpt_addr} {rcpt_host} {rcpt_mailer}
+ *   EOM:     i
+ * Headers and body are only counted, for the message size; their steps
+ * are negotiated "no reply" (SMFIP_NR_HDR, SMFIP_NR_BODY), so Postfix
+ * never waits for us there.
+ *
+ * Recording: one event per transaction (at end of message, at a refused
+ * MAIL, at abort) and one per connection that had none (at close); see
+ * doc/events.md. Events go to the journal (recorder.h), never straight
+ * to the database.
+ * The port and daemon name are read at connect only: at end of message
+ * {daemon_name} comes from cleanup(8), not from the smtpd service.
+ *
+ * Every macro may be missing, empty, huge or hostile: values are copied
+ * with a length cap and only ever logged through str_escape().
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmilter/mfapi.h>
+
+#include "addr.h"
+#include "cfg.h"
+#include "event.h"
+#include "milter.h"
+#include "msg.h"
+#include "policy.h"
+#include "recorder.h"
+#include "util.h"
+
+#define SHORT_MAX	256	/* port, TLS version, cipher, auth type */
+#define VALUE_MAX	16384	/* HELO, sender, user, client name */
+#define LOG_VALUE	256	/* escaped width of a value in a log line */
+
+/* Verdict of a transaction, as logged (and, later, recorded). */
+enum txn_verdict {
+	TXN_NONE,
+	TXN_ACCEPTED,
+	TXN_REJECTED,
+	TXN_TEMPFAILED,
+	TXN_ABORTED,
+};
+
+struct msgctx {
+	bool open;			/* between MAIL and EOM/abort */
+	bool has_data;			/* headers or body seen */
+	unsigned long long size;	/* header + body bytes */
+	char reply[160];		/* last reply we gave */
+	char *sender;
+	unsigned nrcpt_rejected;	/* refused by us */
+	unsigned nrcpt_tempfailed;
+	unsigned nrcpt_refused;		/* refused by Postfix itself */
+	char queue_id[SHORT_MAX];
+	const char *rule;		/* last rule that objected */
+	enum txn_verdict verdict;
+};
+
+struct connctx {
+	struct cfg *cfg;		/* referenced for the whole session */
+	char conn_id[40];
+	char conn_time[40];
+	bool exposure;			/* AUTH without TLS seen */
+	bool connect_rejected;
+	char connect_reply[160];
+	const char *connect_rule;
+	bool port_known;
+	struct policy_facts facts;
+	char daemon_name[SHORT_MAX];
+	char client_addr[64];
+	char *client_name;
+	char *helo;
+	char tls_version[SHORT_MAX];
+	char cipher[SHORT_MAX];
+	char auth_type[SHORT_MAX];
+	char *auth_user;
+	unsigned ntransactions;
+	struct msgctx msg;
+};
+
+static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cfg *cfg_current;
+static atomic_uint active_conns;
+
+static const char connect_macros[] = "{daemon_port} {daemon_name} {daemon_addr} "
+	"{client_addr} {client_name} {client_port} j _ "
+	"{tls_version} {cipher} {cipher_bits}";
+static const char helo_macros[] = "{tls_version} {cipher} {cipher_bits} "
+	"{cert_subject} {cert_issuer}";
+static const char mail_macros[] = "i {auth_type} {auth_authen} {auth_author} "
+	"{tls_version} {cipher} {cipher_bits} {mail_addr} {mail_mailer}";
+static const char rcpt_macros[] = "i {rcpt_addr} {rcpt_host} {rcpt_mailer}";
+static const char eom_macros[] = "i";
+
+/* ---- configuration ------------------------------------------------------ */
+
+void milter_config_set(struct cfg *cfg)
+{
+	struct cfg *old;
+
+	pthread_mutex_lock(&cfg_lock);
+	old = cfg_current;
+	cfg_current = cfg;
+	pthread_mutex_unlock(&cfg_lock);
+	if (old)
+		cfg_unref(old);
+}
+
+struct cfg *milter_config_get(void)
+{
+	struct cfg *cfg;
+
+	pthread_mutex_lock(&cfg_lock);
+	cfg = cfg_current ? cfg_ref(cfg_current) : NULL;
+	pthread_mutex_unlock(&cfg_lock);
+	return cfg;
+}
+
+unsigned milter_active(void)
+{
+	return atomic_load(&active_conns);
+}
+
+void milter_shutdown(void)
+{
+	milter_config_set(NULL);
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* Copy a macro into a fixed buffer; "" when missing; a value cut to
+ * fit ends in "..." so that nobody mistakes it for the whole. */
+static void macro_copy(SMFICTX *ctx, const char *name, char *buf, size_t len)
+{
+	const char *v = smfi_getsymval(ctx, (char *)name);
+
+	if (v == NULL)
+		v = "";
+	if ((size_t)snprintf(buf, len, "%s", v) >= len && len >= 4)
+		memcpy(buf + len - 4, "...", 4);
+}
+
+/* Replace *slot with a capped copy of value (NULL stays NULL). */
+static void value_set(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = value ? xstrndup(value, VALUE_MAX) : NULL;
+}
+
+static const char *esc(char *buf, size_t len, const char *s)
+{
+	return str_escape(buf, len, s ? s : "");
+}
+
+static const char *queue_id(const struct connctx *cc)
+{
+	return cc->msg.queue_id[0] ? cc->msg.queue_id : "NOQUEUE";
+}
+
+/* Refresh the TLS facts: implicit TLS has them at connect, STARTTLS
+ * from the second HELO on, and a client may skip that HELO. */
+static void tls_refresh(SMFICTX *ctx, struct connctx *cc)
+{
+	char v[SHORT_MAX];
+
+	macro_copy(ctx, "{tls_version}", v, sizeof(v));
+	if (v[0] == '\0')
+		return;		/* TLS never goes away within a session */
+	snprintf(cc->tls_version, sizeof(cc->tls_version), "%s", v);
+	macro_copy(ctx, "{cipher}", cc->cipher, sizeof(cc->cipher));
+	cc->facts.tls_version = cfg_tls_version_parse(cc->tls_version);
+}
+
+static void auth_refresh(SMFICTX *ctx, struct connctx *cc)
+{
+	macro_copy(ctx, "{auth_type}", cc->auth_type, sizeof(cc->auth_type));
+	cc->facts.authenticated = cc->auth_type[0] != '\0';
+	value_set(&cc->auth_user, cc->facts.authenticated ?
+		  smfi_getsymval(ctx, "{auth_authen}") : NULL);
+}
+
+/* The queue id starts every log line: keep it only if it looks like one
+ * (Postfix: short or long form, letters and digits only). */
+static void queue_id_refresh(SMFICTX *ctx, struct connctx *cc)
+{
+	char v[SHORT_MAX];
+	size_t n;
+
+	macro_copy(ctx, "i", v, sizeof(v));
+	n = strspn(v, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+	if (v[0] != '\0' && v[n] == '\0' && n < 32)
+		snprintf(cc->msg.queue_id, sizeof(cc->msg.queue_id), "%s", v);
+}
+
+/* ---- logging: one line per decision ------------------------------------ */
+
+static const char *verdict_name(enum txn_verdict v)
+{
+	switch (v) {
+	case TXN_ACCEPTED:
+		return "accepted";
+	case TXN_REJECTED:
+		return "rejected";
+	case TXN_TEMPFAILED:
+		return "tempfailed";
+	case TXN_ABORTED:
+		return "aborted";
+	case TXN_NONE:
+		break;
+	}
+	return "none";
+}
+
+/* "name[addr]" with the name escaped. */
+static const char *client_text(const struct connctx *cc, char *buf, size_t len)
+{
+	char name[LOG_VALUE];
+
+	snprintf(buf, len, "%s[%s]", esc(name, sizeof(name),
+		 cc->client_name && *cc->client_name ? cc->client_name : "unknown"),
+		 cc->client_addr);
+	return buf;
+}
+
+/* Postfix-like: "QID: reject: RCPT from name[addr]: 554 5.7.1 text; ..." */
+static void log_verdict(const struct connctx *cc, const char *stage,
+			const struct policy_verdict *v, const char *rcpt)
+{
+	char client[LOG_VALUE + 80], user[LOG_VALUE], from[LOG_VALUE];
+	char to[LOG_VALUE], helo[LOG_VALUE], dname[LOG_VALUE], tls[LOG_VALUE];
+
+	msg_info("%s: %s: %s from %s: %s %s %s; rule=%s port=%u service=\"%s\" "
+		 "tls=%s user=<%s> from=<%s> to=<%s> helo=<%s>",
+		 queue_id(cc),
+		 v->action == POLICY_TEMPFAIL ? "tempfail" : "reject", stage,
+		 client_text(cc, client, sizeof(client)), v->rcode, v->xcode,
+		 v->text, v->rule, cc->facts.port,
+		 esc(dname, sizeof(dname), cc->daemon_name),
+		 esc(tls, sizeof(tls), cc->tls_version[0] ? cc->tls_version : "none"),
+		 esc(user, sizeof(user), cc->auth_user),
+		 esc(from, sizeof(from), cc->msg.sender),
+		 esc(to, sizeof(to), rcpt), esc(helo, sizeof(helo), cc->helo));
+}
+
+/* ---- recording ----------------------------------------------------------- */
+
+static const char *nonempty(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+/* The event for the current transaction, or for the connection when
+ * txn is false. Numbers are formatted into nums (caller's storage). */
+static void event_fill(const struct connctx *cc, bool txn, enum txn_verdict verdict,
+		       struct event *ev, char nums[][24], char *id, char *now)
+{
+	const struct msgctx *m = &cc->msg;
+
+	memset(ev, 0, sizeof(*ev));
+	event_uuid(id);
+	event_time_now(now, 40);
+	ev->f[EV_EVENT_ID] = id;
+	ev->f[EV_EVENT_TIME] = now;
+	ev->f[EV_CONN_ID] = cc->conn_id;
+	ev->f[EV_CONN_TIME] = cc->conn_time;
+	ev->f[EV_KIND] = txn ? "transaction" : "connection";
+	ev->f[EV_NODE] = recorder_node(cc->cfg);
+	snprintf(nums[0], 24, "%u", cc->facts.port);
+	ev->f[EV_PORT] = nums[0];
+	ev->f[EV_PORT_KNOWN] = cc->port_known ? "t" : "f";
+	ev->f[EV_SERVICE] = nonempty(cc->daemon_name);
+	ev->f[EV_CLIENT_ADDR] = cc->facts.client.family ? cc->client_addr : NULL;
+	ev->f[EV_CLIENT_NAME] = cc->client_name;
+	ev->f[EV_HELO] = cc->helo;
+	ev->f[EV_TLS_VERSION] = nonempty(cc->tls_version);
+	ev->f[EV_TLS_CIPHER] = nonempty(cc->cipher);
+	ev->f[EV_SASL_METHOD] = nonempty(cc->auth_type);
+	ev->f[EV_SASL_USER] = cc->facts.authenticated ? cc->auth_user : NULL;
+	ev->f[EV_SENDER] = txn ? m->sender : NULL;
+	snprintf(nums[1], 24, "%u", txn ? cc->facts.nrcpt : 0);
+	snprintf(nums[2], 24, "%u", txn ? m->nrcpt_rejected : 0);
+	snprintf(nums[3], 24, "%u", txn ? m->nrcpt_tempfailed : 0);
+	snprintf(nums[4], 24, "%u", txn ? m->nrcpt_refused : 0);
+	snprintf(nums[5], 24, "%llu", m->size);
+	ev->f[EV_NRCPT] = nums[1];
+	ev->f[EV_NRCPT_REJECTED] = nums[2];
+	ev->f[EV_NRCPT_TEMPFAILED] = nums[3];
+	ev->f[EV_NRCPT_REFUSED] = nums[4];
+	ev->f[EV_SIZE] = txn && m->has_data ? nums[5] : NULL;
+	ev->f[EV_QUEUE_ID] = txn ? nonempty(m->queue_id) : NULL;
+	ev->f[EV_VERDICT] = verdict_name(verdict);
+	ev->f[EV_RULE] = txn ? m->rule : cc->connect_rule;
+	ev->f[EV_REPLY] = nonempty(txn ? m->reply : cc->connect_reply);
+	ev->f[EV_CREDENTIAL_EXPOSURE] = cc->exposure ? "t" : "f";
+}
+
+static bool record(const struct connctx *cc, bool txn, enum txn_verdict verdict)
+{
+	struct event ev;
+	char nums[6][24], id[40], now[40];
+
+	event_fill(cc, txn, verdict, &ev, nums, id, now);
+	return recorder_put(&ev);
+}
+
+/* End of a transaction: log its outcome, record it. Returns false when
+ * it could not be recorded. */
+static bool msg_finish(struct connctx *cc, enum txn_verdict verdict)
+{
+	char client[LOG_VALUE + 80], user[LOG_VALUE], from[LOG_VALUE];
+	char tls[LOG_VALUE];
+	bool recorded;
+
+	if (!cc->msg.open)
+		return true;
+	cc->msg.verdict = verdict;
+	if (verdict != TXN_ACCEPTED || msg_verbose())
+		msg_info("%s: %s: from %s: port=%u rule=%s tls=%s user=<%s> "
+			 "from=<%s> nrcpt=%u rejected=%u tempfailed=%u "
+			 "refused_by_postfix=%u",
+			 queue_id(cc), verdict_name(verdict),
+			 client_text(cc, client, sizeof(client)), cc->facts.port,
+			 cc->msg.rule ? cc->msg.rule : "-",
+			 esc(tls, sizeof(tls), cc->tls_version[0] ? cc->tls_version : "none"),
+			 esc(user, sizeof(user), cc->auth_user),
+			 esc(from, sizeof(from), cc->msg.sender),
+			 cc->facts.nrcpt, cc->msg.nrcpt_rejected,
+			 cc->msg.nrcpt_tempfailed, cc->msg.nrcpt_refused);
+	recorded = record(cc, true, verdict);
+	cc->ntransactions++;
+	free(cc->msg.sender);
+	memset(&cc->msg, 0, sizeof(cc->msg));
+	cc->facts.nrcpt = 0;
+	return recorded;
+}
+
+/* Say the verdict to Postfix: reply text set, status returned. */
+static sfsistat reply(SMFICTX *ctx, const struct policy_verdict *v, char *said,
+		      size_t saidlen)
+{
+	if (v->action == POLICY_CONTINUE)
+		return SMFIS_CONTINUE;
+	snprintf(said, saidlen, "%s %s %s", v->rcode, v->xcode, v->text);
+	if (smfi_setreply(ctx, (char *)v->rcode, (char *)v->xcode,
+			  (char *)v->text) != MI_SUCCESS)
+		msg_warn("cannot set reply \"%s\"", said);
+	return v->action == POLICY_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+}
+
+/* The journal cannot take the event and journal_full_action = tempfail. */
+static sfsistat tempfail_unrecorded(SMFICTX *ctx, struct connctx *cc,
+				    const char *stage)
+{
+	struct policy_verdict v = {
+		.action = POLICY_TEMPFAIL, .rule = "journal_full",
+		.rcode = "451", .xcode = "4.3.0",
+		.text = "Temporary local problem, try again later",
+	};
+	char said[160];
+
+	log_verdict(cc, stage, &v, NULL);
+	return reply(ctx, &v, said, sizeof(said));
+}
+
+/* ---- callbacks ---------------------------------------------------------- */
+
+static sfsistat pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+			     unsigned long f2, unsigned long f3,
+			     unsigned long *pf0, unsigned long *pf1,
+			     unsigned long *pf2, unsigned long *pf3)
+{
+	static const unsigned long skip = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH;
+	static const unsigned long noreply = SMFIP_NR_HDR | SMFIP_NR_BODY;
+
+	(void)f2;
+	(void)f3;
+	*pf0 = 0;
+	/* libmilter fakes the "no reply" flags for an MTA without them. */
+	*pf1 = (f1 & skip) | (f1 & noreply);
+	*pf2 = 0;
+	*pf3 = 0;
+	if (f1 & SMFIP_RCPT_REJ)
+		*pf1 |= SMFIP_RCPT_REJ;
+	else
+		msg_warn("MTA does not offer SMFIP_RCPT_REJ: recipients it "
+			 "refuses will not be seen");
+	if ((f0 & SMFIF_SETSYMLIST) == 0) {
+		msg_warn("MTA does not offer SMFIF_SETSYMLIST: relying on its "
+			 "milter_*_macros settings");
+		return SMFIS_CONTINUE;
+	}
+	*pf0 = SMFIF_SETSYMLIST;
+	if (smfi_setsymlist(ctx, SMFIM_CONNECT, (char *)connect_macros) != MI_SUCCESS ||
+	    smfi_setsymlist(ctx, SMFIM_HELO, (char *)helo_macros) != MI_SUCCESS ||
+	    smfi_setsymlist(ctx, SMFIM_ENVFROM, (char *)mail_macros) != MI_SUCCESS ||
+	    smfi_setsymlist(ctx, SMFIM_ENVRCPT, (char *)rcpt_macros) != MI_SUCCESS ||
+	    smfi_setsymlist(ctx, SMFIM_EOM, (char *)eom_macros) != MI_SUCCESS)
+		msg_warn("smfi_setsymlist failed: relying on the MTA's macro lists");
+	return SMFIS_CONTINUE;
+}
+
+/* Which port is this? {daemon_port}, cross-checked with {daemon_name}
+ * when portmilter-conf set it to "portmilter/PORT". */
+static unsigned port_of(SMFICTX *ctx, struct connctx *cc)
+{
+	char v[SHORT_MAX], e[LOG_VALUE];
+	long port = 0;
+
+	macro_copy(ctx, "{daemon_port}", v, sizeof(v));
+	if (v[0] == '\0')
+		msg_warn("connect from [%s]: no {daemon_port} macro: is "
+			 "milter_connect_macros overridden?", cc->client_addr);
+	else if (!str_to_long(v, 1, 65535, &port))
+		msg_warn("connect from [%s]: bad {daemon_port} \"%s\"",
+			 cc->client_addr, esc(e, sizeof(e), v));
+	if (strncmp(cc->daemon_name, "portmilter/", 11) == 0) {
+		long named;
+
+		if (!str_to_long(cc->daemon_name + 11, 1, 65535, &named) ||
+		    named != port)
+			msg_warn("connect from [%s]: {daemon_name} \"%s\" does not "
+				 "match {daemon_port} %ld: check master.cf",
+				 cc->client_addr,
+				 esc(e, sizeof(e), cc->daemon_name), port);
+	}
+	return (unsigned)port;
+}
+
+static sfsistat pm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct connctx *cc = xcalloc(1, sizeof(*cc));
+	struct policy_verdict v;
+
+	if (smfi_setpriv(ctx, cc) != MI_SUCCESS) {
+		free(cc);
+		msg_warn("smfi_setpriv failed: tempfail");
+		return SMFIS_TEMPFAIL;
+	}
+	atomic_fetch_add(&active_conns, 1);
+	cc->cfg = milter_config_get();
+	if (cc->cfg == NULL)
+		msg_panic("connection before any configuration");
+	event_uuid(cc->conn_id);
+	event_time_now(cc->conn_time, sizeof(cc->conn_time));
+	value_set(&cc->client_name, hostname);
+	if (!addr_from_sockaddr(hostaddr, &cc->facts.client)) {
+		char a[SHORT_MAX];
+
+		macro_copy(ctx, "{client_addr}", a, sizeof(a));
+		(void)addr_parse(a, &cc->facts.client);
+	}
+	addr_to_text(&cc->facts.client, cc->client_addr, sizeof(cc->client_addr));
+	macro_copy(ctx, "{daemon_name}", cc->daemon_name, sizeof(cc->daemon_name));
+	cc->facts.port = port_of(ctx, cc);
+	cc->facts.tls_version = PM_TLS_NONE;
+	tls_refresh(ctx, cc);
+	(void)policy_profile(cc->cfg, cc->facts.port, &cc->port_known);
+	if (!cc->port_known && cc->cfg->unknown_port == CFG_UNKNOWN_STRICT)
+		msg_warn("connect from [%s]: port %u has no section in %s: "
+			 "applying the strict (submission) rules",
+			 cc->client_addr, cc->facts.port, cc->cfg->path);
+	v = policy_connect(cc->cfg, &cc->facts);
+	if (v.action == POLICY_CONTINUE)
+		return SMFIS_CONTINUE;
+	log_verdict(cc, "CONNECT", &v, NULL);
+	cc->connect_rejected = true;
+	cc->connect_rule = v.rule;
+	return reply(ctx, &v, cc->connect_reply, sizeof(cc->connect_reply));
+}
+
+static sfsistat pm_helo(SMFICTX *ctx, char *helohost)
+{
+	struct connctx *cc = smfi_getpriv(ctx);
+
+	if (cc == NULL)
+		return SMFIS_CONTINUE;
+	value_set(&cc->helo, helohost);
+	tls_refresh(ctx, cc);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct connctx *cc = smfi_getpriv(ctx);
+	struct policy_verdict v;
+
+	if (cc == NULL)
+		return SMFIS_TEMPFAIL;
+	(void)msg_finish(cc, TXN_ABORTED);	/* a MAIL without abort */
+	cc->msg.open = true;
+	cc->msg.sender = xstrndup(argv && argv[0] ? argv[0] : "", VALUE_MAX);
+	tls_refresh(ctx, cc);
+	auth_refresh(ctx, cc);
+	queue_id_refresh(ctx, cc);
+	v = policy_mail(cc->cfg, &cc->facts);
+	if (v.credential_exposure) {
+		char user[LOG_VALUE], mech[LOG_VALUE], client[LOG_VALUE + 80];
+
+		cc->exposure = true;
+		msg_warn("%s: credential exposure: %s authenticated as <%s> "
+			 "with %s without TLS on port %u",
+			 queue_id(cc), client_text(cc, client, sizeof(client)),
+			 esc(user, sizeof(user), cc->auth_user),
+			 esc(mech, sizeof(mech), cc->auth_type), cc->facts.port);
+	}
+	if (v.action == POLICY_CONTINUE) {
+		if (!recorder_accepting(cc->cfg)) {
+			cc->msg.rule = "journal_full";
+			snprintf(cc->msg.reply, sizeof(cc->msg.reply),
+				 "451 4.3.0 Temporary local problem, try again later");
+			(void)msg_finish(cc, TXN_TEMPFAILED);
+			return tempfail_unrecorded(ctx, cc, "MAIL");
+		}
+		return SMFIS_CONTINUE;
+	}
+	log_verdict(cc, "MAIL", &v, NULL);
+	cc->msg.rule = v.rule;
+	{
+		sfsistat r = reply(ctx, &v, cc->msg.reply, sizeof(cc->msg.reply));
+
+		(void)msg_finish(cc, v.action == POLICY_TEMPFAIL ? TXN_TEMPFAILED
+							     : TXN_REJECTED);
+		return r;
+	}
+}
+
+static sfsistat pm_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct connctx *cc = smfi_getpriv(ctx);
+	struct policy_rcpt r;
+	struct policy_verdict v;
+
+	if (cc == NULL)
+		return SMFIS_TEMPFAIL;
+	r.addr = argv && argv[0] ? argv[0] : "";
+	r.mailer = smfi_getsymval(ctx, "{rcpt_mailer}");
+	queue_id_refresh(ctx, cc);
+	v = policy_rcpt(cc->cfg, &cc->facts, &r);
+	if (v.postfix_rejected) {
+		cc->msg.nrcpt_refused++;
+		return SMFIS_CONTINUE;
+	}
+	if (v.action == POLICY_CONTINUE) {
+		cc->facts.nrcpt++;
+		return SMFIS_CONTINUE;
+	}
+	log_verdict(cc, "RCPT", &v, r.addr);
+	cc->msg.rule = v.rule;
+	if (v.action == POLICY_TEMPFAIL)
+		cc->msg.nrcpt_tempfailed++;
+	else
+		cc->msg.nrcpt_rejected++;
+	return reply(ctx, &v, cc->msg.reply, sizeof(cc->msg.reply));
+}
+
+/* Headers and body: counted for the size, never answered. */
+static sfsistat pm_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct connctx *cc = smfi_getpriv(ctx);
+
+	if (cc != NULL) {
+		cc->msg.has_data = true;
+		cc->msg.size += strlen(name ? name : "") + 2 +
+				strlen(value ? value : "") + 2;
+	}
+	return SMFIS_NOREPLY;
+}
+
+static sfsistat pm_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct connctx *cc = smfi_getpriv(ctx);
+
+	(void)chunk;
+	if (cc != NULL) {
+		cc->msg.has_data = true;
+		cc->msg.size += len;
+	}
+	return SMFIS_NOREPLY;
+}
+
+static sfsistat pm_eom(SMFICTX *ctx)
+{
+	struct connctx *cc = smfi_getpriv(ctx);
+
+	if (cc == NULL)
+		return SMFIS_CONTINUE;
+	queue_id_refresh(ctx, cc);
+	cc->msg.has_data = true;
+	cc->msg.size += 2;		/* the empty line after the headers */
+	if (!msg_finish(cc, TXN_ACCEPTED) &&
+	    cc->cfg->journal_full_action == CFG_FULL_TEMPFAIL)
+		return tempfail_unrecorded(ctx, cc, "END-OF-MESSAGE");
+	return SMFIS_CONTINUE;
+}
+
+/* Outcome of a transaction that ends without end-of-message. */
+static enum txn_verdict unfinished_verdict(const struct connctx *cc)
+{
+	if (cc->facts.nrcpt == 0 && cc->msg.nrcpt_rejected > 0)
+		return TXN_REJECTED;
+	if (cc->facts.nrcpt == 0 && cc->msg.nrcpt_tempfailed > 0)
+		return TXN_TEMPFAILED;
+	return TXN_ABORTED;
+}
+
+static sfsistat pm_abort(SMFICTX *ctx)
+{
+	struct connctx *cc = smfi_getpriv(ctx);
+
+	if (cc != NULL)
+		(void)msg_finish(cc, unfinished_verdict(cc));
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat pm_close(SMFICTX *ctx)
+{
+	struct connctx *cc = smfi_getpriv(ctx);
+
+	if (cc == NULL)
+		return SMFIS_CONTINUE;	/* close may be the only callback */
+	(void)msg_finish(cc, unfinished_verdict(cc));
+	if (cc->ntransactions == 0)
+		(void)record(cc, false, cc->connect_rejected ? TXN_REJECTED : TXN_NONE);
+	smfi_setpriv(ctx, NULL);
+	if (cc->cfg)
+		cfg_unref(cc->cfg);
+	free(cc->client_name);
+	free(cc->helo);
+	free(cc->auth_user);
+	free(cc);
+	atomic_fetch_sub(&active_conns, 1);
+	return SMFIS_CONTINUE;
+}
+
+bool milter_register(const char *name)
+{
+	struct smfiDesc desc;
+
+	memset(&desc, 0, sizeof(desc));
+	desc.xxfi_name = (char *)name;
+	desc.xxfi_version = SMFI_VERSION;
+	desc.xxfi_flags = SMFIF_SETSYMLIST;
+	desc.xxfi_connect = pm_connect;
+	desc.xxfi_helo = pm_helo;
+	desc.xxfi_envfrom = pm_envfrom;
+	desc.xxfi_envrcpt = pm_envrcpt;
+	desc.xxfi_header = pm_header;
+	desc.xxfi_body = pm_body;
+	desc.xxfi_eom = pm_eom;
+	desc.xxfi_abort = pm_abort;
+	desc.xxfi_close = pm_close;
+	desc.xxfi_negotiate = pm_negotiate;
+	if (smfi_register(desc) != MI_SUCCESS) {
+		msg_warn("smfi_register failed");
+		return false;
+	}
+	return true;
+}

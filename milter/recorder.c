@@ -1,0 +1,72 @@
+/*
+ * recorder - journal + shipper behind one small interface. See recorder.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "journal.h"
+#include "msg.h"
+#include "recorder.h"
+#include "shipper.h"
+
+static struct journal *journal;
+static struct shipper *shipper;
+static char hostname[256];
+
+bool recorder_open(const struct cfg *cfg, char *err, size_t errlen)
+{
+	if (gethostname(hostname, sizeof(hostname)) != 0)
+		snprintf(hostname, sizeof(hostname), "localhost");
+	hostname[sizeof(hostname) - 1] = '\0';
+	journal = journal_open(cfg->journal_directory, cfg->journal_max_size,
+			       err, errlen);
+	if (journal == NULL)
+		return false;
+	shipper = shipper_start(journal, cfg->database);
+	return true;
+}
+
+void recorder_reload(const struct cfg *cfg)
+{
+	if (shipper)
+		shipper_set_conninfo(shipper, cfg->database);
+	if (journal && strcmp(journal_dir(journal), cfg->journal_directory) != 0)
+		msg_warn("journal_directory changed to %s: takes effect at restart",
+			 cfg->journal_directory);
+}
+
+bool recorder_accepting(const struct cfg *cfg)
+{
+	return journal == NULL || cfg->journal_full_action != CFG_FULL_TEMPFAIL ||
+	       !journal_full(journal);
+}
+
+bool recorder_put(const struct event *ev)
+{
+	unsigned char *buf;
+	size_t len;
+	bool ok;
+
+	if (journal == NULL)
+		return false;
+	buf = event_encode(ev, &len);
+	ok = journal_append(journal, buf, len);
+	free(buf);
+	return ok;
+}
+
+void recorder_close(int seconds)
+{
+	shipper_stop(shipper, seconds);
+	shipper = NULL;
+	journal_close(journal);
+	journal = NULL;
+}
+
+const char *recorder_node(const struct cfg *cfg)
+{
+	return cfg->node_name && cfg->node_name[0] ? cfg->node_name : hostname;
+}

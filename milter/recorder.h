@@ -1,0 +1,31 @@
+/*
+ * recorder - what the SMTP path calls to record an event: it appends to
+ * the journal and returns; the shipper thread takes it from there.
+ *
+ * recorder_open() opens the journal directory and starts the shipper
+ * (false with a message if the directory is unusable: the daemon must
+ * not run without a place to record). recorder_accepting() is false while
+ * the journal is full and journal_full_action = tempfail: new mail is
+ * then tempfailed. recorder_put() returns false if the event could not
+ * be journaled (full, disk full, I/O error), already logged (rate
+ * limited).
+ */
+#ifndef PM_RECORDER_H
+#define PM_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cfg.h"
+#include "event.h"
+
+bool recorder_open(const struct cfg *cfg, char *err, size_t errlen);
+void recorder_reload(const struct cfg *cfg);
+bool recorder_accepting(const struct cfg *cfg);
+bool recorder_put(const struct event *ev);
+void recorder_close(int seconds);
+
+/* The node name for events: node_name, else the host name. */
+const char *recorder_node(const struct cfg *cfg);
+
+#endif

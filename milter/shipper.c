@@ -1,0 +1,543 @@
+/*
+ * shipper - journal to PostgreSQL. See shipper.h for the contract.
+ *
+ * libpq use follows PostgreSQL's own client code: PQconnectdbParams with
+ * application_name and connect_timeout, search_path emptied and every
+ * name schema-qualified, COPY for the data, success statuses listed and
+ * everything else treated as failure, PQclear on every path, one PGconn
+ * owned by this thread only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "event.h"
+#include "journal.h"
+#include "msg.h"
+#include "shipper.h"
+#include "util.h"
+
+#define BATCH_MAX	2000		/* records per transaction */
+#define BACKOFF_MAX	30		/* seconds */
+#define DOWN_LOG_EVERY	60		/* seconds between "database down" logs */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+struct shipper {
+	struct journal *j;
+	pthread_t tid;
+	pthread_mutex_t lock;
+	char *conninfo;			/* under lock */
+	bool conninfo_changed;		/* under lock */
+	bool stopping;			/* under lock */
+	time_t deadline;		/* under lock, with stopping */
+	PGconn *conn;
+	struct sbuf rows;		/* COPY text of the current batch */
+	size_t *row_end;		/* end offset of each row in rows */
+	size_t nrows;
+	uint64_t shipped;		/* atomic reads only */
+	time_t down_logged;
+};
+
+/* The 27 event fields, then the raw bytes of 4 untrusted ones. */
+static const enum event_field raw_fields[] = {
+	EV_HELO, EV_CLIENT_NAME, EV_SASL_USER, EV_SENDER
+};
+static const char *const raw_columns[] = {
+	"helo_raw", "client_name_raw", "sasl_user_raw", "sender_raw"
+};
+#define NRAW (sizeof(raw_fields) / sizeof(raw_fields[0]))
+
+/* ---- a growing string -------------------------------------------------- */
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+/* ---- COPY text format -------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80 || (s[0] == 0xf0 && s[1] < 0x90) ||
+		    (s[0] == 0xf4 && s[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+static bool utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = utf8_seq(p);
+
+		if (n == 0)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+/* A text value for COPY: escaped, invalid UTF-8 bytes as U+FFFD. */
+static void copy_text(struct sbuf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (s == NULL) {
+		sb_str(b, "\\N");
+		return;
+	}
+	while (*p) {
+		size_t n = utf8_seq(p);
+
+		if (n == 0) {
+			sb_str(b, "\xef\xbf\xbd");
+			p++;
+			continue;
+		}
+		switch (*p) {
+		case '\\': sb_str(b, "\\\\"); break;
+		case '\n': sb_str(b, "\\n"); break;
+		case '\r': sb_str(b, "\\r"); break;
+		case '\t': sb_str(b, "\\t"); break;
+		default: sb_add(b, (const char *)p, n); break;
+		}
+		p += n;
+	}
+}
+
+/* A bytea value for COPY text format: "\\x" and hex digits. */
+static void copy_bytea(struct sbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	sb_str(b, "\\\\x");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char h[2] = {hex[*p >> 4], hex[*p & 0xf]};
+
+		sb_add(b, h, 2);
+	}
+}
+
+static void add_row(void *arg, const unsigned char *payload, size_t len)
+{
+	struct shipper *s = arg;
+	struct event ev;
+
+	if (!event_decode(payload, len, &ev)) {
+		msg_warn("shipper: undecodable journal record of %zu bytes skipped", len);
+		return;
+	}
+	for (int i = 0; i < EVENT_NFIELDS; i++) {
+		if (i)
+			sb_str(&s->rows, "\t");
+		copy_text(&s->rows, ev.f[i]);
+	}
+	for (size_t i = 0; i < NRAW; i++) {
+		const char *v = ev.f[raw_fields[i]];
+
+		sb_str(&s->rows, "\t");
+		if (v == NULL || utf8_valid(v))
+			sb_str(&s->rows, "\\N");
+		else
+			copy_bytea(&s->rows, v);
+	}
+	sb_str(&s->rows, "\n");
+	event_free(&ev);
+	s->row_end = xrealloc(s->row_end, (s->nrows + 1) * sizeof(*s->row_end));
+	s->row_end[s->nrows++] = s->rows.len;
+}
+
+/* ---- database ---------------------------------------------------------- */
+
+static bool exec_ok(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(r);
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	if (!ok) {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+		snprintf(err, errlen, "%s%s%s", state ? state : "", state ? " " : "",
+			 PQresultErrorMessage(r));
+		err[strcspn(err, "\n")] = '\0';
+	}
+	PQclear(r);
+	return ok;
+}
+
+static const char *const setup_sql[] = {
+	"SELECT pg_catalog.set_config('search_path', '', false)",
+	"SET statement_timeout = '60s'",
+	"SELECT portmilter.ensure_partitions()",
+};
+
+/*
+ * The staging table, columns spelled out: the writer role may only
+ * INSERT into portmilter.events, and "LIKE portmilter.events" would
+ * need SELECT on it.
+ */
+static const char *stage_sql(void)
+{
+	static char sql[2048];
+
+	if (sql[0] == '\0') {
+		struct sbuf b = {0};
+
+		sb_str(&b, "CREATE TEMP TABLE IF NOT EXISTS pm_stage (");
+		for (int i = 0; i < EVENT_NFIELDS; i++) {
+			sb_str(&b, i ? ", " : "");
+			sb_str(&b, event_column(i));
+			sb_str(&b, " ");
+			sb_str(&b, event_column_type(i));
+		}
+		for (size_t i = 0; i < NRAW; i++) {
+			sb_str(&b, ", ");
+			sb_str(&b, raw_columns[i]);
+			sb_str(&b, " bytea");
+		}
+		sb_str(&b, ") ON COMMIT DELETE ROWS");
+		if (b.len >= sizeof(sql))
+			msg_panic("stage_sql: statement too long");
+		memcpy(sql, b.p, b.len + 1);
+		free(b.p);
+	}
+	return sql;
+}
+
+static void log_down(struct shipper *s, const char *what, int backoff)
+{
+	time_t now = time(NULL);
+
+	if (now - s->down_logged < DOWN_LOG_EVERY)
+		return;
+	s->down_logged = now;
+	msg_warn("shipper: %s; retrying in %d s; journal holds %" PRIu64
+		 " bytes, mail keeps flowing", what, backoff, journal_size(s->j));
+}
+
+static bool db_connect(struct shipper *s, int backoff)
+{
+	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+	const char *vals[4];
+	char err[512];
+	char *conninfo;
+
+	pthread_mutex_lock(&s->lock);
+	conninfo = xstrdup(s->conninfo);
+	s->conninfo_changed = false;
+	pthread_mutex_unlock(&s->lock);
+	vals[0] = conninfo;
+	vals[1] = "portmilter";
+	vals[2] = "5";
+	vals[3] = NULL;
+	s->conn = PQconnectdbParams(keys, vals, 1);
+	free(conninfo);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		snprintf(err, sizeof(err), "cannot connect to the database: %s",
+			 PQerrorMessage(s->conn));
+		err[strcspn(err, "\n")] = '\0';
+		goto fail;
+	}
+	for (size_t i = 0; i <= sizeof(setup_sql) / sizeof(setup_sql[0]); i++) {
+		char why[400];
+		const char *sql = i < sizeof(setup_sql) / sizeof(setup_sql[0]) ?
+				  setup_sql[i] : stage_sql();
+
+		if (!exec_ok(s->conn, sql, why, sizeof(why))) {
+			snprintf(err, sizeof(err), "database setup failed (%s)%s", why,
+				 strncmp(why, "3F000", 5) == 0 || strncmp(why, "42883", 5) == 0 ?
+				 ": schema missing, run portmilter-report migrate" : "");
+			goto fail;
+		}
+	}
+	msg_info("shipper: connected to database %s on %s", PQdb(s->conn),
+		 PQhost(s->conn) ? PQhost(s->conn) : "local socket");
+	s->down_logged = 0;
+	return true;
+fail:
+	log_down(s, err, backoff);
+	PQfinish(s->conn);
+	s->conn = NULL;
+	return false;
+}
+
+/* COPY rows [from, to) into pm_stage and move them into events. */
+static bool ship_rows(struct shipper *s, size_t from, size_t to, char *err,
+		      size_t errlen)
+{
+	static char copy_sql[2048], insert_sql[4096];
+	size_t a = from ? s->row_end[from - 1] : 0, b = s->row_end[to - 1];
+	PGresult *r;
+	bool ok;
+
+	if (copy_sql[0] == '\0') {
+		struct sbuf cols = {0};
+
+		for (int i = 0; i < EVENT_NFIELDS; i++) {
+			sb_str(&cols, i ? ", " : "");
+			sb_str(&cols, event_column(i));
+		}
+		for (size_t i = 0; i < NRAW; i++) {
+			sb_str(&cols, ", ");
+			sb_str(&cols, raw_columns[i]);
+		}
+		snprintf(copy_sql, sizeof(copy_sql), "COPY pg_temp.pm_stage (%s) FROM STDIN", cols.p);
+		snprintf(insert_sql, sizeof(insert_sql), "INSERT INTO portmilter.events (%s) "
+			 "SELECT %s FROM pg_temp.pm_stage ON CONFLICT DO NOTHING", cols.p, cols.p);
+		free(cols.p);
+	}
+	if (!exec_ok(s->conn, "BEGIN", err, errlen))
+		return false;
+	r = PQexec(s->conn, copy_sql);
+	ok = PQresultStatus(r) == PGRES_COPY_IN;
+	PQclear(r);
+	if (ok)
+		ok = PQputCopyData(s->conn, s->rows.p + a, (int)(b - a)) == 1 &&
+		     PQputCopyEnd(s->conn, NULL) == 1;
+	while ((r = PQgetResult(s->conn)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && ok) {
+			const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+			snprintf(err, errlen, "%s %s", st ? st : "", PQresultErrorMessage(r));
+			err[strcspn(err, "\n")] = '\0';
+			ok = false;
+		}
+		PQclear(r);
+	}
+	if (!ok && err[0] == '\0')
+		snprintf(err, errlen, "COPY failed: %s", PQerrorMessage(s->conn));
+	ok = ok && exec_ok(s->conn, insert_sql, err, errlen) &&
+	     exec_ok(s->conn, "COMMIT", err, errlen);
+	if (!ok && PQstatus(s->conn) == CONNECTION_OK) {
+		char ignored[64];
+
+		(void)exec_ok(s->conn, "ROLLBACK", ignored, sizeof(ignored));
+	}
+	return ok;
+}
+
+/* A row the server refuses on its own: keep it aside, never block on it. */
+static void quarantine(struct shipper *s, size_t row, const char *why)
+{
+	size_t a = row ? s->row_end[row - 1] : 0, b = s->row_end[row];
+	char *path;
+	size_t n;
+	FILE *fp;
+
+	n = strlen(journal_dir(s->j)) + 16;
+	path = xmalloc(n);
+	snprintf(path, n, "%s/rejected.log", journal_dir(s->j));
+	if ((fp = fopen(path, "a")) == NULL ||
+	    fprintf(fp, "# %s\n%.*s", why, (int)(b - a), s->rows.p + a) < 0 ||
+	    fclose(fp) != 0)
+		msg_warn("shipper: cannot write %s: %s", path, strerror(errno));
+	msg_warn("shipper: the database refused a record (%s): kept in %s", why,
+		 path);
+	free(path);
+}
+
+static bool data_error(const char *err)
+{
+	return strncmp(err, "22", 2) == 0 || strncmp(err, "23", 2) == 0;
+}
+
+/* Ship the batch in s->rows; false = try again later. */
+static bool ship_batch(struct shipper *s)
+{
+	char err[600] = "";
+
+	if (ship_rows(s, 0, s->nrows, err, sizeof(err)))
+		return true;
+	if (PQstatus(s->conn) != CONNECTION_OK || !data_error(err)) {
+		log_down(s, err, 1);
+		return false;
+	}
+	/* One bad record: ship one by one and put the bad ones aside. */
+	for (size_t i = 0; i < s->nrows; i++) {
+		err[0] = '\0';
+		if (ship_rows(s, i, i + 1, err, sizeof(err)))
+			continue;
+		if (PQstatus(s->conn) != CONNECTION_OK || !data_error(err))
+			return false;
+		quarantine(s, i, err);
+	}
+	return true;
+}
+
+static bool stopping(struct shipper *s, bool *past_deadline)
+{
+	bool stop;
+
+	pthread_mutex_lock(&s->lock);
+	stop = s->stopping;
+	*past_deadline = stop && time(NULL) >= s->deadline;
+	pthread_mutex_unlock(&s->lock);
+	return stop;
+}
+
+/* Sleep up to seconds, waking early when asked to stop. */
+static void nap(struct shipper *s, int seconds)
+{
+	for (int i = 0; i < seconds * 10; i++) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		bool late;
+
+		if (stopping(s, &late))
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void *shipper_main(void *arg)
+{
+	struct shipper *s = arg;
+	struct journal_pos pos = journal_checkpoint(s->j), next;
+	int backoff = 1;
+	bool late, changed;
+
+	for (;;) {
+		bool stop = stopping(s, &late);
+
+		if (late)
+			break;
+		pthread_mutex_lock(&s->lock);
+		changed = s->conninfo_changed;
+		pthread_mutex_unlock(&s->lock);
+		if (s->conn && (changed || PQstatus(s->conn) != CONNECTION_OK)) {
+			PQfinish(s->conn);
+			s->conn = NULL;
+		}
+		if (s->conn == NULL && !db_connect(s, backoff)) {
+			if (stop)
+				break;
+			nap(s, backoff);
+			backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+			continue;
+		}
+		s->rows.len = 0;
+		s->nrows = 0;
+		if (journal_read(s->j, &pos, BATCH_MAX, add_row, s, &next) == 0) {
+			if (stop)
+				break;	/* drained */
+			journal_wait(s->j, 250);
+			continue;
+		}
+		if (s->nrows > 0 && !ship_batch(s)) {
+			if (PQstatus(s->conn) != CONNECTION_OK || !stop)
+				nap(s, backoff);
+			backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+			continue;	/* same batch again */
+		}
+		backoff = 1;
+		__atomic_add_fetch(&s->shipped, s->nrows, __ATOMIC_RELAXED);
+		if (journal_commit(s->j, &next))
+			pos = next;
+	}
+	if (s->conn)
+		PQfinish(s->conn);
+	s->conn = NULL;
+	return NULL;
+}
+
+struct shipper *shipper_start(struct journal *j, const char *conninfo)
+{
+	struct shipper *s = xcalloc(1, sizeof(*s));
+	sigset_t set, old;
+
+	s->j = j;
+	s->conninfo = xstrdup(conninfo);
+	pthread_mutex_init(&s->lock, NULL);
+	/* Signals belong to the main thread and libmilter's. */
+	sigfillset(&set);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	if (pthread_create(&s->tid, NULL, shipper_main, s) != 0)
+		msg_fatal("cannot start the shipper thread");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return s;
+}
+
+void shipper_set_conninfo(struct shipper *s, const char *conninfo)
+{
+	pthread_mutex_lock(&s->lock);
+	if (strcmp(s->conninfo, conninfo) != 0) {
+		free(s->conninfo);
+		s->conninfo = xstrdup(conninfo);
+		s->conninfo_changed = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void shipper_stop(struct shipper *s, int seconds)
+{
+	struct timespec ts;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	s->deadline = time(NULL) + seconds;
+	pthread_mutex_unlock(&s->lock);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += seconds + 10;	/* a stuck libpq call: give up on it */
+	if (pthread_timedjoin_np(s->tid, NULL, &ts) != 0) {
+		msg_warn("shipper: still busy after %d s: leaving the rest in the "
+			 "journal for the next start", seconds + 10);
+		return;
+	}
+	if (journal_size(s->j) > 0)
+		msg_info("shipper: stopped; %" PRIu64 " journal bytes kept for the "
+			 "next start", journal_size(s->j));
+	free(s->conninfo);
+	free(s->rows.p);
+	free(s->row_end);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+uint64_t shipper_shipped(struct shipper *s)
+{
+	return __atomic_load_n(&s->shipped, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,39 @@
+/*
+ * shipper - the writer thread: ships journal records to PostgreSQL.
+ *
+ * It reads batches from the journal checkpoint on, sends each batch in
+ * one transaction (COPY into a temporary table, then INSERT ... ON
+ * CONFLICT DO NOTHING into portmilter.events, so a record shipped twice
+ * is stored once), then advances the checkpoint. The database down or
+ * slow only delays shipping: the connection is dropped and retried with
+ * an exponential backoff (1 s .. 30 s), logged at most once a minute.
+ * A batch the server refuses for its data (SQLSTATE class 22 or 23) is
+ * retried record by record; a record refused on its own is written to
+ * "rejected.log" in the journal directory and logged, never dropped
+ * silently and never allowed to block the records behind it.
+ *
+ * shipper_stop() ships what it can until the journal is drained or the
+ * time is up, then returns; the rest stays in the journal for the next
+ * start.
+ */
+#ifndef PM_SHIPPER_H
+#define PM_SHIPPER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "journal.h"
+
+struct shipper;
+
+struct shipper *shipper_start(struct journal *j, const char *conninfo);
+
+/* A new conninfo (after a reload): reconnect with it. */
+void shipper_set_conninfo(struct shipper *s, const char *conninfo);
+
+void shipper_stop(struct shipper *s, int seconds);
+
+/* Events stored so far (for logs and tests). */
+uint64_t shipper_shipped(struct shipper *s);
+
+#endif

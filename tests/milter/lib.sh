@@ -1,0 +1,244 @@
+# lib.sh - shared shell helpers of the milter-protocol tests (POSIX sh).
+#
+# Sourced by run-lua.sh and daemon.sh; never run by itself. Needs
+# top_srcdir and top_builddir (absolute, as the automake harness sets
+# them). Linux only: liveness is read from /proc (a crashed daemon is a
+# zombie until reaped, and kill -0 succeeds on zombies).
+#
+# TAP (one counter, tap_n, per script):
+#   tap_ok STATUS NAME...   "ok N - NAME" if STATUS is 0, else "not ok";
+#                           returns STATUS
+#   tap_skip NAME...        "ok N # SKIP NAME"
+#   tap_diag TEXT...        "# TEXT", one per line
+#   tap_diag_file FILE      FILE ("-" = stdin) as "# " lines
+#                           (non-printables as '?', at most 100 lines)
+#   tap_plan                "1..N" (given last: the plan may end a stream)
+# Temporary directory:
+#   pm_tmp_setup            makes PM_TMP (mktemp -d) and installs traps
+#                           that stop the daemon and remove PM_TMP on
+#                           exit, failure or interrupt (PM_KEEP=1 keeps
+#                           the directory for debugging)
+# Configuration:
+#   pm_conf_build OUT [HEAD...]
+#                           OUT = the test preamble (journal in PM_TMP),
+#                           then each HEAD file, then the shipped file's
+#                           [port N] sections (from its first line that
+#                           starts with "["); the shipped file has no
+#                           active global line, only commented defaults
+# The daemon (one at a time: PM_PID):
+#   pm_start CONF SOCKET LOG [ARGS...]
+#                           starts "portmilter -f" in the background
+#                           (under valgrind if PM_VALGRIND is set), waits
+#                           (bounded) until it has logged "started" and
+#                           the socket exists; 1 if it died or timed out
+#   pm_alive                0 while the daemon runs (not a zombie)
+#   pm_stop [TENTHS]        SIGTERM, bounded wait (default 10 s: libmilter's
+#                           listener sees the stop only every ~5 s), then
+#                           SIGKILL; reaps it: PM_STATUS = exit status
+#                           (128+N = signal); 1 if SIGKILL was needed
+#   pm_wait_log FILE TEXT [TENTHS]
+#                           0 once FILE has a line containing TEXT
+#   pm_log_clean FILE       0 if the log has no panic, fatal error or
+#                           sanitizer report
+#   pm_valgrind_clean       0 unless valgrind (PM_VALGRIND) reported
+#                           errors; lists them as "# " lines
+
+: "${top_srcdir:?top_srcdir must be set}"
+: "${top_builddir:?top_builddir must be set}"
+
+PM_DAEMON=${PM_DAEMON:-$top_builddir/milter/portmilter}
+PM_SHIPPED_CONF=$top_srcdir/etc/portmilter.conf
+PM_PID=
+PM_STATUS=
+PM_TMP=
+tap_n=0
+
+# Under valgrind everything is ~20 times slower.
+if [ -n "${PM_VALGRIND:-}" ]; then
+	PM_SLOW=20
+else
+	PM_SLOW=1
+fi
+
+# ---- TAP -----------------------------------------------------------------
+
+tap_ok() {
+	_tap_st=$1
+	shift
+	tap_n=$((tap_n + 1))
+	if [ "$_tap_st" -eq 0 ]; then
+		echo "ok $tap_n - $*"
+	else
+		echo "not ok $tap_n - $*"
+	fi
+	return "$_tap_st"
+}
+
+tap_skip() {
+	tap_n=$((tap_n + 1))
+	echo "ok $tap_n # SKIP $*"
+}
+
+tap_diag() {
+	printf '%s\n' "$*" | LC_ALL=C tr -c '[:print:]\n' '?' | sed 's/^/# /'
+}
+
+tap_diag_file() {
+	if [ "$1" = - ]; then
+		LC_ALL=C tr -c '[:print:]\n' '?' | head -n 100 | sed 's/^/# /'
+	elif [ -f "$1" ]; then
+		LC_ALL=C tr -c '[:print:]\n' '?' <"$1" | head -n 100 | sed 's/^/# /'
+	else
+		echo "# ($1 does not exist)"
+	fi
+}
+
+tap_plan() {
+	echo "1..$tap_n"
+}
+
+# ---- temporary directory and cleanup ------------------------------------
+
+pm_cleanup() {
+	if [ -n "$PM_PID" ]; then
+		pm_stop || :
+	fi
+	if [ -n "$PM_TMP" ] && [ -d "$PM_TMP" ]; then
+		if [ -n "${PM_KEEP:-}" ]; then
+			echo "# kept $PM_TMP"
+		else
+			rm -rf "$PM_TMP"
+		fi
+	fi
+}
+
+pm_tmp_setup() {
+	PM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/portmilter-test.XXXXXX") || return 1
+	trap 'pm_cleanup' EXIT
+	trap 'exit 129' HUP
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	export PM_TMP
+}
+
+# ---- configuration -------------------------------------------------------
+
+pm_conf_build() {
+	_conf_out=$1
+	shift
+	if [ ! -r "$PM_SHIPPED_CONF" ]; then
+		echo "# $PM_SHIPPED_CONF is missing" >&2
+		return 1
+	fi
+	mkdir -p "$PM_TMP/journal" || return 1
+	{
+		echo "# test preamble (tests/milter/lib.sh)"
+		echo "journal_directory = $PM_TMP/journal"
+		for _conf_head in "$@"; do
+			echo "# from $_conf_head"
+			cat "$_conf_head" || return 1
+		done
+		echo "# from $PM_SHIPPED_CONF"
+		sed -n '/^\[/,$p' "$PM_SHIPPED_CONF"
+	} >"$_conf_out"
+}
+
+# ---- the daemon ----------------------------------------------------------
+
+pm_alive() {
+	[ -n "$PM_PID" ] || return 1
+	kill -0 "$PM_PID" 2>/dev/null || return 1
+	# kill -0 succeeds on a zombie: look at the state.
+	_alive_state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
+		"/proc/$PM_PID/status" 2>/dev/null)
+	[ -n "$_alive_state" ] && [ "$_alive_state" != Z ] && [ "$_alive_state" != X ]
+}
+
+pm_start() {
+	_st_conf=$1
+	_st_sock=$2
+	_st_log=$3
+	shift 3
+	_st_path=${_st_sock#unix:}
+	_st_path=${_st_path#local:}
+	PM_STATUS=
+	if [ -n "${PM_VALGRIND:-}" ]; then
+		valgrind -q --error-exitcode=99 --leak-check=full \
+			--errors-for-leak-kinds=definite \
+			--show-leak-kinds=definite --vgdb=no \
+			--log-file="$PM_TMP/valgrind.%p.log" \
+			"$PM_DAEMON" -f -c "$_st_conf" -p "$_st_sock" "$@" \
+			</dev/null >"$_st_log" 2>&1 &
+	else
+		"$PM_DAEMON" -f -c "$_st_conf" -p "$_st_sock" "$@" \
+			</dev/null >"$_st_log" 2>&1 &
+	fi
+	PM_PID=$!
+	# Ready = "started" logged (after the signal set-up: a SIGHUP
+	# before it would kill the daemon) and the socket in place.
+	_st_i=0
+	_st_max=$((50 * PM_SLOW))
+	while [ "$_st_i" -lt "$_st_max" ]; do
+		if ! pm_alive; then
+			pm_stop 1 || :
+			return 1
+		fi
+		if grep -q ': started: ' "$_st_log" 2>/dev/null &&
+		   { [ -S "$_st_path" ] || [ "$_st_path" = "$_st_sock" ]; }; then
+			return 0
+		fi
+		sleep 0.1
+		_st_i=$((_st_i + 1))
+	done
+	echo "# portmilter not ready after $((_st_max / 10)) s" >&2
+	return 1
+}
+
+pm_stop() {
+	_sp_max=${1:-100}
+	_sp_max=$((_sp_max * PM_SLOW))
+	_sp_killed=0
+	[ -n "$PM_PID" ] || return 0
+	kill -TERM "$PM_PID" 2>/dev/null
+	_sp_i=0
+	while pm_alive && [ "$_sp_i" -lt "$_sp_max" ]; do
+		sleep 0.1
+		_sp_i=$((_sp_i + 1))
+	done
+	if pm_alive; then
+		kill -KILL "$PM_PID" 2>/dev/null
+		_sp_killed=1
+	fi
+	wait "$PM_PID"
+	PM_STATUS=$?
+	PM_PID=
+	[ "$_sp_killed" -eq 0 ]
+}
+
+pm_wait_log() {
+	_wl_max=${3:-50}
+	_wl_max=$((_wl_max * PM_SLOW))
+	_wl_i=0
+	while [ "$_wl_i" -le "$_wl_max" ]; do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		_wl_i=$((_wl_i + 1))
+	done
+	return 1
+}
+
+pm_log_clean() {
+	! grep -qE '(: panic: |: fatal: |ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error: )' "$1"
+}
+
+pm_valgrind_clean() {
+	[ -n "${PM_VALGRIND:-}" ] || return 0
+	_vg_bad=0
+	for _vg_f in "$PM_TMP"/valgrind.*.log; do
+		[ -s "$_vg_f" ] || continue
+		_vg_bad=1
+		tap_diag_file "$_vg_f"
+	done
+	[ "$PM_STATUS" != 99 ] || _vg_bad=1
+	[ "$_vg_bad" -eq 0 ]
+}
