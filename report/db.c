@@ -1,0 +1,172 @@
+/*
+ * db - the libpq side of portmilter-report. See report.h.
+ *
+ * As PostgreSQL's own client code does it: PQconnectdbParams with
+ * application_name and connect_timeout, search_path emptied (every name
+ * in our SQL is schema-qualified), only PQexecParams with parameters,
+ * success statuses listed and everything else an error, PQclear on every
+ * path.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "util.h"
+
+/* Session settings the queries and the output rely on. */
+static const char *const db_setup[][2] = {
+	{"search_path", ""},
+	{"TimeZone", "UTC"},
+	{"DateStyle", "ISO, YMD"},
+};
+
+/* Trailing newlines of a libpq message, gone. */
+static void db_chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+}
+
+bool db_conninfo_ok(const char *conninfo)
+{
+	char *err = NULL;
+	PQconninfoOption *opts;
+
+	if (strchr(conninfo, '=') == NULL && strncmp(conninfo, "postgresql://", 13) != 0 &&
+	    strncmp(conninfo, "postgres://", 11) != 0)
+		return true;	/* a plain database name */
+	opts = PQconninfoParse(conninfo, &err);
+	if (opts == NULL) {
+		if (err != NULL)
+			db_chomp(err);
+		report_error("bad connection string: %s", err ? err : "out of memory");
+		PQfreemem(err);
+		return false;
+	}
+	PQconninfoFree(opts);
+	return true;
+}
+
+/* Where we tried to connect, for messages (never the password). */
+static void db_where(PGconn *conn, char *buf, size_t len)
+{
+	const char *host = PQhost(conn), *port = PQport(conn);
+	const char *db = PQdb(conn), *user = PQuser(conn);
+
+	snprintf(buf, len, "database \"%s\" on %s%s%s%s as \"%s\"",
+		 db ? db : "?", host && *host ? host : "the default host",
+		 port && *port ? " (port " : "", port && *port ? port : "",
+		 port && *port ? ")" : "", user ? user : "?");
+}
+
+PGconn *db_connect(const char *conninfo)
+{
+	/* dbname last: what conninfo says overrides these defaults. */
+	const char *keys[] = {"application_name", "connect_timeout", "dbname", NULL};
+	const char *vals[] = {"portmilter-report", "5", conninfo, NULL};
+	char where[512];
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+
+	if (conn == NULL) {
+		report_error("cannot connect to the database: out of memory");
+		return NULL;
+	}
+	db_where(conn, where, sizeof(where));
+	if (PQstatus(conn) != CONNECTION_OK) {
+		char *msg = xstrdup(PQerrorMessage(conn));
+
+		db_chomp(msg);
+		report_error("cannot connect to %s: %s", where, msg);
+		free(msg);
+		PQfinish(conn);
+		return NULL;
+	}
+	if (PQsetClientEncoding(conn, "UTF8") != 0) {
+		report_error("%s: cannot set client encoding UTF8", where);
+		PQfinish(conn);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(db_setup) / sizeof(db_setup[0]); i++) {
+		PGresult *r = db_query(conn, "SELECT pg_catalog.set_config($1, $2, false)",
+				       2, db_setup[i]);
+
+		if (r == NULL) {
+			PQfinish(conn);
+			return NULL;
+		}
+		PQclear(r);
+	}
+	return conn;
+}
+
+PGresult *db_query_quiet(PGconn *conn, const char *sql, int nparams,
+			 const char *const *params, char state[6], char *msg,
+			 size_t msglen)
+{
+	PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	const char *st;
+
+	switch (PQresultStatus(r)) {
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+		state[0] = '\0';
+		return r;
+	default:
+		break;
+	}
+	st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(state, 6, "%s", st ? st : "");
+	snprintf(msg, msglen, "%s", r && *PQresultErrorMessage(r) ?
+		 PQresultErrorMessage(r) : PQerrorMessage(conn));
+	db_chomp(msg);
+	PQclear(r);
+	return NULL;
+}
+
+PGresult *db_query(PGconn *conn, const char *sql, int nparams,
+		   const char *const *params)
+{
+	char state[6], msg[2048];
+	PGresult *r = db_query_quiet(conn, sql, nparams, params, state, msg, sizeof(msg));
+
+	if (r == NULL)
+		report_error("database error%s%s%s: %s", state[0] ? " (SQLSTATE " : "",
+			     state, state[0] ? ")" : "", msg);
+	return r;
+}
+
+bool db_schema_ok(PGconn *conn, int needed)
+{
+	char state[6], msg[2048], where[512];
+	PGresult *r = db_query_quiet(conn,
+		"SELECT COALESCE(pg_catalog.max(version), 0) FROM portmilter.schema_version",
+		0, NULL, state, msg, sizeof(msg));
+	long version;
+
+	db_where(conn, where, sizeof(where));
+	if (r == NULL) {
+		if (strcmp(state, "3F000") == 0 || strcmp(state, "42P01") == 0)
+			report_error("the portmilter schema is missing in %s: "
+				     "run portmilter-report migrate", where);
+		else if (strcmp(state, "42501") == 0)
+			report_error("%s: %s (grant the role portmilter_reader)", where, msg);
+		else
+			report_error("%s: cannot read the schema version: %s", where, msg);
+		return false;
+	}
+	if (PQntuples(r) != 1 || !str_to_long(PQgetvalue(r, 0, 0), 0, 1000000, &version)) {
+		report_error("%s: unexpected answer reading the schema version", where);
+		PQclear(r);
+		return false;
+	}
+	PQclear(r);
+	if (version < needed) {
+		report_error("the portmilter schema in %s is at version %ld, this "
+			     "portmilter-report needs %d: run portmilter-report migrate",
+			     where, version, needed);
+		return false;
+	}
+	return true;
+}

@@ -1,0 +1,419 @@
+/*
+ * portmilter-report - what the abuse team asks of the recorded events.
+ *
+ * usage: portmilter-report [-c CONFIG] [-d CONNINFO] [--since T] [--until T]
+ *                          [--format table|csv|json] COMMAND [ARGS]
+ *
+ * Commands (all in the window [since, until), default the last 24 hours):
+ *   ports                   per-port summary
+ *   user NAME               one SASL user, per port and client address
+ *   ip ADDR|CIDR            one address or network, per address and port
+ *   top --port N --by user|ip [--limit K]
+ *                           the busiest users or addresses on one port
+ *   adoption                per UTC day and port: authenticated submissions
+ *   migrate [--sql-dir DIR] apply the sql/NNN_*.sql not yet applied
+ *
+ * The database: -d CONNINFO, else the "database" key of the config file
+ * (-c, default CFG_DEFAULT_PATH). Exit: 0 ok, 1 database or runtime
+ * error, 2 bad command line. Options may come before or after COMMAND.
+ * Every query is a constant SQL text with parameters (PQexecParams);
+ * times are UTC.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "cfg.h"
+#include "report.h"
+#include "util.h"
+
+#ifndef SQLDIR
+#define SQLDIR "/usr/share/portmilter/sql"
+#endif
+
+#define DEFAULT_WINDOW	(24 * 3600)
+#define TOP_DEFAULT	10
+#define TOP_MAX		10000
+
+/* Command-specific options, as bits. */
+enum {
+	OPT_WINDOW = 1 << 0,	/* --since, --until, --format */
+	OPT_TOP = 1 << 1,	/* --port, --by, --limit */
+	OPT_MIGRATE = 1 << 2,	/* --sql-dir */
+};
+
+struct opts {
+	const char *config;
+	const char *conninfo;
+	const char *since_text, *until_text;
+	enum out_format format;
+	const char *port_text, *by, *limit_text, *sql_dir;
+	unsigned given;			/* OPT_* bits of the options seen */
+	char **args;			/* COMMAND and its arguments */
+	int nargs;
+	/* derived */
+	char since[32], until[32];	/* timestamptz text */
+	char target[64];		/* ip: the network, "addr/len" */
+	char port[8], limit[8];
+	bool by_user;
+};
+
+struct command {
+	const char *name;
+	int nargs;			/* arguments after the name */
+	unsigned opts;			/* OPT_* bits allowed */
+	int (*run)(PGconn *conn, const struct opts *o);
+};
+
+void report_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("portmilter-report: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: portmilter-report [-c CONFIG] [-d CONNINFO] [--since T] [--until T]\n"
+		"                         [--format table|csv|json] COMMAND [ARGS]\n"
+		"commands:\n"
+		"  ports                     per-port summary of the window\n"
+		"  user NAME                 one SASL user: per port and client address\n"
+		"  ip ADDR|CIDR              one address or network: per address and port\n"
+		"  top --port N --by user|ip [--limit K]\n"
+		"                            busiest users or addresses on a port (default 10)\n"
+		"  adoption                  authenticated submissions per UTC day and port\n"
+		"  migrate [--sql-dir DIR]   apply the schema migrations (default %s)\n"
+		"times (UTC unless a zone is given): YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]',\n"
+		"  ISO 8601 (2024-03-10T08:00:00Z, ...+02:00), or relative 30m, 24h, 7d, 2w;\n"
+		"  the window is [since, until), by default the last 24 hours.\n"
+		"database: -d CONNINFO, else \"database\" in CONFIG (default %s).\n"
+		"exit: 0 ok, 1 database or runtime error, 2 bad usage.\n",
+		SQLDIR, CFG_DEFAULT_PATH);
+}
+
+/* A command-line problem: message, hint, exit 2. */
+static noreturn void usage_error(const char *fmt, ...) PM_PRINTF(1, 2);
+
+static noreturn void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("portmilter-report: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'portmilter-report --help'.\n", stderr);
+	exit(REPORT_EXIT_USAGE);
+}
+
+/* ---- the queries -------------------------------------------------------- */
+
+/* Counts shared by user, ip and top; e = portmilter.events. */
+#define SQL_COUNTS \
+	"count(DISTINCT e.conn_id) AS connections," \
+	" count(*) FILTER (WHERE e.kind = 'transaction') AS transactions," \
+	" count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted," \
+	" count(*) FILTER (WHERE e.verdict = 'rejected') AS rejected," \
+	" count(*) FILTER (WHERE e.verdict = 'tempfailed') AS tempfailed," \
+	" count(*) FILTER (WHERE e.verdict = 'aborted') AS aborted," \
+	" COALESCE(sum(e.nrcpt) FILTER (WHERE e.verdict = 'accepted'), 0)" \
+	" AS recipients," \
+	" count(*) FILTER (WHERE e.credential_exposure) AS exposures,"
+/* The distinct non-NULL values of a text column, sorted bytewise. */
+#define SQL_LIST(col, name) \
+	" COALESCE(array_agg(DISTINCT " col " COLLATE pg_catalog.\"C\"" \
+	" ORDER BY " col " COLLATE pg_catalog.\"C\")" \
+	" FILTER (WHERE " col " IS NOT NULL), '{}') AS " name ","
+#define SQL_SEEN \
+	" min(e.event_time) AS first_seen, max(e.event_time) AS last_seen" \
+	" FROM portmilter.events AS e"
+#define SQL_WINDOW(a, b) \
+	" e.event_time >= $" a "::timestamptz AND e.event_time < $" b "::timestamptz"
+
+static const char sql_ports[] =
+	"SELECT port, connections, transactions, accepted, rejected, tempfailed,"
+	" aborted, rejects_by_rule, users, ips, exposures"
+	" FROM portmilter.port_traffic_between($1::timestamptz, $2::timestamptz, NULL)"
+	" ORDER BY port";
+
+static const char sql_user[] =
+	"SELECT e.port, e.client_addr, " SQL_COUNTS SQL_LIST("e.rule", "rules") SQL_SEEN
+	" WHERE e.sasl_user = $1::text AND" SQL_WINDOW("2", "3")
+	" GROUP BY e.port, e.client_addr"
+	" ORDER BY e.port, e.client_addr NULLS LAST";
+
+static const char sql_ip[] =
+	"SELECT e.client_addr, e.port, " SQL_COUNTS SQL_LIST("e.rule", "rules")
+	SQL_LIST("e.sasl_user", "users") SQL_LIST("e.helo", "helos") SQL_SEEN
+	" WHERE e.client_addr <<= $1::cidr AND" SQL_WINDOW("2", "3")
+	" GROUP BY e.client_addr, e.port"
+	" ORDER BY e.client_addr, e.port";
+
+static const char sql_top_user[] =
+	"SELECT e.sasl_user AS \"user\", " SQL_COUNTS
+	" count(DISTINCT e.client_addr) AS ips," SQL_SEEN
+	" WHERE e.port = $1::integer AND e.sasl_user IS NOT NULL AND" SQL_WINDOW("2", "3")
+	" GROUP BY e.sasl_user"
+	" ORDER BY transactions DESC, connections DESC,"
+	" e.sasl_user COLLATE pg_catalog.\"C\""
+	" LIMIT $4::integer";
+
+static const char sql_top_ip[] =
+	"SELECT e.client_addr, " SQL_COUNTS
+	" count(DISTINCT e.sasl_user) AS users," SQL_SEEN
+	" WHERE e.port = $1::integer AND e.client_addr IS NOT NULL AND" SQL_WINDOW("2", "3")
+	" GROUP BY e.client_addr"
+	" ORDER BY transactions DESC, connections DESC, e.client_addr"
+	" LIMIT $4::integer";
+
+static const char sql_adoption[] =
+	"SELECT day, port, submissions, users, share"
+	" FROM portmilter.port_adoption_between($1::timestamptz, $2::timestamptz)"
+	" ORDER BY day, port";
+
+static int show(PGconn *conn, const struct opts *o, const char *sql, int nparams,
+		const char *const *params)
+{
+	PGresult *r = db_query(conn, sql, nparams, params);
+	bool ok;
+
+	if (r == NULL)
+		return REPORT_EXIT_RUNTIME;
+	ok = out_result(stdout, r, o->format);
+	PQclear(r);
+	return ok ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
+static int cmd_ports(PGconn *conn, const struct opts *o)
+{
+	const char *params[] = {o->since, o->until};
+
+	return show(conn, o, sql_ports, 2, params);
+}
+
+static int cmd_user(PGconn *conn, const struct opts *o)
+{
+	const char *params[] = {o->args[1], o->since, o->until};
+
+	return show(conn, o, sql_user, 3, params);
+}
+
+static int cmd_ip(PGconn *conn, const struct opts *o)
+{
+	const char *params[] = {o->target, o->since, o->until};
+
+	return show(conn, o, sql_ip, 3, params);
+}
+
+static int cmd_top(PGconn *conn, const struct opts *o)
+{
+	const char *params[] = {o->port, o->since, o->until, o->limit};
+
+	return show(conn, o, o->by_user ? sql_top_user : sql_top_ip, 4, params);
+}
+
+static int cmd_adoption(PGconn *conn, const struct opts *o)
+{
+	const char *params[] = {o->since, o->until};
+
+	return show(conn, o, sql_adoption, 2, params);
+}
+
+static int cmd_migrate(PGconn *conn, const struct opts *o)
+{
+	return migrate_run(conn, o->sql_dir ? o->sql_dir : SQLDIR, stdout) ?
+	       REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
+static const struct command commands[] = {
+	{"ports", 0, OPT_WINDOW, cmd_ports},
+	{"user", 1, OPT_WINDOW, cmd_user},
+	{"ip", 1, OPT_WINDOW, cmd_ip},
+	{"top", 0, OPT_WINDOW | OPT_TOP, cmd_top},
+	{"adoption", 0, OPT_WINDOW, cmd_adoption},
+	{"migrate", 0, OPT_MIGRATE, cmd_migrate},
+};
+
+/* ---- the command line --------------------------------------------------- */
+
+static void parse_options(int argc, char **argv, struct opts *o)
+{
+	enum { O_SINCE = 256, O_UNTIL, O_FORMAT, O_PORT, O_BY, O_LIMIT, O_SQLDIR };
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"conninfo", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{"since", required_argument, NULL, O_SINCE},
+		{"until", required_argument, NULL, O_UNTIL},
+		{"format", required_argument, NULL, O_FORMAT},
+		{"port", required_argument, NULL, O_PORT},
+		{"by", required_argument, NULL, O_BY},
+		{"limit", required_argument, NULL, O_LIMIT},
+		{"sql-dir", required_argument, NULL, O_SQLDIR},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'd': o->conninfo = optarg; break;
+		case 'h': usage(stdout); exit(REPORT_EXIT_OK);
+		case O_SINCE: o->since_text = optarg; o->given |= OPT_WINDOW; break;
+		case O_UNTIL: o->until_text = optarg; o->given |= OPT_WINDOW; break;
+		case O_FORMAT:
+			if (!out_format_parse(optarg, &o->format))
+				usage_error("--format must be table, csv or json");
+			o->given |= OPT_WINDOW;
+			break;
+		case O_PORT: o->port_text = optarg; o->given |= OPT_TOP; break;
+		case O_BY: o->by = optarg; o->given |= OPT_TOP; break;
+		case O_LIMIT: o->limit_text = optarg; o->given |= OPT_TOP; break;
+		case O_SQLDIR: o->sql_dir = optarg; o->given |= OPT_MIGRATE; break;
+		case ':': usage_error("option %s needs a value", argv[optind - 1]);
+		default: usage_error("unknown option %s", argv[optind - 1]);
+		}
+	}
+	o->args = argv + optind;
+	o->nargs = argc - optind;
+}
+
+/* --since/--until into o->since/o->until; the window must not be empty. */
+static void parse_window(struct opts *o)
+{
+	int64_t now = (int64_t)time(NULL), since, until;
+	const char *why;
+	char shown[80];
+
+	until = now;
+	if (o->until_text && !tp_parse(o->until_text, now, &until, &why))
+		usage_error("bad --until \"%s\": %s",
+			    str_escape(shown, sizeof(shown), o->until_text), why);
+	since = until - DEFAULT_WINDOW;
+	if (o->since_text && !tp_parse(o->since_text, now, &since, &why))
+		usage_error("bad --since \"%s\": %s",
+			    str_escape(shown, sizeof(shown), o->since_text), why);
+	tp_format(since, o->since, sizeof(o->since));
+	tp_format(until, o->until, sizeof(o->until));
+	if (since >= until)
+		usage_error("empty time window: --since (%s) is not before --until (%s)",
+			    o->since, o->until);
+}
+
+/* The arguments of user, ip and top. */
+static void parse_target(const struct command *cmd, struct opts *o)
+{
+	char shown[80];
+	long v;
+
+	if (strcmp(cmd->name, "user") == 0) {
+		if (o->args[1][0] == '\0' || !out_utf8_valid(o->args[1]))
+			usage_error("user: the name must be non-empty UTF-8");
+	} else if (strcmp(cmd->name, "ip") == 0) {
+		struct pm_cidr net;
+		const char *why;
+		char addr[64];
+
+		if (!cidr_parse(o->args[1], &net, &why))
+			usage_error("ip: bad address or network \"%s\": %s",
+				    str_escape(shown, sizeof(shown), o->args[1]), why);
+		snprintf(o->target, sizeof(o->target), "%s/%u",
+			 addr_to_text(&net.net, addr, sizeof(addr)), net.prefix);
+	} else if (strcmp(cmd->name, "top") == 0) {
+		if (o->port_text == NULL || !str_to_long(o->port_text, 0, 65535, &v))
+			usage_error("top: --port must be a port number 0..65535");
+		snprintf(o->port, sizeof(o->port), "%ld", v);
+		if (o->by == NULL || (strcmp(o->by, "user") != 0 && strcmp(o->by, "ip") != 0))
+			usage_error("top: --by must be user or ip");
+		o->by_user = strcmp(o->by, "user") == 0;
+		v = TOP_DEFAULT;
+		if (o->limit_text && !str_to_long(o->limit_text, 1, TOP_MAX, &v))
+			usage_error("top: --limit must be 1..%d", TOP_MAX);
+		snprintf(o->limit, sizeof(o->limit), "%ld", v);
+	}
+}
+
+static const struct command *parse_command(struct opts *o)
+{
+	const struct command *cmd = NULL;
+
+	if (o->nargs == 0)
+		usage_error("no command given");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(o->args[0], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (cmd == NULL)
+		usage_error("unknown command \"%.40s\"", o->args[0]);
+	if (o->nargs - 1 != cmd->nargs)
+		usage_error("%s takes %d argument%s", cmd->name, cmd->nargs,
+			    cmd->nargs == 1 ? "" : "s");
+	if (o->given & ~cmd->opts)
+		usage_error("%s: option not valid for this command", cmd->name);
+	parse_target(cmd, o);
+	if (cmd->opts & OPT_WINDOW)
+		parse_window(o);
+	return cmd;
+}
+
+/* -d, else the config file's database key. NULL (reported) on failure. */
+static char *find_conninfo(const struct opts *o)
+{
+	const char *path = o->config ? o->config : CFG_DEFAULT_PATH;
+	char *errors = NULL, *conninfo;
+	struct cfg *cfg;
+
+	if (o->conninfo)
+		return xstrdup(o->conninfo);
+	if ((cfg = cfg_load(path, &errors)) == NULL) {
+		size_t n = errors ? strlen(errors) : 0;
+
+		while (n > 0 && errors[n - 1] == '\n')
+			errors[--n] = '\0';
+		report_error("cannot use the configuration (give -d CONNINFO instead):\n%s",
+			     errors ? errors : path);
+		free(errors);
+		return NULL;
+	}
+	conninfo = xstrdup(cfg->database ? cfg->database : "");
+	cfg_unref(cfg);
+	return conninfo;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.format = OUT_TABLE};
+	const struct command *cmd;
+	char *conninfo;
+	PGconn *conn;
+	int status;
+
+	msg_init("portmilter-report", MSG_TO_STDERR);
+	parse_options(argc, argv, &o);
+	cmd = parse_command(&o);
+	if ((conninfo = find_conninfo(&o)) == NULL)
+		return REPORT_EXIT_RUNTIME;
+	if (!db_conninfo_ok(conninfo)) {
+		free(conninfo);
+		return o.conninfo ? REPORT_EXIT_USAGE : REPORT_EXIT_RUNTIME;
+	}
+	conn = db_connect(conninfo);
+	free(conninfo);
+	if (conn == NULL)
+		return REPORT_EXIT_RUNTIME;
+	if (cmd->run != cmd_migrate && !db_schema_ok(conn, REPORT_SCHEMA_NEEDED))
+		status = REPORT_EXIT_RUNTIME;
+	else
+		status = cmd->run(conn, &o);
+	PQfinish(conn);
+	return status;
+}

@@ -1,0 +1,130 @@
+/*
+ * report - internal interfaces of portmilter-report, the abuse-team client.
+ *
+ * Modules:
+ *   portmilter-report.c  options, commands, exit codes
+ *   timeparse.c  tp_*   --since/--until text to a UTC instant
+ *   output.c     out_*  a PGresult as an aligned table, CSV or JSON
+ *   db.c         db_*   connect, run parameterized queries, schema check
+ *   migrate.c    migrate_run: apply sql/NNN_*.sql in order
+ *
+ * Failures are reported on stderr with report_error() by the module that
+ * sees them; callers only propagate a bool (or NULL) and choose the exit
+ * code: REPORT_EXIT_RUNTIME for database and environment trouble,
+ * REPORT_EXIT_USAGE for a bad command line.
+ */
+#ifndef PM_REPORT_H
+#define PM_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <libpq-fe.h>
+
+#include "msg.h"
+
+enum {
+	REPORT_EXIT_OK = 0,
+	REPORT_EXIT_RUNTIME = 1,
+	REPORT_EXIT_USAGE = 2,
+};
+
+/* The schema version (sql/NNN) whose objects the queries use. */
+#define REPORT_SCHEMA_NEEDED 2
+
+/* "portmilter-report: " + message + newline, on stderr. */
+void report_error(const char *fmt, ...) PM_PRINTF(1, 2);
+
+/* ---- timeparse.c ------------------------------------------------------ */
+
+/*
+ * Parse a --since/--until value into seconds since the epoch (UTC):
+ *   relative  N followed by m, h, d or w: N minutes/hours/days/weeks
+ *             before now (N decimal, at most 100 years in all);
+ *   absolute  YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], the same with "T"
+ *             instead of the space, each time form optionally followed by
+ *             "Z" or an offset +HH, +HHMM, +HH:MM (or -). Without a zone
+ *             the time is UTC. Years 1900..9999; every field range-checked
+ *             (no 31 April, no 29 February 2023, no 24:00).
+ * On failure returns false and *why says what is wrong.
+ */
+bool tp_parse(const char *text, int64_t now, int64_t *out, const char **why);
+
+/* "YYYY-MM-DD HH:MM:SS+00" (PostgreSQL timestamptz input); buf >= 32. */
+void tp_format(int64_t t, char *buf, size_t len);
+
+/* ---- output.c --------------------------------------------------------- */
+
+enum out_format {
+	OUT_TABLE,	/* aligned for a terminal, control characters escaped */
+	OUT_CSV,	/* RFC 4180, CRLF line ends, header line */
+	OUT_JSON,	/* RFC 8259: an array of objects, one per row */
+};
+
+/* "table", "csv", "json". */
+bool out_format_parse(const char *text, enum out_format *out);
+
+/*
+ * Print every row of res (PGRES_TUPLES_OK) in the format. Column types
+ * come from PQftype: integers, numeric and floats are JSON numbers and
+ * right-aligned; bool is true/false; json/jsonb are emitted as JSON
+ * values (their text in table and CSV); text[] is a JSON array, in a
+ * table its elements joined by ", ", in CSV its JSON text; NULL is JSON
+ * null and an empty field elsewhere. A table cell is cut to
+ * OUT_CELL_MAX characters (ending "..."); CSV and JSON are never cut.
+ * Returns false (after report_error) if writing failed.
+ */
+#define OUT_CELL_MAX 60
+bool out_result(FILE *fp, const PGresult *res, enum out_format format);
+
+/* Is s well-formed UTF-8 (no overlongs, no surrogates)? */
+bool out_utf8_valid(const char *s);
+
+/* ---- db.c ------------------------------------------------------------- */
+
+/*
+ * Connect with PQconnectdbParams (application_name portmilter-report,
+ * connect_timeout 5; settings in conninfo win), then empty search_path,
+ * TimeZone UTC, DateStyle ISO and client encoding UTF8. NULL on failure,
+ * reported with the database, host, port and user (never the password).
+ */
+PGconn *db_connect(const char *conninfo);
+
+/* Is conninfo well formed? If not, report it and return false. */
+bool db_conninfo_ok(const char *conninfo);
+
+/*
+ * PQexecParams with text parameters whose types the SQL casts. Success is
+ * PGRES_TUPLES_OK or PGRES_COMMAND_OK, anything else is reported (the
+ * server's message and SQLSTATE) and gives NULL. The caller PQclear()s.
+ */
+PGresult *db_query(PGconn *conn, const char *sql, int nparams,
+		   const char *const *params);
+
+/*
+ * The same, but a failure is returned, not reported: NULL result and the
+ * SQLSTATE (or "") copied into state[6], the message into msg.
+ */
+PGresult *db_query_quiet(PGconn *conn, const char *sql, int nparams,
+			 const char *const *params, char state[6], char *msg,
+			 size_t msglen);
+
+/*
+ * Check that the portmilter schema exists and is at least at version
+ * `needed`; report "schema missing" or "too old" (run migrate) if not.
+ */
+bool db_schema_ok(PGconn *conn, int needed);
+
+/* ---- migrate.c -------------------------------------------------------- */
+
+/*
+ * Apply every sql_dir/NNN_*.sql whose version NNN is not yet in
+ * portmilter.schema_version, in order, each in its own transaction, and
+ * check that each recorded its version; then ensure_partitions(). Prints
+ * what it did on fp. false (reported) on the first failure.
+ */
+bool migrate_run(PGconn *conn, const char *sql_dir, FILE *fp);
+
+#endif

@@ -1,0 +1,645 @@
+#!/bin/sh
+# report.sh - sql/ and portmilter-report against a real PostgreSQL (TAP).
+#
+# Starts a throwaway cluster (tests/lib/pg.sh) in a temporary directory,
+# stopped by a trap whatever happens; applies the migrations with
+# `portmilter-report migrate`; checks the roles' privileges, partitions,
+# idempotent shipping and retention in SQL; loads tests/sql/fixture.sql and
+# compares every command's output, in every format, with values worked
+# out BY HAND from the fixture (see the comments there); then the bad
+# inputs and their exit codes.
+#
+# Environment (set by the automake harness; defaults for a run by hand
+# from the top of a built source tree): top_srcdir, top_builddir,
+# PORTMILTER_REPORT (the binary), PG_BINDIR.
+
+srcdir=${top_srcdir:-.}
+builddir=${top_builddir:-.}
+report=${PORTMILTER_REPORT:-$builddir/report/portmilter-report}
+sqldir=$srcdir/sql
+. "$srcdir/tests/lib/pg.sh"
+
+if ! pg_bindir >/dev/null; then
+	echo "1..0 # SKIP PostgreSQL server binaries not found (set PG_BINDIR)"
+	exit 0
+fi
+if ! command -v psql >/dev/null 2>&1; then
+	PATH=$(pg_bindir):$PATH
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/report-test.XXXXXX") || {
+	echo "Bail out! mktemp failed"
+	exit 1
+}
+trap 'pg_stop "$tmp"; rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+
+# ---- TAP helpers ------------------------------------------------------------
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1))
+	echo "not ok $n - $1"
+	shift
+	for f in "$@"; do
+		[ -s "$f" ] && sed 's/^/# /' "$f" | head -n 40
+	done
+	return 0
+}
+# check NAME COMMAND...: the command succeeds.
+check() {
+	name=$1; shift
+	if "$@" >"$tmp/cout" 2>&1; then ok "$name"; else not_ok "$name" "$tmp/cout"; fi
+}
+
+DB="dbname=portmilter"
+# rep ARGS...: the report on the test database; $rc, $tmp/out, $tmp/err.
+rep() { "$report" -d "$DB" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
+W="--since 2024-03-10 --until 2024-03-12"
+
+# same NAME: $tmp/out is exactly $tmp/exp and rc was 0.
+same() {
+	if [ "$rc" -eq 0 ] && cmp -s "$tmp/exp" "$tmp/out"; then
+		ok "$1"
+	else
+		diff -u "$tmp/exp" "$tmp/out" >"$tmp/diff" 2>&1
+		echo "exit status $rc" >>"$tmp/diff"
+		not_ok "$1" "$tmp/diff" "$tmp/err"
+	fi
+}
+# Expected text from stdin, as CSV (CRLF line ends) or as is.
+exp_csv() { awk '{ printf "%s\r\n", $0 }' >"$tmp/exp"; }
+exp_text() { cat >"$tmp/exp"; }
+# A table with runs of blanks squeezed and the dashes line dropped, so
+# that the expected text can be written by hand; alignment is checked
+# exactly on the ports and adoption tables.
+squeeze() { sed -e '2d' -e 's/^ *//' -e 's/  */ /g' "$tmp/out" >"$tmp/out.sq" && mv "$tmp/out.sq" "$tmp/out"; }
+# fails NAME RC TEXT ARGS...: the report exits RC and says TEXT on stderr.
+fails() {
+	name=$1 want=$2 text=$3; shift 3
+	"$report" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+	if [ "$rc" -eq "$want" ] && grep -qF -- "$text" "$tmp/err" && [ ! -s "$tmp/out" ]; then
+		ok "$name"
+	else
+		echo "exit status $rc, wanted $want and \"$text\"" >"$tmp/diff"
+		not_ok "$name" "$tmp/diff" "$tmp/err" "$tmp/out"
+	fi
+}
+# sql [-U ROLE] SQL: one value per line, UTC, stop on error.
+sql() { PGTZ=UTC psql -X -q -A -t -v ON_ERROR_STOP=1 -d portmilter "$@"; }
+# sql_is NAME EXPECTED [-U ROLE] SQL: the values are EXPECTED.
+sql_is() { _sql_is sql "$@"; }
+# tag_is NAME EXPECTED [-U ROLE] SQL: the command tag is EXPECTED.
+tag_is() { _sql_is sql_tag "$@"; }
+sql_tag() { PGTZ=UTC psql -X -A -t -v ON_ERROR_STOP=1 -d portmilter "$@"; }
+_sql_is() {
+	how=$1 name=$2 want=$3; shift 3
+	got=$("$how" "$@" 2>"$tmp/err")
+	if [ "$got" = "$want" ]; then
+		ok "$name"
+	else
+		printf 'got:    %s\nwanted: %s\n' "$got" "$want" >"$tmp/diff"
+		not_ok "$name" "$tmp/diff" "$tmp/err"
+	fi
+}
+# denied NAME ROLE SQL: the statement fails with "permission denied".
+denied() {
+	if sql -U "$2" -c "$3" >"$tmp/out" 2>&1; then
+		not_ok "$1" "$tmp/out"
+	elif grep -q "permission denied" "$tmp/out"; then
+		ok "$1"
+	else
+		not_ok "$1" "$tmp/out"
+	fi
+}
+
+# ---- a cluster, the migrations ---------------------------------------------
+
+if [ ! -x "$report" ]; then
+	echo "Bail out! $report is not built"
+	exit 1
+fi
+if ! pg_start "$tmp" 2>"$tmp/pg_start.err"; then
+	sed 's/^/# /' "$tmp/pg_start.err"
+	echo "Bail out! cannot start PostgreSQL"
+	exit 1
+fi
+# The report must print UTC whatever the client's zone.
+PGTZ=America/New_York
+export PGTZ
+
+rep migrate --sql-dir "$sqldir"
+exp_text <<'EOF'
+applied 001_schema.sql
+applied 002_views.sql
+applied 003_roles.sql
+schema is at version 3
+EOF
+same "migrate applies 001, 002, 003"
+rep migrate --sql-dir "$sqldir"
+echo "schema is up to date (version 3)" | exp_text
+same "migrate again is a no-op"
+sql_is "schema_version holds 1, 2, 3" "1,2,3" \
+	-c "SELECT string_agg(version::text, ',' ORDER BY version) FROM portmilter.schema_version"
+check "psql -f 001_schema.sql again is harmless" \
+	sql -f "$sqldir/001_schema.sql" -f "$sqldir/002_views.sql" -f "$sqldir/003_roles.sql"
+
+mkdir "$tmp/badsql"
+echo "CREATE TABLE portmilter.junk (x integer);" >"$tmp/badsql/004_junk.sql"
+fails "a migration that records no version fails" 1 "did not record version 4" \
+	-d "$DB" migrate --sql-dir "$tmp/badsql"
+sql_is "... and is rolled back" "" -c "SELECT pg_catalog.to_regclass('portmilter.junk')"
+printf 'SELECT 1;\nSELEC oops;\n' >"$tmp/badsql/004_junk.sql"
+fails "a migration with an error fails" 1 "004_junk.sql failed" \
+	-d "$DB" migrate --sql-dir "$tmp/badsql"
+fails "migrate from a missing directory fails" 1 "cannot read" \
+	-d "$DB" migrate --sql-dir "$tmp/nonexistent"
+
+# ---- partitions -------------------------------------------------------------
+
+# month K: the partition name K months from the current UTC month
+month() { date -u -d "$(date -u +%Y-%m-01) +$1 month" +events_%Y%m; }
+want="$(month 0),$(month 1),$(month 2),$(month 3),events_default"
+sql_is "migrate made this month's partition, 3 ahead and DEFAULT" "$want" -c \
+	"SELECT string_agg(c.relname::text, ',' ORDER BY c.relname)
+	 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	 WHERE i.inhparent = 'portmilter.events'::regclass"
+
+sql -c "CREATE ROLE t_writer LOGIN; GRANT portmilter_writer TO t_writer;
+	CREATE ROLE t_reader LOGIN; GRANT portmilter_reader TO t_reader;" >/dev/null 2>&1
+sql_is "the writer's ensure_partitions(5) adds months 4 and 5" "$(month 4),$(month 5)" \
+	-U t_writer -c "SELECT string_agg(p, ',' ORDER BY p) FROM portmilter.ensure_partitions(5) AS p"
+sql_is "... and a second call adds nothing" "" \
+	-U t_writer -c "SELECT string_agg(p, ',') FROM portmilter.ensure_partitions(5) AS p"
+
+# A row of month 7 in DEFAULT: that month cannot be made, the others can.
+m7=$(date -u -d "$(date -u +%Y-%m-01) +7 month" +%Y-%m-15)
+ins() { # ins ID TIME PORT: a connection event, as the shipper writes it
+	echo "INSERT INTO portmilter.events (event_id, event_time, conn_id, conn_time,
+	kind, node, port, port_known, nrcpt, nrcpt_rejected, nrcpt_tempfailed,
+	nrcpt_refused, verdict, credential_exposure) VALUES ('$1', $2,
+	'$1', $2, 'connection', 'mx1', $3, true, 0, 0, 0, 0, 'none', false)"
+}
+sql -c "$(ins 00000000-0000-4000-8000-0000000000a7 "'$m7 12:00+00'" 2526)" >/dev/null
+sql_is "ensure_partitions skips a month with rows in DEFAULT, makes the rest" \
+	"$(month 6),$(month 8)" \
+	-U t_writer -c "SELECT string_agg(p, ',' ORDER BY p) FROM portmilter.ensure_partitions(8) AS p"
+if grep -q "WARNING:.*month ${m7%-15}" "$tmp/err"; then
+	ok "... with a WARNING naming that month"
+else
+	not_ok "... with a WARNING naming that month" "$tmp/err"
+fi
+
+# ---- roles, idempotent shipping ----------------------------------------------
+
+ev1=$(ins 00000000-0000-4000-8000-0000000000b1 "'2024-03-20 10:00+00'" 2527)
+tag_is "the writer can INSERT" "INSERT 0 1" -U t_writer -c "$ev1"
+tag_is "the same event ON CONFLICT DO NOTHING inserts nothing" "INSERT 0 0" \
+	-U t_writer -c "$ev1 ON CONFLICT DO NOTHING"
+sql_is "... so it is there once" "1" \
+	-c "SELECT count(*) FROM portmilter.events WHERE port = 2527"
+denied "the writer cannot SELECT" t_writer "SELECT count(*) FROM portmilter.events"
+denied "the writer cannot UPDATE" t_writer "UPDATE portmilter.events SET port = 1"
+denied "the writer cannot DELETE" t_writer "DELETE FROM portmilter.events"
+denied "the writer cannot drop partitions" t_writer \
+	"SELECT portmilter.drop_partitions_older_than(1)"
+sql_is "the reader can SELECT events and every view" "1|0|0|0|0|0" -U t_reader -c \
+	"SELECT (SELECT count(*) FROM portmilter.events WHERE port = 2527),
+		(SELECT count(*) FROM portmilter.port_hourly WHERE port = 0),
+		(SELECT count(*) FROM portmilter.port_daily WHERE port = 0),
+		(SELECT count(*) FROM portmilter.port_adoption WHERE port = 0),
+		(SELECT count(*) FROM portmilter.user_activity WHERE sasl_user = ''),
+		(SELECT count(*) FROM portmilter.ip_activity WHERE client_addr = '0.0.0.0')"
+denied "the reader cannot INSERT" t_reader "$(ins 00000000-0000-4000-8000-0000000000b2 "now()" 1)"
+denied "the reader cannot create partitions" t_reader "SELECT portmilter.ensure_partitions()"
+sql -c "DELETE FROM portmilter.events WHERE port = 2527" >/dev/null
+
+# ---- the fixture --------------------------------------------------------------
+
+check "the fixture loads" sql -f "$srcdir/tests/sql/fixture.sql"
+sql_is "21 fixture events, raw bytes of a non-UTF-8 sender kept" \
+	"21|3c636166e9406578616d706c652e636f6d3e" -c \
+	"SELECT count(*), (SELECT encode(sender_raw, 'hex') FROM portmilter.events
+	 WHERE event_id = 'e0000000-0000-4000-8000-000000000011')
+	 FROM portmilter.events WHERE event_id::text LIKE 'e0000000-%'"
+
+# ---- ports --------------------------------------------------------------------
+
+rep $W ports --format csv
+exp_csv <<'EOF'
+port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures
+25,3,3,0,3,0,0,"{""relay"": 3}",0,2,0
+465,2,2,2,0,0,0,{},1,1,0
+587,6,7,4,3,0,0,"{""(none)"": 1, ""min_tls_version"": 1, ""tls_before_auth"": 1}",4,6,1
+4650,1,2,1,0,0,1,{},1,1,0
+5870,2,1,1,0,0,0,{},1,2,0
+12345,1,1,0,0,1,0,{},1,1,0
+EOF
+same "ports, csv"
+cp "$tmp/exp" "$tmp/ports.csv"
+
+rep --since 2024-03-10T02:00:00+02:00 --until 2024-03-12T00:00Z ports --format csv
+cp "$tmp/ports.csv" "$tmp/exp"
+same "ports, the same window in ISO 8601 with offsets"
+rep --since '2024-03-09 19:00:00-05:00' --until 2024-03-11T19:00-0500 ports --format csv
+same "ports, the same window at -05:00"
+
+rep --since 2024-03-10 --until '2024-03-11 00:00' ports --format csv
+exp_csv <<'EOF'
+port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures
+25,3,3,0,3,0,0,"{""relay"": 3}",0,2,0
+465,1,1,1,0,0,0,{},1,1,0
+587,4,5,4,1,0,0,"{""tls_before_auth"": 1}",4,4,1
+5870,1,1,1,0,0,0,{},1,1,0
+12345,1,1,0,0,1,0,{},1,1,0
+EOF
+same "ports, day 1 only (00:00 of day 2 excluded)"
+
+rep $W ports --format json
+exp_text <<'EOF'
+[
+{"port":25,"connections":3,"transactions":3,"accepted":0,"rejected":3,"tempfailed":0,"aborted":0,"rejects_by_rule":{"relay": 3},"users":0,"ips":2,"exposures":0},
+{"port":465,"connections":2,"transactions":2,"accepted":2,"rejected":0,"tempfailed":0,"aborted":0,"rejects_by_rule":{},"users":1,"ips":1,"exposures":0},
+{"port":587,"connections":6,"transactions":7,"accepted":4,"rejected":3,"tempfailed":0,"aborted":0,"rejects_by_rule":{"(none)": 1, "min_tls_version": 1, "tls_before_auth": 1},"users":4,"ips":6,"exposures":1},
+{"port":4650,"connections":1,"transactions":2,"accepted":1,"rejected":0,"tempfailed":0,"aborted":1,"rejects_by_rule":{},"users":1,"ips":1,"exposures":0},
+{"port":5870,"connections":2,"transactions":1,"accepted":1,"rejected":0,"tempfailed":0,"aborted":0,"rejects_by_rule":{},"users":1,"ips":2,"exposures":0},
+{"port":12345,"connections":1,"transactions":1,"accepted":0,"rejected":0,"tempfailed":1,"aborted":0,"rejects_by_rule":{},"users":1,"ips":1,"exposures":0}
+]
+EOF
+same "ports, json"
+
+rep $W ports
+{
+	f='%5s  %11s  %12s  %8s  %8s  %10s  %7s  %-57s  %5s  %3s  %9s\n'
+	# shellcheck disable=SC2059
+	printf "$f" port connections transactions accepted rejected tempfailed \
+		aborted rejects_by_rule users ips exposures
+	printf "$f" ----- ----------- ------------ -------- -------- ---------- ------- \
+		--------------------------------------------------------- ----- --- ---------
+	printf "$f" 25 3 3 0 3 0 0 '{"relay": 3}' 0 2 0
+	printf "$f" 465 2 2 2 0 0 0 '{}' 1 1 0
+	printf "$f" 587 6 7 4 3 0 0 \
+		'{"(none)": 1, "min_tls_version": 1, "tls_before_auth": 1}' 4 6 1
+	printf "$f" 4650 1 2 1 0 0 1 '{}' 1 1 0
+	printf "$f" 5870 2 1 1 0 0 0 '{}' 1 2 0
+	printf "$f" 12345 1 1 0 0 1 0 '{}' 1 1 0
+	echo "(6 rows)"
+} >"$tmp/exp"
+same "ports, table (aligned)"
+
+# ---- user ---------------------------------------------------------------------
+
+rep $W user alice --format csv
+exp_csv <<'EOF'
+port,client_addr,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,rules,first_seen,last_seen
+587,192.0.2.10,1,2,2,0,0,0,3,0,[],2024-03-10 08:00:05+00,2024-03-10 08:01:00+00
+587,192.0.2.12,1,1,0,1,0,0,0,0,"[""min_tls_version""]",2024-03-11 08:00:00+00,2024-03-11 08:00:00+00
+4650,192.0.2.10,1,2,1,0,0,1,1,0,[],2024-03-11 07:00:00+00,2024-03-11 07:00:10+00
+5870,192.0.2.11,1,1,1,0,0,0,1,0,[],2024-03-10 09:15:00+00,2024-03-10 09:15:00+00
+12345,192.0.2.10,1,1,0,0,1,0,0,0,"[""max_recipients""]",2024-03-10 12:00:00+00,2024-03-10 12:00:00+00
+EOF
+same "user alice, csv"
+
+rep $W user alice
+squeeze
+exp_text <<'EOF'
+port client_addr connections transactions accepted rejected tempfailed aborted recipients exposures rules first_seen last_seen
+587 192.0.2.10 1 2 2 0 0 0 3 0 2024-03-10 08:00:05+00 2024-03-10 08:01:00+00
+587 192.0.2.12 1 1 0 1 0 0 0 0 min_tls_version 2024-03-11 08:00:00+00 2024-03-11 08:00:00+00
+4650 192.0.2.10 1 2 1 0 0 1 1 0 2024-03-11 07:00:00+00 2024-03-11 07:00:10+00
+5870 192.0.2.11 1 1 1 0 0 0 1 0 2024-03-10 09:15:00+00 2024-03-10 09:15:00+00
+12345 192.0.2.10 1 1 0 0 1 0 0 0 max_recipients 2024-03-10 12:00:00+00 2024-03-10 12:00:00+00
+(5 rows)
+EOF
+same "user alice, table"
+
+rep $W user bob --format json
+exp_text <<'EOF'
+[
+{"port":465,"client_addr":"198.51.100.7","connections":2,"transactions":2,"accepted":2,"rejected":0,"tempfailed":0,"aborted":0,"recipients":4,"exposures":0,"rules":[],"first_seen":"2024-03-10 09:30:00+00","last_seen":"2024-03-11 00:00:00+00"},
+{"port":587,"client_addr":"198.51.100.7","connections":1,"transactions":1,"accepted":0,"rejected":1,"tempfailed":0,"aborted":0,"recipients":0,"exposures":1,"rules":["tls_before_auth"],"first_seen":"2024-03-10 11:00:00+00","last_seen":"2024-03-10 11:00:00+00"}
+]
+EOF
+same "user bob, json"
+
+rep --until 2024-03-11 user bob --format csv
+exp_csv <<'EOF'
+port,client_addr,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,rules,first_seen,last_seen
+465,198.51.100.7,1,1,1,0,0,0,3,0,[],2024-03-10 09:30:00+00,2024-03-10 09:30:00+00
+587,198.51.100.7,1,1,0,1,0,0,0,1,"[""tls_before_auth""]",2024-03-10 11:00:00+00,2024-03-10 11:00:00+00
+EOF
+same "user bob, --until alone: the 24 hours before it"
+
+rep $W user "o'brien\\x" --format json
+exp_text <<'EOF'
+[
+{"port":587,"client_addr":"2001:db8::5","connections":1,"transactions":1,"accepted":1,"rejected":0,"tempfailed":0,"aborted":0,"recipients":1,"exposures":0,"rules":[],"first_seen":"2024-03-10 13:00:00+00","last_seen":"2024-03-10 13:00:00+00"}
+]
+EOF
+same "user with a quote and a backslash in the name, json"
+
+rep $W user "nobody' OR '1'='1" --format json
+echo "[]" | exp_text
+same "user: SQL in the name is only a name"
+
+# ---- ip -----------------------------------------------------------------------
+
+x10k=$(printf '%10000s' '' | tr ' ' x)
+rep $W ip 203.0.113.0/24 --format csv
+exp_csv <<'EOF'
+client_addr,port,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,rules,users,helos,first_seen,last_seen
+203.0.113.5,25,2,3,0,3,0,0,0,0,"[""relay""]",[],"[""evil\u001b[2J\u000dhost""]",2024-03-10 10:00:00+00,2024-03-10 23:59:59+00
+203.0.113.6,25,1,0,0,0,0,0,0,0,[],[],"[""X10K""]",2024-03-10 10:05:00+00,2024-03-10 10:05:00+00
+EOF
+sed "s/X10K/$x10k/" "$tmp/exp" >"$tmp/exp2" && mv "$tmp/exp2" "$tmp/exp"
+same "ip 203.0.113.0/24, csv (control characters, 10 kB HELO in full)"
+
+rep $W ip 203.0.113.0/24 --format json
+exp_text <<'EOF'
+[
+{"client_addr":"203.0.113.5","port":25,"connections":2,"transactions":3,"accepted":0,"rejected":3,"tempfailed":0,"aborted":0,"recipients":0,"exposures":0,"rules":["relay"],"users":[],"helos":["evil\u001b[2J\u000dhost"],"first_seen":"2024-03-10 10:00:00+00","last_seen":"2024-03-10 23:59:59+00"},
+{"client_addr":"203.0.113.6","port":25,"connections":1,"transactions":0,"accepted":0,"rejected":0,"tempfailed":0,"aborted":0,"recipients":0,"exposures":0,"rules":[],"users":[],"helos":["X10K"],"first_seen":"2024-03-10 10:05:00+00","last_seen":"2024-03-10 10:05:00+00"}
+]
+EOF
+sed "s/X10K/$x10k/" "$tmp/exp" >"$tmp/exp2" && mv "$tmp/exp2" "$tmp/exp"
+same "ip 203.0.113.0/24, json"
+if command -v python3 >/dev/null 2>&1; then
+	if python3 -c 'import json, sys; json.load(sys.stdin)' <"$tmp/out" 2>"$tmp/err"; then
+		ok "... which a JSON parser accepts"
+	else
+		not_ok "... which a JSON parser accepts" "$tmp/err"
+	fi
+else
+	ok "... which a JSON parser accepts # SKIP python3 not installed"
+fi
+
+rep $W ip 203.0.113.0/24
+cp "$tmp/out" "$tmp/table"
+if [ "$rc" -eq 0 ] && ! tr -d '\n' <"$tmp/table" | LC_ALL=C grep -q '[[:cntrl:]]'; then
+	ok "ip, table: no raw control bytes"
+else
+	not_ok "ip, table: no raw control bytes" "$tmp/err"
+fi
+squeeze
+x57=$(printf '%57s' '' | tr ' ' x)
+exp_text <<EOF
+client_addr port connections transactions accepted rejected tempfailed aborted recipients exposures rules users helos first_seen last_seen
+203.0.113.5 25 2 3 0 3 0 0 0 0 relay evil\\x1b[2J\\x0dhost 2024-03-10 10:00:00+00 2024-03-10 23:59:59+00
+203.0.113.6 25 1 0 0 0 0 0 0 0 $x57... 2024-03-10 10:05:00+00 2024-03-10 10:05:00+00
+(2 rows)
+EOF
+same "ip, table: ESC and CR escaped, the 10 kB HELO cut to 60"
+
+rep $W ip 192.0.2.200
+c1=$(printf '\302\233') rlo=$(printf '\342\200\256')
+if [ "$rc" -eq 0 ] && grep -qF 'c1\u009bX\u202ertl' "$tmp/out" &&
+	! grep -qF "$c1" "$tmp/out" && ! grep -qF "$rlo" "$tmp/out"; then
+	ok "ip, table: C1 CSI and right-to-left override escaped"
+else
+	not_ok "ip, table: C1 CSI and right-to-left override escaped" "$tmp/out"
+fi
+
+rep $W ip 2001:db8::/32 --format csv
+exp_csv <<'EOF'
+client_addr,port,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,rules,users,helos,first_seen,last_seen
+2001:db8::5,587,1,1,1,0,0,0,1,0,[],"[""o'brien\\x""]","[""quote\""helo\\""]",2024-03-10 13:00:00+00,2024-03-10 13:00:00+00
+EOF
+same "ip 2001:db8::/32, csv (quotes, backslashes)"
+
+rep $W ip 2001:db8::/32 --format json
+exp_text <<'EOF'
+[
+{"client_addr":"2001:db8::5","port":587,"connections":1,"transactions":1,"accepted":1,"rejected":0,"tempfailed":0,"aborted":0,"recipients":1,"exposures":0,"rules":[],"users":["o'brien\\x"],"helos":["quote\"helo\\"],"first_seen":"2024-03-10 13:00:00+00","last_seen":"2024-03-10 13:00:00+00"}
+]
+EOF
+same "ip 2001:db8::/32, json"
+
+rep $W ip 2001:db8::/32
+squeeze
+exp_text <<'EOF'
+client_addr port connections transactions accepted rejected tempfailed aborted recipients exposures rules users helos first_seen last_seen
+2001:db8::5 587 1 1 1 0 0 0 1 0 o'brien\\x quote"helo\\ 2024-03-10 13:00:00+00 2024-03-10 13:00:00+00
+(1 row)
+EOF
+same "ip 2001:db8::/32, table (backslashes doubled)"
+
+rep $W ip 192.0.2.10 --format csv
+exp_csv <<'EOF'
+client_addr,port,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,rules,users,helos,first_seen,last_seen
+192.0.2.10,587,1,2,2,0,0,0,3,0,[],"[""alice""]","[""alice-pc""]",2024-03-10 08:00:05+00,2024-03-10 08:01:00+00
+192.0.2.10,4650,1,2,1,0,0,1,1,0,[],"[""alice""]","[""alice-pc""]",2024-03-11 07:00:00+00,2024-03-11 07:00:10+00
+192.0.2.10,12345,1,1,0,0,1,0,0,0,"[""max_recipients""]","[""alice""]","[""alice-pc""]",2024-03-10 12:00:00+00,2024-03-10 12:00:00+00
+EOF
+same "ip 192.0.2.10 (one host), csv"
+
+rep $W ip 192.0.2.10/24 --format csv
+if [ "$rc" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 9 ]; then
+	ok "ip 192.0.2.10/24: host bits cleared, 8 rows"
+else
+	not_ok "ip 192.0.2.10/24: host bits cleared, 8 rows" "$tmp/out" "$tmp/err"
+fi
+rep $W ip ::ffff:203.0.113.5 --format csv
+if [ "$rc" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 2 ] && grep -q '^203\.0\.113\.5,25,' "$tmp/out"; then
+	ok "ip ::ffff:203.0.113.5 is the IPv4 address"
+else
+	not_ok "ip ::ffff:203.0.113.5 is the IPv4 address" "$tmp/out" "$tmp/err"
+fi
+
+# ---- top ----------------------------------------------------------------------
+
+fffd=$(printf '\357\277\275')
+rep $W top --port 587 --by user --format csv
+exp_csv <<EOF
+user,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,ips,first_seen,last_seen
+alice,2,3,2,1,0,0,3,0,2,2024-03-10 08:00:05+00,2024-03-11 08:00:00+00
+bob,1,1,0,1,0,0,0,1,1,2024-03-10 11:00:00+00,2024-03-10 11:00:00+00
+caf$fffd,1,1,1,0,0,0,1,0,1,2024-03-10 14:00:00+00,2024-03-10 14:00:00+00
+o'brien\\x,1,1,1,0,0,0,1,0,1,2024-03-10 13:00:00+00,2024-03-10 13:00:00+00
+EOF
+same "top --port 587 --by user, csv"
+
+rep $W top --port 587 --by user --limit 2 --format json
+exp_text <<'EOF'
+[
+{"user":"alice","connections":2,"transactions":3,"accepted":2,"rejected":1,"tempfailed":0,"aborted":0,"recipients":3,"exposures":0,"ips":2,"first_seen":"2024-03-10 08:00:05+00","last_seen":"2024-03-11 08:00:00+00"},
+{"user":"bob","connections":1,"transactions":1,"accepted":0,"rejected":1,"tempfailed":0,"aborted":0,"recipients":0,"exposures":1,"ips":1,"first_seen":"2024-03-10 11:00:00+00","last_seen":"2024-03-10 11:00:00+00"}
+]
+EOF
+same "top --port 587 --by user --limit 2, json"
+
+rep $W top --port 25 --by ip
+squeeze
+exp_text <<'EOF'
+client_addr connections transactions accepted rejected tempfailed aborted recipients exposures users first_seen last_seen
+203.0.113.5 2 3 0 3 0 0 0 0 0 2024-03-10 10:00:00+00 2024-03-10 23:59:59+00
+203.0.113.6 1 0 0 0 0 0 0 0 0 2024-03-10 10:05:00+00 2024-03-10 10:05:00+00
+(2 rows)
+EOF
+same "top --port 25 --by ip, table"
+
+# ---- adoption -----------------------------------------------------------------
+
+rep $W adoption --format csv
+exp_csv <<'EOF'
+day,port,submissions,users,share
+2024-03-10,465,1,1,0.1250
+2024-03-10,587,5,4,0.6250
+2024-03-10,5870,1,1,0.1250
+2024-03-10,12345,1,1,0.1250
+2024-03-11,465,1,1,0.2500
+2024-03-11,587,1,1,0.2500
+2024-03-11,4650,2,1,0.5000
+EOF
+same "adoption, csv"
+
+rep $W adoption --format json
+exp_text <<'EOF'
+[
+{"day":"2024-03-10","port":465,"submissions":1,"users":1,"share":0.1250},
+{"day":"2024-03-10","port":587,"submissions":5,"users":4,"share":0.6250},
+{"day":"2024-03-10","port":5870,"submissions":1,"users":1,"share":0.1250},
+{"day":"2024-03-10","port":12345,"submissions":1,"users":1,"share":0.1250},
+{"day":"2024-03-11","port":465,"submissions":1,"users":1,"share":0.2500},
+{"day":"2024-03-11","port":587,"submissions":1,"users":1,"share":0.2500},
+{"day":"2024-03-11","port":4650,"submissions":2,"users":1,"share":0.5000}
+]
+EOF
+same "adoption, json"
+
+rep $W adoption
+{
+	f='%-10s  %5s  %11s  %5s  %6s\n'
+	# shellcheck disable=SC2059
+	printf "$f" day port submissions users share
+	printf "$f" ---------- ----- ----------- ----- ------
+	printf "$f" 2024-03-10 465 1 1 0.1250
+	printf "$f" 2024-03-10 587 5 4 0.6250
+	printf "$f" 2024-03-10 5870 1 1 0.1250
+	printf "$f" 2024-03-10 12345 1 1 0.1250
+	printf "$f" 2024-03-11 465 1 1 0.2500
+	printf "$f" 2024-03-11 587 1 1 0.2500
+	printf "$f" 2024-03-11 4650 2 1 0.5000
+	echo "(7 rows)"
+} >"$tmp/exp"
+same "adoption, table (aligned)"
+
+# ---- the views ----------------------------------------------------------------
+
+sql_is "port_daily, 2024-03-10, port 587" \
+	'2024-03-10 00:00:00+00|587|4|5|4|1|0|0|{"tls_before_auth": 1}|4|4|1' -c \
+	"SELECT * FROM portmilter.port_daily
+	 WHERE bucket = '2024-03-10 00:00+00' AND port = 587"
+sql_is "port_hourly, 2024-03-10 10:00, port 25" \
+	'2024-03-10 10:00:00+00|25|2|2|0|2|0|0|{"relay": 2}|0|2|0' -c \
+	"SELECT * FROM portmilter.port_hourly
+	 WHERE bucket = '2024-03-10 10:00+00' AND port = 25"
+sql_is "user_activity, bob" \
+	'bob|{465,587}|1|3|3|2|1|0|0|1|2024-03-10 09:30:00+00|2024-03-11 00:00:00+00' \
+	-c "SELECT * FROM portmilter.user_activity WHERE sasl_user = 'bob'"
+sql_is "ip_activity, 192.0.2.10 (all time)" \
+	'192.0.2.10|{587,4650,12345}|1|6|8|6|0|1|1|0|2024-03-09 23:59:59+00|2024-04-02 10:00:00+00' \
+	-c "SELECT * FROM portmilter.ip_activity WHERE client_addr = '192.0.2.10'"
+sql_is "port_adoption, 2024-03-11" \
+	'2024-03-11|465|1|1|0.2500
+2024-03-11|587|1|1|0.2500
+2024-03-11|4650|2|1|0.5000' \
+	-c "SELECT * FROM portmilter.port_adoption WHERE day = '2024-03-11'"
+
+# ---- the default window, relative times -----------------------------------------
+
+sql -c "$(ins 00000000-0000-4000-8000-0000000000c1 "now() - interval '1 hour'" 2525)" >/dev/null
+rep ports --format csv
+exp_csv <<'EOF'
+port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures
+2525,1,0,0,0,0,0,{},0,0,0
+EOF
+same "ports, default window (last 24 h)"
+rep --since 2h ports --format csv
+same "ports --since 2h"
+rep --until 30m ports --format csv
+same "ports --until 30m (24 h before it)"
+rep --since 30m ports --format csv
+echo "port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures" | exp_csv
+same "ports --since 30m: nothing"
+rep --since 1w --until 90m ports --format csv
+same "ports --since 1w --until 90m: nothing"
+
+# ---- the reader runs the report; configuration --------------------------------------
+
+"$report" -d "dbname=portmilter user=t_reader" $W ports --format csv >"$tmp/out" 2>"$tmp/err"; rc=$?
+cp "$tmp/ports.csv" "$tmp/exp"
+same "the reader role can run the report"
+fails "the writer role cannot" 1 "portmilter_reader" \
+	-d "dbname=portmilter user=t_writer" $W ports
+printf '# test\ndatabase = dbname=portmilter\n' >"$tmp/pm.conf"
+"$report" -c "$tmp/pm.conf" $W ports --format csv >"$tmp/out" 2>"$tmp/err"; rc=$?
+same "the conninfo from the config file"
+printf 'database = dbname=portmilter\nno_such_key = 1\n' >"$tmp/bad.conf"
+fails "a bad config file is an error" 1 "bad.conf:2:" -c "$tmp/bad.conf" ports
+
+# ---- bad input ----------------------------------------------------------------------
+
+fails "--since garbage" 2 'bad --since "garbage"' -d "$DB" --since garbage ports
+fails "--since 2024-02-30" 2 "no such date" -d "$DB" --since 2024-02-30 ports
+fails "--since 2023-02-29" 2 "no such date" -d "$DB" --since 2023-02-29 ports
+fails "--since 24:00" 2 "no such time" -d "$DB" --since '2024-03-10 24:00' ports
+fails "--since with trailing junk" 2 "bad --since" -d "$DB" --since '2024-03-10 10:00x' ports
+fails "--since with a bad offset" 2 "offset" -d "$DB" --since 2024-03-10T10:00+24:00 ports
+fails "--since 5y: unknown unit" 2 "unknown unit" -d "$DB" --since 5y ports
+fails "--since overflow" 2 "too far back" -d "$DB" --since 99999999999999999999w ports
+fails "--until garbage" 2 "bad --until" -d "$DB" --until yesterday ports
+fails "since after until" 2 "empty time window" \
+	-d "$DB" --since 2024-03-12 --until 2024-03-10 ports
+fails "since equal to until" 2 "empty time window" \
+	-d "$DB" --since 2024-03-10 --until 2024-03-10T00:00:00Z ports
+fails "ip 10.0.0.0/33" 2 "prefix length" -d "$DB" ip 10.0.0.0/33
+fails "ip 10.0.0.1x" 2 "malformed address" -d "$DB" ip 10.0.0.1x
+fails "ip with no address" 2 "bad address" -d "$DB" ip ''
+fails "top without --port" 2 "--port" -d "$DB" top --by user
+fails "top --by host" 2 "--by must be" -d "$DB" top --port 587 --by host
+fails "top --port 70000" 2 "--port" -d "$DB" top --port 70000 --by ip
+fails "top --limit 0" 2 "--limit" -d "$DB" top --port 587 --by ip --limit 0
+fails "unknown command" 2 "unknown command" -d "$DB" frobnicate
+fails "user without a name" 2 "takes 1 argument" -d "$DB" user
+fails "an option of another command" 2 "not valid" -d "$DB" ports --sql-dir /tmp
+fails "--format xml" 2 "--format" -d "$DB" --format xml ports
+fails "a malformed conninfo" 2 "bad connection string" -d "no_such_option=1" ports
+fails "database unreachable: says where, not the password" 1 '"portmilter" on 127.0.0.1 (port 1)' \
+	-d "host=127.0.0.1 port=1 dbname=portmilter password=s3cr3t connect_timeout=3" ports
+if grep -q s3cr3t "$tmp/err"; then
+	not_ok "... never the password" "$tmp/err"
+else
+	ok "... never the password"
+fi
+sql -c "CREATE DATABASE empty" -c "CREATE DATABASE old" >/dev/null
+fails "schema missing" 1 "run portmilter-report migrate" -d dbname=empty ports
+PGDATABASE=old sql -d old -c "CREATE SCHEMA portmilter;
+	CREATE TABLE portmilter.schema_version (version integer PRIMARY KEY, applied_at timestamptz);
+	INSERT INTO portmilter.schema_version VALUES (1, now())" >/dev/null
+fails "schema too old" 1 "at version 1, this portmilter-report needs 2" -d dbname=old ports
+
+# ---- retention (last: it drops the fixture's months) -----------------------------
+
+sql -c "SELECT portmilter.create_month_partition('2000-01-01')" \
+	-c "$(ins 00000000-0000-4000-8000-0000000000d1 "'2000-01-15 12:00+00'" 2528)" \
+	-c "$(ins 00000000-0000-4000-8000-0000000000d2 "'1999-06-01 12:00+00'" 2528)" >/dev/null
+sql_is "drop_partitions_older_than(1) drops the old months, returns their names" \
+	"events_200001,events_202403,events_202404" \
+	-c "SELECT string_agg(p, ',' ORDER BY p) FROM portmilter.drop_partitions_older_than(1) AS p"
+sql_is "... keeps DEFAULT and its rows, this month, and the rows of kept months" \
+	"t|t|1999-06-01 12:00:00+00|1" -c \
+	"SELECT pg_catalog.to_regclass('portmilter.events_default') IS NOT NULL,
+		pg_catalog.to_regclass('portmilter.$(month 0)') IS NOT NULL,
+		(SELECT string_agg(event_time::text, ',') FROM portmilter.events WHERE port = 2528),
+		(SELECT count(*) FROM portmilter.events WHERE port = 2525)"
+if sql -c "SELECT portmilter.drop_partitions_older_than(0)" >"$tmp/out" 2>&1; then
+	not_ok "drop_partitions_older_than(0) is refused" "$tmp/out"
+else
+	ok "drop_partitions_older_than(0) is refused"
+fi
+rep $W ports --format csv
+echo "port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures" | exp_csv
+same "the report still works, and the dropped months are gone"
+
+echo "1..$n"
