@@ -295,7 +295,9 @@ static void parse_window(struct opts *o)
 	const char *why;
 	char shown[80];
 
-	until = now;
+	/* time() truncates: end the default window after this second, so
+	 * that an event of the current second (microseconds) is inside. */
+	until = now + 1;
 	if (o->until_text && !tp_parse(o->until_text, now, &until, &why))
 		usage_error("bad --until \"%s\": %s",
 			    str_escape(shown, sizeof(shown), o->until_text), why);

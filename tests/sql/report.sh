@@ -619,6 +619,17 @@ PGDATABASE=old sql -d old -c "CREATE SCHEMA portmilter;
 	INSERT INTO portmilter.schema_version VALUES (1, now())" >/dev/null
 fails "schema too old" 1 "at version 1, this portmilter-report needs 2" -d dbname=old ports
 
+# ---- the default window includes what happened this very second ------------------
+
+sql -c "$(ins 00000000-0000-4000-8000-0000000000e1 "now()" 2529)" >/dev/null
+rep ports --format csv
+if [ "$rc" -eq 0 ] && grep -q '^2529,1,' "$tmp/out"; then
+	ok "default window (last 24 h) includes an event of the current second"
+else
+	not_ok "default window (last 24 h) includes an event of the current second" "$tmp/out"
+fi
+sql -c "DELETE FROM portmilter.events WHERE port = 2529" >/dev/null
+
 # ---- retention (last: it drops the fixture's months) -----------------------------
 
 sql -c "SELECT portmilter.create_month_partition('2000-01-01')" \
