@@ -460,6 +460,11 @@ static void *shipper_main(void *arg)
 		s->rows.len = 0;
 		s->nrows = 0;
 		if (journal_read(s->j, &pos, BATCH_MAX, add_row, s, &next) == 0) {
+			/* Nothing new, but the read may have moved past the end
+			 * of a segment: save that, so the segment can go. */
+			if ((next.seg != pos.seg || next.off != pos.off) &&
+			    journal_commit(s->j, &next))
+				pos = next;
 			if (stop)
 				break;	/* drained */
 			journal_wait(s->j, 250);

@@ -279,6 +279,34 @@ static void test_size_cap(void **state)
 	rmtree(dir);
 }
 
+/* A read that ends exactly at the end of an old segment stops there;
+ * the next read finds nothing but moves on to the next segment, and
+ * committing that position frees the old one (the shipper relies on it). */
+static void test_read_moves_past_segment_end(void **state)
+{
+	char *dir = tempdir(), err[256];
+	struct journal *j = journal_open(dir, 1 << 20, err, sizeof(err));
+	struct journal_pos pos, next, after;
+	struct collected c = {0};
+
+	(void)state;
+	append_str(j, "a");
+	append_str(j, "b");
+	journal_close(j);
+	j = journal_open(dir, 1 << 20, err, sizeof(err));
+	pos = journal_checkpoint(j);
+	assert_int_equal(journal_read(j, &pos, 2, collect, &c, &next), 2);
+	assert_true(journal_commit(j, &next));
+	assert_int_equal(count_segments(dir), 2);
+	assert_int_equal(journal_read(j, &next, 2, collect, &c, &after), 0);
+	assert_true(after.seg == next.seg + 1 && after.off == 0);
+	assert_true(journal_commit(j, &after));
+	assert_int_equal(count_segments(dir), 1);
+	collected_free(&c);
+	journal_close(j);
+	rmtree(dir);
+}
+
 static void test_open_errors(void **state)
 {
 	char err[256] = "";
@@ -322,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_record_skipped),
 		cmocka_unit_test(test_truncated_tail_skipped),
 		cmocka_unit_test(test_size_cap),
+		cmocka_unit_test(test_read_moves_past_segment_end),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_malformed_checkpoint),
 	};
