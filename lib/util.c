@@ -61,6 +61,40 @@ char *xstrndup(const char *s, size_t maxlen)
 	return p;
 }
 
+void strbuf_add(struct strbuf *b, const char *s, size_t n)
+{
+	if (n > SIZE_MAX - b->len - 1)
+		msg_fatal("string too long");
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+
+		while (b->len + n + 1 > cap) {
+			if (cap > SIZE_MAX / 2)
+				msg_fatal("string too long");
+			cap *= 2;
+		}
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void strbuf_str(struct strbuf *b, const char *s)
+{
+	strbuf_add(b, s, strlen(s));
+}
+
+char *strbuf_take(struct strbuf *b)
+{
+	char *p = b->p ? b->p : xstrdup("");
+
+	b->p = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
 char *str_escape(char *dst, size_t dstlen, const char *src)
 {
 	static const char hex[] = "0123456789abcdef";

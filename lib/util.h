@@ -30,6 +30,20 @@ char *str_escape(char *dst, size_t dstlen, const char *src);
 
 bool str_to_long(const char *s, long min, long max, long *out);
 
+/*
+ * A growing string: start from {0}; it stays NUL-terminated. Sizes are
+ * overflow-checked (xrealloc). strbuf_take() hands the string over (""
+ * if nothing was added) and leaves the buffer empty for reuse.
+ */
+struct strbuf {
+	char *p;
+	size_t len, cap;
+};
+
+void strbuf_add(struct strbuf *b, const char *s, size_t n);
+void strbuf_str(struct strbuf *b, const char *s);
+char *strbuf_take(struct strbuf *b);
+
 /* Case-insensitive ASCII comparison, locale independent. */
 bool str_eq_nocase(const char *a, const char *b);
 

@@ -28,11 +28,6 @@
 #define BACKOFF_MAX	30		/* seconds */
 #define DOWN_LOG_EVERY	60		/* seconds between "database down" logs */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
 struct shipper {
 	struct journal *j;
 	pthread_t tid;
@@ -42,7 +37,7 @@ struct shipper {
 	bool stopping;			/* under lock */
 	time_t deadline;		/* under lock, with stopping */
 	PGconn *conn;
-	struct sbuf rows;		/* COPY text of the current batch */
+	struct strbuf rows;		/* COPY text of the current batch */
 	size_t *row_end;		/* end offset of each row in rows */
 	size_t nrows;
 	uint64_t shipped;		/* atomic reads only */
@@ -57,28 +52,6 @@ static const char *const raw_columns[] = {
 	"helo_raw", "client_name_raw", "sasl_user_raw", "sender_raw"
 };
 #define NRAW (sizeof(raw_fields) / sizeof(raw_fields[0]))
-
-/* ---- a growing string -------------------------------------------------- */
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
 
 /* ---- COPY text format -------------------------------------------------- */
 
@@ -120,43 +93,43 @@ static bool utf8_valid(const char *s)
 }
 
 /* A text value for COPY: escaped, invalid UTF-8 bytes as U+FFFD. */
-static void copy_text(struct sbuf *b, const char *s)
+static void copy_text(struct strbuf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	if (s == NULL) {
-		sb_str(b, "\\N");
+		strbuf_str(b, "\\N");
 		return;
 	}
 	while (*p) {
 		size_t n = utf8_seq(p);
 
 		if (n == 0) {
-			sb_str(b, "\xef\xbf\xbd");
+			strbuf_str(b, "\xef\xbf\xbd");
 			p++;
 			continue;
 		}
 		switch (*p) {
-		case '\\': sb_str(b, "\\\\"); break;
-		case '\n': sb_str(b, "\\n"); break;
-		case '\r': sb_str(b, "\\r"); break;
-		case '\t': sb_str(b, "\\t"); break;
-		default: sb_add(b, (const char *)p, n); break;
+		case '\\': strbuf_str(b, "\\\\"); break;
+		case '\n': strbuf_str(b, "\\n"); break;
+		case '\r': strbuf_str(b, "\\r"); break;
+		case '\t': strbuf_str(b, "\\t"); break;
+		default: strbuf_add(b, (const char *)p, n); break;
 		}
 		p += n;
 	}
 }
 
 /* A bytea value for COPY text format: "\\x" and hex digits. */
-static void copy_bytea(struct sbuf *b, const char *s)
+static void copy_bytea(struct strbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	sb_str(b, "\\\\x");
+	strbuf_str(b, "\\\\x");
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		char h[2] = {hex[*p >> 4], hex[*p & 0xf]};
 
-		sb_add(b, h, 2);
+		strbuf_add(b, h, 2);
 	}
 }
 
@@ -171,19 +144,19 @@ static void add_row(void *arg, const unsigned char *payload, size_t len)
 	}
 	for (int i = 0; i < EVENT_NFIELDS; i++) {
 		if (i)
-			sb_str(&s->rows, "\t");
+			strbuf_str(&s->rows, "\t");
 		copy_text(&s->rows, ev.f[i]);
 	}
 	for (size_t i = 0; i < NRAW; i++) {
 		const char *v = ev.f[raw_fields[i]];
 
-		sb_str(&s->rows, "\t");
+		strbuf_str(&s->rows, "\t");
 		if (v == NULL || utf8_valid(v))
-			sb_str(&s->rows, "\\N");
+			strbuf_str(&s->rows, "\\N");
 		else
 			copy_bytea(&s->rows, v);
 	}
-	sb_str(&s->rows, "\n");
+	strbuf_str(&s->rows, "\n");
 	event_free(&ev);
 	s->row_end = xrealloc(s->row_end, (s->nrows + 1) * sizeof(*s->row_end));
 	s->row_end[s->nrows++] = s->rows.len;
@@ -224,21 +197,21 @@ static const char *stage_sql(void)
 	static char sql[2048];
 
 	if (sql[0] == '\0') {
-		struct sbuf b = {0};
+		struct strbuf b = {0};
 
-		sb_str(&b, "CREATE TEMP TABLE IF NOT EXISTS pm_stage (");
+		strbuf_str(&b, "CREATE TEMP TABLE IF NOT EXISTS pm_stage (");
 		for (int i = 0; i < EVENT_NFIELDS; i++) {
-			sb_str(&b, i ? ", " : "");
-			sb_str(&b, event_column(i));
-			sb_str(&b, " ");
-			sb_str(&b, event_column_type(i));
+			strbuf_str(&b, i ? ", " : "");
+			strbuf_str(&b, event_column(i));
+			strbuf_str(&b, " ");
+			strbuf_str(&b, event_column_type(i));
 		}
 		for (size_t i = 0; i < NRAW; i++) {
-			sb_str(&b, ", ");
-			sb_str(&b, raw_columns[i]);
-			sb_str(&b, " bytea");
+			strbuf_str(&b, ", ");
+			strbuf_str(&b, raw_columns[i]);
+			strbuf_str(&b, " bytea");
 		}
-		sb_str(&b, ") ON COMMIT DELETE ROWS");
+		strbuf_str(&b, ") ON COMMIT DELETE ROWS");
 		if (b.len >= sizeof(sql))
 			msg_panic("stage_sql: statement too long");
 		memcpy(sql, b.p, b.len + 1);
@@ -314,15 +287,15 @@ static bool ship_rows(struct shipper *s, size_t from, size_t to, char *err,
 	bool ok;
 
 	if (copy_sql[0] == '\0') {
-		struct sbuf cols = {0};
+		struct strbuf cols = {0};
 
 		for (int i = 0; i < EVENT_NFIELDS; i++) {
-			sb_str(&cols, i ? ", " : "");
-			sb_str(&cols, event_column(i));
+			strbuf_str(&cols, i ? ", " : "");
+			strbuf_str(&cols, event_column(i));
 		}
 		for (size_t i = 0; i < NRAW; i++) {
-			sb_str(&cols, ", ");
-			sb_str(&cols, raw_columns[i]);
+			strbuf_str(&cols, ", ");
+			strbuf_str(&cols, raw_columns[i]);
 		}
 		snprintf(copy_sql, sizeof(copy_sql), "COPY pg_temp.pm_stage (%s) FROM STDIN", cols.p);
 		snprintf(insert_sql, sizeof(insert_sql), "INSERT INTO portmilter.events (%s) "

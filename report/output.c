@@ -35,46 +35,11 @@
 
 enum out_kind { KIND_TEXT, KIND_NUMBER, KIND_BOOL, KIND_JSON, KIND_LIST };
 
-/* A growing string. */
-struct obuf {
-	char *p;
-	size_t len, cap;
-};
-
 /* The elements of a text[] value; NULL elements are NULL pointers. */
 struct olist {
 	size_t n;
 	char **v;
 };
-
-static void ob_add(struct obuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void ob_str(struct obuf *b, const char *s)
-{
-	ob_add(b, s, strlen(s));
-}
-
-static char *ob_take(struct obuf *b)
-{
-	char *p = b->p ? b->p : xstrdup("");
-
-	b->p = NULL;
-	b->len = b->cap = 0;
-	return p;
-}
 
 bool out_format_parse(const char *text, enum out_format *out)
 {
@@ -194,7 +159,7 @@ static size_t table_char(const unsigned char *p, char *tmp, size_t *width)
  * display characters: if it does not fit, as much as fits before a
  * final "...". Decrements *room by the width used.
  */
-static void table_escape(struct obuf *b, const char *s, size_t *room)
+static void table_escape(struct strbuf *b, const char *s, size_t *room)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t total = 0, limit;
@@ -212,7 +177,7 @@ static void table_escape(struct obuf *b, const char *s, size_t *room)
 
 		if (w > limit)
 			break;
-		ob_str(b, tmp);
+		strbuf_str(b, tmp);
 		limit -= w;
 		*room -= w;
 		p += len;
@@ -220,7 +185,7 @@ static void table_escape(struct obuf *b, const char *s, size_t *room)
 	if (*p != '\0') {
 		size_t dots = *room < 3 ? *room : 3;
 
-		ob_add(b, "...", dots);
+		strbuf_add(b, "...", dots);
 		*room -= dots;
 	}
 }
@@ -235,21 +200,21 @@ static bool list_split(const char *s, struct olist *out)
 	if (*s == '}')
 		return s[1] == '\0';
 	for (;;) {
-		struct obuf e = {0};
+		struct strbuf e = {0};
 		bool quoted = *s == '"';
 
 		if (quoted) {
 			for (s++; *s != '\0' && *s != '"'; s++) {
 				if (*s == '\\' && s[1] != '\0')
 					s++;
-				ob_add(&e, s, 1);
+				strbuf_add(&e, s, 1);
 			}
 			if (*s++ != '"')
 				goto bad;
 		} else {
 			size_t n = strcspn(s, ",}\"\\");
 
-			ob_add(&e, s, n);
+			strbuf_add(&e, s, n);
 			s += n;
 		}
 		out->v = xrealloc(out->v, (out->n + 1) * sizeof(char *));
@@ -257,7 +222,7 @@ static bool list_split(const char *s, struct olist *out)
 			free(e.p);
 			out->v[out->n++] = NULL;
 		} else {
-			out->v[out->n++] = ob_take(&e);
+			out->v[out->n++] = strbuf_take(&e);
 		}
 		if (*s == ',' && s[1] != '}') {
 			s++;
@@ -286,7 +251,7 @@ static void list_free(struct olist *l)
 /* One table cell: escaped, cut, lists joined. Sets *width. */
 static char *table_cell(const PGresult *res, int row, int col, size_t *width)
 {
-	struct obuf b = {0};
+	struct strbuf b = {0};
 	size_t room = OUT_CELL_MAX;
 	const char *v = PQgetvalue(res, row, col);
 	struct olist l;
@@ -301,11 +266,11 @@ static char *table_cell(const PGresult *res, int row, int col, size_t *width)
 		}
 		list_free(&l);
 		*width = OUT_CELL_MAX - room;
-		return ob_take(&b);
+		return strbuf_take(&b);
 	}
 	table_escape(&b, v, &room);
 	*width = OUT_CELL_MAX - room;
-	return ob_take(&b);
+	return strbuf_take(&b);
 }
 
 static void table_pad(FILE *fp, size_t n)
@@ -344,11 +309,11 @@ static void out_table(FILE *fp, const PGresult *res)
 	size_t *widths = xcalloc((size_t)ncols, sizeof(size_t));
 
 	for (int c = 0; c < ncols; c++) {
-		struct obuf b = {0};
+		struct strbuf b = {0};
 		size_t room = OUT_CELL_MAX;
 
 		table_escape(&b, PQfname(res, c), &room);
-		cells[c] = ob_take(&b);
+		cells[c] = strbuf_take(&b);
 		cw[c] = widths[c] = OUT_CELL_MAX - room;
 	}
 	for (int r = 0; r < nrows; r++) {
@@ -384,34 +349,34 @@ static void out_table(FILE *fp, const PGresult *res)
 /* ---- JSON --------------------------------------------------------------- */
 
 /* A JSON string (RFC 8259), quotes included. */
-static void json_string(struct obuf *b, const char *s)
+static void json_string(struct strbuf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
-	ob_add(b, "\"", 1);
+	strbuf_add(b, "\"", 1);
 	while (*p != '\0') {
 		char tmp[8];
 		unsigned cp;
 		size_t len = utf8_next(p, &cp);
 
 		if (len == 0) {
-			ob_str(b, "\\ufffd");
+			strbuf_str(b, "\\ufffd");
 			p++;
 			continue;
 		}
 		if (cp == '"' || cp == '\\') {
 			tmp[0] = '\\';
 			tmp[1] = (char)cp;
-			ob_add(b, tmp, 2);
+			strbuf_add(b, tmp, 2);
 		} else if (cp < 0x20 || cp == 0x2028 || cp == 0x2029) {
 			snprintf(tmp, sizeof(tmp), "\\u%04x", cp);
-			ob_str(b, tmp);
+			strbuf_str(b, tmp);
 		} else {
-			ob_add(b, (const char *)p, len);
+			strbuf_add(b, (const char *)p, len);
 		}
 		p += len;
 	}
-	ob_add(b, "\"", 1);
+	strbuf_add(b, "\"", 1);
 }
 
 /* Is s a JSON number (RFC 8259 grammar)? ("NaN", "Infinity" are not.) */
@@ -445,46 +410,46 @@ static bool json_is_number(const char *s)
 }
 
 /* A text[] value as a JSON array; false if it is not an array literal. */
-static bool json_list(struct obuf *b, const char *v)
+static bool json_list(struct strbuf *b, const char *v)
 {
 	struct olist l;
 
 	if (!list_split(v, &l))
 		return false;
-	ob_add(b, "[", 1);
+	strbuf_add(b, "[", 1);
 	for (size_t i = 0; i < l.n; i++) {
 		if (i > 0)
-			ob_add(b, ",", 1);
+			strbuf_add(b, ",", 1);
 		if (l.v[i] == NULL)
-			ob_str(b, "null");
+			strbuf_str(b, "null");
 		else
 			json_string(b, l.v[i]);
 	}
-	ob_add(b, "]", 1);
+	strbuf_add(b, "]", 1);
 	list_free(&l);
 	return true;
 }
 
-static void json_value(struct obuf *b, const PGresult *res, int row, int col)
+static void json_value(struct strbuf *b, const PGresult *res, int row, int col)
 {
 	const char *v = PQgetvalue(res, row, col);
 
 	if (PQgetisnull(res, row, col)) {
-		ob_str(b, "null");
+		strbuf_str(b, "null");
 		return;
 	}
 	switch (out_kind_of(PQftype(res, col))) {
 	case KIND_NUMBER:
 		if (json_is_number(v)) {
-			ob_str(b, v);
+			strbuf_str(b, v);
 			return;
 		}
 		break;
 	case KIND_BOOL:
-		ob_str(b, strcmp(v, "t") == 0 ? "true" : "false");
+		strbuf_str(b, strcmp(v, "t") == 0 ? "true" : "false");
 		return;
 	case KIND_JSON:
-		ob_str(b, v);	/* PostgreSQL made it: valid JSON */
+		strbuf_str(b, v);	/* PostgreSQL made it: valid JSON */
 		return;
 	case KIND_LIST:
 		if (json_list(b, v))
@@ -499,19 +464,19 @@ static void json_value(struct obuf *b, const PGresult *res, int row, int col)
 static void out_json(FILE *fp, const PGresult *res)
 {
 	int nrows = PQntuples(res), ncols = PQnfields(res);
-	struct obuf b = {0};
+	struct strbuf b = {0};
 
 	fputs(nrows ? "[\n" : "[]\n", fp);
 	for (int r = 0; r < nrows; r++) {
-		ob_add(&b, "{", 1);
+		strbuf_add(&b, "{", 1);
 		for (int c = 0; c < ncols; c++) {
 			if (c > 0)
-				ob_add(&b, ",", 1);
+				strbuf_add(&b, ",", 1);
 			json_string(&b, PQfname(res, c));
-			ob_add(&b, ":", 1);
+			strbuf_add(&b, ":", 1);
 			json_value(&b, res, r, c);
 		}
-		ob_str(&b, r + 1 < nrows ? "},\n" : "}\n");
+		strbuf_str(&b, r + 1 < nrows ? "},\n" : "}\n");
 		fwrite(b.p, 1, b.len, fp);
 		b.len = 0;
 	}
@@ -551,7 +516,7 @@ static void out_csv(FILE *fp, const PGresult *res)
 		for (int c = 0; c < ncols; c++) {
 			const char *v = PQgetvalue(res, r, c);
 			enum out_kind kind = out_kind_of(PQftype(res, c));
-			struct obuf b = {0};
+			struct strbuf b = {0};
 
 			if (c > 0)
 				putc(',', fp);
