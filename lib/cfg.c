@@ -584,10 +584,14 @@ void cfg_unref(struct cfg *cfg)
 	for (size_t i = 0; i < CFG_NKEYS; i++)
 		if (cfg_keys[i].scope == CFG_GLOBAL)
 			cfg_value_free(&cfg_keys[i], cfg);
-	for (size_t i = 0; i < cfg->nports; i++)
-		free(cfg->ports[i].networks);
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		if (cfg_keys[i].scope != CFG_PORT)
+			continue;
+		for (size_t j = 0; j < cfg->nports; j++)
+			cfg_value_free(&cfg_keys[i], &cfg->ports[j]);
+		cfg_value_free(&cfg_keys[i], &cfg->strict);
+	}
 	free(cfg->ports);
-	free(cfg->strict.networks);
 	free(cfg->path);
 	free(cfg);
 }

@@ -53,6 +53,16 @@ enum cfg_full_action {
 	CFG_FULL_DROP,		/* journal full: mail flows, events dropped */
 };
 
+/* Postfix milter_default_action: what smtpd does when the milter is
+ * unreachable or fails (Postfix 3.7's values; its default changes in
+ * 3.11, so portmilter-conf always sets it). */
+enum cfg_milter_action {
+	CFG_MA_TEMPFAIL,	/* 451 4.7.1, the client retries (default) */
+	CFG_MA_ACCEPT,		/* mail flows unchecked and unrecorded */
+	CFG_MA_REJECT,		/* 5xx: mail is refused */
+	CFG_MA_QUARANTINE,	/* accepted, held in the hold queue */
+};
+
 enum cfg_unknown_port {
 	CFG_UNKNOWN_STRICT,	/* submission rules + a warning (default) */
 	CFG_UNKNOWN_REJECT,	/* refuse the connection */
@@ -90,6 +100,7 @@ struct cfg_port {
 	struct pm_cidr *networks;
 	unsigned max_recipients;	/* per message, 1..100000 */
 	unsigned like;			/* port inherited from, 0 = none */
+	char *listen;			/* "all" or an IP address literal */
 	unsigned line;			/* line of "[port N]"; 0 = built in */
 };
 
@@ -106,6 +117,8 @@ struct cfg {
 	struct cfg_strlist relay_domains;
 	struct cfg_strlist local_transports;	/* {rcpt_mailer} values */
 	enum cfg_unknown_port unknown_port;
+	enum cfg_milter_action milter_default_action;	/* for main.cf */
+	bool postfix_chroot;		/* master.cf chroot column of smtpd */
 	/* per-port sections, sorted by port number */
 	size_t nports;
 	struct cfg_port *ports;
@@ -134,6 +147,9 @@ const struct cfg_port *cfg_port_find(const struct cfg *cfg, unsigned port);
 void cfg_print(const struct cfg *cfg, FILE *fp);
 
 const char *cfg_mode_name(enum cfg_mode mode);
+
+/* "tempfail", "accept", "reject", "quarantine" (Postfix's words). */
+const char *cfg_milter_action_name(enum cfg_milter_action action);
 
 /* "TLSv1.2" -> PM_TLS_1_2; "TLSv1" = "TLSv1.0"; NULL/"" -> PM_TLS_NONE;
  * anything else (including "SSLv3") -> PM_TLS_UNKNOWN. Accepts the

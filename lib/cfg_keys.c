@@ -52,6 +52,9 @@ const struct cfg_key cfg_keys[CFG_NKEYS] = {
 	CFG_G(CFG_K_LOCAL_TRANSPORTS, local_transports, CFG_T_WORDS,
 	      "local virtual lmtp"),
 	CFG_G(CFG_K_UNKNOWN_PORT, unknown_port, CFG_T_UNKNOWN, "strict"),
+	CFG_G(CFG_K_MILTER_DEFAULT_ACTION, milter_default_action,
+	      CFG_T_ACTION, "tempfail"),
+	CFG_G(CFG_K_POSTFIX_CHROOT, postfix_chroot, CFG_T_BOOL, "yes"),
 	CFG_P(CFG_K_MODE, "mode", mode, CFG_T_MODE, 0, 0,
 	      "submission", "submission", "submission"),
 	CFG_P(CFG_K_LIKE, "like", like, CFG_T_NUMBER, 1, 65535,
@@ -72,12 +75,21 @@ const struct cfg_key cfg_keys[CFG_NKEYS] = {
 	      0, 0, "0.0.0.0/0 ::/0", "0.0.0.0/0 ::/0", "0.0.0.0/0 ::/0"),
 	CFG_P(CFG_K_MAX_RECIPIENTS, "max_recipients", max_recipients,
 	      CFG_T_NUMBER, 1, 100000, "1000", "100", "100"),
+	CFG_P(CFG_K_LISTEN, "listen", listen, CFG_T_LISTEN, 0, 0,
+	      "all", "all", "all"),
 };
 
 const char *const cfg_mode_names[3] = {
 	[CFG_MODE_MX] = "mx",
 	[CFG_MODE_SUBMISSION] = "submission",
 	[CFG_MODE_SUBMISSIONS] = "submissions",
+};
+
+const char *const cfg_milter_action_names[4] = {
+	[CFG_MA_TEMPFAIL] = "tempfail",
+	[CFG_MA_ACCEPT] = "accept",
+	[CFG_MA_REJECT] = "reject",
+	[CFG_MA_QUARANTINE] = "quarantine",
 };
 
 #define CFG_DIGITS	"0123456789"
@@ -209,6 +221,8 @@ static int cfg_choice(const char *v, const char *const *names, int n)
 static bool cfg_str_ok(const struct cfg_key *k, const char *v,
 		       char *why, size_t wlen)
 {
+	struct pm_addr addr;
+
 	switch (k->type) {
 	case CFG_T_SOCKET:
 		if ((strncmp(v, "unix:/", 6) == 0 && v[6] != '\0') ||
@@ -224,6 +238,10 @@ static bool cfg_str_ok(const struct cfg_key *k, const char *v,
 		return (strlen(v) <= 253 && cfg_only(v, CFG_HOST_CHARS)) ||
 		       cfg_why(why, wlen, "expected a host name (letters, "
 			       "digits, '.', '-', '_') or nothing");
+	case CFG_T_LISTEN:
+		return strcmp(v, "all") == 0 || addr_parse(v, &addr) ||
+		       cfg_why(why, wlen, "expected all or one IP address "
+			       "(127.0.0.1, ::1), without a port");
 	default:
 		return v[0] != '\0' ||
 		       cfg_why(why, wlen, "expected a libpq connection string");
@@ -307,6 +325,12 @@ bool cfg_value_set(const struct cfg_key *k, const char *v, void *base,
 			return cfg_why(why, wlen, "expected tempfail or drop");
 		*(enum cfg_full_action *) field = (enum cfg_full_action) i;
 		return true;
+	case CFG_T_ACTION:
+		if ((i = cfg_choice(v, cfg_milter_action_names, 4)) < 0)
+			return cfg_why(why, wlen, "expected tempfail, accept, "
+				       "reject or quarantine");
+		*(enum cfg_milter_action *) field = (enum cfg_milter_action) i;
+		return true;
 	case CFG_T_SIZE:
 		return cfg_size(v, (unsigned long long *) field, why, wlen);
 	case CFG_T_NUMBER:
@@ -335,7 +359,7 @@ void cfg_value_free(const struct cfg_key *k, void *base)
 {
 	char *field = (char *) base + k->off;
 
-	if (k->type <= CFG_T_HOST) {
+	if (k->type <= CFG_T_LISTEN) {
 		free(*(char **) field);
 		*(char **) field = NULL;
 	} else if (k->type <= CFG_T_WORDS) {

@@ -24,12 +24,12 @@ enum cfg_scope {
 
 enum cfg_type {
 	/* strings (char *): checked by cfg_str_ok() */
-	CFG_T_SOCKET, CFG_T_TEXT, CFG_T_ABSPATH, CFG_T_HOST,
+	CFG_T_SOCKET, CFG_T_TEXT, CFG_T_ABSPATH, CFG_T_HOST, CFG_T_LISTEN,
 	/* lists (struct cfg_strlist) */
 	CFG_T_DOMAINS, CFG_T_WORDS,
 	/* scalars */
 	CFG_T_UNKNOWN, CFG_T_MODE, CFG_T_BOOL, CFG_T_TLS, CFG_T_NUMBER,
-	CFG_T_SIZE, CFG_T_FULL,
+	CFG_T_SIZE, CFG_T_FULL, CFG_T_ACTION,
 	/* client_networks (nnetworks + networks) */
 	CFG_T_NETS,
 };
@@ -39,9 +39,11 @@ enum cfg_key_id {	/* global keys first, then per-port keys */
 	CFG_K_JOURNAL_MAX_SIZE, CFG_K_JOURNAL_FULL_ACTION,
 	CFG_K_NODE_NAME, CFG_K_LOCAL_DOMAINS, CFG_K_RELAY_DOMAINS,
 	CFG_K_LOCAL_TRANSPORTS, CFG_K_UNKNOWN_PORT,
+	CFG_K_MILTER_DEFAULT_ACTION, CFG_K_POSTFIX_CHROOT,
 	CFG_K_MODE, CFG_K_LIKE, CFG_K_ENABLED, CFG_K_REQUIRE_TLS,
 	CFG_K_REQUIRE_AUTH, CFG_K_TLS_BEFORE_AUTH, CFG_K_ALLOW_UNAUTH_RELAY,
 	CFG_K_MIN_TLS_VERSION, CFG_K_CLIENT_NETWORKS, CFG_K_MAX_RECIPIENTS,
+	CFG_K_LISTEN,
 	CFG_NKEYS
 };
 
@@ -56,6 +58,7 @@ struct cfg_key {
 
 extern const struct cfg_key cfg_keys[CFG_NKEYS];
 extern const char *const cfg_mode_names[3];
+extern const char *const cfg_milter_action_names[4];
 
 /* Parse v as key k's type into base (a struct cfg for global keys, a
  * struct cfg_port for the others), replacing what was there; false with

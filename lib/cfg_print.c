@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "cfg_keys.h"
 #include "util.h"
 
 static char *cfg_nets_text(const struct cfg_port *port)
@@ -28,7 +29,7 @@ static char *cfg_nets_text(const struct cfg_port *port)
 	return out;
 }
 
-#define CFG_ROW	"%-5s  %-11s  %-7s  %-8s  %-7s  %-8s  %-15s  %-12s  %-8s  %-*s  %s\n"
+#define CFG_ROW	"%-5s  %-11s  %-7s  %-8s  %-7s  %-8s  %-15s  %-12s  %-8s  %-*s  %-5s  %s\n"
 
 static void cfg_print_port(FILE *fp, const struct cfg_port *p,
 			   const char *nets, int width)
@@ -44,7 +45,8 @@ static void cfg_print_port(FILE *fp, const struct cfg_port *p,
 		cfg_tls_version_name(p->min_tls_version),
 		p->require_auth ? "required" : "optional",
 		p->tls_before_auth ? "yes" : "no",
-		p->allow_unauth_relay ? "yes" : "no", rcpt, width, nets, like);
+		p->allow_unauth_relay ? "yes" : "no", rcpt, width, nets, like,
+		p->listen);
 }
 
 static void cfg_print_list(FILE *fp, const char *name,
@@ -69,7 +71,7 @@ void cfg_print(const struct cfg *cfg, FILE *fp)
 	fprintf(fp, "# %s\n", cfg->path);
 	fprintf(fp, CFG_ROW, "port", "mode", "enabled", "tls", "min_tls",
 		"auth", "tls_before_auth", "unauth_relay", "max_rcpt",
-		(int) width, "networks", "like");
+		(int) width, "networks", "like", "listen");
 	for (i = 0; i < cfg->nports; i++) {
 		cfg_print_port(fp, &cfg->ports[i], nets[i], (int) width);
 		free(nets[i]);
@@ -105,6 +107,19 @@ void cfg_print(const struct cfg *cfg, FILE *fp)
 			cfg->strict.require_tls ? "required" : "optional",
 			cfg_tls_version_name(cfg->strict.min_tls_version),
 			cfg->strict.require_auth ? "required" : "optional");
+	fprintf(fp, "%-18s = %s\n", "milter_default_action",
+		cfg_milter_action_name(cfg->milter_default_action));
+	fprintf(fp, "%-18s = %s\n", "postfix_chroot",
+		cfg->postfix_chroot ? "yes (smtpd services run chrooted)" :
+		"no (smtpd services run outside a chroot)");
+}
+
+const char *cfg_milter_action_name(enum cfg_milter_action action)
+{
+	if ((unsigned) action < sizeof(cfg_milter_action_names) /
+				sizeof(*cfg_milter_action_names))
+		return cfg_milter_action_names[action];
+	return "unknown";
 }
 
 int cfg_tls_version_parse(const char *text)

@@ -4,7 +4,8 @@
  * here decides a rule by itself.
  *
  * Macros asked for at each stage (smfi_setsymlist; the list replaces
- * Postfix's milter_*_macros for that stage, so it names everything):
+ * Postfix's milter_*_macros for that stage, so it names everything;
+ * the lists themselves are in lib/macros.h, shared with portmilter-conf):
  *   connect: {daemon_port} {daemon_name} {daemon_addr} {client_addr}
  *            {client_name} {client_port} j _ and the TLS macros (present
  *            from connect on with implicit TLS, ports 465/4650)
@@ -40,6 +41,7 @@
 #include "addr.h"
 #include "cfg.h"
 #include "event.h"
+#include "macros.h"
 #include "milter.h"
 #include "msg.h"
 #include "policy.h"
@@ -99,15 +101,11 @@ static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cfg *cfg_current;
 static atomic_uint active_conns;
 
-static const char connect_macros[] = "{daemon_port} {daemon_name} {daemon_addr} "
-	"{client_addr} {client_name} {client_port} j _ "
-	"{tls_version} {cipher} {cipher_bits}";
-static const char helo_macros[] = "{tls_version} {cipher} {cipher_bits} "
-	"{cert_subject} {cert_issuer}";
-static const char mail_macros[] = "i {auth_type} {auth_authen} {auth_author} "
-	"{tls_version} {cipher} {cipher_bits} {mail_addr} {mail_mailer}";
-static const char rcpt_macros[] = "i {rcpt_addr} {rcpt_host} {rcpt_mailer}";
-static const char eom_macros[] = "i";
+static const char connect_macros[] = PM_MACROS_CONNECT;
+static const char helo_macros[] = PM_MACROS_HELO;
+static const char mail_macros[] = PM_MACROS_MAIL;
+static const char rcpt_macros[] = PM_MACROS_RCPT;
+static const char eom_macros[] = PM_MACROS_EOM;
 
 /* ---- configuration ------------------------------------------------------ */
 

@@ -17,7 +17,10 @@
 #   pm_tmp_setup            makes PM_TMP (mktemp -d) and installs traps
 #                           that stop the daemon and remove PM_TMP on
 #                           exit, failure or interrupt (PM_KEEP=1 keeps
-#                           the directory for debugging)
+#                           the directory for debugging); set
+#                           PM_CLEANUP_HOOK to a command to run after
+#                           the daemon is stopped and before PM_TMP is
+#                           removed (e.g. stopping a database kept there)
 # Configuration:
 #   pm_conf_build OUT [HEAD...]
 #                           OUT = the test preamble (journal in PM_TMP),
@@ -102,6 +105,9 @@ tap_plan() {
 pm_cleanup() {
 	if [ -n "$PM_PID" ]; then
 		pm_stop || :
+	fi
+	if [ -n "${PM_CLEANUP_HOOK:-}" ]; then
+		eval "$PM_CLEANUP_HOOK" || :
 	fi
 	if [ -n "$PM_TMP" ] && [ -d "$PM_TMP" ]; then
 		if [ -n "${PM_KEEP:-}" ]; then

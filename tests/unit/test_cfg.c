@@ -188,6 +188,25 @@ static const struct err_case err_cases[] = {
 	{ "unknown_port = allow\n",
 	  "t.conf:1: bad value \"allow\" for unknown_port: expected strict or "
 	  "reject" },
+	/* Postfix settings */
+	{ "milter_default_action = shutdown\n",
+	  "t.conf:1: bad value \"shutdown\" for milter_default_action: "
+	  "expected tempfail, accept, reject or quarantine" },
+	{ "milter_default_action = Tempfail\n",
+	  "t.conf:1: bad value \"Tempfail\" for milter_default_action" },
+	{ "[port 25]\nmilter_default_action = accept\n",
+	  "t.conf:2: \"milter_default_action\" is a global key" },
+	{ "postfix_chroot = y\n",
+	  "t.conf:1: bad value \"y\" for postfix_chroot: expected yes or no" },
+	{ "[port 25]\nlisten = 127.0.0.1:25\n",
+	  "t.conf:2: bad value \"127.0.0.1:25\" for listen: expected all or "
+	  "one IP address" },
+	{ "[port 25]\nlisten = localhost\n",
+	  "t.conf:2: bad value \"localhost\" for listen" },
+	{ "[port 25]\nlisten = 127.0.0.1 ::1\n",
+	  "t.conf:2: bad value \"127.0.0.1 ::1\" for listen" },
+	{ "[port 25]\nlisten =\n", "t.conf:2: bad value \"\" for listen" },
+	{ "listen = all\n", "t.conf:1: \"listen\" is a per-port key" },
 	/* max_recipients: range and strict decimal */
 	{ "[port 25]\nmax_recipients = 0\n", "t.conf:2: bad value \"0\" for "
 	  "max_recipients: expected a decimal number in 1..100000" },
@@ -528,8 +547,11 @@ static void test_empty_defaults(void **state)
 	assert_int_equal(cfg->relay_domains.n, 0);
 	check_list(&cfg->local_transports, transports, N(transports));
 	assert_int_equal(cfg->unknown_port, CFG_UNKNOWN_STRICT);
+	assert_int_equal(cfg->milter_default_action, CFG_MA_TEMPFAIL);
+	assert_true(cfg->postfix_chroot);
 	assert_int_equal(cfg->nports, 0);
 	check_profile(&cfg->strict, &strict);
+	assert_string_equal(cfg->strict.listen, "all");
 	assert_int_equal(cfg->strict.line, 0);
 	assert_null(cfg_port_find(cfg, 25));
 	cfg_unref(cfg);
@@ -575,6 +597,7 @@ static void test_all_keys(void **state)
 		"min_tls_version = tlsv1.3\n"
 		"client_networks = 192.0.2.1 2001:db8::/32, 10.0.0.0/8\n"
 		"max_recipients = 100000\n"
+		"listen = ::1\n"
 		"[port 65535]\nmode = submissions\nmin_tls_version = TLSv1\n"
 		"max_recipients = 1\n"
 		"[port 1]\nmin_tls_version = none\nrequire_tls = no\n";
@@ -591,6 +614,42 @@ static void test_all_keys(void **state)
 	(void)state;
 	for (size_t i = 0; i < N(want); i++)
 		check_profile(cfg_port_find(cfg, want[i].port), &want[i]);
+	assert_string_equal(cfg_port_find(cfg, 2525)->listen, "::1");
+	assert_string_equal(cfg_port_find(cfg, 65535)->listen, "all");
+	cfg_unref(cfg);
+}
+
+/* The Postfix-side keys: every value, and listen through "like". */
+static void test_postfix_keys(void **state)
+{
+	static const char *const actions[] = {
+		"tempfail", "accept", "reject", "quarantine",
+	};
+	char text[256];
+	struct cfg *cfg;
+
+	(void)state;
+	for (size_t i = 0; i < N(actions); i++) {
+		snprintf(text, sizeof(text), "milter_default_action = %s\n"
+			 "postfix_chroot = no\n", actions[i]);
+		cfg = parse_ok(text);
+		assert_int_equal(cfg->milter_default_action, (int)i);
+		assert_string_equal(cfg_milter_action_name(
+				    cfg->milter_default_action), actions[i]);
+		assert_false(cfg->postfix_chroot);
+		cfg_unref(cfg);
+	}
+	assert_string_equal(cfg_milter_action_name((enum cfg_milter_action)9),
+			    "unknown");
+	cfg = parse_ok("[port 587]\nlisten = 127.0.0.1\n"
+		       "[port 5870]\nlike = 587\n"
+		       "[port 12345]\nlike = 587\nlisten = [2001:db8::1]\n"
+		       "[port 25]\nmode = mx\n");
+	assert_string_equal(cfg_port_find(cfg, 587)->listen, "127.0.0.1");
+	assert_string_equal(cfg_port_find(cfg, 5870)->listen, "127.0.0.1");
+	assert_string_equal(cfg_port_find(cfg, 12345)->listen,
+			    "[2001:db8::1]");
+	assert_string_equal(cfg_port_find(cfg, 25)->listen, "all");
 	cfg_unref(cfg);
 }
 
@@ -756,6 +815,10 @@ static void test_shipped_config(void **state)
 			    "unix:/var/spool/postfix/portmilter/portmilter.sock");
 	assert_string_equal(cfg->database, "dbname=portmilter");
 	assert_int_equal(cfg->unknown_port, CFG_UNKNOWN_STRICT);
+	assert_int_equal(cfg->milter_default_action, CFG_MA_TEMPFAIL);
+	assert_true(cfg->postfix_chroot);
+	for (size_t i = 0; i < cfg->nports; i++)
+		assert_string_equal(cfg->ports[i].listen, "all");
 	cfg_unref(cfg);
 }
 
@@ -804,7 +867,8 @@ static void test_print(void **state)
 		"like", "\n25 ", "\n587 ", "\n12345 ", "any",
 		"192.0.2.0/24,2001:db8::/32", "submission", "mx",
 		"required", "optional", "TLSv1.2", "milter_socket",
-		"journal_directory", "unknown_port", "strict",
+		"journal_directory", "unknown_port", "strict", "listen",
+		"milter_default_action", "tempfail", "postfix_chroot",
 	};
 	for (size_t i = 0; i < N(want); i++)
 		if (strstr(out, want[i]) == NULL)
@@ -955,6 +1019,7 @@ int main(void)
 		cmocka_unit_test(test_empty_defaults),
 		cmocka_unit_test(test_mode_defaults),
 		cmocka_unit_test(test_all_keys),
+		cmocka_unit_test(test_postfix_keys),
 		cmocka_unit_test(test_inheritance),
 		cmocka_unit_test(test_continuation_lists),
 		cmocka_unit_test(test_crlf_comments),

@@ -1,0 +1,535 @@
+/*
+ * plan - live Postfix configuration against portmilter.conf.
+ * See plan.h for the policy.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "plan.h"
+#include "text.h"
+#include "util.h"
+
+/* main.cf parameters read besides the PC_NMAIN ones of gen.h. */
+const char *const pc_plan_extra_params[PC_PLAN_NEXTRA] = {
+	"smtpd_tls_cert_file", "smtpd_tls_chain_files",
+};
+
+/* An inet service of master.cf, as postconf -F shows it. */
+struct pc_svc {
+	char *name;
+	char host[256];		/* "" = all addresses */
+	unsigned port;		/* 0 = not understood */
+	bool matched;
+};
+
+struct pc_svcs {
+	size_t n;
+	struct pc_svc *v;
+};
+
+/* ---- plan items ---------------------------------------------------------- */
+
+static struct pc_item *pc_item(struct pc_plan *plan, enum pc_item_kind kind,
+			       unsigned port, char *text)
+{
+	struct pc_item *it;
+
+	if (plan->n == plan->alloc) {
+		plan->alloc = plan->alloc ? plan->alloc * 2 : 32;
+		plan->v = xrealloc(plan->v, plan->alloc * sizeof(*plan->v));
+	}
+	it = &plan->v[plan->n++];
+	memset(it, 0, sizeof(*it));
+	it->kind = kind;
+	it->port = port;
+	it->text = text;
+	return it;
+}
+
+static void pc_fix(struct pc_plan *plan, enum pc_item_kind kind, unsigned port,
+		   char *key, const char *value, const char *old, char *text)
+{
+	struct pc_item *it = pc_item(plan, kind, port, text);
+
+	it->key = key;
+	it->value = xstrdup(value);
+	it->old = old ? xstrdup(old) : NULL;
+}
+
+void pc_plan_free(struct pc_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		free(plan->v[i].key);
+		free(plan->v[i].value);
+		free(plan->v[i].old);
+		free(plan->v[i].text);
+	}
+	free(plan->v);
+	memset(plan, 0, sizeof(*plan));
+}
+
+size_t pc_plan_fixes(const struct pc_plan *plan)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < plan->n; i++)
+		n += plan->v[i].kind < PC_I_MANUAL;
+	return n;
+}
+
+size_t pc_plan_drifts(const struct pc_plan *plan)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < plan->n; i++)
+		n += plan->v[i].kind != PC_I_NOTE && plan->v[i].text != NULL;
+	return n;
+}
+
+/* ---- the live services --------------------------------------------------- */
+
+/* Host and port of a service name ("smtp", "127.0.0.1:5870",
+ * "[::1]:submission"), as master(8) reads it. */
+static void pc_svc_addr(struct pc_svc *s)
+{
+	const char *name = s->name, *port = name, *end;
+	struct pm_addr a;
+	struct servent *se;
+	long num;
+
+	if (name[0] == '[' && (end = strchr(name, ']')) != NULL &&
+	    end[1] == ':') {
+		snprintf(s->host, sizeof(s->host), "%.*s",
+			 (int) (end - name - 1), name + 1);
+		port = end + 2;
+	} else if ((end = strrchr(name, ':')) != NULL) {
+		snprintf(s->host, sizeof(s->host), "%.*s",
+			 (int) (end - name), name);
+		port = end + 1;
+	}
+	if (strcmp(s->host, "*") == 0)
+		s->host[0] = '\0';
+	if (s->host[0] != '\0' && addr_parse(s->host, &a))
+		addr_to_text(&a, s->host, sizeof(s->host));
+	if (str_to_long(port, 1, 65535, &num))
+		s->port = (unsigned) num;
+	else if ((se = getservbyname(port, "tcp")) != NULL)
+		s->port = ntohs((uint16_t) se->s_port);
+}
+
+/* Every inet service, from the "NAME/inet/service = NAME" lines. */
+static void pc_svcs_read(const struct pc_live *live, struct pc_svcs *svcs)
+{
+	const struct pc_kvlist *f = &live->fields;
+	static const char tail[] = "/inet/service";
+	size_t klen, tlen = sizeof(tail) - 1;
+
+	svcs->n = 0;
+	svcs->v = xcalloc(f->n + 1, sizeof(*svcs->v));
+	for (size_t i = 0; i < f->n; i++) {
+		klen = strlen(f->v[i].key);
+		if (klen <= tlen || strcmp(f->v[i].key + klen - tlen, tail) != 0)
+			continue;
+		svcs->v[svcs->n].name = xstrndup(f->v[i].key, klen - tlen);
+		pc_svc_addr(&svcs->v[svcs->n]);
+		svcs->n++;
+	}
+}
+
+static void pc_svcs_free(struct pc_svcs *svcs)
+{
+	for (size_t i = 0; i < svcs->n; i++)
+		free(svcs->v[i].name);
+	free(svcs->v);
+}
+
+/* Could both bind the same socket? ("" = all addresses.) */
+static bool pc_hosts_overlap(const char *a, const char *b)
+{
+	return a[0] == '\0' || b[0] == '\0' || str_eq_nocase(a, b);
+}
+
+/* The live service for a wanted one: same name, else same port. */
+static struct pc_svc *pc_svc_match(struct pc_svcs *svcs,
+				   const struct pc_service *w)
+{
+	const char *host = w->host ? w->host : "";
+
+	for (size_t i = 0; i < svcs->n; i++)
+		if (strcmp(svcs->v[i].name, w->name) == 0)
+			return &svcs->v[i];
+	for (size_t i = 0; i < svcs->n; i++)
+		if (svcs->v[i].port == w->port && !svcs->v[i].matched &&
+		    pc_hosts_overlap(svcs->v[i].host, host))
+			return &svcs->v[i];
+	return NULL;
+}
+
+/* A field of a live service, "-" when postconf did not show it. */
+static const char *pc_field(const struct pc_live *live, const char *svc,
+			    const char *field)
+{
+	char *key = pc_strf("%s/inet/%s", svc, field);
+	const char *v = pc_kv_get(&live->fields, key);
+
+	free(key);
+	return v ? v : "-";
+}
+
+static const char *pc_over_get(const struct pc_live *live, const char *svc,
+			       const char *param)
+{
+	char *key = pc_strf("%s/inet/%s", svc, param);
+	const char *v = pc_kv_get(&live->overrides, key);
+
+	free(key);
+	return v;
+}
+
+/* ---- one port ------------------------------------------------------------ */
+
+static void pc_plan_new(struct pc_plan *plan, const struct pc_service *w)
+{
+	char *entry = pc_service_entry(w);
+
+	pc_fix(plan, PC_I_ADD, w->port, pc_strf("%s/inet", w->name), entry,
+	       NULL, pc_strf("port %u: no service in master.cf (expected "
+			     "%s/inet = %s)", w->port, w->name, entry));
+	free(entry);
+	for (size_t i = 0; i < w->nover; i++)
+		pc_fix(plan, PC_I_OVER, w->port, pc_strf("%s/inet/%s", w->name,
+		       w->over[i].param), w->over[i].value, NULL, NULL);
+}
+
+/* Name and address of an existing service that serves the port. */
+static void pc_plan_identity(struct pc_plan *plan, const struct pc_service *w,
+			     const struct pc_svc *l)
+{
+	const char *host = w->host ? w->host : "";
+
+	if (strcmp(l->name, w->name) == 0)
+		return;
+	if (!str_eq_nocase(l->host, host))
+		pc_item(plan, PC_I_MANUAL, w->port, pc_strf(
+			"%s/inet (port %u) listens on %s, portmilter.conf says "
+			"listen = %s: change it by hand (postconf -MX %s/inet, "
+			"then portmilter-conf apply)", l->name, w->port,
+			l->host[0] ? l->host : "all addresses",
+			host[0] ? host : "all", l->name));
+	else
+		pc_item(plan, PC_I_NOTE, w->port, pc_strf(
+			"port %u is served by the existing service %s/inet "
+			"(portmilter-conf would name it %s): used as it is",
+			w->port, l->name, w->name));
+}
+
+/* Fields that matter: command, unprivileged, chroot. */
+static void pc_plan_fields(struct pc_plan *plan, const struct pc_service *w,
+			   const struct pc_svc *l, const struct pc_live *live,
+			   bool force)
+{
+	const char *cmd = pc_field(live, l->name, "command");
+	const char *unpriv = pc_field(live, l->name, "unprivileged");
+	const char *chroot = pc_field(live, l->name, "chroot");
+	const char *fields[3] = { "command", "unprivileged", "chroot" };
+	const char *have[3] = { cmd, unpriv, chroot };
+	const char *want[3] = { "smtpd", "-", w->chroot ? "y" : "n" };
+	bool differs[3];
+
+	differs[0] = strncmp(cmd, "smtpd", 5) != 0 ||
+		     (cmd[5] != '\0' && cmd[5] != ' ');
+	differs[1] = strcmp(unpriv, "n") == 0;
+	differs[2] = (strcmp(chroot, "y") == 0) != w->chroot;
+	for (size_t i = 0; i < 3; i++) {
+		char *text;
+
+		if (!differs[i])
+			continue;
+		text = pc_strf("%s/inet (port %u): %s is %s, portmilter.conf "
+			       "implies %s%s", l->name, w->port, fields[i],
+			       have[i], want[i], i == 2 ? (w->chroot ?
+			       " (postfix_chroot = yes)" :
+			       " (postfix_chroot = no)") : "");
+		if (force) {
+			pc_fix(plan, PC_I_FIELD, w->port, pc_strf("%s/inet/%s",
+			       l->name, fields[i]), want[i], have[i], text);
+		} else {
+			char *t = pc_strf("%s; apply changes it only with "
+					  "--force", text);
+
+			free(text);
+			pc_item(plan, PC_I_MANUAL, w->port, t);
+		}
+	}
+}
+
+/* Our -o overrides on an existing service. */
+static void pc_plan_overrides(struct pc_plan *plan, const struct pc_service *w,
+			      const struct pc_svc *l,
+			      const struct pc_live *live, bool force)
+{
+	for (size_t i = 0; i < w->nover; i++) {
+		const struct pc_override *o = &w->over[i];
+		const char *have = pc_over_get(live, l->name, o->param);
+
+		if (have != NULL && strcmp(have, o->value) == 0)
+			continue;
+		if (o->soft && have != NULL && !force &&
+		    strncmp(have, "portmilter/", 11) != 0) {
+			pc_item(plan, PC_I_NOTE, w->port, pc_strf(
+				"%s/inet (port %u) keeps -o %s=%s, set by the "
+				"admin (portmilter-conf would set %s; --force "
+				"replaces it)", l->name, w->port, o->param,
+				have, o->value));
+			continue;
+		}
+		pc_fix(plan, PC_I_OVER, w->port, pc_strf("%s/inet/%s", l->name,
+		       o->param), o->value, have, have ? pc_strf(
+		       "%s/inet (port %u): -o %s=%s, portmilter.conf implies "
+		       "%s", l->name, w->port, o->param, have, o->value) :
+		       pc_strf("%s/inet (port %u): -o %s=%s is missing",
+		       l->name, w->port, o->param, o->value));
+	}
+}
+
+static bool pc_list_has(const char *list, const char *word)
+{
+	struct cfg_strlist words = { 0, NULL };
+	bool has;
+
+	pc_list_words(list, true, &words);
+	has = cfg_strlist_has(&words, word);
+	pc_strlist_free(&words);
+	return has;
+}
+
+/* A per-service smtpd_milters, other services on the same port. */
+static void pc_plan_service_checks(struct pc_plan *plan,
+				   const struct pc_want *want,
+				   const struct pc_service *w,
+				   const struct pc_svc *l,
+				   const struct pc_svcs *svcs,
+				   const struct pc_live *live)
+{
+	const char *m = pc_over_get(live, l->name, "smtpd_milters");
+
+	if (m != NULL && !pc_list_has(m, want->milter))
+		pc_item(plan, PC_I_MANUAL, w->port, pc_strf(
+			"%s/inet (port %u) overrides smtpd_milters (-o "
+			"smtpd_milters=%s) without %s: mail on this port is not "
+			"checked nor recorded; add it there or drop the override",
+			l->name, w->port, m, want->milter));
+	for (size_t i = 0; i < svcs->n; i++) {
+		const struct pc_svc *o = &svcs->v[i];
+
+		if (o != l && o->port == w->port &&
+		    pc_hosts_overlap(o->host, l->host))
+			pc_item(plan, PC_I_MANUAL, w->port, pc_strf(
+				"%s/inet also listens on port %u, as %s/inet "
+				"does: Postfix cannot bind both; remove one",
+				o->name, w->port, l->name));
+	}
+}
+
+/* ---- services that are not wanted any more ------------------------------- */
+
+static void pc_plan_stale(struct pc_plan *plan, const struct pc_svcs *svcs,
+			  const struct pc_live *live)
+{
+	for (size_t i = 0; i < svcs->n; i++) {
+		const struct pc_svc *s = &svcs->v[i];
+		const char *mark = pc_over_get(live, s->name,
+					       "milter_macro_daemon_name");
+
+		if (s->matched || mark == NULL ||
+		    strncmp(mark, "portmilter/", 11) != 0)
+			continue;
+		pc_item(plan, PC_I_MANUAL, s->port, pc_strf(
+			"%s/inet carries -o milter_macro_daemon_name=%s but "
+			"portmilter.conf has no enabled port for it: remove it "
+			"with postconf -MX %s/inet (apply never removes a service)",
+			s->name, mark, s->name));
+	}
+}
+
+/* ---- main.cf ------------------------------------------------------------- */
+
+static const char *pc_get(const struct pc_kvlist *l, const char *key)
+{
+	const char *v = pc_kv_get(l, key);
+
+	return v ? v : "";
+}
+
+/* An exact value, set explicitly (the default may change). */
+static void pc_plan_exact(struct pc_plan *plan, const struct pc_main *m,
+			  const struct pc_live *live)
+{
+	const char *have = pc_kv_get(&live->explicit, m->param);
+
+	if (have != NULL && strcmp(have, m->value) == 0)
+		return;
+	pc_fix(plan, PC_I_MAIN, 0, xstrdup(m->param), m->value, have,
+	       have ? pc_strf("main.cf: %s = %s, portmilter.conf implies %s",
+			      m->param, have, m->value) :
+	       pc_strf("main.cf: %s is not set (expected %s: Postfix's "
+		       "default is not a promise)", m->param, m->value));
+}
+
+/* Our milter among smtpd_milters; other portmilter-looking entries. */
+static void pc_plan_milters(struct pc_plan *plan, const struct pc_main *m,
+			    const struct pc_live *live)
+{
+	const char *raw = pc_get(&live->raw, m->param);
+	struct cfg_strlist words = { 0, NULL };
+	char *value;
+
+	pc_list_words(pc_get(&live->expanded, m->param), true, &words);
+	for (size_t i = 0; i < words.n; i++)
+		if (strcmp(words.v[i], m->value) != 0 &&
+		    strstr(words.v[i], "portmilter") != NULL)
+			pc_item(plan, PC_I_NOTE, 0, pc_strf(
+				"smtpd_milters also lists %s, which looks like "
+				"another portmilter socket: remove it by hand if "
+				"it is stale (an unreachable milter means "
+				"milter_default_action for every message)",
+				words.v[i]));
+	if (!cfg_strlist_has(&words, m->value)) {
+		value = raw[0] ? pc_strf("%s, %s", raw, m->value) :
+				 xstrdup(m->value);
+		pc_fix(plan, PC_I_MAIN, 0, xstrdup(m->param), value,
+		       raw[0] ? raw : NULL, pc_strf("main.cf: smtpd_milters "
+		       "does not list %s: the milter is not wired in",
+		       m->value));
+		free(value);
+	}
+	pc_strlist_free(&words);
+}
+
+/* Our macros in a milter_*_macros list; the missing ones appended. */
+static void pc_plan_macros(struct pc_plan *plan, const struct pc_main *m,
+			   const struct pc_live *live)
+{
+	const char *raw = pc_get(&live->raw, m->param);
+	struct cfg_strlist have = { 0, NULL }, ours = { 0, NULL };
+	char *missing = xstrdup(""), *t, *value;
+
+	pc_list_words(pc_get(&live->expanded, m->param), false, &have);
+	pc_list_words(m->value, false, &ours);
+	for (size_t i = 0; i < ours.n; i++) {
+		if (cfg_strlist_has(&have, ours.v[i]))
+			continue;
+		t = pc_strf("%s%s%s", missing, missing[0] ? " " : "",
+			    ours.v[i]);
+		free(missing);
+		missing = t;
+	}
+	if (missing[0] != '\0') {
+		value = raw[0] ? pc_strf("%s %s", raw, missing) :
+				 xstrdup(missing);
+		pc_fix(plan, PC_I_MAIN, 0, xstrdup(m->param), value,
+		       raw[0] ? raw : NULL, pc_strf("main.cf: %s lacks %s",
+		       m->param, missing));
+		free(value);
+	}
+	free(missing);
+	pc_strlist_free(&have);
+	pc_strlist_free(&ours);
+}
+
+/* TLS-only ports with no server certificate in main.cf cannot work. */
+static void pc_plan_cert(struct pc_plan *plan, const struct pc_want *want,
+			 const struct pc_live *live)
+{
+	char ports[256] = "";
+	size_t off = 0;
+
+	if (pc_get(&live->expanded, "smtpd_tls_chain_files")[0] != '\0' ||
+	    pc_get(&live->expanded, "smtpd_tls_cert_file")[0] != '\0')
+		return;
+	for (size_t i = 0; i < want->nservices && off < sizeof(ports) - 16; i++)
+		if (strcmp(pc_service_over(&want->services[i],
+			   "smtpd_tls_security_level"), "encrypt") == 0)
+			off += (size_t) snprintf(ports + off, sizeof(ports) - off,
+				"%s%u", off ? ", " : "", want->services[i].port);
+	if (off > 0)
+		pc_item(plan, PC_I_NOTE, 0, pc_strf(
+			"main.cf has no server certificate (smtpd_tls_chain_files "
+			"and smtpd_tls_cert_file are empty): ports %s require TLS "
+			"and cannot accept mail until one is set", ports));
+}
+
+void pc_plan_build(const struct pc_want *want, const struct pc_live *live,
+		   bool force, struct pc_plan *plan)
+{
+	struct pc_svcs svcs;
+
+	memset(plan, 0, sizeof(*plan));
+	pc_svcs_read(live, &svcs);
+	for (size_t i = 0; i < want->nservices; i++) {
+		const struct pc_service *w = &want->services[i];
+		struct pc_svc *l = pc_svc_match(&svcs, w);
+
+		if (l == NULL) {
+			pc_plan_new(plan, w);
+			continue;
+		}
+		l->matched = true;
+		pc_plan_identity(plan, w, l);
+		pc_plan_fields(plan, w, l, live, force);
+		pc_plan_overrides(plan, w, l, live, force);
+		pc_plan_service_checks(plan, want, w, l, &svcs, live);
+	}
+	pc_plan_stale(plan, &svcs, live);
+	for (size_t i = 0; i < PC_NMAIN; i++) {
+		if (want->main[i].how == PC_MAIN_EXACT)
+			pc_plan_exact(plan, &want->main[i], live);
+		else if (want->main[i].how == PC_MAIN_MILTERS)
+			pc_plan_milters(plan, &want->main[i], live);
+		else
+			pc_plan_macros(plan, &want->main[i], live);
+	}
+	pc_plan_cert(plan, want, live);
+	pc_svcs_free(&svcs);
+}
+
+/* ---- running the fixes --------------------------------------------------- */
+
+bool pc_plan_execute(const struct pc_plan *plan, const struct pc_postconf *pc,
+		     char **err)
+{
+	static const struct {
+		enum pc_item_kind kind;
+		const char *opt;
+	} steps[] = {
+		{ PC_I_ADD, "-M" }, { PC_I_FIELD, "-F" },
+		{ PC_I_OVER, "-P" }, { PC_I_MAIN, "-e" },
+	};
+	const char **args = xcalloc(plan->n + 2, sizeof(*args));
+	char **owned = xcalloc(plan->n + 1, sizeof(*owned));
+	size_t nargs, nowned = 0;
+	bool ok = true;
+
+	for (size_t s = 0; ok && s < sizeof(steps) / sizeof(*steps); s++) {
+		nargs = 0;
+		args[nargs++] = steps[s].opt;
+		for (size_t i = 0; i < plan->n; i++) {
+			if (plan->v[i].kind != steps[s].kind)
+				continue;
+			owned[nowned] = pc_strf("%s=%s", plan->v[i].key,
+						plan->v[i].value);
+			args[nargs++] = owned[nowned++];
+		}
+		if (nargs > 1)
+			ok = pc_postconf_run(pc, args, nargs, NULL, err);
+	}
+	for (size_t i = 0; i < nowned; i++)
+		free(owned[i]);
+	free(owned);
+	free(args);
+	return ok;
+}
