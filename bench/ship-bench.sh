@@ -26,7 +26,7 @@ make -C "$build" -j"$(nproc)" all bench/journal_bench >/dev/null
 . "$top/tests/lib/pg.sh"
 pm_tmp_setup
 chmod 755 "$PM_TMP"
-trap 'pm_cleanup; pg_stop "$PM_TMP/pg"' EXIT
+PM_CLEANUP_HOOK='pg_stop "$PM_TMP/pg"'   # run by pm_cleanup before the directory goes
 
 ms() { date +%s%3N; }
 pg_start "$PM_TMP/pg"

@@ -167,6 +167,21 @@ static const char *esc(char *buf, size_t len, const char *s)
 	return str_escape(buf, len, s ? s : "");
 }
 
+/* An address for "from=<...>": without the <> Postfix passes along. */
+static const char *esc_addr(char *buf, size_t len, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+		char *bare = xstrndup(s + 1, n - 2);
+
+		str_escape(buf, len, bare);
+		free(bare);
+		return buf;
+	}
+	return esc(buf, len, s);
+}
+
 static const char *queue_id(const struct connctx *cc)
 {
 	return cc->msg.queue_id[0] ? cc->msg.queue_id : "NOQUEUE";
@@ -253,8 +268,8 @@ static void log_verdict(const struct connctx *cc, const char *stage,
 		 esc(dname, sizeof(dname), cc->daemon_name),
 		 esc(tls, sizeof(tls), cc->tls_version[0] ? cc->tls_version : "none"),
 		 esc(user, sizeof(user), cc->auth_user),
-		 esc(from, sizeof(from), cc->msg.sender),
-		 esc(to, sizeof(to), rcpt), esc(helo, sizeof(helo), cc->helo));
+		 esc_addr(from, sizeof(from), cc->msg.sender),
+		 esc_addr(to, sizeof(to), rcpt), esc(helo, sizeof(helo), cc->helo));
 }
 
 /* ---- recording ----------------------------------------------------------- */
@@ -318,9 +333,19 @@ static bool record(const struct connctx *cc, bool txn, enum txn_verdict verdict)
 	return recorder_put(&ev);
 }
 
-/* End of a transaction: log its outcome, record it. Returns false when
- * it could not be recorded. */
-static bool msg_finish(struct connctx *cc, enum txn_verdict verdict)
+/* Forget the transaction (after its event is logged and recorded). */
+static void msg_reset(struct connctx *cc)
+{
+	if (cc->msg.open)
+		cc->ntransactions++;
+	free(cc->msg.sender);
+	memset(&cc->msg, 0, sizeof(cc->msg));
+	cc->facts.nrcpt = 0;
+}
+
+/* End of a transaction: log its outcome and record it, keeping its
+ * context for a last log line; false when it could not be recorded. */
+static bool msg_close(struct connctx *cc, enum txn_verdict verdict)
 {
 	char client[LOG_VALUE + 80], user[LOG_VALUE], from[LOG_VALUE];
 	char tls[LOG_VALUE];
@@ -338,14 +363,18 @@ static bool msg_finish(struct connctx *cc, enum txn_verdict verdict)
 			 cc->msg.rule ? cc->msg.rule : "-",
 			 esc(tls, sizeof(tls), cc->tls_version[0] ? cc->tls_version : "none"),
 			 esc(user, sizeof(user), cc->auth_user),
-			 esc(from, sizeof(from), cc->msg.sender),
+			 esc_addr(from, sizeof(from), cc->msg.sender),
 			 cc->facts.nrcpt, cc->msg.nrcpt_rejected,
 			 cc->msg.nrcpt_tempfailed, cc->msg.nrcpt_refused);
 	recorded = record(cc, true, verdict);
-	cc->ntransactions++;
-	free(cc->msg.sender);
-	memset(&cc->msg, 0, sizeof(cc->msg));
-	cc->facts.nrcpt = 0;
+	return recorded;
+}
+
+static bool msg_finish(struct connctx *cc, enum txn_verdict verdict)
+{
+	bool recorded = msg_close(cc, verdict);
+
+	msg_reset(cc);
 	return recorded;
 }
 
@@ -523,8 +552,10 @@ static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
 			cc->msg.rule = "journal_full";
 			snprintf(cc->msg.reply, sizeof(cc->msg.reply),
 				 "451 4.3.0 Temporary local problem, try again later");
+			sfsistat r = tempfail_unrecorded(ctx, cc, "MAIL");
+
 			(void)msg_finish(cc, TXN_TEMPFAILED);
-			return tempfail_unrecorded(ctx, cc, "MAIL");
+			return r;
 		}
 		return SMFIS_CONTINUE;
 	}
@@ -596,16 +627,18 @@ static sfsistat pm_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 static sfsistat pm_eom(SMFICTX *ctx)
 {
 	struct connctx *cc = smfi_getpriv(ctx);
+	sfsistat r = SMFIS_CONTINUE;
 
 	if (cc == NULL)
 		return SMFIS_CONTINUE;
 	queue_id_refresh(ctx, cc);
 	cc->msg.has_data = true;
 	cc->msg.size += 2;		/* the empty line after the headers */
-	if (!msg_finish(cc, TXN_ACCEPTED) &&
+	if (!msg_close(cc, TXN_ACCEPTED) &&
 	    cc->cfg->journal_full_action == CFG_FULL_TEMPFAIL)
-		return tempfail_unrecorded(ctx, cc, "END-OF-MESSAGE");
-	return SMFIS_CONTINUE;
+		r = tempfail_unrecorded(ctx, cc, "END-OF-MESSAGE");
+	msg_reset(cc);
+	return r;
 }
 
 /* Outcome of a transaction that ends without end-of-message. */

@@ -5,7 +5,11 @@
 #                  DIR/sock, create the database "portmilter", export
 #                  PGHOST (the socket directory), PGPORT and PGUSER=postgres.
 #                  Returns non-zero (and prints why on stderr) on failure;
-#                  the server log is DIR/log.
+#                  the server log is DIR/log. The port is kept in DIR/port.
+#   pg_restart DIR start the cluster pg_start made in DIR again (after
+#                  pg_stop), on the same port and socket, and export the
+#                  same PG* variables: clients keep their connection
+#                  strings. Non-zero (and why on stderr) on failure.
 #   pg_stop DIR    fast shutdown, bounded (10 s, then SIGKILL of the
 #                  postmaster recorded in DIR/data/postmaster.pid).
 #                  Quiet, never fails: safe from a trap, twice, or when
@@ -91,12 +95,8 @@ pg_start() {
 		_pg_try=$((_pg_try + 1))
 		_pg_port=$(_pg_random_port)
 		_pg_port_free "$_pg_port" || continue
-		if _pg_as_server "$_pg_bin/pg_ctl" -D "$_pg_dir/data" \
-			-l "$_pg_dir/log" -w -t 30 -o "-k $_pg_dir/sock -p $_pg_port \
--c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
--c synchronous_commit=off" start >"$_pg_dir/pg_ctl.log" 2>&1; then
-			PGHOST=$_pg_dir/sock PGPORT=$_pg_port PGUSER=postgres
-			export PGHOST PGPORT PGUSER
+		if _pg_ctl_start "$_pg_bin" "$_pg_dir" "$_pg_port"; then
+			echo "$_pg_port" >"$_pg_dir/port"
 			if ! "$_pg_bin/createdb" portmilter >>"$_pg_dir/pg_ctl.log" 2>&1; then
 				echo "pg_start: createdb portmilter failed:" >&2
 				tail -n 5 "$_pg_dir/pg_ctl.log" >&2
@@ -110,6 +110,35 @@ pg_start() {
 	echo "pg_start: the server did not start; last log lines:" >&2
 	tail -n 20 "$_pg_dir/log" >&2
 	return 1
+}
+
+# _pg_ctl_start BINDIR DIR PORT: pg_ctl start, waiting; exports PG*.
+_pg_ctl_start() {
+	_pg_as_server "$1/pg_ctl" -D "$2/data" \
+		-l "$2/log" -w -t 30 -o "-k $2/sock -p $3 \
+-c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
+-c synchronous_commit=off" start >"$2/pg_ctl.log" 2>&1 || return 1
+	PGHOST=$2/sock PGPORT=$3 PGUSER=postgres
+	export PGHOST PGPORT PGUSER
+}
+
+pg_restart() {
+	_pg_dir=${1:?pg_restart: DIR missing}
+	_pg_bin=$(pg_bindir) || {
+		echo "pg_restart: PostgreSQL binaries not found (set PG_BINDIR)" >&2
+		return 1
+	}
+	_pg_port=$(cat "$_pg_dir/port" 2>/dev/null)
+	case $_pg_port in
+	'' | *[!0-9]*)
+		echo "pg_restart: no cluster made by pg_start in $_pg_dir" >&2
+		return 1 ;;
+	esac
+	if ! _pg_ctl_start "$_pg_bin" "$_pg_dir" "$_pg_port"; then
+		echo "pg_restart: the server did not start on port $_pg_port; last log lines:" >&2
+		tail -n 20 "$_pg_dir/log" >&2
+		return 1
+	fi
 }
 
 pg_stop() {

@@ -104,7 +104,7 @@ case("HELO and sender with CR/LF, 0x01-0x1f, 0x7f, UTF-8, 0xff, \" and \\: RCPT 
 	local want_helo = [[helo=<evil\x0d\x0aFAKE-HELO-LINE x]] .. all_ctl_esc ..
 		[[\x7f \"q\" back\\slash caf\xc3\xa9 \xffend>]]
 	check(line:find(want_helo, 1, true), "HELO not escaped as %s: %s", want_helo, line)
-	local want_from = [[from=<<ctl\x0d\x0aFAKE-FROM-LINE\x01\"\\\xc3\xa9\xff@client.example>>]]
+	local want_from = [[from=<ctl\x0d\x0aFAKE-FROM-LINE\x01\"\\\xc3\xa9\xff@client.example>]]
 	check(line:find(want_from, 1, true), "sender not escaped as %s: %s", want_from, line)
 	log_sane(m)
 end)
@@ -118,7 +118,7 @@ case("client name and recipient with CR/LF and 0xff: logged escaped", function()
 	local line = refused(r.rcpt[1], m, "ctlname@", "RCPT", "554", "5.7.1", "relay")
 	check(line:find([[from bad\x0d\x0aFAKE-NAME-LINE\xff.example[192.0.2.10]: ]], 1, true),
 	      "client name not escaped: %s", line)
-	check(line:find([[to=<<to\x0d\x0aFAKE-RCPT-LINE\xff@remote.example>>]], 1, true),
+	check(line:find([[to=<to\x0d\x0aFAKE-RCPT-LINE\xff@remote.example>]], 1, true),
 	      "recipient not escaped: %s", line)
 	log_sane(m)
 end)

@@ -7,6 +7,8 @@
 --
 -- TAP. Cases are printed without a plan: run-lua.sh adds its own cases
 -- and the plan. The number printed so far is kept in $PM_TMP/count.
+-- The numbering starts after $PM_TAP_N when set (a shell test that
+-- prints cases of its own before running a script).
 --   ok(cond, name[, why])  one TAP line; "why" (if not ok) as "# " lines
 --   case(name, fn)         runs fn under pcall: one "ok" line, or "not
 --                          ok" with the error as "# " lines; the script
@@ -32,7 +34,17 @@
 --   t.from        MAIL FROM argument; default "<sender@client.example>"
 --   t.rcpts       list of {addr=..., mailer=...} (mailer false = no
 --                 {rcpt_mailer}); default one local recipient
---   t.eom         send end-of-message after the recipients
+--   t.headers     (miltertest) list of {name, value} sent after the
+--                 recipients; t.body a string or a list of chunks
+--                 (mt.bodystring); the milter negotiates "no reply" for
+--                 both, so no reply is awaited
+--   t.eom         send end-of-message after the recipients (and headers
+--                 and body). miltertest sends a header and a body of its
+--                 own before EOM when the script sent none ("From:
+--                 <sender@example.com>", "Dummy message body.\r\n"): a
+--                 message without them needs the raw transport
+--   t.mail        false = the session ends after HELO (a connection
+--                 without a transaction)
 --   t.macros      false = send no macro at all, at any stage
 --   t.extra       {[SMFIC_x] = {name, value, ...}}: more macros per stage
 --   t.raw         use the raw transport (below) instead of miltertest
@@ -77,7 +89,7 @@ mt.set_timeout(10)
 
 -- ---- TAP -------------------------------------------------------------------
 
-local ntests = 0
+local ntests = math.tointeger(tonumber(os.getenv("PM_TAP_N") or "")) or 0
 
 -- Bytes outside printable ASCII as \xNN: TAP lines stay single lines.
 function printable(s)
@@ -323,6 +335,10 @@ local function session_steps(t)
 		steps[#steps + 1] = { kind = "helo", name = helo, slot = "helo" }
 	end
 
+	if t.mail == false then
+		return steps
+	end
+
 	local mm = {}
 	if t.auth then
 		mm[#mm + 1] = "{auth_type}"
@@ -349,6 +365,16 @@ local function session_steps(t)
 		end
 		macro(SMFIC_RCPT, add_extra(t, SMFIC_RCPT, rm))
 		steps[#steps + 1] = { kind = "rcpt", addr = rc.addr, slot = i }
+	end
+	for _, h in ipairs(t.headers or {}) do
+		steps[#steps + 1] = { kind = "header", name = h[1], value = h[2] }
+	end
+	local body = t.body
+	if type(body) == "string" then
+		body = { body }
+	end
+	for _, chunk in ipairs(body or {}) do
+		steps[#steps + 1] = { kind = "body", data = chunk }
 	end
 	if t.eom then
 		steps[#steps + 1] = { kind = "eom", slot = "eom" }
@@ -405,6 +431,10 @@ local function run_miltertest(steps, t)
 		elseif s.kind == "rcpt" then
 			must("mt.rcptto", mt.rcptto(conn, s.addr))
 			reply = mt.getreply(conn)
+		elseif s.kind == "header" then
+			must("mt.header", mt.header(conn, s.name, s.value))
+		elseif s.kind == "body" then
+			must("mt.bodystring", mt.bodystring(conn, s.data))
 		elseif s.kind == "eom" then
 			must("mt.eom", mt.eom(conn))
 			reply = mt.getreply(conn)
@@ -541,6 +571,8 @@ local function encode(steps)
 			out[#out + 1] = packet("R", s.addr .. "\0")
 		elseif s.kind == "eom" then
 			out[#out + 1] = packet("E")
+		elseif s.kind == "header" or s.kind == "body" then
+			error("t.headers, t.body: miltertest transport only", 3)
 		end
 		if s.slot ~= nil then
 			slots[#slots + 1] = s.slot
