@@ -583,7 +583,11 @@ static sfsistat pm_envrcpt(SMFICTX *ctx, char **argv)
 	queue_id_refresh(ctx, cc);
 	v = policy_rcpt(cc->cfg, &cc->facts, &r);
 	if (v.postfix_rejected) {
+		/* Postfix refused it (e.g. relay on 25): recorded, so that
+		 * relay attempts show even when Postfix stopped them first. */
 		cc->msg.nrcpt_refused++;
+		if (cc->msg.rule == NULL)
+			cc->msg.rule = v.rule;
 		return SMFIS_CONTINUE;
 	}
 	if (v.action == POLICY_CONTINUE) {
@@ -644,7 +648,8 @@ static sfsistat pm_eom(SMFICTX *ctx)
 /* Outcome of a transaction that ends without end-of-message. */
 static enum txn_verdict unfinished_verdict(const struct connctx *cc)
 {
-	if (cc->facts.nrcpt == 0 && cc->msg.nrcpt_rejected > 0)
+	if (cc->facts.nrcpt == 0 &&
+	    (cc->msg.nrcpt_rejected > 0 || cc->msg.nrcpt_refused > 0))
 		return TXN_REJECTED;
 	if (cc->facts.nrcpt == 0 && cc->msg.nrcpt_tempfailed > 0)
 		return TXN_TEMPFAILED;

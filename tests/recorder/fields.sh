@@ -171,7 +171,7 @@ row fields-abort25.example "aborted" \
 <news@sender.example>|1|0|0|0|\\N|4Vx1Hq2BzB|aborted|\\N|\\N|f"
 row fields-refused25.example "recipients refused by Postfix, size $size_refused25" \
 "transaction|$N|25|t|portmilter/25|203.0.113.27|lists.sender.example|\\N|\\N|\\N|\\N|\
-<list@sender.example>|1|0|0|2|$size_refused25|4Vx1Hq2BzC|accepted|\\N|\\N|f"
+<list@sender.example>|1|0|0|2|$size_refused25|4Vx1Hq2BzC|accepted|postfix_rejected|\\N|f"
 row fields-unknown2526.example "unknown port (port_known false)" \
 "transaction|$N|2526|f|portmilter/2526|192.0.2.26|odd.example.net|\\N|\\N|\\N|\\N|\
 <who@example.net>|0|0|0|0|\\N|\\N|rejected|require_tls|\
