@@ -12,6 +12,10 @@
 #include "util.h"
 
 #define SASL_ONLY	"permit_sasl_authenticated,reject"
+/* Postfix's default ends in defer_unauth_destination (454, retried for
+ * days); an MX port refuses relay for good, as DESIGN.md's 554 5.7.1. */
+#define MX_RELAY	"permit_mynetworks,permit_sasl_authenticated," \
+			"reject_unauth_destination"
 
 const char *const pc_main_params[PC_NMAIN] = {
 	"smtpd_milters", "milter_protocol", "milter_default_action",
@@ -55,7 +59,9 @@ static void pc_over(struct pc_service *s, const char *param, bool soft,
  * replace main.cf's MX-oriented ones (HELO checks and RBLs would hit
  * mail clients) as Debian's submission example does; the sender
  * restrictions stay main.cf's, so reject_sender_login_mismatch there
- * keeps working. The TLS floor (">=TLSv1.2", Postfix 3.6+ syntax) is set
+ * keeps working. A port without required AUTH (mx) gets relay
+ * restrictions ending in reject_unauth_destination: a permanent 554
+ * rather than Postfix's default 454 (defer_unauth_destination). The TLS floor (">=TLSv1.2", Postfix 3.6+ syntax) is set
  * only for a port with a min_tls_version: with "none" main.cf's own
  * floor stays, so a hardened main.cf is never weakened.
  */
@@ -83,6 +89,8 @@ static void pc_overrides(struct pc_service *s, const struct cfg_port *p,
 		pc_over(s, "smtpd_relay_restrictions", false, xstrdup(SASL_ONLY));
 		pc_over(s, "smtpd_recipient_restrictions", false,
 			xstrdup(SASL_ONLY));
+	} else if (!p->allow_unauth_relay) {
+		pc_over(s, "smtpd_relay_restrictions", false, xstrdup(MX_RELAY));
 	}
 	if (p->min_tls_version == PM_TLS_NONE)
 		return;		/* main.cf's floor stays in force */
