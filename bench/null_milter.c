@@ -1,0 +1,92 @@
+/*
+ * null_milter - the floor for bench/postfix-bench.sh: a milter that
+ * registers the same steps as portmilter and answers CONTINUE to each,
+ * doing nothing else. What Postfix loses with it is the cost of the
+ * milter protocol itself, not of portmilter's work.
+ *
+ * usage: null_milter SOCKET      (e.g. unix:/tmp/null.sock)
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libmilter/mfapi.h>
+
+static sfsistat nm_continue_conn(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
+{
+	(void)ctx, (void)host, (void)addr;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat nm_continue_arg(SMFICTX *ctx, char *arg)
+{
+	(void)ctx, (void)arg;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat nm_continue_argv(SMFICTX *ctx, char **argv)
+{
+	(void)ctx, (void)argv;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat nm_noreply_hdr(SMFICTX *ctx, char *name, char *value)
+{
+	(void)ctx, (void)name, (void)value;
+	return SMFIS_NOREPLY;
+}
+
+static sfsistat nm_noreply_body(SMFICTX *ctx, unsigned char *b, size_t len)
+{
+	(void)ctx, (void)b, (void)len;
+	return SMFIS_NOREPLY;
+}
+
+static sfsistat nm_continue(SMFICTX *ctx)
+{
+	(void)ctx;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat nm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+			     unsigned long f2, unsigned long f3,
+			     unsigned long *pf0, unsigned long *pf1,
+			     unsigned long *pf2, unsigned long *pf3)
+{
+	(void)ctx, (void)f0, (void)f2, (void)f3;
+	*pf0 = 0;
+	*pf1 = f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH |
+		     SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_RCPT_REJ);
+	*pf2 = *pf3 = 0;
+	return SMFIS_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+	struct smfiDesc d;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: null_milter SOCKET\n");
+		return 2;
+	}
+	memset(&d, 0, sizeof(d));
+	d.xxfi_name = "null_milter";
+	d.xxfi_version = SMFI_VERSION;
+	d.xxfi_connect = nm_continue_conn;
+	d.xxfi_helo = nm_continue_arg;
+	d.xxfi_envfrom = nm_continue_argv;
+	d.xxfi_envrcpt = nm_continue_argv;
+	d.xxfi_header = nm_noreply_hdr;
+	d.xxfi_body = nm_noreply_body;
+	d.xxfi_eom = nm_continue;
+	d.xxfi_abort = nm_continue;
+	d.xxfi_close = nm_continue;
+	d.xxfi_negotiate = nm_negotiate;
+	umask(0);
+	if (smfi_register(d) != MI_SUCCESS || smfi_setconn(argv[1]) != MI_SUCCESS ||
+	    smfi_opensocket(1) != MI_SUCCESS) {
+		fprintf(stderr, "null_milter: cannot listen on %s\n", argv[1]);
+		return 1;
+	}
+	return smfi_main() == MI_SUCCESS ? 0 : 1;
+}
