@@ -133,12 +133,7 @@ rec_is "exactly the first $k messages of step 1, once each" "$k|$k|$k" \
 	"SELECT count(*), count(DISTINCT event_id),
 		count(*) FILTER (WHERE $idx BETWEEN 1 AND $k AND verdict = 'accepted')
 	 FROM portmilter.events"
-i=0
-while [ "$(rec_seg_bytes)" -ne 0 ] && [ "$i" -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-[ "$(rec_seg_bytes)" -eq 0 ]
+rec_drained
 tap_ok $? "the journal drained"
 sessions $((M + 4)) $((M + 6))
 tap_ok $? "journal_full_action = tempfail: mail is accepted again after the journal drained"

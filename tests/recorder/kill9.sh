@@ -95,12 +95,7 @@ rec_is "every acked session stored once, at most the one in flight more" "t|$a|0
 rec_is "... each acked sender exactly once" "$a" \
 	"SELECT count(DISTINCT sender) FROM portmilter.events WHERE $idx <= $a"
 total1=$(rec_sql "SELECT count(*) FROM portmilter.events")
-i=0
-while [ "$(rec_seg_bytes)" -ne 0 ] && [ "$i" -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-[ "$(rec_seg_bytes)" -eq 0 ]
+rec_drained
 tap_ok $? "the journal was emptied after the restart"
 
 # ---- 2. database down, stream, kill -9, database up, restart ------------------

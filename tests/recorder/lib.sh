@@ -47,6 +47,8 @@
 #                          second waited
 #   rec_pg_down, rec_pg_up stop / start again the cluster (same port)
 #   rec_seg_bytes          total size of the journal's segment files
+#   rec_drained            0 once the segments are empty (shipped and
+#                          deleted), polled every 0.1 s for at most 5 s
 #   rec_records            number of journal records (magic "PMJ1") in them
 #   rec_hex                stdin as lower-case hex digits, one line
 
@@ -215,6 +217,15 @@ rec_seg_bytes() {
 		_rs_total=$((_rs_total + $(wc -c <"$_rs_f")))
 	done
 	echo "$_rs_total"
+}
+
+rec_drained() {
+	_rd_i=0
+	while [ "$(rec_seg_bytes)" -ne 0 ] && [ "$_rd_i" -lt 50 ]; do
+		sleep 0.1
+		_rd_i=$((_rd_i + 1))
+	done
+	[ "$(rec_seg_bytes)" -eq 0 ]
 }
 
 rec_records() {
