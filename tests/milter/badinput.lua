@@ -10,15 +10,7 @@
 dofile(os.getenv("top_srcdir") .. "/tests/milter/lib.lua")
 
 local C = SMFIR_CONTINUE
-local LOCAL = { addr = "<user@example.test>", mailer = "local" }
-
-local function from(tag)
-	return "<" .. tag .. "@client.example>"
-end
-
-local function remote(tag)
-	return { addr = "<" .. tag .. "@remote.example>", mailer = "smtp" }
-end
+local LOCAL, from, remote = LOCAL_RCPT, tag_from, tag_remote
 
 -- Every line written since mark is a log line: printable ASCII only, and
 -- each one starts with a time stamp (an injected CR/LF would start a line

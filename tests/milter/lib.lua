@@ -81,6 +81,18 @@
 -- connect() opens and negotiates a miltertest connection, for scripts
 -- that drive mt.* themselves.
 
+-- Shorthands of the session tables: a local recipient, and a sender or a
+-- remote recipient made unique by a tag (to find the case's log line).
+LOCAL_RCPT = { addr = "<user@example.test>", mailer = "local" }
+
+function tag_from(tag)
+	return "<" .. tag .. "@client.example>"
+end
+
+function tag_remote(tag)
+	return { addr = "<" .. tag .. "@remote.example>", mailer = "smtp" }
+end
+
 local SOCKET = os.getenv("PM_SOCKET")
 local LOG = os.getenv("PM_LOG")
 local TMP = os.getenv("PM_TMP")

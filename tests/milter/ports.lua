@@ -8,15 +8,7 @@
 dofile(os.getenv("top_srcdir") .. "/tests/milter/lib.lua")
 
 local C = SMFIR_CONTINUE
-local LOCAL = { addr = "<user@example.test>", mailer = "local" }
-
-local function from(tag)
-	return "<" .. tag .. "@client.example>"
-end
-
-local function remote(tag)
-	return { addr = "<" .. tag .. "@remote.example>", mailer = "smtp" }
-end
+local LOCAL, from, remote = LOCAL_RCPT, tag_from, tag_remote
 
 -- connect, HELO and MAIL went through.
 local function up_to_mail(r)
