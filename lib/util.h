@@ -44,6 +44,14 @@ void strbuf_add(struct strbuf *b, const char *s, size_t n);
 void strbuf_str(struct strbuf *b, const char *s);
 char *strbuf_take(struct strbuf *b);
 
+/* Decode one well-formed UTF-8 sequence at s (no overlong forms, no
+ * surrogates, at most U+10FFFF; a NUL ends it): its length, with the
+ * code point in *cp, or 0 if the byte at s does not start one. */
+size_t utf8_decode(const unsigned char *s, unsigned *cp);
+
+/* Is the whole string well-formed UTF-8? */
+bool utf8_valid(const char *s);
+
 /* Case-insensitive ASCII comparison, locale independent. */
 bool str_eq_nocase(const char *a, const char *b);
 

@@ -56,43 +56,6 @@ static const char *const raw_columns[] = {
 
 /* ---- COPY text format -------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80 || (s[0] == 0xf0 && s[1] < 0x90) ||
-		    (s[0] == 0xf4 && s[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-static bool utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		size_t n = utf8_seq(p);
-
-		if (n == 0)
-			return false;
-		p += n;
-	}
-	return true;
-}
-
 /* A text value for COPY: escaped, invalid UTF-8 bytes as U+FFFD. */
 static void copy_text(struct strbuf *b, const char *s)
 {
@@ -103,7 +66,8 @@ static void copy_text(struct strbuf *b, const char *s)
 		return;
 	}
 	while (*p) {
-		size_t n = utf8_seq(p);
+		unsigned cp;
+		size_t n = utf8_decode(p, &cp);
 
 		if (n == 0) {
 			strbuf_str(b, "\xef\xbf\xbd");

@@ -73,50 +73,6 @@ static enum out_kind out_kind_of(Oid type)
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 
-/*
- * Decode one well-formed UTF-8 sequence (no overlongs, no surrogates, at
- * most U+10FFFF) at s; returns its length, or 0 if the byte at s does not
- * start one.
- */
-static size_t utf8_next(const unsigned char *s, unsigned *cp)
-{
-	unsigned c = s[0], n, min;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, min = 0x80, c &= 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, min = 0x800, c &= 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, min = 0x10000, c &= 0x07;
-	else
-		return 0;
-	for (unsigned i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-bool out_utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	unsigned cp;
-	size_t len;
-
-	for (; *p != '\0'; p += len)
-		if ((len = utf8_next(p, &cp)) == 0)
-			return false;
-	return true;
-}
-
 /* Would this code point let a value act on, or mislead, a terminal? */
 static bool cp_dangerous(unsigned cp)
 {
@@ -135,7 +91,7 @@ static bool cp_dangerous(unsigned cp)
 static size_t table_char(const unsigned char *p, char *tmp, size_t *width)
 {
 	unsigned cp;
-	size_t len = utf8_next(p, &cp);
+	size_t len = utf8_decode(p, &cp);
 
 	if (len == 0) {
 		snprintf(tmp, 16, "\\x%02x", *p);
@@ -357,7 +313,7 @@ static void json_string(struct strbuf *b, const char *s)
 	while (*p != '\0') {
 		char tmp[8];
 		unsigned cp;
-		size_t len = utf8_next(p, &cp);
+		size_t len = utf8_decode(p, &cp);
 
 		if (len == 0) {
 			strbuf_str(b, "\\ufffd");

@@ -319,7 +319,7 @@ static void parse_target(const struct command *cmd, struct opts *o)
 	long v;
 
 	if (strcmp(cmd->name, "user") == 0) {
-		if (o->args[1][0] == '\0' || !out_utf8_valid(o->args[1]))
+		if (o->args[1][0] == '\0' || !utf8_valid(o->args[1]))
 			usage_error("user: the name must be non-empty UTF-8");
 	} else if (strcmp(cmd->name, "ip") == 0) {
 		struct pm_cidr net;

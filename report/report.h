@@ -79,9 +79,6 @@ bool out_format_parse(const char *text, enum out_format *out);
 #define OUT_CELL_MAX 60
 bool out_result(FILE *fp, const PGresult *res, enum out_format format);
 
-/* Is s well-formed UTF-8 (no overlongs, no surrogates)? */
-bool out_utf8_valid(const char *s);
-
 /* ---- db.c ------------------------------------------------------------- */
 
 /*

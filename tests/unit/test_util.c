@@ -108,6 +108,42 @@ static void test_domain_helpers(void **state)
 	free(d);
 }
 
+static void test_utf8(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;		/* of the first sequence; 0 = invalid */
+		unsigned cp;
+	} rows[] = {
+		{"A", 1, 0x41},
+		{"\xc3\xa9", 2, 0xe9},			/* e acute */
+		{"\xe2\x82\xac", 3, 0x20ac},		/* euro sign */
+		{"\xf0\x9f\x98\x80", 4, 0x1f600},
+		{"\xf4\x8f\xbf\xbf", 4, 0x10ffff},	/* the last code point */
+		{"\xc0\x80", 0, 0},			/* overlong NUL */
+		{"\xe0\x80\xaf", 0, 0},		/* overlong '/' */
+		{"\xed\xa0\x80", 0, 0},		/* surrogate D800 */
+		{"\xf4\x90\x80\x80", 0, 0},		/* above U+10FFFF */
+		{"\xc3\x28", 0, 0},			/* bad continuation */
+		{"\xe2\x82", 0, 0},			/* cut by the NUL */
+		{"\xff", 0, 0},
+		{"\x80", 0, 0},				/* lone continuation */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		unsigned cp = 0xdeadu;
+		size_t n = utf8_decode((const unsigned char *)rows[i].in, &cp);
+
+		if (n != rows[i].len || (n && cp != rows[i].cp))
+			fail_msg("row %zu: got length %zu cp %x", i, n, cp);
+		assert_int_equal(utf8_valid(rows[i].in), rows[i].len == strlen(rows[i].in));
+	}
+	assert_true(utf8_valid(""));
+	assert_true(utf8_valid("caf\xc3\xa9 \xe2\x82\xac"));
+	assert_false(utf8_valid("ok\xff"));
+}
+
 static void test_addr_parse(void **state)
 {
 	static const struct {
@@ -236,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_escape_truncates),
 		cmocka_unit_test(test_str_to_long),
 		cmocka_unit_test(test_domain_helpers),
+		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_addr_from_sockaddr),
 		cmocka_unit_test(test_cidr_parse_errors),
