@@ -1,7 +1,8 @@
 /*
- * commands - the four commands of portmilter-conf (see main.c for the
+ * commands - the commands of portmilter-conf (see main.c for the
  * command line): master and main print, apply changes the Postfix
- * configuration through postconf, check compares. Each returns the
+ * configuration through postconf, check compares; autoconfig (in
+ * autoconfig.c) writes client settings files. Each returns the
  * exit status: PC_EXIT_OK, PC_EXIT_DRIFT (check found a difference) or
  * PC_EXIT_ERROR (a message is on stderr).
  */
@@ -18,12 +19,26 @@ enum {
 	PC_EXIT_ERROR = 2,
 };
 
+/* The command line of autoconfig, as given (checked by autoconfig.c):
+ * NULL = not given. */
+struct pc_ac_opts {
+	const char *format;		/* thunderbird, mobileconfig, srv, html */
+	const char *domain;		/* --domain */
+	const char *host;		/* --host */
+	const char *name;		/* --name */
+	const char *imap_host;		/* --imap-host */
+	const char *imap_port;		/* --imap-port */
+	const char *port;		/* --port */
+	const char *output;		/* -o */
+};
+
 struct pc_opts {
 	const char *config;		/* portmilter.conf */
 	const char *postfix_dir;	/* NULL = not given */
 	const char *postconf;		/* postconf(1) */
 	bool dry_run;
 	bool force;
+	struct pc_ac_opts ac;		/* autoconfig only */
 };
 
 int pc_cmd_master(const struct pc_opts *o, const struct cfg *cfg);

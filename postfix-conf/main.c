@@ -8,10 +8,15 @@
  *   main     print the main.cf settings (postconf -e syntax)
  *   apply    make the Postfix configuration match (idempotent)
  *   check    list every drift; exit 1 if there is one
+ *   autoconfig FORMAT --domain DOMAIN [--host HOST] [--port N] [-o FILE]
+ *            client settings for the submission ports: Thunderbird
+ *            autoconfig, Apple profile, SRV records or an HTML page
+ *            (autoconfig.h)
  *
  * Exit: 0 done (check: clean), 1 check found drift, 2 error (bad
  * config with FILE:LINE, postconf missing or failing, bad directory,
- * bad command line). Options may come before or after COMMAND.
+ * no port for mail clients, bad command line). Options may come before
+ * or after COMMAND; each command accepts only its own options.
  * The config is read by lib/cfg (the parser every program uses).
  */
 #include <getopt.h>
@@ -19,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autoconfig.h"
 #include "cfg.h"
 #include "commands.h"
 #include "msg.h"
@@ -36,6 +42,12 @@ static void usage(FILE *fp)
 "  apply    change the Postfix configuration to match, through postconf;\n"
 "           only what differs is changed: a second run says \"no change\"\n"
 "  check    list every drift between Postfix and CONFIG; exit 1 if any\n"
+"  autoconfig FORMAT --domain DOMAIN [--host HOST] [--name NAME]\n"
+"           [--imap-host HOST] [--imap-port N] [--port N] [-o FILE]\n"
+"           what mail clients need to send through the submission ports;\n"
+"           FORMAT: thunderbird (Mozilla config-v1.1.xml), mobileconfig\n"
+"           (an unsigned Apple profile), srv (RFC 6186/8314 SRV records\n"
+"           for the zone of DOMAIN) or html (a help page for users)\n"
 "options:\n"
 "  -c CONFIG           portmilter.conf (default %s)\n"
 "  --postfix-dir DIR   Postfix configuration directory (default %s);\n"
@@ -45,6 +57,20 @@ static void usage(FILE *fp)
 "                      options of a service the admin wrote (see below)\n"
 "  --postconf PATH     postconf(1) to run (default %s)\n"
 "  -h, --help          this text\n"
+"autoconfig options:\n"
+"  --domain DOMAIN     the domain of the users' addresses (required)\n"
+"  --host HOST         the submission server (default mail.DOMAIN)\n"
+"  --name NAME         the provider's name shown to users (default DOMAIN)\n"
+"  --imap-host HOST    the IMAP server (default HOST); IMAP over TLS is\n"
+"  --imap-port N       assumed, on port N (default 993)\n"
+"  --port N            mobileconfig: the one port to set up (default: the\n"
+"                      first in the order below); must be one of them\n"
+"  -o FILE             write FILE (a temporary file in its directory,\n"
+"                      renamed) instead of standard output\n"
+"  Ports: the enabled submission and submissions ports of CONFIG, never\n"
+"  mx; in order: 587, the other submission ports as their sections come\n"
+"  in CONFIG, 465, the other submissions ports. DOMAIN and HOST must be\n"
+"  DNS host names. None of these ports: exit 2.\n"
 "services the admin already has:\n"
 "  A port's service is the master.cf inet service of that name (smtp,\n"
 "  submission, submissions, or the port number; ADDR:NAME with listen =\n"
@@ -67,41 +93,86 @@ static _Noreturn void usage_error(const char *what, const char *arg)
 	exit(PC_EXIT_ERROR);
 }
 
-enum { OPT_DIR = 256, OPT_DRY, OPT_FORCE, OPT_POSTCONF };
+enum {
+	OPT_DIR = 256, OPT_DRY, OPT_FORCE, OPT_POSTCONF,
+	OPT_DOMAIN, OPT_HOST, OPT_NAME, OPT_IMAP_HOST, OPT_IMAP_PORT, OPT_PORT,
+};
 
-/* Options (anywhere), then exactly one command; its index in argv. */
-static int parse_options(int argc, char **argv, struct pc_opts *o)
+/* The first option given of the Postfix commands and of autoconfig,
+ * NULL if none (each command accepts only its own). */
+struct seen {
+	const char *postfix;
+	const char *autoconfig;
+};
+
+/* Options (anywhere) and the command; the index of the command in
+ * argv (its arguments follow it). */
+static int parse_options(int argc, char **argv, struct pc_opts *o,
+			 struct seen *seen)
 {
 	static const struct option longopts[] = {
 		{ "postfix-dir", required_argument, NULL, OPT_DIR },
 		{ "dry-run", no_argument, NULL, OPT_DRY },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "postconf", required_argument, NULL, OPT_POSTCONF },
+		{ "domain", required_argument, NULL, OPT_DOMAIN },
+		{ "host", required_argument, NULL, OPT_HOST },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "imap-host", required_argument, NULL, OPT_IMAP_HOST },
+		{ "imap-port", required_argument, NULL, OPT_IMAP_PORT },
+		{ "port", required_argument, NULL, OPT_PORT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct pc_ac_opts *ac = &o->ac;
+	const char *pf = NULL, *au = NULL;
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:ho:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
-		case OPT_DIR: o->postfix_dir = optarg; break;
+		case OPT_DIR: o->postfix_dir = optarg, pf = "--postfix-dir"; break;
 		case OPT_DRY: o->dry_run = true; break;
 		case OPT_FORCE: o->force = true; break;
-		case OPT_POSTCONF: o->postconf = optarg; break;
+		case OPT_POSTCONF: o->postconf = optarg, pf = "--postconf"; break;
+		case OPT_DOMAIN: ac->domain = optarg, au = "--domain"; break;
+		case OPT_HOST: ac->host = optarg, au = "--host"; break;
+		case OPT_NAME: ac->name = optarg, au = "--name"; break;
+		case OPT_IMAP_HOST: ac->imap_host = optarg, au = "--imap-host"; break;
+		case OPT_IMAP_PORT: ac->imap_port = optarg, au = "--imap-port"; break;
+		case OPT_PORT: ac->port = optarg, au = "--port"; break;
+		case 'o': ac->output = optarg, au = "-o"; break;
 		case 'h':
 			usage(stdout);
 			exit(PC_EXIT_OK);
 		default:
 			usage_error("bad option", argv[optind - 1]);
 		}
+		if (seen->postfix == NULL)
+			seen->postfix = pf;
+		if (seen->autoconfig == NULL)
+			seen->autoconfig = au;
 	}
 	if (optind >= argc)
-		usage_error("no command (master, main, apply or check)", NULL);
-	if (optind + 1 < argc)
-		usage_error("unexpected argument", argv[optind + 1]);
+		usage_error("no command (master, main, apply, check or "
+			    "autoconfig)", NULL);
 	return optind;
+}
+
+/* The autoconfig command line, checked before the config is read. */
+static void check_autoconfig(const struct pc_opts *o)
+{
+	struct pc_ac_request req;
+	char *err = NULL;
+
+	if (!pc_ac_request_build(&o->ac, &req, &err)) {
+		pc_error("%s", err);
+		free(err);
+		fputs("Try 'portmilter-conf --help'.\n", stderr);
+		exit(PC_EXIT_ERROR);
+	}
+	pc_ac_request_free(&req);
 }
 
 int main(int argc, char **argv)
@@ -110,30 +181,46 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*run)(const struct pc_opts *, const struct cfg *);
 		bool apply_opts;	/* --dry-run, --force allowed */
+		bool autoconfig;	/* FORMAT and the autoconfig options */
 	} commands[] = {
-		{ "master", pc_cmd_master, false },
-		{ "main", pc_cmd_main, false },
-		{ "apply", pc_cmd_apply, true },
-		{ "check", pc_cmd_check, false },
+		{ "master", pc_cmd_master, false, false },
+		{ "main", pc_cmd_main, false, false },
+		{ "apply", pc_cmd_apply, true, false },
+		{ "check", pc_cmd_check, false, false },
+		{ "autoconfig", pc_cmd_autoconfig, false, true },
 	};
-	struct pc_opts o = { CFG_DEFAULT_PATH, NULL, PC_DEFAULT_POSTCONF,
-			     false, false };
+	struct pc_opts o = {
+		.config = CFG_DEFAULT_PATH,
+		.postconf = PC_DEFAULT_POSTCONF,
+	};
+	struct seen seen = { NULL, NULL };
 	const char *name;
 	struct cfg *cfg;
 	char *errors = NULL;
 	size_t i;
-	int status;
+	int status, cmd;
 
 	msg_init("portmilter-conf", MSG_TO_STDERR);
-	name = argv[parse_options(argc, argv, &o)];
+	cmd = parse_options(argc, argv, &o, &seen);
+	name = argv[cmd];
 	for (i = 0; i < sizeof(commands) / sizeof(*commands); i++)
 		if (strcmp(commands[i].name, name) == 0)
 			break;
 	if (i == sizeof(commands) / sizeof(*commands))
 		usage_error("unknown command", name);
+	if (commands[i].autoconfig && cmd + 1 < argc)
+		o.ac.format = argv[++cmd];
+	if (cmd + 1 < argc)
+		usage_error("unexpected argument", argv[cmd + 1]);
 	if ((o.dry_run || o.force) && !commands[i].apply_opts)
 		usage_error(o.dry_run ? "--dry-run is an option of apply only" :
 			    "--force is an option of apply only", NULL);
+	if (seen.autoconfig != NULL && !commands[i].autoconfig)
+		usage_error(seen.autoconfig, "an option of autoconfig only");
+	if (seen.postfix != NULL && commands[i].autoconfig)
+		usage_error(seen.postfix, "not an option of autoconfig");
+	if (commands[i].autoconfig)
+		check_autoconfig(&o);
 	if ((cfg = cfg_load(o.config, &errors)) == NULL) {
 		fputs(errors ? errors : "", stderr);
 		pc_error("%s: not valid, nothing done", o.config);
