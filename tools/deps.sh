@@ -7,7 +7,10 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
 libmilter-dev libpq-dev libssl-dev libcmocka-dev miltertest valgrind
 postfix postgresql swaks sasl2-bin libsasl2-modules openssl ca-certificates
-procps iproute2 util-linux"
+procps iproute2 util-linux
+debhelper dpkg-dev lintian fakeroot
+libxml2-utils python3
+man-db groff-base"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "tools/deps.sh: run as root (apt-get install)" >&2

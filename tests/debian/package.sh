@@ -1,0 +1,393 @@
+#!/bin/sh
+# package.sh - the Debian package, built from a copy of the tree and
+# installed on this machine: dpkg-buildpackage, lintian (no error), the
+# contents (programs, conffile, SQL, unit), dpkg -i (user, directories,
+# Postfix's configuration untouched, unit not enabled), the milter started
+# as the unit's ExecStart= would (as User=, Group=, UMask= of the unit)
+# answering miltertest sessions on its socket in Postfix's chroot, the
+# socket's owner, group and mode (user postfix can connect, nobody else),
+# reload and stop, the dpkg trigger that fixes the socket directory when
+# Postfix comes later, then dpkg -r (configuration and journal kept) and
+# dpkg -P (both gone). Prints TAP.
+#
+# usage: top_srcdir=DIR sh tests/debian/package.sh
+#
+# Not part of "make check": it installs and purges the package portmilter
+# on this machine, so it runs once, from tools/check-all. Needs root,
+# dpkg-dev, debhelper, lintian, setpriv; miltertest and Postfix (the
+# group postfix) for the session and socket cases, which are skipped
+# without them. It refuses to run when portmilter is installed or its
+# configuration is left from a removal (nothing of an admin's is
+# touched), and on any exit it stops the daemon it started, purges the
+# package it installed and deletes the user portmilter if it made it
+# (PM_KEEP=1 keeps the temporary directory).
+# The tree is copied as git sees it (tracked and untracked files not
+# ignored, as they are in the working tree), else whole without _build.
+
+set -u
+: "${top_srcdir:?top_srcdir must be set}"
+export top_srcdir	# tests/milter/lib.lua reads it
+top_builddir=${top_builddir:-$top_srcdir}	# tests/milter/lib.sh wants it
+. "$top_srcdir/tests/milter/lib.sh"
+
+SOCKDIR=/var/spool/postfix/portmilter
+SOCKET=$SOCKDIR/portmilter.sock
+STATEDIR=/var/lib/portmilter
+JOURNAL=$STATEDIR/journal
+CONF=/etc/portmilter/portmilter.conf
+PROGRAMS="/usr/sbin/portmilter /usr/sbin/portmilter-conf /usr/bin/portmilter-report /usr/bin/portmilter-probe"
+MILTERTEST=${MILTERTEST:-$(command -v miltertest || :)}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP needs root (dpkg -i, -r, -P on this machine)"
+	exit 0
+fi
+for tool in dpkg-buildpackage dh lintian setpriv git; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "1..0 # SKIP $tool not installed (sh tools/deps.sh)"
+		exit 0
+	fi
+done
+status=$(dpkg-query -W -f='${db:Status-Status}' portmilter 2>/dev/null)
+case $status in
+'' | not-installed) ;;
+*)
+	echo "Bail out! the package portmilter is already on this machine" \
+		"(status $status): not touching it; dpkg -P portmilter first"
+	exit 1
+	;;
+esac
+if [ -e "$SOCKDIR" ] || [ -e "$STATEDIR" ] || [ -e /etc/portmilter ]; then
+	echo "Bail out! $SOCKDIR, $STATEDIR or /etc/portmilter exists without" \
+		"the package: not touching it"
+	exit 1
+fi
+
+pm_tmp_setup || { echo "Bail out! mktemp -d failed"; exit 1; }
+deb_installed=0
+user_existed=0 group_existed=0
+getent passwd portmilter >/dev/null && user_existed=1
+getent group portmilter >/dev/null && group_existed=1
+
+# On any exit (after pm_cleanup has stopped the daemon): purge what was
+# installed, and the user if this test created it.
+deb_cleanup() {
+	if [ "$deb_installed" -eq 1 ]; then
+		dpkg -P portmilter >"$PM_TMP/cleanup.out" 2>&1 ||
+			tap_diag_file "$PM_TMP/cleanup.out"
+	fi
+	if [ "$user_existed" -eq 0 ] && getent passwd portmilter >/dev/null; then
+		deluser --system portmilter >/dev/null 2>&1 || :
+	fi
+	if [ "$group_existed" -eq 0 ] && getent group portmilter >/dev/null; then
+		delgroup --system portmilter >/dev/null 2>&1 || :
+	fi
+}
+# shellcheck disable=SC2034 # run by pm_cleanup (tests/milter/lib.sh)
+PM_CLEANUP_HOOK=deb_cleanup
+
+# stat_is PATH WANT: "owner:group mode" of PATH is WANT (diag if not)
+stat_is() {
+	_si_got=$(stat -c '%U:%G %a' "$1" 2>&1)
+	[ "$_si_got" = "$2" ] || { tap_diag "$1: $_si_got, want $2"; return 1; }
+}
+
+# connect_as USER: 0 if USER can connect to the milter socket
+connect_as() {
+	setpriv --reuid="$1" --regid="$(id -gn "$1")" --init-groups \
+		perl -MIO::Socket::UNIX -e \
+		'IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect $ARGV[0]: $!\n"' \
+		"$SOCKET" 2>"$PM_TMP/connect.err"
+}
+
+# postfix_state: Postfix's configuration directory, listed and summed
+postfix_state() {
+	if [ -d /etc/postfix ]; then
+		(cd /etc/postfix && find . -type f | LC_ALL=C sort | xargs -r md5sum)
+	else
+		echo "no /etc/postfix"
+	fi
+}
+
+# ---- the source tree and the version -----------------------------------------
+
+version=$(cd "$top_srcdir" && dpkg-parsechangelog -S Version 2>"$PM_TMP/err")
+upstream=$(sed -n 's/^AC_INIT(\[portmilter\], *\[\([^]]*\)\].*/\1/p' \
+	"$top_srcdir/configure.ac")
+[ -n "$version" ] && [ "${version%%-*}" = "$upstream" ]
+tap_ok $? "debian/changelog's version ($version) is configure.ac's ($upstream)" ||
+	tap_diag_file "$PM_TMP/err"
+
+src=$PM_TMP/portmilter-$version
+mkdir -p "$src"
+if [ -e "$top_srcdir/.git" ]; then
+	(cd "$top_srcdir" && git ls-files -z -co --exclude-standard) >"$PM_TMP/files" &&
+	(cd "$top_srcdir" &&
+		xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh \
+			<"$PM_TMP/files" | tar --null -T - -cf -) | tar -C "$src" -xf -
+else
+	(cd "$top_srcdir" && tar --exclude=./_build -cf - .) | tar -C "$src" -xf -
+fi 2>"$PM_TMP/err"
+copied=$?
+
+# ---- build -----------------------------------------------------------------------
+
+if [ "$copied" -eq 0 ]; then
+	(cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc 2>/dev/null || echo 2)" \
+		dpkg-buildpackage -us -uc -b) >"$PM_TMP/build.log" 2>&1
+	built=$?
+else
+	tap_diag_file "$PM_TMP/err"
+	built=1
+fi
+deb=$(ls "$PM_TMP"/portmilter_"$version"_*.deb 2>/dev/null | head -n 1)
+[ "$built" -eq 0 ] && [ -f "$deb" ]
+if ! tap_ok $? "dpkg-buildpackage -us -uc -b builds portmilter_${version}_*.deb from a copy of the tree"; then
+	tail -n 40 "$PM_TMP/build.log" | tap_diag_file -
+	echo "Bail out! no package to test"
+	exit 1
+fi
+
+LC_ALL=C lintian --tag-display-limit 0 -I "$deb" >"$PM_TMP/lintian" 2>"$PM_TMP/lintian.err"
+lint_st=$?
+grep -E '^[EWIP]: ' "$PM_TMP/lintian" | tap_diag_file -
+! grep -q '^E: ' "$PM_TMP/lintian" && [ "$lint_st" -eq 0 ]
+tap_ok $? "lintian: no error (warnings and notes above)" ||
+	grep -v 'root privileges is not recommended' "$PM_TMP/lintian.err" | tap_diag_file -
+
+dpkg -c "$deb" | awk '{ sub(/^\./, "", $6); print $6 }' >"$PM_TMP/contents"
+missing=
+for f in $PROGRAMS; do
+	grep -qxF "$f" "$PM_TMP/contents" || missing="$missing $f"
+done
+[ -z "$missing" ]
+tap_ok $? "dpkg -c: the four programs" || tap_diag "missing:$missing"
+
+dpkg-deb -I "$deb" conffiles >"$PM_TMP/conffiles" 2>&1
+grep -qxF "$CONF" "$PM_TMP/conffiles"
+tap_ok $? "the default configuration is a conffile: $CONF" ||
+	tap_diag_file "$PM_TMP/conffiles"
+
+missing=
+for f in "$top_srcdir"/sql/*.sql; do
+	grep -qxF "/usr/share/portmilter/sql/${f##*/}" "$PM_TMP/contents" ||
+		missing="$missing ${f##*/}"
+done
+[ -z "$missing" ]
+tap_ok $? "dpkg -c: every sql/*.sql in /usr/share/portmilter/sql/" ||
+	tap_diag "missing:$missing"
+
+grep -qE '^(/usr)?/lib/systemd/system/portmilter\.service$' "$PM_TMP/contents"
+tap_ok $? "dpkg -c: the systemd unit portmilter.service"
+
+# ---- install -----------------------------------------------------------------------
+
+postfix_state >"$PM_TMP/postfix.before"
+dpkg -i "$deb" >"$PM_TMP/install.out" 2>&1
+st=$?
+deb_installed=1
+if ! tap_ok $st "dpkg -i installs it"; then
+	tap_diag_file "$PM_TMP/install.out"
+	echo "Bail out! not installed"
+	exit 1
+fi
+
+postfix_state >"$PM_TMP/postfix.after"
+cmp -s "$PM_TMP/postfix.before" "$PM_TMP/postfix.after"
+tap_ok $? "installing leaves Postfix's configuration (/etc/postfix) as it was" ||
+	diff "$PM_TMP/postfix.before" "$PM_TMP/postfix.after" | tap_diag_file -
+
+pw=$(getent passwd portmilter)
+uid=$(echo "$pw" | cut -d: -f3)
+[ -n "$pw" ] && [ "$uid" -lt 1000 ] &&
+	[ "$(echo "$pw" | cut -d: -f6)" = "$STATEDIR" ] &&
+	[ "$(id -Gn portmilter)" = portmilter ]
+tap_ok $? "system user portmilter: home $STATEDIR, only in its own group" ||
+	tap_diag "passwd: $pw; groups: $(id -Gn portmilter 2>&1)"
+
+stat_is "$STATEDIR" "portmilter:portmilter 750" &&
+	stat_is "$JOURNAL" "portmilter:portmilter 750"
+tap_ok $? "$JOURNAL (and its parent): portmilter:portmilter, mode 0750"
+
+have_postfix=0
+getent group postfix >/dev/null && getent passwd postfix >/dev/null && have_postfix=1
+if [ "$have_postfix" -eq 1 ]; then
+	stat_is "$SOCKDIR" "portmilter:postfix 2750"
+	tap_ok $? "socket directory $SOCKDIR: portmilter:postfix, mode 2750"
+else
+	tap_skip "socket directory: no user and group postfix on this machine"
+fi
+
+unit=$(dpkg -L portmilter | grep -E '/lib/systemd/system/portmilter\.service$' | head -n 1)
+! ls /etc/systemd/system/*.wants/portmilter.service >/dev/null 2>&1
+tap_ok $? "the unit is installed but not enabled (no *.wants link)" ||
+	ls -l /etc/systemd/system/*.wants/portmilter.service | tap_diag_file -
+
+# unit_key KEY: the values of KEY= in the installed unit, one per line
+unit_key() {
+	sed -n "s/^$1=//p" "$unit"
+}
+{
+	[ "$(unit_key User)" = portmilter ] || echo "User=$(unit_key User)"
+	[ "$(unit_key UMask)" = 0007 ] || echo "UMask=$(unit_key UMask)"
+	[ "$(unit_key ExecReload)" = '/bin/kill -HUP $MAINPID' ] ||
+		echo "ExecReload=$(unit_key ExecReload)"
+	for kv in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes \
+		PrivateTmp=yes PrivateDevices=yes; do
+		[ "$(unit_key "${kv%%=*}")" = "${kv#*=}" ] || echo "want $kv"
+	done
+	[ "$(unit_key RestrictAddressFamilies)" = "AF_UNIX AF_INET AF_INET6" ] ||
+		echo "RestrictAddressFamilies=$(unit_key RestrictAddressFamilies)"
+	for d in "$JOURNAL" "$SOCKDIR"; do
+		unit_key ReadWritePaths | tr ' ' '\n' | sed 's/^-//' | grep -qxF "$d" ||
+			echo "ReadWritePaths has not $d"
+	done
+	unit_key ExecStart | grep -qE '(^| )-f( |$)' || echo "ExecStart without -f"
+	! unit_key ExecStart | grep -qE '(^| )-u' || echo "ExecStart with -u"
+} >"$PM_TMP/unit.bad"
+[ -n "$unit" ] && [ ! -s "$PM_TMP/unit.bad" ]
+tap_ok $? "unit: User=portmilter, -f and no -u, UMask=0007, ExecReload, sandbox keys" ||
+	tap_diag_file "$PM_TMP/unit.bad"
+
+/usr/sbin/portmilter -n -c "$CONF" >"$PM_TMP/n.out" 2>&1
+st=$?
+[ "$st" -eq 0 ] &&
+	grep -qxE "milter_socket += unix:$SOCKET" "$PM_TMP/n.out" &&
+	grep -qxE "journal_directory += $JOURNAL" "$PM_TMP/n.out"
+tap_ok $? "portmilter -n on the installed configuration: valid, socket and journal where the package made them" ||
+	tap_diag_file "$PM_TMP/n.out"
+
+# ---- the milter, started as the unit starts it -------------------------------
+
+exec_start=$(unit_key ExecStart)
+run_user=$(unit_key User)
+run_group=$(unit_key Group)
+run_umask=$(unit_key UMask)
+# Run only what means the same here as under systemd: one line, no
+# quoting, variables, specifiers or prefixes (@-:+!).
+if [ "$(unit_key ExecStart | wc -l)" -ne 1 ] ||
+   printf '%s\n' "$exec_start" | grep -q "[\$%\"'\\;]" ||
+   printf '%s\n' "$exec_start" | grep -q '^[@:+!-]'; then
+	tap_ok 1 "ExecStart= is one plain command line: $exec_start"
+	echo "Bail out! cannot run ExecStart= as systemd would"
+	exit 1
+fi
+PM_LOG=$PM_TMP/portmilter.log
+# A simple command in the background: $! is the daemon itself (setpriv
+# execs it), not a subshell around it.
+saved_umask=$(umask)
+umask "${run_umask:-0022}"
+set -f
+# shellcheck disable=SC2086
+setpriv --reuid="$run_user" --regid="${run_group:-$(id -gn "$run_user")}" \
+	--init-groups --reset-env $exec_start </dev/null >"$PM_LOG" 2>&1 &
+PM_PID=$!
+set +f
+umask "$saved_umask"
+started=1
+pm_wait_log "$PM_LOG" ': started: ' 50 && [ -S "$SOCKET" ] && pm_alive || started=0
+[ "$started" -eq 1 ]
+tap_ok $? "ExecStart= as $run_user (the unit's User=, Group=, UMask=): the milter starts on $SOCKET" ||
+	tap_diag_file "$PM_LOG"
+
+if [ "$started" -eq 1 ]; then
+	ps_user=$(ps -o user= -p "$PM_PID" | tr -d ' ')
+	[ "$ps_user" = portmilter ]
+	tap_ok $? "the daemon runs as portmilter (ps: $ps_user)"
+else
+	tap_skip "the daemon's user: not started"
+fi
+
+if [ "$started" -eq 1 ] && [ "$have_postfix" -eq 1 ]; then
+	stat_is "$SOCKET" "portmilter:postfix 770"
+	tap_ok $? "the socket: portmilter:postfix, mode 0770 (group from the setgid directory)"
+	connect_as postfix
+	tap_ok $? "user postfix (Postfix's smtpd) can connect to the socket" ||
+		tap_diag_file "$PM_TMP/connect.err"
+	! connect_as nobody
+	tap_ok $? "user nobody cannot connect to the socket"
+else
+	tap_skip "socket owner and mode: no daemon or no Postfix"
+	tap_skip "user postfix connects: no daemon or no Postfix"
+	tap_skip "user nobody refused: no daemon or no Postfix"
+fi
+
+if [ "$started" -eq 1 ] && [ -n "$MILTERTEST" ]; then
+	PM_SOCKET=unix:$SOCKET PM_TAP_N=$tap_n PM_LOG=$PM_LOG \
+		"$MILTERTEST" -s "$top_srcdir/tests/debian/session.lua"
+	mt_st=$?
+	n=$(cat "$PM_TMP/count" 2>/dev/null)
+	case $n in '' | *[!0-9]*) ;; *) tap_n=$n ;; esac
+	tap_ok "$mt_st" "miltertest ran tests/debian/session.lua to its end (exit $mt_st)"
+	# Journaled: the database does not exist, mail is not blocked and
+	# the events wait in the journal.
+	[ -n "$(find "$JOURNAL" -type f -size +0 2>/dev/null)" ] &&
+		[ -z "$(find "$JOURNAL" ! -user portmilter 2>/dev/null)" ]
+	tap_ok $? "the sessions are in the journal, every file owned by portmilter" ||
+		ls -la "$JOURNAL" 2>&1 | tap_diag_file -
+else
+	tap_skip "milter sessions: no daemon or no miltertest"
+	tap_skip "the sessions in the journal: no daemon or no miltertest"
+fi
+
+if [ "$started" -eq 1 ]; then
+	reload=$(unit_key ExecReload | sed "s/\\\$MAINPID/$PM_PID/")
+	# shellcheck disable=SC2086
+	$reload
+	pm_wait_log "$PM_LOG" ': reloaded ' 50 && pm_alive
+	tap_ok $? "ExecReload= (SIGHUP): configuration reloaded, still running" ||
+		tail -n 5 "$PM_LOG" | tap_diag_file -
+	pm_stop 150
+	stop_st=$?
+	[ "$stop_st" -eq 0 ] && [ "$PM_STATUS" -eq 0 ] && grep -q ': stopped' "$PM_LOG"
+	tap_ok $? "SIGTERM (systemctl stop): stopped, exit status 0" ||
+		{ tap_diag "status $PM_STATUS"; tail -n 5 "$PM_LOG" | tap_diag_file -; }
+else
+	tap_skip "reload: not started"
+	tap_skip "stop: not started"
+fi
+pm_log_clean "$PM_LOG"
+tap_ok $? "no panic or fatal error in the daemon's log" ||
+	grep -E ': (panic|fatal): ' "$PM_LOG" | tap_diag_file -
+
+# Postfix installed after portmilter: its file trigger fixes the directory.
+if [ "$have_postfix" -eq 1 ]; then
+	chgrp portmilter "$SOCKDIR" && chmod 0750 "$SOCKDIR" &&
+		dpkg-trigger --no-await /usr/sbin/postfix &&
+		dpkg --triggers-only portmilter >"$PM_TMP/trigger.out" 2>&1 &&
+		stat_is "$SOCKDIR" "portmilter:postfix 2750"
+	tap_ok $? "the trigger on /usr/sbin/postfix (Postfix installed later) makes the socket directory portmilter:postfix 2750" ||
+		tap_diag_file "$PM_TMP/trigger.out"
+else
+	tap_skip "trigger: no Postfix on this machine"
+fi
+
+# ---- remove, purge -------------------------------------------------------------
+
+dpkg -r portmilter >"$PM_TMP/remove.out" 2>&1
+tap_ok $? "dpkg -r portmilter" || tap_diag_file "$PM_TMP/remove.out"
+left=
+for f in $PROGRAMS; do
+	[ ! -e "$f" ] || left="$left $f"
+done
+[ -z "$left" ]
+tap_ok $? "after remove: the programs are gone" || tap_diag "still there:$left"
+[ -f "$CONF" ] && [ "$(find "$JOURNAL" -type f | wc -l)" -gt 0 ] && [ -d "$SOCKDIR" ]
+tap_ok $? "after remove: the configuration, the journal and the socket directory are kept"
+
+dpkg -P portmilter >"$PM_TMP/purge.out" 2>&1
+st=$?
+[ "$st" -ne 0 ] || deb_installed=0
+tap_ok $st "dpkg -P portmilter" || tap_diag_file "$PM_TMP/purge.out"
+left=
+for f in /etc/portmilter "$STATEDIR" "$SOCKDIR"; do
+	[ ! -e "$f" ] || left="$left $f"
+done
+status=$(dpkg-query -W -f='${db:Status-Status}' portmilter 2>/dev/null)
+[ -z "$left" ] && { [ -z "$status" ] || [ "$status" = not-installed ]; }
+tap_ok $? "after purge: /etc/portmilter, $STATEDIR, $SOCKDIR and dpkg's record are gone" ||
+	tap_diag "still there:$left; dpkg status: $status"
+getent passwd portmilter >/dev/null
+tap_ok $? "after purge: the system user portmilter is kept (README.Debian)"
+
+tap_plan
