@@ -51,13 +51,16 @@
 --   t.may_drop    (raw) the milter may close the session: r.dropped says
 --                 why, instead of an error
 --   t.keep        (miltertest) leave the connection open: r.handle
+--   t.mta_pflags  (raw) the protocol flags the MTA offers (default: all)
 -- Postfix's order is followed: connect macros, connect; HELO (for
 -- STARTTLS: HELO, abort, TLS macros, HELO again); MAIL macros (AUTH and
 -- TLS again), MAIL; per recipient RCPT macros and RCPT; end of message.
 -- A refused connect, HELO or MAIL ends the session, as in Postfix; a
 -- refused recipient does not. Returns r with r.connect, r.helo, r.mail,
 -- r.rcpt[i], r.eom (SMFIR_* numbers, nil = stage not reached) and, with
--- the raw transport, r.text[stage] = the SMTP reply text sent.
+-- the raw transport, r.text[stage] = the SMTP reply text sent and
+-- r.negotiated = the protocol flags agreed on. A step negotiated "no
+-- reply" is reported as SMFIR_CONTINUE, as miltertest does.
 --
 -- The raw transport. miltertest packs every command into a 1024-byte
 -- buffer (mt.macro fails with "Buffer overflow", mt.helo and mt.mailfrom
@@ -505,6 +508,10 @@ sub writeall {
 }
 my %noreply = map { $_ => 1 } qw(D A Q);
 my %stop = map { $_ => 1 } qw(C H M);
+# The steps the milter may negotiate "no reply" for, and their flags.
+my %nr_flag = (C => 0x1000, H => 0x2000, M => 0x4000, R => 0x8000,
+	T => 0x10000, U => 0x20000, N => 0x40000, L => 0x80, B => 0x80000);
+my $pflags = 0;
 while (defined(my $h = readn(\*STDIN, 5))) {
 	my ($len, $cmd) = unpack('N a', $h);
 	my $data = $len > 1 ? readn(\*STDIN, $len - 1) : '';
@@ -512,6 +519,12 @@ while (defined(my $h = readn(\*STDIN, 5))) {
 	# "X" is ours, not the milter's: send its data as it is (garbage).
 	writeall($cmd eq 'X' ? $data : $h . $data);
 	next if $noreply{$cmd};
+	# Negotiated "no reply": none awaited; reported as CONTINUE, as
+	# miltertest does.
+	if (exists $nr_flag{$cmd} && ($pflags & $nr_flag{$cmd})) {
+		print "$cmd\tc\t\n";
+		next;
+	}
 	my ($r, $d);
 	for (;;) {
 		my $rh = readn($s, 5, $timeout);
@@ -526,7 +539,10 @@ while (defined(my $h = readn(\*STDIN, 5))) {
 		print "$cmd\t-\tno reply (timeout or connection closed)\n";
 		exit 0;
 	}
-	$d = '' if $cmd eq 'O';
+	if ($cmd eq 'O') {	# the text is the protocol flags agreed on
+		$pflags = (unpack('N N N', $d . "\0" x 12))[2] if $r eq 'O';
+		$d = sprintf('%x', $pflags);
+	}
 	$d =~ s/\0+$//;
 	$d =~ s/([^\x20-\x7e])/sprintf('\\x%02x', ord $1)/ge;
 	print "$cmd\t$r\t$d\n";
@@ -552,13 +568,14 @@ function garbage(bytes)
 	return packet("X", bytes)
 end
 
--- What Postfix 3.7 offers: protocol 6, all actions, all protocol steps.
-function negotiate_packet()
-	return packet("O", string.pack(">I4I4I4", 6, 0x1FF, 0x1FFFFF))
+-- What Postfix 3.7 offers: protocol 6, all actions, all protocol steps;
+-- or the protocol flags pflags (an older MTA).
+function negotiate_packet(pflags)
+	return packet("O", string.pack(">I4I4I4", 6, 0x1FF, pflags or 0x1FFFFF))
 end
 
-local function encode(steps)
-	local out = { negotiate_packet() }
+local function encode(steps, t)
+	local out = { negotiate_packet(t and t.mta_pflags) }
 	local slots = { "negotiate" }
 	for _, s in ipairs(steps) do
 		if s.kind == "macro" then
@@ -635,7 +652,7 @@ function raw_exchange(bytes, timeout)
 end
 
 local function run_raw(steps, t)
-	local bytes, slots = encode(steps)
+	local bytes, slots = encode(steps, t)
 	local replies, dropped = raw_exchange(bytes)
 	check(dropped == nil or t.may_drop, "milter dropped the session: %s",
 	      tostring(dropped))
@@ -643,6 +660,8 @@ local function run_raw(steps, t)
 	for i, rep in ipairs(replies) do
 		if slots[i] ~= "negotiate" then
 			store(r, slots[i], rep.reply, rep.text)
+		else
+			r.negotiated = tonumber(rep.text, 16)
 		end
 	end
 	return r
