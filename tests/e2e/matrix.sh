@@ -241,6 +241,36 @@ head -n 1 "$PM_TMP/report.csv" | grep -q '^port,connections,transactions,accepte
 tap_ok $? "portmilter-report ports: transactions per port" ||
 	{ tap_diag_file "$PM_TMP/report.csv"; diff "$PM_TMP/report.want" "$PM_TMP/report.got" | tap_diag_file -; }
 
+# ---- the milter down: Postfix tempfails, nothing is accepted unchecked ----
+
+# portmilter-conf sets milter_default_action from the config (tempfail):
+# with the milter stopped, Postfix must answer 4xx, never accept the mail
+# without the port's rules. Started again, mail flows and is recorded.
+pm_stop
+swaks_row "milter down: 25 local" 23 "451 4.7.1 Service unavailable" \
+	"$(e2e_port 25)" --from downlocal@client.example --to alice@example.test
+# On a STARTTLS port Postfix already refuses STARTTLS itself (swaks: 29).
+swaks_row "milter down: 587 STARTTLS + AUTH" 29 "454 4.3.0 Try again later" \
+	"$(e2e_port 587)" --tls --auth PLAIN --auth-user "$USER" \
+	--auth-password "$E2E_PASSWORD" --from down587@example.test --to bob@remote.example
+! grep -q 'qmgr.*from=<down\(local\|587\)@' "$E2E_PF_LOG"
+tap_ok $? "milter down: no message queued (Postfix's log)" ||
+	tap_diag_file "$E2E_PF_LOG"
+pm_start "$E2E_CONF" "unix:$PM_TMP/portmilter.sock" "$PM_TMP/portmilter-2.log" &&
+	chgrp postfix "$PM_TMP/portmilter.sock"
+tap_ok $? "the milter starts again" || tap_diag_file "$PM_TMP/portmilter-2.log"
+swaks_row "milter back: 25 local" 0 "250 2.0.0 Ok: queued" "$(e2e_port 25)" \
+	--from backlocal@client.example --to alice@example.test
+e2e_wait 1 "SELECT count(*) FROM portmilter.events
+	WHERE kind = 'transaction' AND sender = '<backlocal@client.example>'
+	AND verdict = 'accepted'" 15
+tap_ok $? "milter back: the transaction is recorded" ||
+	{ tap_diag "got: $E2E_GOT"; tap_diag_file "$PM_TMP/portmilter-2.log"; }
+e2e_wait 0 "SELECT count(*) FROM portmilter.events
+	WHERE sender IN ('<downlocal@client.example>', '<down587@example.test>')" 1
+tap_ok $? "milter down: no event for the sessions it did not see" ||
+	tap_diag "got: $E2E_GOT"
+
 # ---- portmilter-conf: drift after a hand edit ------------------------------
 
 postconf -c "$E2E_PF" -P \
@@ -259,8 +289,9 @@ tap_ok $? "apply repairs the drift: check is clean again" ||
 
 # ---- logs and shutdown -----------------------------------------------------
 
-pm_log_clean "$E2E_LOG"
-tap_ok $? "no panic or fatal error in the milter's log" || tap_diag_file "$E2E_LOG"
+pm_log_clean "$E2E_LOG" && pm_log_clean "$PM_TMP/portmilter-2.log"
+tap_ok $? "no panic or fatal error in the milter's logs" ||
+	{ tap_diag_file "$E2E_LOG"; tap_diag_file "$PM_TMP/portmilter-2.log"; }
 ! grep -q 'fatal\|panic' "$E2E_PF_LOG"
 tap_ok $? "no fatal error in Postfix's log" || tap_diag_file "$E2E_PF_LOG"
 e2e_stop
