@@ -1,8 +1,11 @@
 /*
  * null_milter - the floor for bench/postfix-bench.sh: a milter that
- * registers the same steps as portmilter and answers CONTINUE to each,
- * doing nothing else. What Postfix loses with it is the cost of the
- * milter protocol itself, not of portmilter's work.
+ * registers the same steps as portmilter, negotiates the same protocol
+ * (no reply for HELO, headers and body: libmilter offers those flags to
+ * every milter and answers itself for an MTA without them), asks for the
+ * same macros at the same stages (lib/macros.h) and answers
+ * CONTINUE to the rest, doing nothing else. What Postfix loses with it
+ * is the cost of the milter protocol itself, not of portmilter's work.
  *
  * usage: null_milter SOCKET      (e.g. unix:/tmp/null.sock)
  */
@@ -12,16 +15,18 @@
 
 #include <libmilter/mfapi.h>
 
+#include "macros.h"
+
 static sfsistat nm_continue_conn(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 {
 	(void)ctx, (void)host, (void)addr;
 	return SMFIS_CONTINUE;
 }
 
-static sfsistat nm_continue_arg(SMFICTX *ctx, char *arg)
+static sfsistat nm_noreply_helo(SMFICTX *ctx, char *arg)
 {
 	(void)ctx, (void)arg;
-	return SMFIS_CONTINUE;
+	return SMFIS_NOREPLY;
 }
 
 static sfsistat nm_continue_argv(SMFICTX *ctx, char **argv)
@@ -53,10 +58,19 @@ static sfsistat nm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			     unsigned long *pf0, unsigned long *pf1,
 			     unsigned long *pf2, unsigned long *pf3)
 {
-	(void)ctx, (void)f0, (void)f2, (void)f3;
+	(void)f2, (void)f3;
 	*pf0 = 0;
+	/* the same macros as portmilter, at the same stages */
+	if ((f0 & SMFIF_SETSYMLIST) &&
+	    smfi_setsymlist(ctx, SMFIM_CONNECT, PM_MACROS_CONNECT) == MI_SUCCESS &&
+	    smfi_setsymlist(ctx, SMFIM_HELO, PM_MACROS_HELO) == MI_SUCCESS &&
+	    smfi_setsymlist(ctx, SMFIM_ENVFROM, PM_MACROS_MAIL) == MI_SUCCESS &&
+	    smfi_setsymlist(ctx, SMFIM_ENVRCPT, PM_MACROS_RCPT) == MI_SUCCESS &&
+	    smfi_setsymlist(ctx, SMFIM_EOM, PM_MACROS_EOM) == MI_SUCCESS)
+		*pf0 = SMFIF_SETSYMLIST;
 	*pf1 = f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH |
-		     SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_RCPT_REJ);
+		     SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_HELO |
+		     SMFIP_RCPT_REJ);
 	*pf2 = *pf3 = 0;
 	return SMFIS_CONTINUE;
 }
@@ -72,8 +86,9 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.xxfi_name = "null_milter";
 	d.xxfi_version = SMFI_VERSION;
+	d.xxfi_flags = SMFIF_SETSYMLIST;
 	d.xxfi_connect = nm_continue_conn;
-	d.xxfi_helo = nm_continue_arg;
+	d.xxfi_helo = nm_noreply_helo;
 	d.xxfi_envfrom = nm_continue_argv;
 	d.xxfi_envrcpt = nm_continue_argv;
 	d.xxfi_header = nm_noreply_hdr;

@@ -2,20 +2,36 @@
 # postfix-bench.sh - Postfix throughput with the milter against the same
 # Postfix without it, in the same run (on demand, not in make check).
 #
-#   sh bench/postfix-bench.sh [MESSAGES] [SESSIONS]   (as root)
-#   defaults: 2000 messages, 10 parallel sessions
+#   sh bench/postfix-bench.sh [MESSAGES] [SESSIONS] [ROUNDS]   (as root)
+#   defaults: 2000 messages, 10 parallel sessions, 3 rounds
 #
 # The stack of tests/e2e/lib.sh (PostgreSQL up, the milter recording
-# every transaction). smtp-source sends MESSAGES messages, one per
-# connection, to a local recipient on port 25 (delivered to discard:).
-# Rounds alternate between three smtpd_milters settings (two rounds
-# each, so a warm-up or a slow moment hits all): portmilter; none; and
-# bench/null_milter, a milter that answers CONTINUE and does nothing,
-# which shows what the milter protocol itself costs. Prints messages/s
-# per round and the ratios of the averages.
+# every transaction). smtp-source sends MESSAGES messages of 2000 bytes,
+# one per connection, to a local recipient on port 25 (delivered to
+# discard:). Each round runs three smtpd_milters settings in turn:
+#   portmilter  the milter under test;
+#   none        no milter at all (the baseline);
+#   null        bench/null_milter: registers the same steps, negotiates
+#               the same protocol and answers CONTINUE, doing nothing
+#               else. What it costs is the milter protocol itself
+#               (Postfix's and libmilter's side), the floor of any milter.
+# Two figures per round and setting:
+#   msg/s       wall-clock throughput, smtp-source start to end;
+#   CPU/msg     CPU time (user + system) used by the whole server side,
+#               Postfix, PostgreSQL and the milter, per message, read
+#               from a cpuacct cgroup the stack runs in (smtp-source runs
+#               outside it), from before the round until the queue is
+#               empty again, so that delivery and the shipping of the
+#               round's events are counted too. Also the milter's own
+#               share, from /proc/PID/stat.
+# On a small machine the two cores are shared by smtp-source, Postfix,
+# PostgreSQL and the milter, and by anything else running: wall-clock
+# throughput varies from round to round; CPU per message barely does.
+# The summary prints the medians and the ratios of both.
 set -eu
 M=${1:-2000}
 C=${2:-10}
+R=${3:-3}
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/_build/bench}
 top_srcdir=$top top_builddir=$build
@@ -25,49 +41,125 @@ if [ ! -f "$build/Makefile" ]; then
 	(cd "$build" && "$top/configure" >/dev/null)
 fi
 make -C "$build" -j"$(nproc)" all bench/null_milter >/dev/null
+
+# CPU accounting: a cgroup (v1 cpuacct, else v2) holding this shell and
+# so everything it starts. None available: throughput only.
+CG= CG_ROOT= CG_KIND=
+for d in /sys/fs/cgroup/cpuacct /sys/fs/cgroup/unified /sys/fs/cgroup; do
+	if [ -f "$d/cgroup.procs" ] && mkdir "$d/pm-bench.$$" 2>/dev/null; then
+		if echo $$ >"$d/pm-bench.$$/cgroup.procs" 2>/dev/null; then
+			CG=$d/pm-bench.$$ CG_ROOT=$d
+			if [ -f "$CG/cpuacct.usage" ]; then CG_KIND=v1; else CG_KIND=v2; fi
+			break
+		fi
+		rmdir "$d/pm-bench.$$" 2>/dev/null || :
+	fi
+done
+[ -n "$CG" ] || echo "note: no writable cgroup: CPU per message not measured"
+cg_usec() {	# CPU time of the cgroup, microseconds
+	case $CG_KIND in
+	v1) echo $(($(cat "$CG/cpuacct.usage") / 1000)) ;;
+	v2) sed -n 's/^usage_usec //p' "$CG/cpu.stat" ;;
+	*) echo 0 ;;
+	esac
+}
+cg_done() {
+	[ -n "$CG" ] || return 0
+	echo $$ >"$CG_ROOT/cgroup.procs" 2>/dev/null || :
+	# processes still inside (a failed stop) keep it: try, don't insist
+	rmdir "$CG" 2>/dev/null || :
+}
+proc_usec() {	# user + system CPU of one process, microseconds
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) * 1000000 / hz) }' \
+		"/proc/$1/stat" 2>/dev/null || echo 0
+}
+
 . "$top/tests/e2e/lib.sh"
 e2e_start
+PM_CLEANUP_HOOK="cg_done; ${PM_CLEANUP_HOOK:-:}"
 P=$(e2e_port 25)
+Q=$(postconf -c "$E2E_PF" -h queue_directory)
 milters=$(postconf -c "$E2E_PF" -h smtpd_milters)
 "$build/bench/null_milter" "unix:$PM_TMP/null.sock" &
 null_pid=$!
-PM_CLEANUP_HOOK="kill $null_pid 2>/dev/null; ${PM_CLEANUP_HOOK:-:}"
+PM_CLEANUP_HOOK="kill $null_pid 2>/dev/null; $PM_CLEANUP_HOOK"
 
 ms() { date +%s%3N; }
-set_milter() {	# on|off|null
+set_milter() {	# portmilter|none|null
 	case $1 in
-	on) postconf -c "$E2E_PF" -e "smtpd_milters = $milters" ;;
-	off) postconf -c "$E2E_PF" -e "smtpd_milters =" ;;
+	portmilter) postconf -c "$E2E_PF" -e "smtpd_milters = $milters" ;;
+	none) postconf -c "$E2E_PF" -e "smtpd_milters =" ;;
 	null) postconf -c "$E2E_PF" -e "smtpd_milters = unix:$PM_TMP/null.sock" ;;
 	esac
 	pc_pf reload >/dev/null 2>&1 || :
 	sleep 3		# Postfix's wait after a main.cf change, and the reload
 }
-round() {	# prints messages per second
+quiet() {	# the queue is empty and the journal shipped
+	_i=0
+	while [ $_i -lt 600 ]; do
+		if [ -z "$(find "$Q/incoming" "$Q/active" -type f 2>/dev/null | head -1)" ] &&
+		   rec_idle; then
+			break
+		fi
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	sleep 0.5
+}
+outside() {	# run a command outside the cgroup: the client side
+	sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh \
+		"$CG_ROOT" "$@"
+}
+rec_idle() {	# every event of the portmilter rounds is in the database
+	[ "$(outside psql -X -q -A -t -d portmilter -c \
+		"SELECT count(*) FROM portmilter.events WHERE port = $P")" -ge "$shipped_target" ]
+}
+shipped_target=0
+round() {	# SETTING: prints "msg/s cpu_us_per_msg milter_us_per_msg"
+	case $1 in
+	portmilter) _pid=$PM_PID ;; null) _pid=$null_pid ;; *) _pid= ;;
+	esac
+	quiet
+	_u0=$(cg_usec) _m0=0
+	[ -z "$_pid" ] || _m0=$(proc_usec "$_pid")
 	_t0=$(ms)
-	/usr/sbin/smtp-source -s "$C" -m "$M" -l 2000 -f bench@client.example \
-		-t alice@example.test 127.0.0.1:"$P"
+	# smtp-source is the client, not the server: outside the cgroup
+	outside /usr/sbin/smtp-source -s "$C" -m "$M" -l 2000 \
+		-f bench@client.example -t alice@example.test 127.0.0.1:"$P"
 	_t1=$(ms)
-	echo $((M * 1000 / (_t1 - _t0 > 0 ? _t1 - _t0 : 1)))
+	[ "$1" = portmilter ] && shipped_target=$((shipped_target + M))
+	quiet
+	_u1=$(cg_usec) _m1=0
+	[ -z "$_pid" ] || _m1=$(proc_usec "$_pid")
+	echo "$((M * 1000 / (_t1 - _t0 > 0 ? _t1 - _t0 : 1))) $(((_u1 - _u0) / M)) $(((_m1 - _m0) / M))"
 }
 
-echo "== $M messages per round, $C parallel sessions, port 25 -> discard"
-with=0 without=0 null=0
-for r in 1 2; do
-	set_milter on
-	w=$(round)
-	set_milter off
-	wo=$(round)
-	set_milter null
-	nu=$(round)
-	echo "round $r: portmilter $w msg/s, no milter $wo msg/s, null milter $nu msg/s"
-	with=$((with + w))
-	without=$((without + wo))
-	null=$((null + nu))
+echo "== $M messages per round, $C parallel sessions, $R rounds, port 25 -> discard"
+res=$PM_TMP/bench.res
+: >"$res"
+r=1
+while [ $r -le "$R" ]; do
+	for s in portmilter none null; do
+		set_milter "$s"
+		set -- $(round "$s")
+		printf 'round %d: %-10s %5d msg/s  CPU %5d us/msg  (milter %4d us/msg)\n' \
+			"$r" "$s" "$1" "$2" "$3"
+		echo "$s $1 $2 $3" >>"$res"
+	done
+	r=$((r + 1))
 done
 n=$(e2e_sql "SELECT count(*) FROM portmilter.events WHERE port = $P AND verdict = 'accepted'")
-echo "events recorded for the rounds with the milter: $n (expected $((2 * M)), shipping may lag)"
-awk -v a="$with" -v b="$without" -v c="$null" 'BEGIN {
-	printf "portmilter / no milter = %.2f\n", a / b
-	printf "null milter / no milter = %.2f (the milter protocol alone)\n", c / b
-	printf "portmilter / null milter = %.2f (portmilter'"'"'s own work)\n", a / c }'
+echo "events recorded for the rounds with portmilter: $n (expected $((R * M)))"
+med() {	# SETTING FIELD: median over the rounds
+	awk -v s="$1" -v f="$2" '$1 == s { print $f }' "$res" | sort -n |
+		awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+awk -v pw="$(med portmilter 2)" -v nw="$(med none 2)" -v uw="$(med null 2)" \
+    -v pc="$(med portmilter 3)" -v nc="$(med none 3)" -v uc="$(med null 3)" \
+    -v pm="$(med portmilter 4)" -v um="$(med null 4)" -v cg="$CG" 'BEGIN {
+	printf "medians: portmilter %d msg/s, none %d msg/s, null %d msg/s\n", pw, nw, uw
+	printf "throughput  portmilter / none = %.2f   null / none = %.2f   portmilter / null = %.2f\n", pw / nw, uw / nw, pw / uw
+	if (cg != "" && pc > 0) {
+		printf "CPU/msg     portmilter %d us, none %d us, null %d us (milter process: portmilter %d us, null %d us)\n", pc, nc, uc, pm, um
+		printf "CPU-bound   none / portmilter = %.2f   none / null = %.2f   null / portmilter = %.2f\n", nc / pc, nc / uc, uc / pc
+	} }'
