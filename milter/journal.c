@@ -267,6 +267,19 @@ out:
 	return ok;
 }
 
+uint64_t journal_set_max_size(struct journal *j, uint64_t max_size)
+{
+	uint64_t old;
+
+	pthread_mutex_lock(&j->lock);
+	old = j->max_size;
+	j->max_size = max_size;
+	if (j->total < j->max_size)
+		j->at_cap = false;
+	pthread_mutex_unlock(&j->lock);
+	return old;
+}
+
 bool journal_full(struct journal *j)
 {
 	bool full;

@@ -41,6 +41,11 @@ void journal_close(struct journal *j);
  * error): the reason is logged, rate-limited. Thread-safe. */
 bool journal_append(struct journal *j, const void *payload, size_t len);
 
+/* A new size cap (a reload); returns the old one. A cap above what the
+ * journal holds lifts a "full" state at once; a smaller one refuses the
+ * next append. Nothing already journaled is dropped. Thread-safe. */
+uint64_t journal_set_max_size(struct journal *j, uint64_t max_size);
+
 /* Is the journal at its size cap (or was the disk full)? */
 bool journal_full(struct journal *j);
 

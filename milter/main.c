@@ -14,6 +14,14 @@
  * SIGTERM and SIGINT are blocked in every thread but libmilter's signal
  * thread: they stop the listener, smfi_main() returns, and the main
  * thread waits (bounded) for open sessions to finish before exiting.
+ *
+ * Start-up. Everything that can fail for a reason the admin must fix -
+ * the configuration, the socket, the pid file, the -u user, the journal
+ * directory (opened as that user) - is done before the daemon forks, and
+ * logged on stderr too: "portmilter" without -f exits 1 saying why. No
+ * thread exists before the fork. After it, the daemon writes its pid
+ * file, starts its threads and then tells the starting process, which
+ * waits for that to exit 0 (1 if the daemon ended first: see syslog).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,9 +61,9 @@ struct options {
 static int wake_pipe[2] = {-1, -1};
 static int milter_status;
 
-static void usage(void)
+static void usage(FILE *fp)
 {
-	fprintf(stderr,
+	fprintf(fp,
 		"usage: portmilter [-c FILE] [-p SOCKET] [-f] [-u USER] [-P PIDFILE] [-v]\n"
 		"       portmilter -n [-c FILE]\n"
 		"  -c FILE    configuration file (default %s)\n"
@@ -65,9 +73,10 @@ static void usage(void)
 		"  -u USER    drop root privileges to USER after opening the socket\n"
 		"  -P FILE    write the process id to FILE\n"
 		"  -n         check the configuration, print the port table, exit\n"
-		"  -v         verbose logging (repeat for more)\n",
+		"  -v         verbose: also log accepted transactions, and debug lines\n"
+		"  -V         print the version and exit\n"
+		"  -h         print this text and exit\n",
 		CFG_DEFAULT_PATH);
-	exit(2);
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -86,11 +95,14 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'n': o->check_only = true; break;
 		case 'v': o->verbose++; break;
 		case 'V': printf("portmilter %s\n", PACKAGE_VERSION); exit(0);
-		default: usage();
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
 		}
 	}
-	if (optind != argc)
-		usage();
+	if (optind != argc) {
+		usage(stderr);
+		exit(2);
+	}
 }
 
 /* Load the configuration or say every error and return NULL. */
@@ -149,6 +161,23 @@ static void signals_setup(void)
 		msg_fatal("pthread_sigmask failed");
 }
 
+/*
+ * The group of a unix socket that -u gives to USER: in a setgid
+ * directory (the package's, group postfix) it keeps the directory's
+ * group; elsewhere it gets USER's primary group.
+ */
+static gid_t socket_group(const char *path, gid_t user_gid)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash == NULL ? xstrdup(".") :
+		    xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	struct stat st;
+	bool setgid_dir = stat(dir, &st) == 0 && (st.st_mode & S_ISGID);
+
+	free(dir);
+	return setgid_dir ? (gid_t)-1 : user_gid;
+}
+
 static void drop_privileges(const char *user, const char *socket)
 {
 	struct passwd *pw;
@@ -165,7 +194,7 @@ static void drop_privileges(const char *user, const char *socket)
 	if (strncmp(socket, "unix:", 5) == 0 || strncmp(socket, "local:", 6) == 0) {
 		const char *path = strchr(socket, ':') + 1;
 
-		if (chown(path, pw->pw_uid, pw->pw_gid) != 0)
+		if (chown(path, pw->pw_uid, socket_group(path, pw->pw_gid)) != 0)
 			msg_fatal("chown %s: %s", path, strerror(errno));
 	}
 	if (setgroups(0, NULL) != 0 || initgroups(user, pw->pw_gid) != 0 ||
@@ -175,15 +204,37 @@ static void drop_privileges(const char *user, const char *socket)
 		msg_fatal("privileges not dropped: setuid(0) still works");
 }
 
-static void daemonize(void)
+/*
+ * Called once every start-up check has passed. The parent waits until
+ * the daemon says it is ready (daemon_ready(), on the returned pipe) and
+ * exits 0, or exits 1 if the daemon ended before.
+ */
+static int daemonize(void)
 {
-	pid_t pid = fork();
+	int ready[2];
+	pid_t pid;
 	int fd;
 
-	if (pid < 0)
+	if (pipe(ready) != 0)
+		msg_fatal("pipe: %s", strerror(errno));
+	if ((pid = fork()) < 0)
 		msg_fatal("fork: %s", strerror(errno));
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		ssize_t n;
+		char c;
+
+		close(ready[1]);
+		while ((n = read(ready[0], &c, 1)) < 0 && errno == EINTR)
+			continue;
+		if (n == 1)
+			_exit(0);
+		msg_warn("the daemon (pid %ld) ended before it was ready: see syslog",
+			 (long)pid);
+		_exit(1);
+	}
+	close(ready[0]);
+	/* Single-threaded still: no other thread is logging. */
+	msg_init("portmilter", MSG_TO_SYSLOG);
 	if (setsid() < 0)
 		msg_fatal("setsid: %s", strerror(errno));
 	if (chdir("/") != 0)
@@ -195,18 +246,45 @@ static void daemonize(void)
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
+	return ready[1];
 }
 
-static void pidfile_write(const char *path)
+/* Let the starting process exit 0 (SIGPIPE is ignored by now). */
+static void daemon_ready(int fd)
 {
-	FILE *fp;
+	char c = 'R';
+
+	if (fd < 0)
+		return;
+	if (write(fd, &c, 1) != 1)
+		msg_warn("cannot tell the starting process: %s", strerror(errno));
+	close(fd);
+}
+
+/* Opened while still root (a pid file lives in /run), not truncated: a
+ * start that fails leaves an old one as it was (a new one empty). -1
+ * without a path. */
+static int pidfile_open(const char *path)
+{
+	int fd;
 
 	if (path == NULL)
-		return;
-	if ((fp = fopen(path, "w")) == NULL)
+		return -1;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
 		msg_fatal("open %s: %s", path, strerror(errno));
-	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) != 0)
+	return fd;
+}
+
+/* Written by the final process, after the fork. */
+static void pidfile_write(int fd, const char *path)
+{
+	char buf[32];
+	int n;
+
+	if (fd < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || write(fd, buf, (size_t)n) != n || close(fd) != 0)
 		msg_fatal("write %s: %s", path, strerror(errno));
 }
 
@@ -278,9 +356,12 @@ int main(int argc, char **argv)
 	struct cfg *cfg;
 	const char *socket;
 	pthread_t tid;
+	int pidfd, readyfd = -1;
 
 	parse_options(argc, argv, &o);
-	msg_init("portmilter", o.foreground || o.check_only ? MSG_TO_STDERR : MSG_TO_SYSLOG);
+	/* A daemon-to-be also says on stderr why it cannot start. */
+	msg_init("portmilter", o.foreground || o.check_only ? MSG_TO_STDERR :
+		 MSG_TO_STDERR | MSG_TO_SYSLOG);
 	msg_set_verbose(o.verbose);
 	if ((cfg = config_load(o.config, true)) == NULL)
 		exit(1);
@@ -298,9 +379,7 @@ int main(int argc, char **argv)
 	umask(007);			/* socket usable by the owner's group */
 	if (smfi_opensocket(true) != MI_SUCCESS)
 		msg_fatal("cannot open milter socket %s", socket);
-	if (!o.foreground)
-		daemonize();
-	pidfile_write(o.pidfile);
+	pidfd = pidfile_open(o.pidfile);
 	drop_privileges(o.user, socket);
 	{
 		char err[512];
@@ -308,11 +387,16 @@ int main(int argc, char **argv)
 		if (!recorder_open(cfg, err, sizeof(err)))
 			msg_fatal("%s", err);
 	}
+	if (!o.foreground)
+		readyfd = daemonize();
+	pidfile_write(pidfd, o.pidfile);
+	recorder_start(cfg);
 	signals_setup();
 	if (pthread_create(&tid, NULL, milter_thread, NULL) != 0)
 		msg_fatal("cannot start the milter thread");
 	msg_info("started: socket %s, config %s, %zu port sections", socket,
 		 o.config, cfg->nports);
+	daemon_ready(readyfd);
 	main_loop(o.config);
 	pthread_join(tid, NULL);
 	msg_info("stopping: waiting for %u open sessions", milter_active());

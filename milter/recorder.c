@@ -1,6 +1,7 @@
 /*
  * recorder - journal + shipper behind one small interface. See recorder.h.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +24,27 @@ bool recorder_open(const struct cfg *cfg, char *err, size_t errlen)
 	hostname[sizeof(hostname) - 1] = '\0';
 	journal = journal_open(cfg->journal_directory, cfg->journal_max_size,
 			       err, errlen);
-	if (journal == NULL)
-		return false;
+	return journal != NULL;
+}
+
+void recorder_start(const struct cfg *cfg)
+{
 	shipper = shipper_start(journal, cfg->database);
-	return true;
 }
 
 void recorder_reload(const struct cfg *cfg)
 {
 	if (shipper)
 		shipper_set_conninfo(shipper, cfg->database);
+	if (journal) {
+		uint64_t cap = cfg->journal_max_size;
+		uint64_t old = journal_set_max_size(journal, cap);
+
+		if (old != cap)
+			msg_info("journal %s: journal_max_size now %" PRIu64
+				 " bytes (was %" PRIu64 ")", journal_dir(journal),
+				 cap, old);
+	}
 	if (journal && strcmp(journal_dir(journal), cfg->journal_directory) != 0)
 		msg_warn("journal_directory changed to %s: takes effect at restart",
 			 cfg->journal_directory);

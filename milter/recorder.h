@@ -2,13 +2,17 @@
  * recorder - what the SMTP path calls to record an event: it appends to
  * the journal and returns; the shipper thread takes it from there.
  *
- * recorder_open() opens the journal directory and starts the shipper
- * (false with a message if the directory is unusable: the daemon must
- * not run without a place to record). recorder_accepting() is false while
- * the journal is full and journal_full_action = tempfail: new mail is
- * then tempfailed. recorder_put() returns false if the event could not
- * be journaled (full, disk full, I/O error), already logged (rate
- * limited).
+ * recorder_open() opens the journal directory (false with a message if
+ * it is unusable: the daemon must not run without a place to record); it
+ * starts no thread, so the daemon calls it before it forks, as the user
+ * it runs as. recorder_start() then starts the shipper thread.
+ * recorder_reload() applies a new database and journal_max_size at once
+ * (a smaller cap than the journal holds refuses the next event) and
+ * warns that a new journal_directory needs a restart.
+ * recorder_accepting() is false while the journal is full and
+ * journal_full_action = tempfail: new mail is then tempfailed.
+ * recorder_put() returns false if the event could not be journaled
+ * (full, disk full, I/O error), already logged (rate limited).
  */
 #ifndef PM_RECORDER_H
 #define PM_RECORDER_H
@@ -20,6 +24,7 @@
 #include "event.h"
 
 bool recorder_open(const struct cfg *cfg, char *err, size_t errlen);
+void recorder_start(const struct cfg *cfg);
 void recorder_reload(const struct cfg *cfg);
 bool recorder_accepting(const struct cfg *cfg);
 bool recorder_put(const struct event *ev);

@@ -43,11 +43,9 @@ struct probe_args {
 	bool json;
 };
 
-static noreturn void usage(const char *why)
+static void usage_text(FILE *fp)
 {
-	if (why)
-		fprintf(stderr, "portmilter-probe: %s\n", why);
-	fprintf(stderr,
+	fprintf(fp,
 		"usage: portmilter-probe [--port N[:MODE] ...] [--config FILE]"
 		" [--ca FILE]\n"
 		"         [--timeout SECONDS] [--address ADDR] [--json] HOST\n"
@@ -55,7 +53,16 @@ static noreturn void usage(const char *why)
 		" TLS)\n"
 		"  --address ADDR  connect there; HOST still names the"
 		" certificate\n"
+		"  -h, --help      print this text and exit\n"
 		"exit: 0 all ports as expected, 1 a port fails, 2 usage\n");
+}
+
+/* A bad command line: why (if given) and the usage text on stderr, exit 2. */
+static noreturn void usage(const char *why)
+{
+	if (why)
+		fprintf(stderr, "portmilter-probe: %s\n", why);
+	usage_text(stderr);
 	exit(2);
 }
 
@@ -127,7 +134,7 @@ static void parse_args(struct probe_args *a, int argc, char **argv)
 				usage("bad --timeout (1..3600 seconds)");
 			a->o.timeout_ms = (int)n * 1000;
 			break;
-		case 'h': usage(NULL);
+		case 'h': usage_text(stdout); exit(0);
 		default: usage(NULL);
 		}
 	}

@@ -3,8 +3,10 @@
 # single groff warning and fits 80 columns, has the usual sections and
 # names the other pages; portmilter.conf.5 has an entry for every key of
 # lib/cfg_keys.c and its example files pass "portmilter -n" (the first
-# one = the shipped etc/portmilter.conf); each page names every option
-# its program's usage text prints; "make install-man" puts the five
+# one = the shipped etc/portmilter.conf); each program's -h and --help
+# print its usage text on stdout and exit 0, a bad option exits 2 with
+# nothing on stdout; each page names every option its program's usage
+# text prints; "make install-man" puts the five
 # pages under PREFIX/share/man/manN. Needs the built programs and, for
 # the rendering, man-db (Debian packages man-db, groff-base). Prints TAP.
 
@@ -125,13 +127,36 @@ sed 1d "$PM_TMP/example1.out" 2>/dev/null | diff "$PM_TMP/shipped.out" - \
 tap_ok $? "portmilter.conf.5: the full example has the shipped file's settings" ||
 	tap_diag_file "$PM_TMP/example.diff"
 
-# ---- every option of each usage text is in its page --------------------------
+# ---- help, and every option of each usage text is in its page ---------------
 
-# usage PAGE PROGRAM ARGS...: the program's usage text (status ignored)
+# help PROGRAM ARG: one case: "PROGRAM ARG" prints the usage text on
+# stdout (left in $PM_TMP/usage), nothing on stderr, and exits 0.
+help() {
+	"$1" "$2" >"$PM_TMP/usage" 2>"$PM_TMP/usage.err" </dev/null
+	_h_st=$?
+	[ "$_h_st" -eq 0 ] && [ ! -s "$PM_TMP/usage.err" ] &&
+		head -n 1 "$PM_TMP/usage" | grep -q "^usage: ${1##*/} "
+	tap_ok $? "${1##*/} $2: the usage text on stdout, nothing on stderr, exit 0" ||
+		{ tap_diag "exit $_h_st; stdout, then stderr:"
+		  tap_diag_file "$PM_TMP/usage"; tap_diag_file "$PM_TMP/usage.err"; }
+}
+
+# bad_option PROGRAM: one case: an unknown option is a usage error: exit
+# 2, nothing on stdout, something on stderr.
+bad_option() {
+	"$1" -Z >"$PM_TMP/bad.out" 2>"$PM_TMP/bad.err" </dev/null
+	_bo_st=$?
+	[ "$_bo_st" -eq 2 ] && [ ! -s "$PM_TMP/bad.out" ] && [ -s "$PM_TMP/bad.err" ]
+	tap_ok $? "${1##*/} -Z: exit 2, the error on stderr, nothing on stdout" ||
+		{ tap_diag "exit $_bo_st; stdout:"; tap_diag_file "$PM_TMP/bad.out"; }
+}
+
+# check_options PAGE PROGRAM ARG: help PROGRAM ARG, then one case: PAGE
+# names every option of the usage text.
 check_options() {
 	_co_page=$1
 	shift
-	"$@" >"$PM_TMP/usage" 2>&1
+	help "$@"
 	# long options anywhere; short ones opening an option: "[-c", "  -h,"
 	{
 		grep -oE -- '--[a-z][a-z0-9-]*' "$PM_TMP/usage"
@@ -153,6 +178,14 @@ check_options portmilter.8 "$top_builddir/milter/portmilter" -h
 check_options portmilter-conf.8 "$top_builddir/postfix-conf/portmilter-conf" --help
 check_options portmilter-report.1 "$top_builddir/report/portmilter-report" --help
 check_options portmilter-probe.1 "$top_builddir/probe/portmilter-probe" --help
+for prog in postfix-conf/portmilter-conf report/portmilter-report \
+	probe/portmilter-probe; do
+	help "$top_builddir/$prog" -h
+done
+for prog in milter/portmilter postfix-conf/portmilter-conf \
+	report/portmilter-report probe/portmilter-probe; do
+	bad_option "$top_builddir/$prog"
+done
 
 # ---- make install-man ---------------------------------------------------------
 

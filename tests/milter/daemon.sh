@@ -1,7 +1,9 @@
 #!/bin/sh
 # daemon.sh - the portmilter daemon as a process (POSIX sh, TAP): config
 # check mode, reload on SIGHUP (valid and broken files), a burst of
-# SIGHUPs, SIGTERM, restart on the same socket, privilege drop.
+# SIGHUPs, SIGTERM, restart on the same socket, daemon mode (the start-up
+# errors on stderr, exit status, pid file), privilege drop (and the
+# socket's group in a setgid directory).
 #
 # Run by automake with SH_LOG_COMPILER=sh; environment: top_srcdir,
 # top_builddir (absolute), MILTERTEST (empty = skip), PM_VALGRIND (set:
@@ -34,6 +36,27 @@ fi
 PM_SOCKET=unix:$PM_TMP/pm.sock
 PM_LOG=$PM_TMP/portmilter.log
 export PM_SOCKET PM_LOG
+
+# live PID: 0 while PID runs (a zombie does not count).
+live() {
+	_lv_state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
+		"/proc/$1/status" 2>/dev/null)
+	[ -n "$_lv_state" ] && [ "$_lv_state" != Z ] && [ "$_lv_state" != X ]
+}
+
+# ours PID: 0 while PID runs and is the milter under test.
+ours() {
+	live "$1" && [ "$(readlink "/proc/$1/exe")" = "$(readlink -f "$PM_DAEMON")" ]
+}
+
+# The daemon-mode milter (not a child of this shell) is killed by its
+# pid file on any exit.
+daemon_kill() {
+	_dk_pid=$(cat "$PM_TMP/daemon.pid" 2>/dev/null) || return 0
+	case $_dk_pid in '' | *[!0-9]*) return 0 ;; esac
+	! ours "$_dk_pid" || kill -KILL "$_dk_pid" 2>/dev/null || :
+}
+PM_CLEANUP_HOOK=daemon_kill
 
 # probe TAG PORT NRCPT: one plaintext, unauthenticated session with NRCPT
 # recipients at example.test (mailer local); prints the replies as
@@ -227,15 +250,94 @@ else
 	tap_ok 1 "restarted daemon: SIGTERM, exit status 0"
 fi
 
+# ---- daemon mode (no -f) ------------------------------------------------------
+
+# The journal directory is checked before the fork: the starting
+# process says why on stderr and exits 1, no daemon is left behind.
+: >"$PM_TMP/notadir"
+sed "s|^journal_directory = .*|journal_directory = $PM_TMP/notadir/journal|" \
+	"$conf" >"$PM_TMP/badjournal.conf"
+"$PM_DAEMON" -c "$PM_TMP/badjournal.conf" -p "unix:$PM_TMP/daemon.sock" \
+	-P "$PM_TMP/daemon.pid" </dev/null >"$PM_TMP/daemon.out" 2>"$PM_TMP/daemon.err"
+st=$?
+[ "$st" -ne 0 ] &&
+	grep -qF "fatal: journal directory $PM_TMP/notadir/journal: Not a directory" \
+		"$PM_TMP/daemon.err"
+if ! tap_ok $? "daemon mode, journal_directory under a file: exit non-zero, stderr names the directory"; then
+	tap_diag "exit status $st; stderr:"
+	tap_diag_file "$PM_TMP/daemon.err"
+fi
+dpid=$(cat "$PM_TMP/daemon.pid" 2>/dev/null)
+[ -z "$dpid" ] || ! live "$dpid"
+tap_ok $? "... and no daemon left running (pid file: \"$dpid\")"
+daemon_kill
+rm -f "$PM_TMP/daemon.pid"
+
+# A failure after the fork (the pid file is written by the daemon:
+# /dev/full opens but cannot be truncated): the starting process waits
+# for the daemon to be ready, sees it end, exits 1 and says so.
+if [ -w /dev/full ]; then
+	"$PM_DAEMON" -c "$conf" -p "unix:$PM_TMP/daemon.sock" -P /dev/full \
+		</dev/null >"$PM_TMP/daemon.out" 2>"$PM_TMP/daemon.err"
+	st=$?
+	[ "$st" -eq 1 ] && grep -qF "ended before it was ready: see syslog" "$PM_TMP/daemon.err"
+	if ! tap_ok $? "daemon mode, the daemon fails after the fork (-P /dev/full): exit 1, stderr says so"; then
+		tap_diag "exit status $st; stderr:"
+		tap_diag_file "$PM_TMP/daemon.err"
+	fi
+else
+	tap_skip "daemon mode, a failure after the fork: no /dev/full"
+fi
+
+# A good start: exit 0 once the daemon runs, its id in the pid file.
+"$PM_DAEMON" -c "$conf" -p "unix:$PM_TMP/daemon.sock" -P "$PM_TMP/daemon.pid" \
+	</dev/null >"$PM_TMP/daemon.out" 2>"$PM_TMP/daemon.err"
+st=$?
+dpid=$(cat "$PM_TMP/daemon.pid" 2>/dev/null)
+[ "$st" -eq 0 ] && [ -n "$dpid" ] && ours "$dpid"
+if ! tap_ok $? "daemon mode: exit 0, the pid file names the running daemon"; then
+	tap_diag "exit status $st; pid file \"$dpid\"; stderr:"
+	tap_diag_file "$PM_TMP/daemon.err"
+fi
+PM_SOCKET=unix:$PM_TMP/daemon.sock
+expect_probe "daemon mode: sessions served" "mail=c rcpt=c" h6 25 1
+PM_SOCKET=unix:$PM_TMP/pm.sock
+if [ -n "$dpid" ] && ours "$dpid"; then
+	kill -TERM "$dpid" 2>/dev/null
+	i=0
+	while live "$dpid" && [ "$i" -lt $((100 * PM_SLOW)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	! live "$dpid" && [ ! -e "$PM_TMP/daemon.pid" ]
+	tap_ok $? "daemon mode: SIGTERM stops it and removes the pid file" ||
+		tap_diag "still running: $(live "$dpid" && echo yes || echo no); pid file: $(ls "$PM_TMP/daemon.pid" 2>&1)"
+	daemon_kill
+else
+	tap_ok 1 "daemon mode: SIGTERM stops it and removes the pid file"
+fi
+rm -f "$PM_TMP/daemon.pid"
+
 # ---- -u USER -----------------------------------------------------------------
 
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 	uid=$(id -u nobody)
 	gid=$(id -g nobody)
-	# nobody needs to reach its socket directory and the journal.
+	# nobody needs to reach its socket directory and the journal. The
+	# socket directory is set up as the package's (owner the milter's
+	# user, setgid, group postfix), with a group nobody is not in.
+	sgroup=
+	for g in mail daemon adm; do
+		ggid=$(getent group "$g" | cut -d: -f3)
+		if [ -n "$ggid" ] && [ "$ggid" != "$gid" ]; then
+			sgroup=$g
+			break
+		fi
+	done
 	chmod 711 "$PM_TMP"
 	mkdir -p "$PM_TMP/nobody"
 	chown nobody "$PM_TMP/nobody" "$PM_TMP/journal"
+	[ -z "$sgroup" ] || { chgrp "$sgroup" "$PM_TMP/nobody" && chmod 2750 "$PM_TMP/nobody"; }
 	PM_SOCKET=unix:$PM_TMP/nobody/pm.sock
 	PM_LOG=$PM_TMP/nobody.log
 	if pm_start "$conf" "$PM_SOCKET" "$PM_LOG" -u nobody; then
@@ -245,6 +347,14 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 		[ "$ids" = "$uid $uid $uid $uid/$gid $gid $gid $gid" ]
 		tap_ok $? "-u nobody: real, effective, saved and fs uid/gid all nobody's" ||
 			tap_diag "/proc status Uid/Gid: $ids"
+		if [ -n "$sgroup" ]; then
+			sock=$(stat -c '%U:%G %a' "$PM_TMP/nobody/pm.sock" 2>&1)
+			[ "$sock" = "nobody:$sgroup 770" ]
+			tap_ok $? "-u nobody: the socket is nobody's, mode 0770, group $sgroup of its setgid directory" ||
+				tap_diag "socket: $sock"
+		else
+			tap_skip "-u nobody: socket group (no group mail, daemon or adm)"
+		fi
 		expect_probe "-u nobody: sessions served" "mail=c rcpt=c" h5 25 1
 		pm_stop
 		[ "$PM_STATUS" -eq 0 ] && [ ! -e "$PM_TMP/nobody/pm.sock" ]
@@ -254,6 +364,20 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 		tap_ok 1 "-u nobody: started"
 		tap_diag_file "$PM_LOG"
 	fi
+	# A directory that is not setgid: the socket gets nobody's group.
+	mkdir -p "$PM_TMP/plain"
+	chown nobody "$PM_TMP/plain"
+	PM_LOG=$PM_TMP/plain.log
+	if pm_start "$conf" "unix:$PM_TMP/plain/pm.sock" "$PM_LOG" -u nobody; then
+		sock=$(stat -c '%U:%G %a' "$PM_TMP/plain/pm.sock" 2>&1)
+		[ "$sock" = "nobody:$(id -gn nobody) 770" ]
+		tap_ok $? "-u nobody, a directory that is not setgid: the socket is nobody's, mode 0770, group $(id -gn nobody)" ||
+			tap_diag "socket: $sock"
+		pm_stop
+	else
+		tap_ok 1 "-u nobody, a directory that is not setgid: started"
+		tap_diag_file "$PM_LOG"
+	fi
 else
 	tap_skip "-u nobody: privilege drop (not root)"
 fi
@@ -261,7 +385,8 @@ fi
 # ---- every daemon of this script ------------------------------------------
 
 bad_logs=
-for f in "$PM_TMP/portmilter.log" "$PM_TMP/restart.log" "$PM_TMP/nobody.log"; do
+for f in "$PM_TMP/portmilter.log" "$PM_TMP/restart.log" "$PM_TMP/nobody.log" \
+	"$PM_TMP/plain.log"; do
 	[ -f "$f" ] || continue
 	pm_log_clean "$f" || bad_logs="$bad_logs $f"
 done

@@ -279,6 +279,34 @@ static void test_size_cap(void **state)
 	rmtree(dir);
 }
 
+/* A new cap (a reload) applies at once: a larger one lifts "full", a
+ * smaller one refuses the next append and drops nothing. */
+static void test_set_max_size(void **state)
+{
+	char *dir = tempdir(), err[256];
+	struct journal *j = journal_open(dir, 100, err, sizeof(err));
+	char rec[30];
+
+	(void)state;
+	memset(rec, 'r', sizeof(rec));
+	/* 42 bytes a record: two fit under 100. */
+	assert_true(journal_append(j, rec, sizeof(rec)));
+	assert_true(journal_append(j, rec, sizeof(rec)));
+	assert_false(journal_append(j, rec, sizeof(rec)));
+	assert_true(journal_full(j));
+	assert_int_equal(journal_set_max_size(j, 200), 100);
+	assert_false(journal_full(j));
+	assert_true(journal_append(j, rec, sizeof(rec)));
+	assert_true(journal_append(j, rec, sizeof(rec)));
+	assert_int_equal(journal_size(j), 168);
+	assert_int_equal(journal_set_max_size(j, 100), 200);
+	assert_false(journal_append(j, rec, sizeof(rec)));
+	assert_true(journal_full(j));
+	assert_int_equal(journal_size(j), 168);
+	journal_close(j);
+	rmtree(dir);
+}
+
 /* A read that ends exactly at the end of an old segment stops there;
  * the next read finds nothing but moves on to the next segment, and
  * committing that position frees the old one (the shipper relies on it). */
@@ -350,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_record_skipped),
 		cmocka_unit_test(test_truncated_tail_skipped),
 		cmocka_unit_test(test_size_cap),
+		cmocka_unit_test(test_set_max_size),
 		cmocka_unit_test(test_read_moves_past_segment_end),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_malformed_checkpoint),
