@@ -1,8 +1,7 @@
 /*
  * null_milter - the floor for bench/postfix-bench.sh: a milter that
  * registers the same steps as portmilter, negotiates the same protocol
- * (no reply for HELO, headers and body: libmilter offers those flags to
- * every milter and answers itself for an MTA without them), asks for the
+ * (no reply for headers and body), asks for the
  * same macros at the same stages (lib/macros.h) and answers
  * CONTINUE to the rest, doing nothing else. What Postfix loses with it
  * is the cost of the milter protocol itself, not of portmilter's work.
@@ -23,10 +22,10 @@ static sfsistat nm_continue_conn(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 	return SMFIS_CONTINUE;
 }
 
-static sfsistat nm_noreply_helo(SMFICTX *ctx, char *arg)
+static sfsistat nm_continue_arg(SMFICTX *ctx, char *arg)
 {
 	(void)ctx, (void)arg;
-	return SMFIS_NOREPLY;
+	return SMFIS_CONTINUE;
 }
 
 static sfsistat nm_continue_argv(SMFICTX *ctx, char **argv)
@@ -69,8 +68,7 @@ static sfsistat nm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	    smfi_setsymlist(ctx, SMFIM_EOM, PM_MACROS_EOM) == MI_SUCCESS)
 		*pf0 = SMFIF_SETSYMLIST;
 	*pf1 = f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH |
-		     SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_HELO |
-		     SMFIP_RCPT_REJ);
+		     SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_RCPT_REJ);
 	*pf2 = *pf3 = 0;
 	return SMFIS_CONTINUE;
 }
@@ -88,7 +86,7 @@ int main(int argc, char **argv)
 	d.xxfi_version = SMFI_VERSION;
 	d.xxfi_flags = SMFIF_SETSYMLIST;
 	d.xxfi_connect = nm_continue_conn;
-	d.xxfi_helo = nm_noreply_helo;
+	d.xxfi_helo = nm_continue_arg;
 	d.xxfi_envfrom = nm_continue_argv;
 	d.xxfi_envrcpt = nm_continue_argv;
 	d.xxfi_header = nm_noreply_hdr;

@@ -15,11 +15,16 @@
  *            macros again (a client may skip the second EHLO)
  *   RCPT:    i {rcpt_addr} {rcpt_host} {rcpt_mailer}
  *   EOM:     i
- * Headers and body are only counted, for the message size; their steps,
- * and HELO, which never refuses anything, are negotiated "no reply"
- * (SMFIP_NR_HDR, SMFIP_NR_BODY, SMFIP_NR_HELO), so Postfix never waits
- * for us there: each reply saved is a round trip through libmilter's
- * worker pool per session (bench/postfix-bench.sh).
+ * Headers and body are only counted, for the message size; their steps
+ * are negotiated "no reply" (SMFIP_NR_HDR, SMFIP_NR_BODY), so Postfix
+ * never waits for us there. HELO is answered, although it never refuses
+ * anything: without that reply, Postfix sends a client's HELO and, when
+ * the client quits without MAIL, QUIT and the hang-up right behind it;
+ * libmilter (8.17.1, worker pool) sees the hang-up and closes the
+ * session without reading what is still queued, so the HELO name and
+ * the TLS facts of exactly the sessions the abuse team looks at (AUTH
+ * failures, probes) would be lost. The saved round trip measured no
+ * difference in throughput (bench/postfix-bench.sh).
  *
  * Recording: one event per transaction (at end of message, at a refused
  * MAIL, at abort) and one per connection that had none (at close); see
@@ -79,7 +84,6 @@ struct msgctx {
 
 struct connctx {
 	struct cfg *cfg;		/* referenced for the whole session */
-	bool helo_noreply;		/* SMFIP_NR_HELO negotiated */
 	char conn_id[40];
 	char conn_time[40];
 	bool exposure;			/* AUTH without TLS seen */
@@ -103,21 +107,6 @@ struct connctx {
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cfg *cfg_current;
 static atomic_uint active_conns;
-
-/*
- * The private pointer between negotiation and connect, when the MTA
- * agreed that HELO gets no reply; pm_connect replaces it by the session.
- * Only a marker: never dereferenced, never freed.
- */
-static char helo_noreply_mark;
-
-/* The session of ctx, or NULL before pm_connect (or after its failure). */
-static struct connctx *session_of(SMFICTX *ctx)
-{
-	void *priv = smfi_getpriv(ctx);
-
-	return priv == &helo_noreply_mark ? NULL : priv;
-}
 
 static const char connect_macros[] = PM_MACROS_CONNECT;
 static const char helo_macros[] = PM_MACROS_HELO;
@@ -432,8 +421,7 @@ static sfsistat pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			     unsigned long *pf2, unsigned long *pf3)
 {
 	static const unsigned long skip = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH;
-	static const unsigned long noreply = SMFIP_NR_HDR | SMFIP_NR_BODY |
-					      SMFIP_NR_HELO;
+	static const unsigned long noreply = SMFIP_NR_HDR | SMFIP_NR_BODY;
 
 	(void)f2;
 	(void)f3;
@@ -442,8 +430,6 @@ static sfsistat pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf1 = (f1 & skip) | (f1 & noreply);
 	*pf2 = 0;
 	*pf3 = 0;
-	if ((*pf1 & SMFIP_NR_HELO) && smfi_setpriv(ctx, &helo_noreply_mark) != MI_SUCCESS)
-		*pf1 &= ~SMFIP_NR_HELO;
 	if (f1 & SMFIP_RCPT_REJ)
 		*pf1 |= SMFIP_RCPT_REJ;
 	else
@@ -496,7 +482,6 @@ static sfsistat pm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	struct connctx *cc = xcalloc(1, sizeof(*cc));
 	struct policy_verdict v;
 
-	cc->helo_noreply = smfi_getpriv(ctx) == &helo_noreply_mark;
 	if (smfi_setpriv(ctx, cc) != MI_SUCCESS) {
 		free(cc);
 		msg_warn("smfi_setpriv failed: tempfail");
@@ -536,21 +521,18 @@ static sfsistat pm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 
 static sfsistat pm_helo(SMFICTX *ctx, char *helohost)
 {
-	void *priv = smfi_getpriv(ctx);
-	struct connctx *cc = priv;
+	struct connctx *cc = smfi_getpriv(ctx);
 
-	if (priv == &helo_noreply_mark)		/* no session (cannot happen) */
-		return SMFIS_NOREPLY;
 	if (cc == NULL)
 		return SMFIS_CONTINUE;
 	value_set(&cc->helo, helohost);
 	tls_refresh(ctx, cc);
-	return cc->helo_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return SMFIS_CONTINUE;
 }
 
 static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
 {
-	struct connctx *cc = session_of(ctx);
+	struct connctx *cc = smfi_getpriv(ctx);
 	struct policy_verdict v;
 
 	if (cc == NULL)
@@ -597,7 +579,7 @@ static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
 
 static sfsistat pm_envrcpt(SMFICTX *ctx, char **argv)
 {
-	struct connctx *cc = session_of(ctx);
+	struct connctx *cc = smfi_getpriv(ctx);
 	struct policy_rcpt r;
 	struct policy_verdict v;
 
@@ -631,7 +613,7 @@ static sfsistat pm_envrcpt(SMFICTX *ctx, char **argv)
 /* Headers and body: counted for the size, never answered. */
 static sfsistat pm_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct connctx *cc = session_of(ctx);
+	struct connctx *cc = smfi_getpriv(ctx);
 
 	if (cc != NULL) {
 		cc->msg.has_data = true;
@@ -643,7 +625,7 @@ static sfsistat pm_header(SMFICTX *ctx, char *name, char *value)
 
 static sfsistat pm_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
-	struct connctx *cc = session_of(ctx);
+	struct connctx *cc = smfi_getpriv(ctx);
 
 	(void)chunk;
 	if (cc != NULL) {
@@ -655,7 +637,7 @@ static sfsistat pm_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 static sfsistat pm_eom(SMFICTX *ctx)
 {
-	struct connctx *cc = session_of(ctx);
+	struct connctx *cc = smfi_getpriv(ctx);
 	sfsistat r = SMFIS_CONTINUE;
 
 	if (cc == NULL)
@@ -683,7 +665,7 @@ static enum txn_verdict unfinished_verdict(const struct connctx *cc)
 
 static sfsistat pm_abort(SMFICTX *ctx)
 {
-	struct connctx *cc = session_of(ctx);
+	struct connctx *cc = smfi_getpriv(ctx);
 
 	if (cc != NULL)
 		(void)msg_finish(cc, unfinished_verdict(cc));
@@ -692,13 +674,8 @@ static sfsistat pm_abort(SMFICTX *ctx)
 
 static sfsistat pm_close(SMFICTX *ctx)
 {
-	void *priv = smfi_getpriv(ctx);
-	struct connctx *cc = priv;
+	struct connctx *cc = smfi_getpriv(ctx);
 
-	if (priv == &helo_noreply_mark) {	/* closed before connect */
-		smfi_setpriv(ctx, NULL);
-		return SMFIS_CONTINUE;
-	}
 	if (cc == NULL)
 		return SMFIS_CONTINUE;	/* close may be the only callback */
 	(void)msg_finish(cc, unfinished_verdict(cc));
