@@ -87,6 +87,12 @@ struct cfg_strlist {
 	char **v;
 };
 
+/* A list of networks (client_networks, relay_networks). */
+struct cfg_nets {
+	size_t n;
+	struct pm_cidr *v;		/* NULL when n = 0 */
+};
+
 struct cfg_port {
 	unsigned port;			/* 1..65535 */
 	enum cfg_mode mode;
@@ -96,8 +102,8 @@ struct cfg_port {
 	bool tls_before_auth;		/* AUTH without TLS = exposure */
 	bool allow_unauth_relay;	/* never yes unless an admin says so */
 	int min_tls_version;		/* PM_TLS_*; PM_TLS_NONE = any */
-	size_t nnetworks;		/* allowed client networks, >= 1 */
-	struct pm_cidr *networks;
+	struct cfg_nets networks;	/* allowed client networks, n >= 1 */
+	struct cfg_nets relay_networks;	/* may relay without AUTH, 0 = none */
 	unsigned max_recipients;	/* per message, 1..100000 */
 	unsigned like;			/* port inherited from, 0 = none */
 	char *listen;			/* "all" or an IP address literal */
@@ -164,5 +170,9 @@ const char *cfg_tls_version_name(int version);
 bool cfg_domain_in(const struct cfg_strlist *list, const char *domain);
 
 bool cfg_strlist_has(const struct cfg_strlist *list, const char *word);
+
+/* Is the address in one of the networks? An unknown address (family 0)
+ * never is, whatever the list. */
+bool cfg_nets_has(const struct cfg_nets *nets, const struct pm_addr *addr);
 
 #endif

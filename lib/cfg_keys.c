@@ -73,6 +73,8 @@ const struct cfg_key cfg_keys[CFG_NKEYS] = {
 	      CFG_T_TLS, 0, 0, "none", "TLSv1.2", "TLSv1.2"),
 	CFG_P(CFG_K_CLIENT_NETWORKS, "client_networks", networks, CFG_T_NETS,
 	      0, 0, "0.0.0.0/0 ::/0", "0.0.0.0/0 ::/0", "0.0.0.0/0 ::/0"),
+	CFG_P(CFG_K_RELAY_NETWORKS, "relay_networks", relay_networks,
+	      CFG_T_NETS_OR_NONE, 0, 0, "none", "none", "none"),
 	CFG_P(CFG_K_MAX_RECIPIENTS, "max_recipients", max_recipients,
 	      CFG_T_NUMBER, 1, 100000, "1000", "100", "100"),
 	CFG_P(CFG_K_LISTEN, "listen", listen, CFG_T_LISTEN, 0, 0,
@@ -176,36 +178,48 @@ static bool cfg_list_set(const char *v, bool domains, struct cfg_strlist *out,
 	return true;
 }
 
-/* client_networks: CIDRs or bare addresses; at least one. */
-static bool cfg_nets_set(const char *v, struct cfg_port *out,
+/*
+ * A list of networks: CIDRs or bare addresses. With none_ok the list may
+ * be empty, written "none" (alone) or nothing; otherwise it needs at
+ * least one network.
+ */
+static bool cfg_nets_set(const char *v, bool none_ok, struct cfg_nets *out,
 			 char *why, size_t wlen)
 {
 	struct cfg_strlist words = { 0, NULL };
-	struct pm_cidr *nets;
+	struct pm_cidr *nets = NULL;
 	const char *reason;
 	char q[80];
 	size_t i;
+	bool ok = true;
 
 	cfg_list_set(v, false, &words, why, wlen);
-	if (words.n == 0)
+	if (none_ok && words.n == 1 && strcmp(words.v[0], "none") == 0)
+		cfg_list_free(&words);
+	if (words.n == 0 && !none_ok)
 		return cfg_why(why, wlen, "expected at least one network "
 			       "(\"0.0.0.0/0 ::/0\" for any)");
-	nets = xcalloc(words.n, sizeof(*nets));
-	for (i = 0; i < words.n; i++) {
-		if (!cidr_parse(words.v[i], &nets[i], &reason)) {
-			cfg_why(why, wlen, "bad network \"%s\": %s; expected "
-				"address or address/prefix",
-				CFG_Q(q, words.v[i]), reason);
-			free(nets);
-			cfg_list_free(&words);
-			return false;
-		}
+	if (words.n > 0)
+		nets = xcalloc(words.n, sizeof(*nets));
+	for (i = 0; ok && i < words.n; i++) {
+		if (none_ok && strcmp(words.v[i], "none") == 0)
+			ok = cfg_why(why, wlen, "\"none\" must be alone: it "
+				     "means no network");
+		else if (!cidr_parse(words.v[i], &nets[i], &reason))
+			ok = cfg_why(why, wlen, "bad network \"%s\": %s; "
+				     "expected address or address/prefix%s",
+				     CFG_Q(q, words.v[i]), reason,
+				     none_ok ? ", or none" : "");
 	}
-	free(out->networks);
-	out->networks = nets;
-	out->nnetworks = words.n;
+	if (ok) {
+		free(out->v);
+		out->v = nets;
+		out->n = words.n;
+	} else {
+		free(nets);
+	}
 	cfg_list_free(&words);
-	return true;
+	return ok;
 }
 
 /* One of a fixed set of words: its index, or -1. */
@@ -344,7 +358,9 @@ bool cfg_value_set(const struct cfg_key *k, const char *v, void *base,
 		return cfg_list_set(v, k->type == CFG_T_DOMAINS,
 				    (struct cfg_strlist *) field, why, wlen);
 	case CFG_T_NETS:
-		return cfg_nets_set(v, base, why, wlen);
+	case CFG_T_NETS_OR_NONE:
+		return cfg_nets_set(v, k->type == CFG_T_NETS_OR_NONE,
+				    (struct cfg_nets *) field, why, wlen);
 	default:
 		if (!cfg_str_ok(k, v, why, wlen))
 			return false;
@@ -364,9 +380,10 @@ void cfg_value_free(const struct cfg_key *k, void *base)
 		*(char **) field = NULL;
 	} else if (k->type <= CFG_T_WORDS) {
 		cfg_list_free((struct cfg_strlist *) field);
-	} else if (k->type == CFG_T_NETS) {
-		free(((struct cfg_port *) base)->networks);
-		((struct cfg_port *) base)->networks = NULL;
+	} else if (k->type == CFG_T_NETS || k->type == CFG_T_NETS_OR_NONE) {
+		free(((struct cfg_nets *) field)->v);
+		((struct cfg_nets *) field)->v = NULL;
+		((struct cfg_nets *) field)->n = 0;
 	}
 }
 

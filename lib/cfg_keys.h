@@ -30,8 +30,9 @@ enum cfg_type {
 	/* scalars */
 	CFG_T_UNKNOWN, CFG_T_MODE, CFG_T_BOOL, CFG_T_TLS, CFG_T_NUMBER,
 	CFG_T_SIZE, CFG_T_FULL, CFG_T_ACTION,
-	/* client_networks (nnetworks + networks) */
-	CFG_T_NETS,
+	/* networks (struct cfg_nets): at least one (client_networks), or
+	 * also "none" or nothing for an empty list (relay_networks) */
+	CFG_T_NETS, CFG_T_NETS_OR_NONE,
 };
 
 enum cfg_key_id {	/* global keys first, then per-port keys */
@@ -42,8 +43,8 @@ enum cfg_key_id {	/* global keys first, then per-port keys */
 	CFG_K_MILTER_DEFAULT_ACTION, CFG_K_POSTFIX_CHROOT,
 	CFG_K_MODE, CFG_K_LIKE, CFG_K_ENABLED, CFG_K_REQUIRE_TLS,
 	CFG_K_REQUIRE_AUTH, CFG_K_TLS_BEFORE_AUTH, CFG_K_ALLOW_UNAUTH_RELAY,
-	CFG_K_MIN_TLS_VERSION, CFG_K_CLIENT_NETWORKS, CFG_K_MAX_RECIPIENTS,
-	CFG_K_LISTEN,
+	CFG_K_MIN_TLS_VERSION, CFG_K_CLIENT_NETWORKS, CFG_K_RELAY_NETWORKS,
+	CFG_K_MAX_RECIPIENTS, CFG_K_LISTEN,
 	CFG_NKEYS
 };
 

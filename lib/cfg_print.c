@@ -1,7 +1,7 @@
 /*
  * cfg_print - the effective configuration as a table (portmilter -n),
  * and the small lookups every program uses on a loaded configuration:
- * TLS version names, domain and word lists. See cfg.h.
+ * TLS version names, domain, word and network lists. See cfg.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,28 +11,38 @@
 #include "cfg_keys.h"
 #include "util.h"
 
-static char *cfg_nets_text(const struct cfg_port *port)
+/* "any" (every IPv4 and IPv6 address), "none", or the networks joined
+ * by commas; malloc'd. */
+static char *cfg_nets_text(const struct cfg_nets *nets)
 {
-	const struct pm_cidr *n = port->networks;
+	const struct pm_cidr *n = nets->v;
 	char addr[64], *out;
-	size_t i, off = 0, len = port->nnetworks * 56 + 8;
+	size_t i, off = 0, len = nets->n * 56 + 8;
 
-	if (port->nnetworks == 2 && n[0].prefix == 0 && n[1].prefix == 0 &&
+	if (nets->n == 0)
+		return xstrdup("none");
+	if (nets->n == 2 && n[0].prefix == 0 && n[1].prefix == 0 &&
 	    n[0].net.family != n[1].net.family)
 		return xstrdup("any");
 	out = xmalloc(len);
 	out[0] = '\0';
-	for (i = 0; i < port->nnetworks; i++)
+	for (i = 0; i < nets->n; i++)
 		off += (size_t) snprintf(out + off, len - off, "%s%s/%u",
 					 i ? "," : "", addr_to_text(&n[i].net,
 					 addr, sizeof(addr)), n[i].prefix);
 	return out;
 }
 
-#define CFG_ROW	"%-5s  %-11s  %-7s  %-8s  %-7s  %-8s  %-15s  %-12s  %-8s  %-*s  %-5s  %s\n"
+#define CFG_ROW	"%-5s  %-11s  %-7s  %-8s  %-7s  %-8s  %-15s  %-12s  %-8s  %-*s  %-*s  %-5s  %s\n"
+
+/* The texts of a port's two network lists (malloc'd). */
+struct cfg_print_nets {
+	char *client, *relay;
+};
 
 static void cfg_print_port(FILE *fp, const struct cfg_port *p,
-			   const char *nets, int width)
+			   const struct cfg_print_nets *nets, int width,
+			   int rwidth)
 {
 	char port[16], rcpt[16], like[16];
 
@@ -45,8 +55,8 @@ static void cfg_print_port(FILE *fp, const struct cfg_port *p,
 		cfg_tls_version_name(p->min_tls_version),
 		p->require_auth ? "required" : "optional",
 		p->tls_before_auth ? "yes" : "no",
-		p->allow_unauth_relay ? "yes" : "no", rcpt, width, nets, like,
-		p->listen);
+		p->allow_unauth_relay ? "yes" : "no", rcpt, width, nets->client,
+		rwidth, nets->relay, like, p->listen);
 }
 
 static void cfg_print_list(FILE *fp, const char *name,
@@ -60,21 +70,27 @@ static void cfg_print_list(FILE *fp, const char *name,
 
 void cfg_print(const struct cfg *cfg, FILE *fp)
 {
-	char **nets = xcalloc(cfg->nports + 1, sizeof(*nets));
-	size_t i, width = strlen("networks");
+	struct cfg_print_nets *nets = xcalloc(cfg->nports + 1, sizeof(*nets));
+	size_t i, width = strlen("networks"), rwidth = strlen("relay_networks");
 
 	for (i = 0; i < cfg->nports; i++) {
-		nets[i] = cfg_nets_text(&cfg->ports[i]);
-		if (strlen(nets[i]) > width)
-			width = strlen(nets[i]);
+		nets[i].client = cfg_nets_text(&cfg->ports[i].networks);
+		nets[i].relay = cfg_nets_text(&cfg->ports[i].relay_networks);
+		if (strlen(nets[i].client) > width)
+			width = strlen(nets[i].client);
+		if (strlen(nets[i].relay) > rwidth)
+			rwidth = strlen(nets[i].relay);
 	}
 	fprintf(fp, "# %s\n", cfg->path);
 	fprintf(fp, CFG_ROW, "port", "mode", "enabled", "tls", "min_tls",
 		"auth", "tls_before_auth", "unauth_relay", "max_rcpt",
-		(int) width, "networks", "like", "listen");
+		(int) width, "networks", (int) rwidth, "relay_networks", "like",
+		"listen");
 	for (i = 0; i < cfg->nports; i++) {
-		cfg_print_port(fp, &cfg->ports[i], nets[i], (int) width);
-		free(nets[i]);
+		cfg_print_port(fp, &cfg->ports[i], &nets[i], (int) width,
+			       (int) rwidth);
+		free(nets[i].client);
+		free(nets[i].relay);
 	}
 	free(nets);
 	fprintf(fp, "\n%-18s = %s\n", "milter_socket", cfg->milter_socket);
@@ -203,6 +219,16 @@ bool cfg_strlist_has(const struct cfg_strlist *list, const char *word)
 		return false;
 	for (size_t i = 0; i < list->n; i++)
 		if (strcmp(list->v[i], word) == 0)
+			return true;
+	return false;
+}
+
+bool cfg_nets_has(const struct cfg_nets *nets, const struct pm_addr *addr)
+{
+	if (nets == NULL || addr == NULL || addr->family == 0)
+		return false;
+	for (size_t i = 0; i < nets->n; i++)
+		if (cidr_match(&nets->v[i], addr))
 			return true;
 	return false;
 }

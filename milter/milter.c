@@ -599,6 +599,15 @@ static sfsistat pm_envrcpt(SMFICTX *ctx, char **argv)
 	}
 	if (v.action == POLICY_CONTINUE) {
 		cc->facts.nrcpt++;
+		if (v.relay_networks && msg_verbose()) {
+			char client[LOG_VALUE + 80], to[LOG_VALUE];
+
+			msg_info("%s: relay: RCPT from %s: allowed without AUTH "
+				 "by relay_networks; port=%u to=<%s>",
+				 queue_id(cc), client_text(cc, client,
+				 sizeof(client)), cc->facts.port,
+				 esc_addr(to, sizeof(to), r.addr));
+		}
 		return SMFIS_CONTINUE;
 	}
 	log_verdict(cc, "RCPT", &v, r.addr);

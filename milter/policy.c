@@ -66,13 +66,12 @@ const struct cfg_port *policy_profile(const struct cfg *cfg, unsigned port,
 }
 
 /* Does the list hold a /0 of this family? */
-static bool networks_have_any(const struct cfg_port *p, int family)
+static bool networks_have_any(const struct cfg_nets *nets, int family)
 {
 	size_t i;
 
-	for (i = 0; i < p->nnetworks; i++)
-		if (p->networks[i].net.family == family &&
-		    p->networks[i].prefix == 0)
+	for (i = 0; i < nets->n; i++)
+		if (nets->v[i].net.family == family && nets->v[i].prefix == 0)
 			return true;
 	return false;
 }
@@ -80,17 +79,12 @@ static bool networks_have_any(const struct cfg_port *p, int family)
 /* An unknown client address passes only a list that allows everything. */
 static bool client_allowed(const struct cfg_port *p, const struct pm_addr *a)
 {
-	size_t i;
-
-	if (p->networks == NULL)
+	if (p->networks.v == NULL)
 		return false;
 	if (a->family == 0)
-		return networks_have_any(p, AF_INET) &&
-		       networks_have_any(p, AF_INET6);
-	for (i = 0; i < p->nnetworks; i++)
-		if (cidr_match(&p->networks[i], a))
-			return true;
-	return false;
+		return networks_have_any(&p->networks, AF_INET) &&
+		       networks_have_any(&p->networks, AF_INET6);
+	return cfg_nets_has(&p->networks, a);
 }
 
 struct policy_verdict policy_connect(const struct cfg *cfg,
@@ -291,9 +285,15 @@ struct policy_verdict policy_rcpt(const struct cfg *cfg,
 	if (facts->nrcpt >= p->max_recipients)
 		return verdict(POLICY_TEMPFAIL, "max_recipients", "452",
 			       "4.5.3", "Too many recipients");
-	if (!facts->authenticated && !p->allow_unauth_relay &&
-	    !rcpt_is_local(cfg, addr, mailer))
+	v = verdict_continue();
+	if (facts->authenticated || p->allow_unauth_relay ||
+	    rcpt_is_local(cfg, addr, mailer))
+		return v;
+	/* A relay without AUTH: only from the port's relay_networks (an
+	 * unknown client address is in none). */
+	if (!cfg_nets_has(&p->relay_networks, &facts->client))
 		return verdict(POLICY_REJECT, "relay", "554", "5.7.1",
 			       "Relay access denied");
-	return verdict_continue();
+	v.relay_networks = true;
+	return v;
 }

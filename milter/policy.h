@@ -14,9 +14,14 @@
  *   RCPT:    "postfix_rejected" (continue: Postfix refused it already,
  *            {rcpt_mailer} = "error"; recorded, not judged again),
  *            "max_recipients"   452 4.5.3 (tempfail),
- *            "relay"            554 5.7.1 Relay access denied
- *            (an address longer than 255 bytes of domain is never local)
- * A verdict with rule NULL means nothing objected.
+ *            "relay"            554 5.7.1 Relay access denied: not
+ *            authenticated, the client not in the port's relay_networks
+ *            (an unknown address never is), allow_unauth_relay = no and
+ *            the recipient not local (an address longer than 255 bytes
+ *            of domain is never local)
+ * A verdict with rule NULL means nothing objected. relay_networks only
+ * lifts the relay rule: the MAIL rules (require_tls, require_auth, ...)
+ * still apply to such a client.
  *
  * A port with no section gets cfg->strict (submission rules) unless
  * unknown_port = reject; policy_profile() tells the caller to warn.
@@ -58,6 +63,8 @@ struct policy_verdict {
 	char text[128];			/* reply text, no CR/LF, no '%' */
 	bool credential_exposure;	/* AUTH was done without TLS */
 	bool postfix_rejected;		/* RCPT already refused by Postfix */
+	bool relay_networks;		/* CONTINUE: a relay without AUTH,
+					 * allowed by relay_networks */
 };
 
 /*

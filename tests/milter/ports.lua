@@ -1,7 +1,8 @@
 -- ports.lua - the sessions real clients produce on each port of the
 -- shipped etc/portmilter.conf (25 mx; 587, 5870, 12345 submission;
--- 465, 4650 submissions), checked against the rules of milter/policy.h
--- and DESIGN.md: the reply at each stage and, for a refusal, the code,
+-- 465, 4650 submissions) and on 2526, the shipped 25 plus relay_networks
+-- (ports.conf-head), checked against the rules of milter/policy.h and
+-- DESIGN.md: the reply at each stage and, for a refusal, the code,
 -- enhanced code and rule in the daemon's decision line.
 -- Run by tests/milter/run-lua.sh (miltertest -s).
 
@@ -216,6 +217,45 @@ case("no {daemon_port} at all ({daemon_name} says 25): strict, MAIL 530 5.7.0 ru
 			    from = from("pnone-plain"), rcpts = { LOCAL } })
 	mail_refused(r, m, "pnone-plain@", "530", "5.7.0", "require_tls")
 	check(#log_lines(m, "no {daemon_port}") > 0, "no warning about the missing {daemon_port}")
+end)
+
+-- ---- relay_networks ----------------------------------------------------------
+-- 2526 = the shipped 25 plus relay_networks = 127.0.0.0/8 ::1/128
+-- (ports.conf-head).
+
+for _, c in ipairs({ { ip = "127.0.0.1", tag = "p2526-v4" },
+		     { ip = "::1", tag = "p2526-v6" } }) do
+	case("2526 (like 25, relay_networks): client " .. c.ip ..
+	     ", no AUTH, remote recipient: accepted, EOM continues", function()
+		local m = log_mark()
+		local r = session({ port = 2526, client_ip = c.ip,
+				    client_name = "localhost", from = from(c.tag),
+				    rcpts = { remote(c.tag .. "-to"), LOCAL },
+				    eom = true })
+		accepted(r, m, c.tag .. "@")
+		check(r.eom == C or r.eom == SMFIR_ACCEPT,
+		      "EOM: expected continue or accept, got %s", reply_name(r.eom))
+	end)
+end
+
+case("2526 (like 25, relay_networks): client 192.0.2.10 outside them: RCPT 554 5.7.1 rule=relay, local recipient accepted",
+     function()
+	local m = log_mark()
+	local r = session({ port = 2526, client_ip = "192.0.2.10",
+			    from = from("p2526-out"),
+			    rcpts = { remote("p2526-out-to"), LOCAL } })
+	up_to_mail(r)
+	refused(r.rcpt[1], m, "p2526-out@", "RCPT", "554", "5.7.1", "relay")
+	expect(r.rcpt[2], C, "RCPT local")
+end)
+
+case("25 (shipped: no relay_networks): client 127.0.0.1, no AUTH, remote recipient: RCPT 554 5.7.1 rule=relay",
+     function()
+	local m = log_mark()
+	local r = session({ port = 25, client_ip = "127.0.0.1", client_name = "localhost",
+			    from = from("p25-lo"), rcpts = { remote("p25-lo-to") } })
+	up_to_mail(r)
+	refused(r.rcpt[1], m, "p25-lo@", "RCPT", "554", "5.7.1", "relay")
 end)
 
 -- ---- max_recipients ----------------------------------------------------------

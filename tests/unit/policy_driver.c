@@ -20,7 +20,8 @@
  *
  * Each connect, mail and rcpt line prints one line: the script line,
  * ": ", and the verdict ("CONTINUE", "CONTINUE postfix_rejected",
- * "REJECT relay 554 5.7.1 Relay access denied", ...). A bad script line
+ * "CONTINUE [relay_networks]", "REJECT relay 554 5.7.1 Relay access
+ * denied", ...). A bad script line
  * or configuration is reported on stderr and the exit status is 1.
  */
 #include <ctype.h>
@@ -179,6 +180,8 @@ static void print_verdict(const char *line, const struct policy_verdict *v,
 		printf(" %s %s %s", v->rcode, v->xcode ? v->xcode : "-", v->text);
 	if (v->credential_exposure)
 		printf(" [credential_exposure]");
+	if (v->relay_networks)
+		printf(" [relay_networks]");
 	if (note != NULL)
 		printf(" [%s]", note);
 	printf("\n");

@@ -46,20 +46,36 @@ static struct cfg *parse_ok(const char *text)
 	return cfg;
 }
 
-/* The networks of a port as "a/n,b/m" (the test's own formatting). */
-static void nets_text(const struct cfg_port *p, char *buf, size_t len)
+/* A list of networks as "a/n,b/m", "" when empty (the test's own
+ * formatting). */
+static void nets_text(const struct cfg_nets *nets, char *buf, size_t len)
 {
 	char addr[INET6_ADDRSTRLEN];
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < p->nnetworks && off < len; i++) {
-		inet_ntop(p->networks[i].net.family, p->networks[i].net.bytes,
+	for (size_t i = 0; i < nets->n && off < len; i++) {
+		inet_ntop(nets->v[i].net.family, nets->v[i].net.bytes,
 			  addr, sizeof(addr));
 		off += (size_t)snprintf(buf + off, len - off, "%s%s/%u",
-					i ? "," : "", addr,
-					p->networks[i].prefix);
+					i ? "," : "", addr, nets->v[i].prefix);
 	}
+}
+
+/* A port's relay_networks as nets_text() writes them; "" = none, and
+ * then no array either. */
+static void check_relay(const struct cfg_port *p, const char *want)
+{
+	char nets[1024];
+
+	if (p == NULL)
+		fail_msg("no profile (relay_networks %s expected)", want);
+	nets_text(&p->relay_networks, nets, sizeof(nets));
+	if (strcmp(nets, want) != 0)
+		fail_msg("port %u: relay_networks \"%s\", expected \"%s\"",
+			 p->port, nets, want);
+	if (p->relay_networks.n == 0)
+		assert_null(p->relay_networks.v);
 }
 
 /* What a port's effective profile must be. */
@@ -87,7 +103,7 @@ static void check_profile(const struct cfg_port *p, const struct want *w)
 
 	if (p == NULL)
 		fail_msg("no profile for port %u", w->port);
-	nets_text(p, nets, sizeof(nets));
+	nets_text(&p->networks, nets, sizeof(nets));
 #define CHECK(field, val) do { \
 	if ((long)(field) != (long)(val)) \
 		fail_msg("port %u: %s is %ld, expected %ld", w->port, #field, \
@@ -236,6 +252,37 @@ static const struct err_case err_cases[] = {
 	  "network" },
 	{ "[port 25]\nclient_networks = , ,\n",
 	  "t.conf:2: bad value \", ,\" for client_networks: expected at least" },
+	/* relay_networks: the same networks, or "none" alone */
+	{ "[port 25]\nrelay_networks = 10.0.0.0/33\n",
+	  "t.conf:2: bad value \"10.0.0.0/33\" for relay_networks: bad "
+	  "network \"10.0.0.0/33\"" },
+	{ "[port 25]\nmode = mx\nrelay_networks = 127.0.0.1, localhost\n",
+	  "t.conf:3: bad value \"127.0.0.1, localhost\" for relay_networks: "
+	  "bad network \"localhost\"" },
+	{ "[port 25]\nrelay_networks = ::ffff:10.0.0.0/8\n",
+	  "t.conf:2: bad value \"::ffff:10.0.0.0/8\" for relay_networks: bad "
+	  "network \"::ffff:10.0.0.0/8\": IPv4-mapped prefix length must be "
+	  "96..128" },
+	{ "[port 25]\nrelay_networks = none 10.0.0.0/8\n",
+	  "t.conf:2: bad value \"none 10.0.0.0/8\" for relay_networks: "
+	  "\"none\" must be alone" },
+	{ "[port 25]\nrelay_networks = ::1, none\n",
+	  "t.conf:2: bad value \"::1, none\" for relay_networks: \"none\" "
+	  "must be alone" },
+	{ "[port 25]\nrelay_networks = None\n",
+	  "t.conf:2: bad value \"None\" for relay_networks: bad network "
+	  "\"None\"" },
+	{ "[port 25]\nrelay_networks = 127.0.0.0/8,\n  ::1/129\n",
+	  "t.conf:2: bad value \"127.0.0.0/8, ::1/129\" for relay_networks" },
+	{ "[port 25]\nrelay_networks = none\nrelay_networks = ::1\n",
+	  "t.conf:3: duplicate key \"relay_networks\" in [port 25] (first "
+	  "set at line 2)" },
+	{ "relay_networks = 127.0.0.0/8\n",
+	  "t.conf:1: \"relay_networks\" is a per-port key" },
+	/* ... which client_networks does not take */
+	{ "[port 25]\nclient_networks = none\n",
+	  "t.conf:2: bad value \"none\" for client_networks: bad network "
+	  "\"none\"" },
 	/* global string values */
 	{ "milter_socket = local:/run/x.sock\n", "t.conf:1: bad value "
 	  "\"local:/run/x.sock\" for milter_socket: expected unix:/path" },
@@ -551,6 +598,7 @@ static void test_empty_defaults(void **state)
 	assert_true(cfg->postfix_chroot);
 	assert_int_equal(cfg->nports, 0);
 	check_profile(&cfg->strict, &strict);
+	check_relay(&cfg->strict, "");
 	assert_string_equal(cfg->strict.listen, "all");
 	assert_int_equal(cfg->strict.line, 0);
 	assert_null(cfg_port_find(cfg, 25));
@@ -596,6 +644,7 @@ static void test_all_keys(void **state)
 		"allow_unauth_relay = yes\n"
 		"min_tls_version = tlsv1.3\n"
 		"client_networks = 192.0.2.1 2001:db8::/32, 10.0.0.0/8\n"
+		"relay_networks = 192.0.2.1, 2001:db8::/48\n"
 		"max_recipients = 100000\n"
 		"listen = ::1\n"
 		"[port 65535]\nmode = submissions\nmin_tls_version = TLSv1\n"
@@ -616,6 +665,8 @@ static void test_all_keys(void **state)
 		check_profile(cfg_port_find(cfg, want[i].port), &want[i]);
 	assert_string_equal(cfg_port_find(cfg, 2525)->listen, "::1");
 	assert_string_equal(cfg_port_find(cfg, 65535)->listen, "all");
+	check_relay(cfg_port_find(cfg, 2525), "192.0.2.1/32,2001:db8::/48");
+	check_relay(cfg_port_find(cfg, 65535), "");
 	cfg_unref(cfg);
 }
 
@@ -713,6 +764,70 @@ static void test_inheritance(void **state)
 	assert_int_equal(cfg_port_find(cfg, 300)->line, 1);
 	assert_int_equal(cfg_port_find(cfg, 200)->line, 4);
 	assert_int_equal(cfg_port_find(cfg, 100)->line, 7);
+	cfg_unref(cfg);
+}
+
+/*
+ * relay_networks: empty by default in every mode, "none" or nothing for
+ * an empty list, IPv4-mapped networks folded to IPv4, inherited through
+ * "like" like every other key (a mode change does not reset it).
+ */
+static void test_relay_networks(void **state)
+{
+	static const char text[] =
+		"[port 25]\nmode = mx\n"
+		"relay_networks = 127.0.0.0/8 ::1/128, ::ffff:10.1.2.3\n"
+		"   2001:db8::/32\n"
+		"[port 2525]\nlike = 25\n"
+		"[port 2526]\nlike = 25\nrelay_networks = none\n"
+		"[port 2527]\nlike = 2526\n"
+		"[port 2528]\nlike = 25\nmode = submission\n"
+		"[port 2529]\nlike = 2525\nrelay_networks = 192.0.2.7\n"
+		"[port 2530]\nmode = mx\nrelay_networks =\n"
+		"[port 587]\nmode = submission\n"
+		"[port 465]\nmode = submissions\n"
+		"[port 2000]\n";
+	static const char lo[] = "127.0.0.0/8,::1/128,10.1.2.3/32,2001:db8::/32";
+	static const struct {
+		unsigned port;
+		const char *relay;
+	} want[] = {
+		{ 25, lo }, { 2525, lo }, { 2526, "" }, { 2527, "" },
+		{ 2528, lo }, { 2529, "192.0.2.7/32" }, { 2530, "" },
+		{ 587, "" }, { 465, "" }, { 2000, "" },
+	};
+	struct cfg *cfg = parse_ok(text);
+	const struct cfg_port *p;
+	struct pm_addr a;
+
+	(void)state;
+	for (size_t i = 0; i < N(want); i++)
+		check_relay(cfg_port_find(cfg, want[i].port), want[i].relay);
+	check_relay(&cfg->strict, "");
+	/* the rest of 2528 follows its own mode */
+	p = cfg_port_find(cfg, 2528);
+	assert_int_equal(p->mode, CFG_MODE_SUBMISSION);
+	assert_true(p->require_auth);
+	/* cfg_nets_has: the lookup the policy uses */
+	p = cfg_port_find(cfg, 25);
+	assert_true(addr_parse("127.1.2.3", &a));
+	assert_true(cfg_nets_has(&p->relay_networks, &a));
+	assert_true(addr_parse("::ffff:10.1.2.3", &a));
+	assert_true(cfg_nets_has(&p->relay_networks, &a));
+	assert_true(addr_parse("10.1.2.4", &a));
+	assert_false(cfg_nets_has(&p->relay_networks, &a));
+	assert_true(addr_parse("2001:db8:ffff::1", &a));
+	assert_true(cfg_nets_has(&p->relay_networks, &a));
+	assert_true(addr_parse("::2", &a));
+	assert_false(cfg_nets_has(&p->relay_networks, &a));
+	memset(&a, 0, sizeof(a));
+	assert_false(cfg_nets_has(&p->relay_networks, &a));
+	assert_false(cfg_nets_has(&cfg_port_find(cfg, 2000)->networks, &a));
+	assert_false(cfg_nets_has(NULL, &a));
+	assert_false(cfg_nets_has(&p->relay_networks, NULL));
+	assert_true(addr_parse("127.0.0.1", &a));
+	assert_false(cfg_nets_has(&cfg_port_find(cfg, 2526)->relay_networks,
+				  &a));
 	cfg_unref(cfg);
 }
 
@@ -817,8 +932,10 @@ static void test_shipped_config(void **state)
 	assert_int_equal(cfg->unknown_port, CFG_UNKNOWN_STRICT);
 	assert_int_equal(cfg->milter_default_action, CFG_MA_TEMPFAIL);
 	assert_true(cfg->postfix_chroot);
-	for (size_t i = 0; i < cfg->nports; i++)
+	for (size_t i = 0; i < cfg->nports; i++) {
 		assert_string_equal(cfg->ports[i].listen, "all");
+		check_relay(&cfg->ports[i], "");
+	}
 	cfg_unref(cfg);
 }
 
@@ -849,11 +966,11 @@ static void test_print(void **state)
 {
 	static const char text[] =
 		"database = host=db user=pm password=s3cret dbname=pm\n"
-		"[port 25]\nmode = mx\n"
+		"[port 25]\nmode = mx\nrelay_networks = 127.0.0.0/8 ::1/128\n"
 		"[port 587]\nclient_networks = 192.0.2.0/24 2001:db8::/32\n"
 		"[port 12345]\nlike = 587\n";
 	struct cfg *cfg = parse_ok(text);
-	char *out = NULL;
+	char *out = NULL, row[512];
 	size_t len = 0;
 	FILE *fp = open_memstream(&out, &len);
 
@@ -864,7 +981,7 @@ static void test_print(void **state)
 	static const char *const want[] = {
 		"port", "mode", "enabled", "tls", "min_tls", "auth",
 		"tls_before_auth", "unauth_relay", "max_rcpt", "networks",
-		"like", "\n25 ", "\n587 ", "\n12345 ", "any",
+		"relay_networks", "like", "\n25 ", "\n587 ", "\n12345 ", "any",
 		"192.0.2.0/24,2001:db8::/32", "submission", "mx",
 		"required", "optional", "TLSv1.2", "milter_socket",
 		"journal_directory", "unknown_port", "strict", "listen",
@@ -875,6 +992,17 @@ static void test_print(void **state)
 			fail_msg("\"%s\" missing in:\n%s", want[i], out);
 	/* the 12345 row names 587 as its "like" */
 	assert_non_null(strstr(strstr(out, "\n12345 "), "587"));
+	/* relay_networks: 25's list; "none" on 587 (whose min_tls is not) */
+	assert_non_null(strstr(out, "\n25 "));
+	snprintf(row, sizeof(row), "%s", strstr(out, "\n25 ") + 1);
+	row[strcspn(row, "\n")] = '\0';
+	if (strstr(row, " any ") == NULL ||
+	    strstr(row, " 127.0.0.0/8,::1/128 ") == NULL)
+		fail_msg("25 row: %s", row);
+	snprintf(row, sizeof(row), "%s", strstr(out, "\n587 ") + 1);
+	row[strcspn(row, "\n")] = '\0';
+	if (strstr(row, " none ") == NULL)
+		fail_msg("587 row: %s", row);
 	/* a password in the conninfo is not printed */
 	assert_null(strstr(out, "s3cret"));
 	free(out);
@@ -1021,6 +1149,7 @@ int main(void)
 		cmocka_unit_test(test_all_keys),
 		cmocka_unit_test(test_postfix_keys),
 		cmocka_unit_test(test_inheritance),
+		cmocka_unit_test(test_relay_networks),
 		cmocka_unit_test(test_continuation_lists),
 		cmocka_unit_test(test_crlf_comments),
 		cmocka_unit_test(test_shipped_config),

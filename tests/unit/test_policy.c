@@ -70,8 +70,8 @@ static struct cfg_port port_profile(unsigned port, enum cfg_mode mode)
 	p.enabled = true;
 	p.tls_before_auth = true;
 	p.allow_unauth_relay = false;
-	p.nnetworks = 2;
-	p.networks = net_any;
+	p.networks.n = 2;
+	p.networks.v = net_any;
 	p.max_recipients = 100;
 	if (mode == CFG_MODE_MX) {
 		p.require_tls = false;
@@ -135,34 +135,42 @@ struct expect {
 	const char *text;	/* NULL: do not compare */
 	bool exposure;
 	bool pfrej;
+	bool relaynets;		/* a relay allowed by relay_networks */
 };
 
-#define X_OK        { POLICY_CONTINUE, NULL, NULL, NULL, "", false, false }
+#define X_OK        { POLICY_CONTINUE, NULL, NULL, NULL, "", false, false, \
+		      false }
 #define X_EXPOSED   { POLICY_REJECT, "tls_before_auth", "538", "5.7.11", \
 		      "Encryption required for requested authentication mechanism", \
-		      true, false }
+		      true, false, false }
 #define X_STARTTLS  { POLICY_REJECT, "require_tls", "530", "5.7.0", \
-		      "Must issue a STARTTLS command first", false, false }
+		      "Must issue a STARTTLS command first", false, false, \
+		      false }
 #define X_ENCRYPT   { POLICY_REJECT, "require_tls", "530", "5.7.0", \
-		      "Encryption required on this port", false, false }
+		      "Encryption required on this port", false, false, false }
 #define X_NOAUTH    { POLICY_REJECT, "require_auth", "530", "5.7.0", \
-		      "Authentication required", false, false }
+		      "Authentication required", false, false, false }
 #define X_MINTLS12  { POLICY_REJECT, "min_tls_version", "554", "5.7.0", \
-		      "TLSv1.2 or newer required", false, false }
+		      "TLSv1.2 or newer required", false, false, false }
 #define X_MINTLS13  { POLICY_REJECT, "min_tls_version", "554", "5.7.0", \
-		      "TLSv1.3 or newer required", false, false }
+		      "TLSv1.3 or newer required", false, false, false }
 #define X_RELAY     { POLICY_REJECT, "relay", "554", "5.7.1", \
-		      "Relay access denied", false, false }
+		      "Relay access denied", false, false, false }
 #define X_TOOMANY   { POLICY_TEMPFAIL, "max_recipients", "452", "4.5.3", \
-		      "Too many recipients", false, false }
+		      "Too many recipients", false, false, false }
+#define X_RELAYNETS { POLICY_CONTINUE, NULL, NULL, NULL, "", false, false, \
+		      true }
 #define X_PFREJ     { POLICY_CONTINUE, "postfix_rejected", NULL, NULL, "", \
-		      false, true }
+		      false, true, false }
 #define X_NETWORKS  { POLICY_REJECT, "client_networks", "554", "5.7.1", \
-		      "Client address not allowed on this port", false, false }
+		      "Client address not allowed on this port", false, false, \
+		      false }
 #define X_DISABLED  { POLICY_REJECT, "port_disabled", "554", "5.7.1", \
-		      "Service not available on this port", false, false }
+		      "Service not available on this port", false, false, \
+		      false }
 #define X_UNKNOWN   { POLICY_REJECT, "unknown_port", "554", "5.7.1", \
-		      "Service not available on this port", false, false }
+		      "Service not available on this port", false, false, \
+		      false }
 
 static void assert_opt_string(const char *got, const char *want)
 {
@@ -204,6 +212,7 @@ static void check(const struct policy_verdict *v, const struct expect *x)
 		assert_string_equal(v->text, x->text);
 	assert_int_equal(v->credential_exposure, x->exposure);
 	assert_int_equal(v->postfix_rejected, x->pfrej);
+	assert_int_equal(v->relay_networks, x->relaynets);
 }
 
 static struct policy_facts facts(unsigned port, const char *client, int tls,
@@ -390,8 +399,8 @@ static void test_client_networks(void **state)
 	world_copy(&w);
 	nets[0] = cidr("192.0.2.0", 24);
 	nets[1] = cidr("2001:db8::", 32);
-	w.ports[P_MX].networks = nets;
-	w.ports[P_MX].nnetworks = 2;
+	w.ports[P_MX].networks.v = nets;
+	w.ports[P_MX].networks.n = 2;
 	f = facts(25, "192.0.2.55", PM_TLS_NONE, false, 0);
 	expect_connect(&w.cfg, &f, (struct expect)X_OK);
 	f = facts(25, "198.51.100.1", PM_TLS_NONE, false, 0);
@@ -412,8 +421,8 @@ static void test_client_networks(void **state)
 	expect_connect(&w.cfg, &f, (struct expect)X_OK);
 	/* only 0.0.0.0/0: unknown and IPv6 refused, IPv4 passes */
 	v4only[0] = cidr("0.0.0.0", 0);
-	w.ports[P_MX].networks = v4only;
-	w.ports[P_MX].nnetworks = 1;
+	w.ports[P_MX].networks.v = v4only;
+	w.ports[P_MX].networks.n = 1;
 	f = facts(25, NULL, PM_TLS_NONE, false, 0);
 	expect_connect(&w.cfg, &f, (struct expect)X_NETWORKS);
 	f = facts(25, "2001:db8::1", PM_TLS_NONE, false, 0);
@@ -422,7 +431,7 @@ static void test_client_networks(void **state)
 	expect_connect(&w.cfg, &f, (struct expect)X_OK);
 	/* only ::/0: unknown and IPv4 refused */
 	v6only[0] = cidr("::", 0);
-	w.ports[P_MX].networks = v6only;
+	w.ports[P_MX].networks.v = v6only;
 	f = facts(25, NULL, PM_TLS_NONE, false, 0);
 	expect_connect(&w.cfg, &f, (struct expect)X_NETWORKS);
 	f = facts(25, "203.0.113.9", PM_TLS_NONE, false, 0);
@@ -430,8 +439,8 @@ static void test_client_networks(void **state)
 	f = facts(25, "2001:db8::2", PM_TLS_NONE, false, 0);
 	expect_connect(&w.cfg, &f, (struct expect)X_OK);
 	/* the strict profile's networks apply to an unknown port */
-	w.cfg.strict.networks = nets;
-	w.cfg.strict.nnetworks = 2;
+	w.cfg.strict.networks.v = nets;
+	w.cfg.strict.networks.n = 2;
 	f = facts(2525, "198.51.100.1", PM_TLS_1_3, true, 0);
 	expect_connect(&w.cfg, &f, (struct expect)X_NETWORKS);
 	f = facts(2525, "192.0.2.1", PM_TLS_1_3, true, 0);
@@ -453,8 +462,8 @@ static void test_disabled_port(void **state)
 	expect_connect(&w.cfg, &f, (struct expect)X_OK);
 	/* disabled is decided before the client networks */
 	nets[0] = cidr("10.0.0.0", 8);
-	w.ports[P_SUB].networks = nets;
-	w.ports[P_SUB].nnetworks = 1;
+	w.ports[P_SUB].networks.v = nets;
+	w.ports[P_SUB].networks.n = 1;
 	f = facts(587, "192.0.2.1", PM_TLS_1_3, true, 0);
 	expect_connect(&w.cfg, &f, (struct expect)X_DISABLED);
 	f = facts(587, NULL, PM_TLS_1_3, true, 0);
@@ -629,6 +638,144 @@ static void test_allow_unauth_relay(void **state)
 	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp", (struct expect)X_RELAY);
 	f = facts(2525, "192.0.2.1", PM_TLS_1_3, false, 0);
 	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp", (struct expect)X_RELAY);
+}
+
+/*
+ * relay_networks on 25 (127.0.0.0/8, ::1, and 10.0.0.0/8 written in
+ * IPv4-mapped form): those clients relay without AUTH, flagged; nobody
+ * else does; only the relay rule is lifted.
+ */
+static void test_relay_networks(void **state)
+{
+	struct world w;
+	struct pm_cidr relay[3], any[2];
+	struct policy_facts f;
+	const char *why = NULL;
+
+	(void)state;
+	world_copy(&w);
+	relay[0] = cidr("127.0.0.0", 8);
+	relay[1] = cidr("::1", 128);
+	if (!cidr_parse("::ffff:10.0.0.0/104", &relay[2], &why))
+		fail_msg("cidr_parse: %s", why);
+	w.ports[P_MX].relay_networks.v = relay;
+	w.ports[P_MX].relay_networks.n = 3;
+
+	/* inside: IPv4, IPv6, IPv4 in a network written IPv4-mapped */
+	f = facts(25, "127.0.0.1", PM_TLS_NONE, false, 0);
+	expect_mail(&w.cfg, &f, (struct expect)X_OK);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAYNETS);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", NULL,
+		    (struct expect)X_RELAYNETS);
+	/* as for an authenticated client, a sender-routed address too */
+	expect_rcpt(&w.cfg, &f, "<u%remote.example@local.test>", "smtp",
+		    (struct expect)X_RELAYNETS);
+	f = facts(25, "127.255.255.254", PM_TLS_1_3, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAYNETS);
+	f = facts(25, "::1", PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAYNETS);
+	f = facts(25, "10.20.30.40", PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAYNETS);
+	/* a client seen on a dual-stack socket as ::ffff:127.0.0.1 (lib/addr
+	 * folds it to IPv4) */
+	f = facts(25, NULL, PM_TLS_NONE, false, 0);
+	assert_true(addr_parse("::ffff:127.0.0.1", &f.client));
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAYNETS);
+
+	/* outside */
+	f = facts(25, "128.0.0.1", PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAY);
+	f = facts(25, "192.0.2.1", PM_TLS_1_3, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAY);
+	f = facts(25, "::2", PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAY);
+	f = facts(25, "11.0.0.1", PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAY);
+	/* an IPv4-mapped address not folded is IPv6: not in 127.0.0.0/8 */
+	f = facts(25, "::ffff:127.0.0.1", PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAY);
+
+	/* an unknown address is in no list, not even one of every address */
+	f = facts(25, NULL, PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAY);
+	any[0] = cidr("0.0.0.0", 0);
+	any[1] = cidr("::", 0);
+	w.ports[P_MX].relay_networks.v = any;
+	w.ports[P_MX].relay_networks.n = 2;
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAY);
+	f = facts(25, "203.0.113.9", PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAYNETS);
+
+	/* the empty list (the default): nobody */
+	w.ports[P_MX].relay_networks.v = NULL;
+	w.ports[P_MX].relay_networks.n = 0;
+	f = facts(25, "127.0.0.1", PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAY);
+	w.ports[P_MX].relay_networks.v = relay;
+	w.ports[P_MX].relay_networks.n = 3;
+
+	/* not a relay, or allowed anyway: no flag */
+	f = facts(25, "127.0.0.1", PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@local.test>", "smtp", (struct expect)X_OK);
+	expect_rcpt(&w.cfg, &f, "<postmaster>", "local", (struct expect)X_OK);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "error",
+		    (struct expect)X_PFREJ);
+	f = facts(25, "192.0.2.1", PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@local.test>", "smtp", (struct expect)X_OK);
+	f = facts(25, "127.0.0.1", PM_TLS_1_3, true, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_OK);
+	w.ports[P_MX].allow_unauth_relay = true;
+	f = facts(25, "127.0.0.1", PM_TLS_NONE, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_OK);
+	w.ports[P_MX].allow_unauth_relay = false;
+
+	/* max_recipients still applies, before relay */
+	w.ports[P_MX].max_recipients = 2;
+	f = facts(25, "127.0.0.1", PM_TLS_NONE, false, 1);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAYNETS);
+	f.nrcpt = 2;
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_TOOMANY);
+
+	/* per port: 587, 465 and an unknown port have none of it */
+	f = facts(587, "127.0.0.1", PM_TLS_1_3, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAY);
+	f = facts(465, "::1", PM_TLS_1_3, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAY);
+	f = facts(2525, "127.0.0.1", PM_TLS_1_3, false, 0);
+	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
+		    (struct expect)X_RELAY);
+
+	/* on a submission port, MAIL still wants TLS and AUTH first */
+	w.ports[P_SUB].relay_networks.v = relay;
+	w.ports[P_SUB].relay_networks.n = 3;
+	f = facts(587, "127.0.0.1", PM_TLS_NONE, false, 0);
+	expect_mail(&w.cfg, &f, (struct expect)X_STARTTLS);
+	f = facts(587, "127.0.0.1", PM_TLS_1_3, false, 0);
+	expect_mail(&w.cfg, &f, (struct expect)X_NOAUTH);
+	f = facts(587, "127.0.0.1", PM_TLS_1_1, false, 0);
+	expect_mail(&w.cfg, &f, (struct expect)X_MINTLS12);
+	f = facts(587, "127.0.0.1", PM_TLS_NONE, true, 0);
+	expect_mail(&w.cfg, &f, (struct expect)X_EXPOSED);
 }
 
 static void test_local_domains(void **state)
@@ -824,7 +971,7 @@ static void test_addr_long_and_tiny(void **state)
 
 /* ------------------------------------------------------------------ */
 
-#define NSTATIC 13
+#define NSTATIC 14
 
 int main(void)
 {
@@ -840,6 +987,7 @@ int main(void)
 		cmocka_unit_test(test_max_recipients),
 		cmocka_unit_test(test_postfix_rejected),
 		cmocka_unit_test(test_allow_unauth_relay),
+		cmocka_unit_test(test_relay_networks),
 		cmocka_unit_test(test_local_domains),
 		cmocka_unit_test(test_routed_relay),
 		cmocka_unit_test(test_addr_table),
