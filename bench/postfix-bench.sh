@@ -2,8 +2,11 @@
 # postfix-bench.sh - Postfix throughput with the milter against the same
 # Postfix without it, in the same run (on demand, not in make check).
 #
-#   sh bench/postfix-bench.sh [MESSAGES] [SESSIONS] [ROUNDS]   (as root)
-#   defaults: 2000 messages, 10 parallel sessions, 3 rounds
+#   sh bench/postfix-bench.sh [MESSAGES] [SESSIONS] [ROUNDS] [reuse] (as root)
+#   defaults: 2000 messages, 10 parallel sessions, 3 rounds, one message
+#   per connection (as mail clients send); "reuse": each session sends
+#   its messages over one connection (smtp-source -d, as MTAs often do),
+#   which spreads the per-connection cost of a milter over many messages
 #
 # The stack of tests/e2e/lib.sh (PostgreSQL up, the milter recording
 # every transaction). smtp-source sends MESSAGES messages of 2000 bytes,
@@ -32,6 +35,12 @@ set -eu
 M=${1:-2000}
 C=${2:-10}
 R=${3:-3}
+REUSE=
+case ${4:-} in
+reuse) REUSE=-d ;;
+'') ;;
+*) echo "usage: postfix-bench.sh [MESSAGES] [SESSIONS] [ROUNDS] [reuse]" >&2; exit 2 ;;
+esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/_build/bench}
 top_srcdir=$top top_builddir=$build
@@ -124,7 +133,8 @@ round() {	# SETTING: prints "msg/s cpu_us_per_msg milter_us_per_msg"
 	[ -z "$_pid" ] || _m0=$(proc_usec "$_pid")
 	_t0=$(ms)
 	# smtp-source is the client, not the server: outside the cgroup
-	outside /usr/sbin/smtp-source -s "$C" -m "$M" -l 2000 \
+	# shellcheck disable=SC2086 # REUSE: empty or one option
+	outside /usr/sbin/smtp-source $REUSE -s "$C" -m "$M" -l 2000 \
 		-f bench@client.example -t alice@example.test 127.0.0.1:"$P"
 	_t1=$(ms)
 	[ "$1" = portmilter ] && shipped_target=$((shipped_target + M))
@@ -134,7 +144,8 @@ round() {	# SETTING: prints "msg/s cpu_us_per_msg milter_us_per_msg"
 	echo "$((M * 1000 / (_t1 - _t0 > 0 ? _t1 - _t0 : 1))) $(((_u1 - _u0) / M)) $(((_m1 - _m0) / M))"
 }
 
-echo "== $M messages per round, $C parallel sessions, $R rounds, port 25 -> discard"
+echo "== $M messages per round, $C parallel sessions, $R rounds, port 25 -> discard," \
+	"${REUSE:+many messages per connection}${REUSE:-one message per connection}"
 res=$PM_TMP/bench.res
 : >"$res"
 r=1
