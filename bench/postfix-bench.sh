@@ -72,11 +72,16 @@ cg_usec() {	# CPU time of the cgroup, microseconds
 	*) echo 0 ;;
 	esac
 }
-cg_done() {
+cg_done() {	# last, once the stack is stopped: leave and remove the cgroup
 	[ -n "$CG" ] || return 0
 	echo $$ >"$CG_ROOT/cgroup.procs" 2>/dev/null || :
-	# processes still inside (a failed stop) keep it: try, don't insist
-	rmdir "$CG" 2>/dev/null || :
+	# stopped processes may take a moment to leave; a process that
+	# survived a failed stop keeps it: try, don't insist
+	_cg_i=0
+	until rmdir "$CG" 2>/dev/null || [ $_cg_i -ge 50 ]; do
+		sleep 0.1
+		_cg_i=$((_cg_i + 1))
+	done
 }
 proc_usec() {	# user + system CPU of one process, microseconds
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) * 1000000 / hz) }' \
@@ -85,7 +90,8 @@ proc_usec() {	# user + system CPU of one process, microseconds
 
 . "$top/tests/e2e/lib.sh"
 e2e_start
-PM_CLEANUP_HOOK="cg_done; ${PM_CLEANUP_HOOK:-:}"
+# cg_done runs after e2e's own clean-up (Postfix and PostgreSQL stopped)
+PM_CLEANUP_HOOK="${PM_CLEANUP_HOOK:-:}; cg_done"
 P=$(e2e_port 25)
 Q=$(postconf -c "$E2E_PF" -h queue_directory)
 milters=$(postconf -c "$E2E_PF" -h smtpd_milters)
