@@ -279,6 +279,30 @@ static void log_verdict(const struct connctx *cc, const char *stage,
 		 esc_addr(to, sizeof(to), rcpt), esc(helo, sizeof(helo), cc->helo));
 }
 
+/* AUTH without TLS: the password has crossed in clear (DESIGN.md). */
+static void log_exposure(const struct connctx *cc)
+{
+	char user[LOG_VALUE], mech[LOG_VALUE], client[LOG_VALUE + 80];
+
+	msg_warn("%s: credential exposure: %s authenticated as <%s> "
+		 "with %s without TLS on port %u",
+		 queue_id(cc), client_text(cc, client, sizeof(client)),
+		 esc(user, sizeof(user), cc->auth_user),
+		 esc(mech, sizeof(mech), cc->auth_type), cc->facts.port);
+}
+
+/* -v: a relay without AUTH that only the port's relay_networks allowed. */
+static void log_relay_allowed(const struct connctx *cc, const char *rcpt)
+{
+	char client[LOG_VALUE + 80], to[LOG_VALUE];
+
+	if (msg_verbose() > 0)
+		msg_info("%s: relay: RCPT from %s: allowed without AUTH by "
+			 "relay_networks; port=%u to=<%s>", queue_id(cc),
+			 client_text(cc, client, sizeof(client)),
+			 cc->facts.port, esc_addr(to, sizeof(to), rcpt));
+}
+
 /* ---- recording ----------------------------------------------------------- */
 
 static const char *nonempty(const char *s)
@@ -399,18 +423,19 @@ static sfsistat reply(SMFICTX *ctx, const struct policy_verdict *v, char *said,
 }
 
 /* The journal cannot take the event and journal_full_action = tempfail. */
-static sfsistat tempfail_unrecorded(SMFICTX *ctx, struct connctx *cc,
-				    const char *stage)
-{
-	struct policy_verdict v = {
-		.action = POLICY_TEMPFAIL, .rule = "journal_full",
-		.rcode = "451", .xcode = "4.3.0",
-		.text = "Temporary local problem, try again later",
-	};
-	char said[160];
+static const struct policy_verdict journal_full = {
+	.action = POLICY_TEMPFAIL, .rule = "journal_full",
+	.rcode = "451", .xcode = "4.3.0",
+	.text = "Temporary local problem, try again later",
+};
 
-	log_verdict(cc, stage, &v, NULL);
-	return reply(ctx, &v, said, sizeof(said));
+/* Refuse at stage: log, keep the rule and the reply for the record. */
+static sfsistat refuse(SMFICTX *ctx, struct connctx *cc, const char *stage,
+		       const struct policy_verdict *v, const char *rcpt)
+{
+	log_verdict(cc, stage, v, rcpt);
+	cc->msg.rule = v->rule;
+	return reply(ctx, v, cc->msg.reply, sizeof(cc->msg.reply));
 }
 
 /* ---- callbacks ---------------------------------------------------------- */
@@ -534,6 +559,7 @@ static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct connctx *cc = smfi_getpriv(ctx);
 	struct policy_verdict v;
+	sfsistat r;
 
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;
@@ -545,36 +571,17 @@ static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
 	queue_id_refresh(ctx, cc);
 	v = policy_mail(cc->cfg, &cc->facts);
 	if (v.credential_exposure) {
-		char user[LOG_VALUE], mech[LOG_VALUE], client[LOG_VALUE + 80];
-
 		cc->exposure = true;
-		msg_warn("%s: credential exposure: %s authenticated as <%s> "
-			 "with %s without TLS on port %u",
-			 queue_id(cc), client_text(cc, client, sizeof(client)),
-			 esc(user, sizeof(user), cc->auth_user),
-			 esc(mech, sizeof(mech), cc->auth_type), cc->facts.port);
+		log_exposure(cc);
 	}
-	if (v.action == POLICY_CONTINUE) {
-		if (!recorder_accepting(cc->cfg)) {
-			cc->msg.rule = "journal_full";
-			snprintf(cc->msg.reply, sizeof(cc->msg.reply),
-				 "451 4.3.0 Temporary local problem, try again later");
-			sfsistat r = tempfail_unrecorded(ctx, cc, "MAIL");
-
-			(void)msg_finish(cc, TXN_TEMPFAILED);
-			return r;
-		}
+	if (v.action == POLICY_CONTINUE && !recorder_accepting(cc->cfg))
+		v = journal_full;
+	if (v.action == POLICY_CONTINUE)
 		return SMFIS_CONTINUE;
-	}
-	log_verdict(cc, "MAIL", &v, NULL);
-	cc->msg.rule = v.rule;
-	{
-		sfsistat r = reply(ctx, &v, cc->msg.reply, sizeof(cc->msg.reply));
-
-		(void)msg_finish(cc, v.action == POLICY_TEMPFAIL ? TXN_TEMPFAILED
-							     : TXN_REJECTED);
-		return r;
-	}
+	r = refuse(ctx, cc, "MAIL", &v, NULL);
+	(void)msg_finish(cc, v.action == POLICY_TEMPFAIL ? TXN_TEMPFAILED
+						     : TXN_REJECTED);
+	return r;
 }
 
 static sfsistat pm_envrcpt(SMFICTX *ctx, char **argv)
@@ -599,24 +606,15 @@ static sfsistat pm_envrcpt(SMFICTX *ctx, char **argv)
 	}
 	if (v.action == POLICY_CONTINUE) {
 		cc->facts.nrcpt++;
-		if (v.relay_networks && msg_verbose()) {
-			char client[LOG_VALUE + 80], to[LOG_VALUE];
-
-			msg_info("%s: relay: RCPT from %s: allowed without AUTH "
-				 "by relay_networks; port=%u to=<%s>",
-				 queue_id(cc), client_text(cc, client,
-				 sizeof(client)), cc->facts.port,
-				 esc_addr(to, sizeof(to), r.addr));
-		}
+		if (v.relay_networks)
+			log_relay_allowed(cc, r.addr);
 		return SMFIS_CONTINUE;
 	}
-	log_verdict(cc, "RCPT", &v, r.addr);
-	cc->msg.rule = v.rule;
 	if (v.action == POLICY_TEMPFAIL)
 		cc->msg.nrcpt_tempfailed++;
 	else
 		cc->msg.nrcpt_rejected++;
-	return reply(ctx, &v, cc->msg.reply, sizeof(cc->msg.reply));
+	return refuse(ctx, cc, "RCPT", &v, r.addr);
 }
 
 /* Headers and body: counted for the size, never answered. */
@@ -656,7 +654,7 @@ static sfsistat pm_eom(SMFICTX *ctx)
 	cc->msg.size += 2;		/* the empty line after the headers */
 	if (!msg_close(cc, TXN_ACCEPTED) &&
 	    cc->cfg->journal_full_action == CFG_FULL_TEMPFAIL)
-		r = tempfail_unrecorded(ctx, cc, "END-OF-MESSAGE");
+		r = refuse(ctx, cc, "END-OF-MESSAGE", &journal_full, NULL);
 	msg_reset(cc);
 	return r;
 }
