@@ -8,7 +8,7 @@
 . "$top_srcdir/tests/conf/lib.sh"
 
 pc_require_postconf
-pm_tmp_setup || { echo "1..0 # SKIP mktemp failed"; exit 0; }
+pm_tmp_setup
 
 CONF=$top_srcdir/etc/portmilter.conf
 PF=$PM_TMP/pf

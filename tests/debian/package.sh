@@ -63,7 +63,7 @@ if [ -e "$SOCKDIR" ] || [ -e "$STATEDIR" ] || [ -e /etc/portmilter ]; then
 	exit 1
 fi
 
-pm_tmp_setup || { echo "Bail out! mktemp -d failed"; exit 1; }
+pm_tmp_setup
 deb_installed=0
 user_existed=0 group_existed=0
 getent passwd portmilter >/dev/null && user_existed=1

@@ -127,7 +127,7 @@ _e2e_fail() {
 }
 
 e2e_start() {
-	pm_tmp_setup || _e2e_fail "mktemp -d failed" || return 1
+	pm_tmp_setup
 	PM_CLEANUP_HOOK=e2e_stop
 	chmod 755 "$PM_TMP"
 

@@ -16,37 +16,20 @@ set -u
 # shellcheck source=tests/milter/lib.sh
 . "${top_srcdir:?top_srcdir must be set}/tests/milter/lib.sh"
 
-if [ -z "${MILTERTEST:-}" ] || [ ! -x "$MILTERTEST" ]; then
-	echo "1..0 # SKIP miltertest not found"
-	exit 77
-fi
-if [ ! -x "$PM_DAEMON" ]; then
-	echo "Bail out! $PM_DAEMON is not built"
-	exit 99
-fi
+pm_require
 if [ ! -r "$PM_SHIPPED_CONF" ]; then
 	echo "Bail out! $PM_SHIPPED_CONF is missing"
 	exit 99
 fi
-if ! pm_tmp_setup; then
-	echo "Bail out! mktemp -d failed"
-	exit 99
-fi
+pm_tmp_setup
 
 PM_SOCKET=unix:$PM_TMP/pm.sock
 PM_LOG=$PM_TMP/portmilter.log
 export PM_SOCKET PM_LOG
 
-# live PID: 0 while PID runs (a zombie does not count).
-live() {
-	_lv_state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
-		"/proc/$1/status" 2>/dev/null)
-	[ -n "$_lv_state" ] && [ "$_lv_state" != Z ] && [ "$_lv_state" != X ]
-}
-
 # ours PID: 0 while PID runs and is the milter under test.
 ours() {
-	live "$1" && [ "$(readlink "/proc/$1/exe")" = "$(readlink -f "$PM_DAEMON")" ]
+	pm_live "$1" && [ "$(readlink "/proc/$1/exe")" = "$(readlink -f "$PM_DAEMON")" ]
 }
 
 # The daemon-mode milter (not a child of this shell) is killed by its
@@ -268,7 +251,7 @@ if ! tap_ok $? "daemon mode, journal_directory under a file: exit non-zero, stde
 	tap_diag_file "$PM_TMP/daemon.err"
 fi
 dpid=$(cat "$PM_TMP/daemon.pid" 2>/dev/null)
-[ -z "$dpid" ] || ! live "$dpid"
+[ -z "$dpid" ] || ! pm_live "$dpid"
 tap_ok $? "... and no daemon left running (pid file: \"$dpid\")"
 daemon_kill
 rm -f "$PM_TMP/daemon.pid"
@@ -305,13 +288,13 @@ PM_SOCKET=unix:$PM_TMP/pm.sock
 if [ -n "$dpid" ] && ours "$dpid"; then
 	kill -TERM "$dpid" 2>/dev/null
 	i=0
-	while live "$dpid" && [ "$i" -lt $((100 * PM_SLOW)) ]; do
+	while pm_live "$dpid" && [ "$i" -lt $((100 * PM_SLOW)) ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	! live "$dpid" && [ ! -e "$PM_TMP/daemon.pid" ]
+	! pm_live "$dpid" && [ ! -e "$PM_TMP/daemon.pid" ]
 	tap_ok $? "daemon mode: SIGTERM stops it and removes the pid file" ||
-		tap_diag "still running: $(live "$dpid" && echo yes || echo no); pid file: $(ls "$PM_TMP/daemon.pid" 2>&1)"
+		tap_diag "still running: $(pm_live "$dpid" && echo yes || echo no); pid file: $(ls "$PM_TMP/daemon.pid" 2>&1)"
 	daemon_kill
 else
 	tap_ok 1 "daemon mode: SIGTERM stops it and removes the pid file"

@@ -14,7 +14,11 @@
 #                           (non-printables as '?', at most 100 lines)
 #   tap_plan                "1..N" (given last: the plan may end a stream)
 # Temporary directory:
-#   pm_tmp_setup            makes PM_TMP (mktemp -d) and installs traps
+#   pm_tmp_setup            makes PM_TMP (mktemp -d) and installs traps;
+#                           "Bail out!" and exit 99 if it cannot
+#   pm_require              the milter tests' prerequisites: "1..0 # SKIP"
+#                           and exit 77 without miltertest, "Bail out!" and
+#                           exit 99 when the daemon is not built
 #                           that stop the daemon and remove PM_TMP on
 #                           exit, failure or interrupt (PM_KEEP=1 keeps
 #                           the directory for debugging); set
@@ -35,6 +39,7 @@
 #                           (bounded) until it has logged "started" and
 #                           the socket exists; 1 if it died or timed out
 #   pm_alive                0 while the daemon runs (not a zombie)
+#   pm_live PID             0 while process PID runs (not a zombie)
 #   pm_stop [TENTHS]        SIGTERM, bounded wait (default 10 s: libmilter's
 #                           listener sees the stop only every ~5 s), then
 #                           SIGKILL; reaps it: PM_STATUS = exit status
@@ -119,7 +124,11 @@ pm_cleanup() {
 }
 
 pm_tmp_setup() {
-	PM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/portmilter-test.XXXXXX") || return 1
+	if ! PM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/portmilter-test.XXXXXX"); then
+		PM_TMP=
+		echo "Bail out! mktemp -d failed"
+		exit 99
+	fi
 	trap 'pm_cleanup' EXIT
 	trap 'exit 129' HUP
 	trap 'exit 130' INT
@@ -151,13 +160,26 @@ pm_conf_build() {
 
 # ---- the daemon ----------------------------------------------------------
 
-pm_alive() {
-	[ -n "$PM_PID" ] || return 1
-	kill -0 "$PM_PID" 2>/dev/null || return 1
+pm_require() {
+	if [ -z "${MILTERTEST:-}" ] || [ ! -x "$MILTERTEST" ]; then
+		echo "1..0 # SKIP miltertest not found"
+		exit 77
+	fi
+	if [ ! -x "$PM_DAEMON" ]; then
+		echo "Bail out! $PM_DAEMON is not built"
+		exit 99
+	fi
+}
+
+pm_live() {
 	# kill -0 succeeds on a zombie: look at the state.
-	_alive_state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
-		"/proc/$PM_PID/status" 2>/dev/null)
-	[ -n "$_alive_state" ] && [ "$_alive_state" != Z ] && [ "$_alive_state" != X ]
+	_live_state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
+		"/proc/$1/status" 2>/dev/null)
+	[ -n "$_live_state" ] && [ "$_live_state" != Z ] && [ "$_live_state" != X ]
+}
+
+pm_alive() {
+	[ -n "$PM_PID" ] && pm_live "$PM_PID"
 }
 
 pm_start() {

@@ -27,18 +27,8 @@ script=${1:?usage: run-lua.sh SCRIPT.lua}
 # shellcheck source=tests/milter/lib.sh
 . "${top_srcdir:?top_srcdir must be set}/tests/milter/lib.sh"
 
-if [ -z "${MILTERTEST:-}" ] || [ ! -x "$MILTERTEST" ]; then
-	echo "1..0 # SKIP miltertest not found"
-	exit 77
-fi
-if [ ! -x "$PM_DAEMON" ]; then
-	echo "Bail out! $PM_DAEMON is not built"
-	exit 99
-fi
-if ! pm_tmp_setup; then
-	echo "Bail out! mktemp -d failed"
-	exit 99
-fi
+pm_require
+pm_tmp_setup
 
 conf=$PM_TMP/portmilter.conf
 head=${script%.lua}.conf-head

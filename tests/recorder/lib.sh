@@ -24,7 +24,8 @@
 #                          node_name = REC_NODE, local_domains =
 #                          example.test, each LINE, then the shipped [port N]
 #                          sections (pm_conf_build: journal in
-#                          $PM_TMP/journal = REC_JOURNAL)
+#                          $PM_TMP/journal = REC_JOURNAL); "Bail out!" and
+#                          exit 99 if it cannot be written
 #   rec_start CONF         pm_start on $PM_TMP/pm.sock with a new log
 #                          $PM_TMP/portmilter.K.log (K = 1, 2, ... per
 #                          start); PM_SOCKET and PM_LOG exported for lib.lua;
@@ -34,6 +35,9 @@
 #                          machine is slow to exit) with status 0; says how
 #                          long it took
 #   rec_kill9              SIGKILL the daemon, reap it (PM_STATUS)
+#   rec_finish             the end of every recorder test: TAP cases "still
+#                          running", rec_stop, "no panic, fatal error or
+#                          sanitizer report in the log"; then the plan
 #   rec_lua NAME           the Lua code on stdin, after
 #                          dofile(".../tests/milter/lib.lua"), saved as
 #                          $PM_TMP/NAME.lua and run by miltertest; its TAP
@@ -84,10 +88,7 @@ rec_init() {
 			exit 99
 		fi
 	done
-	if ! pm_tmp_setup; then
-		echo "Bail out! mktemp -d failed"
-		exit 99
-	fi
+	pm_tmp_setup
 	# shellcheck disable=SC2016
 	PM_CLEANUP_HOOK='pg_stop "$PM_TMP/pg"'
 	# PostgreSQL runs as postgres and must reach $PM_TMP/pg.
@@ -124,8 +125,10 @@ rec_conf() {
 		for _rc_line in "$@"; do
 			echo "$_rc_line"
 		done
-	} >"$_rc_out.head" &&
-		pm_conf_build "$_rc_out" "$_rc_out.head"
+	} >"$_rc_out.head" && pm_conf_build "$_rc_out" "$_rc_out.head" || {
+		echo "Bail out! cannot build the configuration $_rc_out"
+		exit 99
+	}
 }
 
 rec_start() {
@@ -148,6 +151,15 @@ rec_stop() {
 	[ "$_rs_killed" -eq 0 ] && [ "$PM_STATUS" -eq 0 ]
 	tap_ok $? "portmilter stopped on SIGTERM with status 0 (status $PM_STATUS," \
 		"$_rs_ms ms$([ "$_rs_killed" -eq 0 ] || echo ', needed SIGKILL'))"
+}
+
+rec_finish() {
+	pm_alive
+	tap_ok $? "portmilter still running"
+	rec_stop
+	pm_log_clean "$PM_LOG"
+	tap_ok $? "no panic, fatal error or sanitizer report in the log"
+	tap_plan
 }
 
 rec_kill9() {

@@ -15,10 +15,7 @@ set -u
 
 N=${REC_N:-200}
 rec_init
-rec_conf "$PM_TMP/portmilter.conf" || {
-	echo "Bail out! cannot build the configuration"
-	exit 99
-}
+rec_conf "$PM_TMP/portmilter.conf"
 rec_start "$PM_TMP/portmilter.conf"
 pm_wait_log "$PM_LOG" "shipper: connected to database" 100
 tap_ok $? "the shipper connected to the database (as pm_milter)"
@@ -122,9 +119,4 @@ rec_is "verdicts: $nacc accepted (587, 5870), $((N / 3)) relay refusals (25)" \
 rec_drained
 tap_ok $? "the journal was emptied after shipping ($(rec_seg_bytes) bytes left)"
 
-pm_alive
-tap_ok $? "portmilter still running"
-rec_stop
-pm_log_clean "$PM_LOG"
-tap_ok $? "no panic, fatal error or sanitizer report in the log"
-tap_plan
+rec_finish
