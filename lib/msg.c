@@ -119,6 +119,23 @@ void msg_fatal(const char *fmt, ...)
 	exit(1);
 }
 
+void msg_cli_verror(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", msg_progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void msg_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_cli_verror(fmt, ap);
+	va_end(ap);
+}
+
 void msg_panic(const char *fmt, ...)
 {
 	va_list ap;

@@ -39,4 +39,11 @@ void msg_warn(const char *fmt, ...) PM_PRINTF(1, 2);
 noreturn void msg_fatal(const char *fmt, ...) PM_PRINTF(1, 2);
 noreturn void msg_panic(const char *fmt, ...) PM_PRINTF(1, 2);
 
+/*
+ * For the command-line tools: "progname: text" on stderr, plain (no time
+ * stamp, no syslog), after flushing stdout so that the two stay in order.
+ */
+void msg_cli_error(const char *fmt, ...) PM_PRINTF(1, 2);
+void msg_cli_verror(const char *fmt, va_list ap) PM_PRINTF(1, 0);
+
 #endif

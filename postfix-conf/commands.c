@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "msg.h"
 #include "gen.h"
 #include "plan.h"
 #include "postconf.h"
@@ -17,12 +18,9 @@ void pc_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("portmilter-conf: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	msg_cli_verror(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* Print and free a message; PC_EXIT_ERROR. */

@@ -61,7 +61,7 @@ static void usage_text(FILE *fp)
 static noreturn void usage(const char *why)
 {
 	if (why)
-		fprintf(stderr, "portmilter-probe: %s\n", why);
+		msg_cli_error("%s", why);
 	usage_text(stderr);
 	exit(2);
 }
@@ -169,8 +169,8 @@ static struct cfg *load_config(const char *path)
 	}
 	cfg = cfg_load(path, &errors);
 	if (!cfg) {
-		fprintf(stderr, "portmilter-probe: %s: unusable configuration\n%s",
-			path, errors ? errors : "");
+		msg_cli_error("%s: unusable configuration", path);
+		fputs(errors ? errors : "", stderr);
 		free(errors);
 		exit(2);
 	}

@@ -27,6 +27,7 @@
 
 #include "addr.h"
 #include "cfg.h"
+#include "msg.h"
 #include "report.h"
 #include "util.h"
 
@@ -72,11 +73,9 @@ void report_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("portmilter-report: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	msg_cli_verror(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void usage(FILE *fp)
@@ -107,11 +106,10 @@ static noreturn void usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("portmilter-report: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	msg_cli_verror(fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'portmilter-report --help'.\n", stderr);
+	fputs("Try 'portmilter-report --help'.\n", stderr);
 	exit(REPORT_EXIT_USAGE);
 }
 
