@@ -12,23 +12,16 @@ pm_tmp_setup
 # ---- the shipped config: golden output --------------------------------------
 
 # Run from the source tree so the config path in the header is stable.
-(cd "$top_srcdir" && "$PC_BIN" -c etc/portmilter.conf master) \
-	>"$PM_TMP/master" 2>"$PM_TMP/master.err"
-st=$?
-[ "$st" -eq 0 ] && [ ! -s "$PM_TMP/master.err" ]
-tap_ok $? "master on the shipped config: exit 0, nothing on stderr" ||
-	tap_diag_file "$PM_TMP/master.err"
-pc_check_file "master output = tests/conf/master.ref" \
-	"$top_srcdir/tests/conf/master.ref" "$PM_TMP/master"
-
-(cd "$top_srcdir" && "$PC_BIN" -c etc/portmilter.conf main) \
-	>"$PM_TMP/main" 2>"$PM_TMP/main.err"
-st=$?
-[ "$st" -eq 0 ] && [ ! -s "$PM_TMP/main.err" ]
-tap_ok $? "main on the shipped config: exit 0, nothing on stderr" ||
-	tap_diag_file "$PM_TMP/main.err"
-pc_check_file "main output = tests/conf/main.ref" \
-	"$top_srcdir/tests/conf/main.ref" "$PM_TMP/main"
+for cmd in master main; do
+	(cd "$top_srcdir" && "$PC_BIN" -c etc/portmilter.conf "$cmd") \
+		>"$PM_TMP/$cmd" 2>"$PM_TMP/$cmd.err"
+	st=$?
+	[ "$st" -eq 0 ] && [ ! -s "$PM_TMP/$cmd.err" ]
+	tap_ok $? "$cmd on the shipped config: exit 0, nothing on stderr" ||
+		tap_diag_file "$PM_TMP/$cmd.err"
+	pc_check_file "$cmd output = tests/conf/$cmd.ref" \
+		"$top_srcdir/tests/conf/$cmd.ref" "$PM_TMP/$cmd"
+done
 
 # The macro lists are the milter's own (lib/macros.h, also in README).
 for stage in connect helo mail rcpt end_of_data; do
