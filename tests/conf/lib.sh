@@ -30,7 +30,9 @@
 #                           bounded wait (default 5 s) for pc_listening
 #   pc_pick_ports           PC_OFFSET = 0 when the six standard ports are
 #                           free, else 20000 (said in a "# " line);
-#                           returns 1 when a moved port is taken too
+#                           returns 1 when a moved port is taken too.
+#                           PM_PORT_OFFSET=N in the environment forces
+#                           offset N (several checkouts testing at once)
 #   pc_pm_conf OUT [LINE...]
 #                           a portmilter.conf: each LINE (global keys),
 #                           then the shipped [port N] sections, each with
@@ -130,14 +132,22 @@ pc_wait_listening() {
 }
 
 pc_pick_ports() {
-	PC_OFFSET=0
-	for _pp_p in $PC_PORTS; do
-		if pc_listening "$_pp_p"; then
-			PC_OFFSET=20000
-		fi
-	done
-	[ "$PC_OFFSET" -eq 0 ] && return 0
-	echo "# a standard port is taken on this machine: using 20000 + port"
+	PC_OFFSET=${PM_PORT_OFFSET:-0}
+	case $PC_OFFSET in
+	*[!0-9]* | '') echo "# PM_PORT_OFFSET=$PC_OFFSET: not a number"; return 1 ;;
+	esac
+	[ "$PC_OFFSET" -le 53000 ] || { echo "# PM_PORT_OFFSET=$PC_OFFSET: over 53000"; return 1; }
+	if [ "$PC_OFFSET" -eq 0 ]; then
+		for _pp_p in $PC_PORTS; do
+			if pc_listening "$_pp_p"; then
+				PC_OFFSET=20000
+			fi
+		done
+		[ "$PC_OFFSET" -eq 0 ] && return 0
+		echo "# a standard port is taken on this machine: using 20000 + port"
+	else
+		echo "# PM_PORT_OFFSET: using $PC_OFFSET + port"
+	fi
 	for _pp_p in $PC_PORTS; do
 		if pc_listening $((_pp_p + PC_OFFSET)); then
 			echo "# ports $_pp_p and $((_pp_p + PC_OFFSET)) are both taken"
