@@ -146,6 +146,8 @@ unsigned milter_active(void)
 void milter_shutdown(void)
 {
 	milter_config_set(NULL);
+	msg_info("connections whose port Postfix did not identify: %lu",
+		 milter_unidentified());
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -475,37 +477,120 @@ static sfsistat pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	return SMFIS_CONTINUE;
 }
 
-/* Which port is this? {daemon_port}, cross-checked with {daemon_name}
- * when portmilter-conf set it to "portmilter/PORT". */
-static unsigned port_of(SMFICTX *ctx, struct connctx *cc)
+/* Where the port of a connection came from (port_of). */
+enum port_source {
+	PORT_FROM_MACRO,	/* {daemon_port} */
+	PORT_FROM_NAME,		/* {daemon_name} "portmilter/PORT" */
+	PORT_NONE,		/* neither: 0, the strict rules */
+	PORT_LOGGED,		/* a bad {daemon_port}: 0, warned about */
+};
+
+/* Connections whose port Postfix did not give (see port_of). */
+static atomic_ulong unidentified_conns;
+
+/* The N of "portmilter/N" (what portmilter-conf sets per service);
+ * 0 for any other name. */
+static unsigned port_of_name(const char *name)
 {
-	char v[SHORT_MAX], e[LOG_VALUE];
-	long port = 0;
+	long port;
 
-	macro_copy(ctx, "{daemon_port}", v, sizeof(v));
-	if (v[0] == '\0')
-		msg_warn("connect from [%s]: no {daemon_port} macro: is "
-			 "milter_connect_macros overridden?", cc->client_addr);
-	else if (!str_to_long(v, 1, 65535, &port))
-		msg_warn("connect from [%s]: bad {daemon_port} \"%s\"",
-			 cc->client_addr, esc(e, sizeof(e), v));
-	if (strncmp(cc->daemon_name, "portmilter/", 11) == 0) {
-		long named;
+	if (strncmp(name, "portmilter/", 11) != 0 ||
+	    !str_to_long(name + 11, 1, 65535, &port))
+		return 0;
+	return (unsigned)port;
+}
 
-		if (!str_to_long(cc->daemon_name + 11, 1, 65535, &named) ||
-		    named != port)
+/*
+ * Which port is this? {daemon_port}, cross-checked with {daemon_name}
+ * when portmilter-conf set it to "portmilter/PORT". Postfix sends
+ * {daemon_port} "unknown" when it could not identify the connection (a
+ * client that resets at once: every port scan); then, and when the
+ * macro is missing, the port comes from {daemon_name}, else it is 0.
+ * Any other value is not Postfix's doing: port 0 and a warning. Two
+ * known ports that differ are warned about too (master.cf is wrong).
+ * Other connections without a port are left to port_log().
+ */
+static unsigned port_of(SMFICTX *ctx, struct connctx *cc, char *dport,
+			size_t len, enum port_source *src)
+{
+	char e[LOG_VALUE];
+	unsigned named = port_of_name(cc->daemon_name);
+	long port;
+
+	macro_copy(ctx, "{daemon_port}", dport, len);
+	if (str_to_long(dport, 1, 65535, &port)) {
+		*src = PORT_FROM_MACRO;
+		if (strncmp(cc->daemon_name, "portmilter/", 11) == 0 &&
+		    named != (unsigned)port)
 			msg_warn("connect from [%s]: {daemon_name} \"%s\" does not "
 				 "match {daemon_port} %ld: check master.cf",
 				 cc->client_addr,
 				 esc(e, sizeof(e), cc->daemon_name), port);
+		return (unsigned)port;
 	}
-	return (unsigned)port;
+	*src = named ? PORT_FROM_NAME : PORT_NONE;
+	if (dport[0] == '\0' || strcmp(dport, "unknown") == 0) {
+		atomic_fetch_add(&unidentified_conns, 1);
+		return named;
+	}
+	msg_warn("connect from [%s]: bad {daemon_port} \"%s\": applying the "
+		 "strict (submission) rules", cc->client_addr,
+		 esc(e, sizeof(e), dport));
+	*src = PORT_LOGGED;
+	return 0;
+}
+
+/*
+ * The one line about the port of a connection, if any: a port without
+ * a section, or no {daemon_port} and no {daemon_name} to make up for it
+ * (warnings: the configuration lacks something); a connection Postfix
+ * could not identify (info: a client that left at once is no
+ * configuration problem; none when unknown_port = reject logs the
+ * refusal).
+ */
+static void port_log(const struct connctx *cc, const char *dport,
+		     enum port_source src)
+{
+	char d[LOG_VALUE], n[LOG_VALUE];
+	bool strict = cc->cfg->unknown_port == CFG_UNKNOWN_STRICT;
+
+	esc(d, sizeof(d), dport[0] ? dport : "(none)");
+	esc(n, sizeof(n), cc->daemon_name[0] ? cc->daemon_name : "(none)");
+	if (src == PORT_NONE && dport[0] == '\0') {
+		msg_warn("connect from [%s]: no {daemon_port} macro: is "
+			 "milter_connect_macros overridden?%s", cc->client_addr,
+			 strict ? " Applying the strict (submission) rules" : "");
+	} else if (src == PORT_NONE) {
+		if (strict)
+			msg_info("connect from [%s]: port not identified by "
+				 "Postfix ({daemon_port} \"%s\", {daemon_name} "
+				 "\"%s\"): applying the strict (submission) rules",
+				 cc->client_addr, d, n);
+	} else if (src == PORT_LOGGED) {
+		return;
+	} else if (!cc->port_known && strict) {
+		msg_warn("connect from [%s]: port %u%s has no section in %s: "
+			 "applying the strict (submission) rules", cc->client_addr,
+			 cc->facts.port, src == PORT_FROM_NAME ?
+			 " (from {daemon_name})" : "", cc->cfg->path);
+	} else if (src == PORT_FROM_NAME) {
+		msg_info("connect from [%s]: port not identified by Postfix "
+			 "({daemon_port} \"%s\"): port %u from {daemon_name}",
+			 cc->client_addr, d, cc->facts.port);
+	}
+}
+
+unsigned long milter_unidentified(void)
+{
+	return atomic_load(&unidentified_conns);
 }
 
 static sfsistat pm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
 	struct connctx *cc = xcalloc(1, sizeof(*cc));
 	struct policy_verdict v;
+	char dport[SHORT_MAX];
+	enum port_source src;
 
 	if (smfi_setpriv(ctx, cc) != MI_SUCCESS) {
 		free(cc);
@@ -527,14 +612,11 @@ static sfsistat pm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	}
 	addr_to_text(&cc->facts.client, cc->client_addr, sizeof(cc->client_addr));
 	macro_copy(ctx, "{daemon_name}", cc->daemon_name, sizeof(cc->daemon_name));
-	cc->facts.port = port_of(ctx, cc);
+	cc->facts.port = port_of(ctx, cc, dport, sizeof(dport), &src);
 	cc->facts.tls_version = PM_TLS_NONE;
 	tls_refresh(ctx, cc);
 	(void)policy_profile(cc->cfg, cc->facts.port, &cc->port_known);
-	if (!cc->port_known && cc->cfg->unknown_port == CFG_UNKNOWN_STRICT)
-		msg_warn("connect from [%s]: port %u has no section in %s: "
-			 "applying the strict (submission) rules",
-			 cc->client_addr, cc->facts.port, cc->cfg->path);
+	port_log(cc, dport, src);
 	v = policy_connect(cc->cfg, &cc->facts);
 	if (v.action == POLICY_CONTINUE)
 		return SMFIS_CONTINUE;

@@ -8,6 +8,9 @@
  * current when it connects and keeps it until it closes, so a reload
  * never changes the rules in the middle of a session.
  * milter_active() counts connections still open, for a clean shutdown.
+ * milter_unidentified() counts, since start, the connections whose port
+ * Postfix did not identify ({daemon_port} "unknown" or missing: a client
+ * that reset at once, e.g. a port scan); milter_shutdown() logs it.
  */
 #ifndef PM_MILTER_H
 #define PM_MILTER_H
@@ -26,8 +29,9 @@ void milter_config_set(struct cfg *cfg);
 struct cfg *milter_config_get(void);
 
 unsigned milter_active(void);
+unsigned long milter_unidentified(void);
 
-/* Release the current configuration (at exit). */
+/* Release the current configuration and log the counters (at exit). */
 void milter_shutdown(void);
 
 #endif

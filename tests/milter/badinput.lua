@@ -34,9 +34,12 @@ local function mail_refused(r, m, needle, code, xcode, rule)
 	return refused(r.mail, m, needle, "MAIL", code, xcode, rule)
 end
 
--- ---- {daemon_port}: missing, empty or garbage -> strict, port=0 --------
+-- ---- {daemon_port}: garbage -> strict, port=0 --------------------------
+-- (Empty or missing is what Postfix sends, as "unknown", for a connection
+-- it could not identify: the port then comes from {daemon_name}, see
+-- ports.lua.)
 
-local bad_ports = { "", "abc", "0", "65536", "99999999999999999999", "-25",
+local bad_ports = { "abc", "0", "65536", "99999999999999999999", "-25",
 		    "+25", " 25", "25 ", "25abc", "0x19", "2\0475", "25.0" }
 for i, v in ipairs(bad_ports) do
 	case(string.format("{daemon_port} %q ({daemon_name} portmilter/25): strict, MAIL 530 5.7.0 rule=require_tls, port=0",

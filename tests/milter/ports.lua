@@ -30,8 +30,9 @@ end
 local function mail_refused(r, m, needle, code, xcode, rule)
 	expect(r.connect, C, "connect")
 	expect(r.helo, C, "HELO")
-	refused(r.mail, m, needle, "MAIL", code, xcode, rule)
+	local line = refused(r.mail, m, needle, "MAIL", code, xcode, rule)
 	check(r.rcpt[1] == nil, "RCPT sent after a refused MAIL")
+	return line
 end
 
 -- The credential-exposure warning names the user.
@@ -210,13 +211,110 @@ case("2525 (no section): TLSv1.3 + AUTH: accepted (strict, not closed)", functio
 	accepted(r, m, "p2525-ok@")
 end)
 
-case("no {daemon_port} at all ({daemon_name} says 25): strict, MAIL 530 5.7.0 rule=require_tls",
+-- ---- a connection Postfix could not identify (issue 16) ---------------------
+-- A client that resets at once (every port scan) reaches the milter with
+-- {daemon_port} "unknown"; the generated services set {daemon_name}
+-- "portmilter/PORT", which then gives the port. At most one line about it,
+-- at info level (no "warning:"), never "check master.cf".
+
+-- The lines about the connection of client ip since m.
+local function conn_lines(m, ip)
+	return log_lines(m, "connect from [" .. ip .. "]")
+end
+
+-- Exactly one info line containing text for ip, and no warning at all.
+local function one_info_line(m, ip, text)
+	local l = conn_lines(m, ip)
+	check(#l == 1, "expected one line about [%s], got %d:\n%s", ip, #l,
+	      table.concat(l, "\n"))
+	check(l[1]:find(text, 1, true), "line has not %q: %s", text, l[1])
+	check(not l[1]:find(": warning: ", 1, true), "not at info level: %s", l[1])
+	check(#log_lines(m, ": warning: ") == 0, "a warning: %s",
+	      log_lines(m, ": warning: ")[1])
+	check(#log_lines(m, "master.cf") == 0, "\"check master.cf\" logged")
+	return l[1]
+end
+
+case("{daemon_port} unknown, {daemon_name} portmilter/25, client leaves at once: one info line, no warning",
+     function()
+	local m = log_mark()
+	local r = session({ port = "unknown", daemon_name = "portmilter/25",
+			    client_ip = "192.0.2.161", mail = false })
+	expect(r.connect, C, "connect")
+	one_info_line(m, "192.0.2.161",
+		      "port not identified by Postfix ({daemon_port} \"unknown\"): port 25 from {daemon_name}")
+end)
+
+case("{daemon_port} unknown, {daemon_name} portmilter/25: the rules of 25 (mx): local recipient accepted, relay RCPT 554 port=25",
+     function()
+	local m = log_mark()
+	local r = session({ port = "unknown", daemon_name = "portmilter/25",
+			    client_ip = "192.0.2.162", from = from("punk25"),
+			    rcpts = { LOCAL, remote("punk25-to") } })
+	up_to_mail(r)
+	expect(r.rcpt[1], C, "RCPT local")
+	local line = refused(r.rcpt[2], m, "punk25@", "RCPT", "554", "5.7.1", "relay")
+	check(line:find(" port=25 ", 1, true), "not port=25: %s", line)
+	one_info_line(m, "192.0.2.162", "port 25 from {daemon_name}")
+end)
+
+case("{daemon_port} unknown, {daemon_name} portmilter/587: the rules of 587: MAIL 530 5.7.0 port=587",
+     function()
+	local m = log_mark()
+	local r = session({ port = "unknown", daemon_name = "portmilter/587",
+			    client_ip = "192.0.2.163", from = from("punk587") })
+	local line = mail_refused(r, m, "punk587@", "530", "5.7.0", "require_tls")
+	check(line:find(" port=587 ", 1, true), "not port=587: %s", line)
+	one_info_line(m, "192.0.2.163", "port 587 from {daemon_name}")
+end)
+
+case("no {daemon_port} at all, {daemon_name} portmilter/25: port 25, one info line",
      function()
 	local m = log_mark()
 	local r = session({ port = nil, daemon_name = "portmilter/25",
-			    from = from("pnone-plain"), rcpts = { LOCAL } })
-	mail_refused(r, m, "pnone-plain@", "530", "5.7.0", "require_tls")
-	check(#log_lines(m, "no {daemon_port}") > 0, "no warning about the missing {daemon_port}")
+			    client_ip = "192.0.2.164", from = from("pnone25"),
+			    rcpts = { remote("pnone25-to") } })
+	up_to_mail(r)
+	local line = refused(r.rcpt[1], m, "pnone25@", "RCPT", "554", "5.7.1", "relay")
+	check(line:find(" port=25 ", 1, true), "not port=25: %s", line)
+	one_info_line(m, "192.0.2.164", "({daemon_port} \"(none)\"): port 25 from {daemon_name}")
+end)
+
+case("{daemon_port} unknown, {daemon_name} smtpd (not generated): port 0, strict: MAIL 530 5.7.0, one info line",
+     function()
+	local m = log_mark()
+	local r = session({ port = "unknown", daemon_name = "smtpd",
+			    client_ip = "192.0.2.165", from = from("punk0") })
+	local line = mail_refused(r, m, "punk0@", "530", "5.7.0", "require_tls")
+	check(line:find(" port=0 ", 1, true), "not port=0: %s", line)
+	one_info_line(m, "192.0.2.165", "port not identified by Postfix "
+		      .. "({daemon_port} \"unknown\", {daemon_name} \"smtpd\"): "
+		      .. "applying the strict (submission) rules")
+end)
+
+case("no {daemon_port}, no {daemon_name}: strict, MAIL 530 5.7.0, the milter_connect_macros warning",
+     function()
+	local m = log_mark()
+	local r = session({ port = nil, daemon_name = false,
+			    client_ip = "192.0.2.166", from = from("pnone0") })
+	mail_refused(r, m, "pnone0@", "530", "5.7.0", "require_tls")
+	local l = conn_lines(m, "192.0.2.166")
+	check(#l == 1 and l[1]:find(": warning: ", 1, true) and
+	      l[1]:find("no {daemon_port} macro", 1, true),
+	      "expected one warning about the missing {daemon_port}: %s",
+	      table.concat(l, "\n"))
+end)
+
+case("{daemon_port} 587, {daemon_name} portmilter/25: a real mismatch, warned (check master.cf)",
+     function()
+	local m = log_mark()
+	local r = session({ port = 587, daemon_name = "portmilter/25",
+			    client_ip = "192.0.2.167", from = from("pmis") })
+	local line = mail_refused(r, m, "pmis@", "530", "5.7.0", "require_tls")
+	check(line:find(" port=587 ", 1, true), "not port=587: %s", line)
+	local w = log_lines(m, "check master.cf")
+	check(#w == 1 and w[1]:find(": warning: ", 1, true),
+	      "expected one \"check master.cf\" warning, got %d", #w)
 end)
 
 -- ---- relay_networks ----------------------------------------------------------
