@@ -137,24 +137,47 @@ static noreturn void usage_error(const char *fmt, ...)
 #define SQL_WINDOW(a, b) \
 	" e.event_time >= $" a "::timestamptz AND e.event_time < $" b "::timestamptz"
 
-static const char sql_ports[] =
-	"SELECT port, connections, transactions, accepted, rejected, tempfailed,"
-	" aborted, rejects_by_rule, users, ips, exposures"
-	" FROM portmilter.port_traffic_between($1::timestamptz, $2::timestamptz, NULL)"
-	" ORDER BY port";
+/*
+ * The port column. 0 is a connection whose port nobody could tell (not
+ * {daemon_port}, not a generated {daemon_name}: doc/events.md): "unknown"
+ * in a table or CSV (so the column is text there), null in JSON (where
+ * the other ports stay numbers). Sorting stays numeric: unknown first.
+ */
+#define SQL_PORT_SHOWN(c) "CASE WHEN " c " = 0 THEN 'unknown' ELSE " c "::text END"
+#define SQL_PORT_JSON(c) "NULLIF(" c ", 0)"
 
-static const char sql_user[] =
-	"SELECT e.port, e.client_addr, " SQL_COUNTS SQL_LIST("e.rule", "rules") SQL_SEEN
-	" WHERE e.sasl_user = $1::text AND" SQL_WINDOW("2", "3")
-	" GROUP BY e.port, e.client_addr"
-	" ORDER BY e.port, e.client_addr NULLS LAST";
+/* Each query with the port as a table or CSV shows it, and for JSON. */
+#define SQL_PORTS(P) \
+	"SELECT " P("t.port") " AS port, connections, transactions, accepted," \
+	" rejected, tempfailed, aborted, rejects_by_rule, users, ips, exposures" \
+	" FROM portmilter.port_traffic_between($1::timestamptz, $2::timestamptz, NULL)" \
+	" AS t ORDER BY t.port"
+#define SQL_USER(P) \
+	"SELECT " P("e.port") " AS port, e.client_addr, " SQL_COUNTS \
+	SQL_LIST("e.rule", "rules") SQL_SEEN \
+	" WHERE e.sasl_user = $1::text AND" SQL_WINDOW("2", "3") \
+	" GROUP BY e.port, e.client_addr" \
+	" ORDER BY e.port, e.client_addr NULLS LAST"
+#define SQL_IP(P) \
+	"SELECT e.client_addr, " P("e.port") " AS port, " SQL_COUNTS \
+	SQL_LIST("e.rule", "rules") SQL_LIST("e.sasl_user", "users") \
+	SQL_LIST("e.helo", "helos") SQL_SEEN \
+	" WHERE e.client_addr <<= $1::cidr AND" SQL_WINDOW("2", "3") \
+	" GROUP BY e.client_addr, e.port" \
+	" ORDER BY e.client_addr, e.port"
+#define SQL_ADOPTION(P) \
+	"SELECT a.day, " P("a.port") " AS port, a.submissions, a.users, a.share" \
+	" FROM portmilter.port_adoption_between($1::timestamptz, $2::timestamptz)" \
+	" AS a ORDER BY a.day, a.port"
 
-static const char sql_ip[] =
-	"SELECT e.client_addr, e.port, " SQL_COUNTS SQL_LIST("e.rule", "rules")
-	SQL_LIST("e.sasl_user", "users") SQL_LIST("e.helo", "helos") SQL_SEEN
-	" WHERE e.client_addr <<= $1::cidr AND" SQL_WINDOW("2", "3")
-	" GROUP BY e.client_addr, e.port"
-	" ORDER BY e.client_addr, e.port";
+/* [0]: table and CSV, [1]: JSON. */
+static const char *const sql_ports[] = {SQL_PORTS(SQL_PORT_SHOWN),
+					SQL_PORTS(SQL_PORT_JSON)};
+static const char *const sql_user[] = {SQL_USER(SQL_PORT_SHOWN),
+				       SQL_USER(SQL_PORT_JSON)};
+static const char *const sql_ip[] = {SQL_IP(SQL_PORT_SHOWN), SQL_IP(SQL_PORT_JSON)};
+static const char *const sql_adoption[] = {SQL_ADOPTION(SQL_PORT_SHOWN),
+					   SQL_ADOPTION(SQL_PORT_JSON)};
 
 static const char sql_top_user[] =
 	"SELECT e.sasl_user AS \"user\", " SQL_COUNTS
@@ -173,11 +196,6 @@ static const char sql_top_ip[] =
 	" ORDER BY transactions DESC, connections DESC, e.client_addr"
 	" LIMIT $4::integer";
 
-static const char sql_adoption[] =
-	"SELECT day, port, submissions, users, share"
-	" FROM portmilter.port_adoption_between($1::timestamptz, $2::timestamptz)"
-	" ORDER BY day, port";
-
 static int show(PGconn *conn, const struct opts *o, const char *sql, int nparams,
 		const char *const *params)
 {
@@ -195,21 +213,21 @@ static int cmd_ports(PGconn *conn, const struct opts *o)
 {
 	const char *params[] = {o->since, o->until};
 
-	return show(conn, o, sql_ports, 2, params);
+	return show(conn, o, sql_ports[o->format == OUT_JSON], 2, params);
 }
 
 static int cmd_user(PGconn *conn, const struct opts *o)
 {
 	const char *params[] = {o->args[1], o->since, o->until};
 
-	return show(conn, o, sql_user, 3, params);
+	return show(conn, o, sql_user[o->format == OUT_JSON], 3, params);
 }
 
 static int cmd_ip(PGconn *conn, const struct opts *o)
 {
 	const char *params[] = {o->target, o->since, o->until};
 
-	return show(conn, o, sql_ip, 3, params);
+	return show(conn, o, sql_ip[o->format == OUT_JSON], 3, params);
 }
 
 static int cmd_top(PGconn *conn, const struct opts *o)
@@ -223,7 +241,7 @@ static int cmd_adoption(PGconn *conn, const struct opts *o)
 {
 	const char *params[] = {o->since, o->until};
 
-	return show(conn, o, sql_adoption, 2, params);
+	return show(conn, o, sql_adoption[o->format == OUT_JSON], 2, params);
 }
 
 static int cmd_migrate(PGconn *conn, const struct opts *o)
@@ -330,8 +348,10 @@ static void parse_target(const struct command *cmd, struct opts *o)
 		snprintf(o->target, sizeof(o->target), "%s/%u",
 			 addr_to_text(&net.net, addr, sizeof(addr)), net.prefix);
 	} else if (strcmp(cmd->name, "top") == 0) {
-		if (o->port_text == NULL || !str_to_long(o->port_text, 0, 65535, &v))
-			usage_error("top: --port must be a port number 0..65535");
+		if (o->port_text && strcmp(o->port_text, "unknown") == 0)
+			v = 0;
+		else if (o->port_text == NULL || !str_to_long(o->port_text, 0, 65535, &v))
+			usage_error("top: --port must be a port number 0..65535 or unknown");
 		snprintf(o->port, sizeof(o->port), "%ld", v);
 		if (o->by == NULL || (strcmp(o->by, "user") != 0 && strcmp(o->by, "ip") != 0))
 			usage_error("top: --by must be user or ip");

@@ -271,7 +271,7 @@ same "ports, json"
 
 rep $W ports
 {
-	f='%5s  %11s  %12s  %8s  %8s  %10s  %7s  %-57s  %5s  %3s  %9s\n'
+	f='%-5s  %11s  %12s  %8s  %8s  %10s  %7s  %-57s  %5s  %3s  %9s\n'
 	# shellcheck disable=SC2059
 	printf "$f" port connections transactions accepted rejected tempfailed \
 		aborted rejects_by_rule users ips exposures
@@ -287,6 +287,68 @@ rep $W ports
 	echo "(6 rows)"
 } >"$tmp/exp"
 same "ports, table (aligned)"
+
+# ---- the unknown port (issue 16) ------------------------------------------------
+# Port 0: neither {daemon_port} nor a generated {daemon_name} said which
+# (doc/events.md). The report names it "unknown" in a table and in CSV,
+# null in JSON; the other ports stay numbers. Two connections without a
+# transaction on port 0 and one on 25, on 2024-04-20, outside every other
+# window; deleted again afterwards.
+
+sql >/dev/null <<'EOS'
+INSERT INTO portmilter.events (event_id, event_time, conn_id, conn_time,
+	kind, node, port, port_known, client_addr, nrcpt, nrcpt_rejected,
+	nrcpt_tempfailed, nrcpt_refused, verdict, credential_exposure)
+VALUES
+('e0000000-0000-4000-8000-0000000000a1', '2024-04-20 10:00:00+00',
+ 'c0000000-0000-4000-8000-0000000000a1', '2024-04-20 10:00:00+00',
+ 'connection', 'mx1', 0, false, NULL, 0, 0, 0, 0, 'none', false),
+('e0000000-0000-4000-8000-0000000000a2', '2024-04-20 10:00:01+00',
+ 'c0000000-0000-4000-8000-0000000000a2', '2024-04-20 10:00:01+00',
+ 'connection', 'mx1', 0, false, '203.0.113.9', 0, 0, 0, 0, 'none', false),
+('e0000000-0000-4000-8000-0000000000a3', '2024-04-20 10:00:02+00',
+ 'c0000000-0000-4000-8000-0000000000a3', '2024-04-20 10:00:02+00',
+ 'connection', 'mx1', 25, true, '203.0.113.9', 0, 0, 0, 0, 'none', false);
+EOS
+U="--since 2024-04-20 --until 2024-04-21"
+rep $U ports --format csv
+exp_csv <<'EOF'
+port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures
+unknown,2,0,0,0,0,0,{},0,1,0
+25,1,0,0,0,0,0,{},0,1,0
+EOF
+same "ports: port 0 is \"unknown\" in CSV, first"
+rep $U ports --format json
+exp_text <<'EOF'
+[
+{"port":null,"connections":2,"transactions":0,"accepted":0,"rejected":0,"tempfailed":0,"aborted":0,"rejects_by_rule":{},"users":0,"ips":1,"exposures":0},
+{"port":25,"connections":1,"transactions":0,"accepted":0,"rejected":0,"tempfailed":0,"aborted":0,"rejects_by_rule":{},"users":0,"ips":1,"exposures":0}
+]
+EOF
+same "ports: port 0 is null in JSON, the others numbers"
+rep $U ports
+squeeze
+exp_text <<'EOF'
+port connections transactions accepted rejected tempfailed aborted rejects_by_rule users ips exposures
+unknown 2 0 0 0 0 0 {} 0 1 0
+25 1 0 0 0 0 0 {} 0 1 0
+(2 rows)
+EOF
+same "ports: port 0 is \"unknown\" in a table"
+rep $U ip 203.0.113.9 --format csv
+exp_csv <<'EOF'
+client_addr,port,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,rules,users,helos,first_seen,last_seen
+203.0.113.9,unknown,1,0,0,0,0,0,0,0,[],[],[],2024-04-20 10:00:01+00,2024-04-20 10:00:01+00
+203.0.113.9,25,1,0,0,0,0,0,0,0,[],[],[],2024-04-20 10:00:02+00,2024-04-20 10:00:02+00
+EOF
+same "ip: port 0 is \"unknown\""
+rep $U top --port unknown --by ip --format csv
+exp_csv <<'EOF'
+client_addr,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,users,first_seen,last_seen
+203.0.113.9,1,0,0,0,0,0,0,0,0,2024-04-20 10:00:01+00,2024-04-20 10:00:01+00
+EOF
+same "top --port unknown: the same as --port 0"
+sql -c "DELETE FROM portmilter.events WHERE event_id::text LIKE 'e0000000-%-0000000000a_'" >/dev/null
 
 # ---- user ---------------------------------------------------------------------
 
@@ -509,7 +571,7 @@ same "adoption, json"
 
 rep $W adoption
 {
-	f='%-10s  %5s  %11s  %5s  %6s\n'
+	f='%-10s  %-5s  %11s  %5s  %6s\n'
 	# shellcheck disable=SC2059
 	printf "$f" day port submissions users share
 	printf "$f" ---------- ----- ----------- ----- ------
