@@ -1,0 +1,143 @@
+#!/bin/sh
+# scan - a port scan is not a misconfiguration (issue 16), end to end.
+#
+# A client that connects and resets at once (what every scanner does to
+# port 25) reaches the milter with {daemon_port} "unknown" and client
+# [unknown]. Against the real stack of tests/e2e/lib.sh: resets (a raw
+# socket with SO_LINGER 0) on the generated service of 25, and on a
+# hand-added service that has no "portmilter/PORT" {daemon_name}; then
+# the milter's log (one info line per connection, no warning, never
+# "check master.cf"), the recorded port in PostgreSQL, `portmilter-report
+# ports` (25 for the first, "unknown" for the second, never a port 0 row)
+# and the counter logged at exit. Expected values come from README.md,
+# doc/portmilter.8 and doc/events.md. Needs root and python3. Prints TAP.
+
+. "${top_srcdir:?}/tests/e2e/lib.sh"
+
+e2e_require
+if ! command -v python3 >/dev/null 2>&1; then
+	echo "1..0 # SKIP python3 not installed"
+	exit 77
+fi
+T0=$(date +%s)
+if ! e2e_start; then
+	echo "Bail out! the end-to-end stack did not start"
+	exit 99
+fi
+tap_diag "stack up in $(($(date +%s) - T0)) s"
+
+N25=5		# resets on the generated service of 25
+NHAND=3		# resets on the hand-added service
+P25=$(e2e_port 25)
+PHAND=$(e2e_port 2524)
+
+# reset PORT N: N connections to 127.0.0.1:PORT, each closed at once with
+# SO_LINGER 0 (an RST, no FIN), one after the other.
+reset() {
+	python3 - "$1" "$2" <<'EOF'
+import socket, struct, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+for _ in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.connect(("127.0.0.1", port))
+    s.close()
+EOF
+}
+
+# ---- a hand-added service: main.cf's {daemon_name}, no [port] section -------
+
+if pc_listening "$PHAND"; then
+	echo "Bail out! port $PHAND is taken"
+	e2e_stop
+	exit 99
+fi
+postconf -c "$E2E_PF" -M \
+	"127.0.0.1:$PHAND/inet=127.0.0.1:$PHAND inet n - n - - smtpd" \
+	>"$PM_TMP/hand.out" 2>&1
+st=$?
+touch -d '-10 seconds' "$E2E_PF/main.cf" "$E2E_PF/master.cf"
+[ "$st" -eq 0 ] && pc_pf reload >>"$PM_TMP/hand.out" 2>&1 &&
+	pc_wait_listening "$PHAND"
+tap_ok $? "hand-added service 127.0.0.1:$PHAND listens after reload" ||
+	tap_diag_file "$PM_TMP/hand.out"
+
+# ---- the scans -------------------------------------------------------------
+
+LOGMARK=$(wc -l <"$E2E_LOG")
+reset "$P25" "$N25" && reset "$PHAND" "$NHAND"
+tap_ok $? "$N25 resets on $P25 and $NHAND on $PHAND"
+NALL=$((N25 + NHAND))
+e2e_wait "$NALL" "SELECT count(*) FROM portmilter.events" 15
+tap_ok $? "the shipper stored $NALL events" ||
+	{ tap_diag "got: $E2E_GOT"; tap_diag_file "$E2E_LOG"; }
+
+# Postfix itself could not identify these connections (its own log).
+n=$(grep -c 'smtpd\[[0-9]*\]: connect from unknown\[unknown\]' "$E2E_PF_LOG")
+[ "$n" -eq "$NALL" ]
+tap_ok $? "Postfix logged $NALL \"connect from unknown[unknown]\" (got $n)" ||
+	tap_diag_file "$E2E_PF_LOG"
+
+# ---- the milter's log ----------------------------------------------------
+
+sed "1,${LOGMARK}d" "$E2E_LOG" >"$PM_TMP/scan.log"
+n=$(grep -c ': connect from \[unknown\]: ' "$PM_TMP/scan.log")
+[ "$n" -eq "$NALL" ]
+tap_ok $? "one line per connection: $NALL (got $n)" || tap_diag_file "$PM_TMP/scan.log"
+n=$(grep -cF ": connect from [unknown]: port not identified by Postfix ({daemon_port} \"unknown\"): port $P25 from {daemon_name}" "$PM_TMP/scan.log")
+[ "$n" -eq "$N25" ]
+tap_ok $? "$N25 lines: port $P25 from {daemon_name} (got $n)" ||
+	tap_diag_file "$PM_TMP/scan.log"
+n=$(grep -cF ": connect from [unknown]: port not identified by Postfix ({daemon_port} \"unknown\", {daemon_name} \"mail.example.test\"): applying the strict (submission) rules" "$PM_TMP/scan.log")
+[ "$n" -eq "$NHAND" ]
+tap_ok $? "$NHAND lines: hand-added service, strict rules (got $n)" ||
+	tap_diag_file "$PM_TMP/scan.log"
+! grep -q ': warning: ' "$PM_TMP/scan.log"
+tap_ok $? "no warning at all (the lines are info)" || tap_diag_file "$PM_TMP/scan.log"
+! grep -q 'master\.cf\|has no section\|bad {daemon_port}' "$PM_TMP/scan.log"
+tap_ok $? "no \"check master.cf\", \"has no section\" or \"bad {daemon_port}\"" ||
+	tap_diag_file "$PM_TMP/scan.log"
+
+# ---- the database ----------------------------------------------------------
+
+e2e_sql "SELECT port, port_known, service, coalesce(host(client_addr), '-'),
+		kind, verdict, count(*)
+	FROM portmilter.events GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1" \
+	>"$PM_TMP/db.got" 2>&1
+{
+	echo "0|f|mail.example.test|-|connection|none|$NHAND"
+	echo "$P25|t|portmilter/$P25|-|connection|none|$N25"
+} >"$PM_TMP/db.want"
+cmp -s "$PM_TMP/db.want" "$PM_TMP/db.got"
+tap_ok $? "db: $N25 connections on port $P25 (known), $NHAND on port 0 (not known)" ||
+	{ tap_diag_file "$PM_TMP/db.got"; tap_diag "wanted:"; tap_diag_file "$PM_TMP/db.want"; }
+
+# ---- portmilter-report ports -------------------------------------------------
+
+"$E2E_REPORT" -d "$E2E_READER" --format csv ports >"$PM_TMP/report.csv" 2>&1
+st=$?
+{
+	echo "port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures"
+	echo "unknown,$NHAND,0,0,0,0,0,{},0,0,0"
+	echo "$P25,$N25,0,0,0,0,0,{},0,0,0"
+} | awk '{ printf "%s\r\n", $0 }' >"$PM_TMP/report.want"
+[ "$st" -eq 0 ] && cmp -s "$PM_TMP/report.want" "$PM_TMP/report.csv"
+tap_ok $? "portmilter-report ports: $P25 and \"unknown\", no port 0" ||
+	{ tap_diag_file "$PM_TMP/report.csv"; diff "$PM_TMP/report.want" "$PM_TMP/report.csv" | tap_diag_file -; }
+"$E2E_REPORT" -d "$E2E_READER" ports >"$PM_TMP/report.txt" 2>&1
+grep -q "^unknown  *$NHAND " "$PM_TMP/report.txt" && ! grep -q '^ *0 ' "$PM_TMP/report.txt"
+tap_ok $? "portmilter-report ports (table): \"unknown\", no port 0" ||
+	tap_diag_file "$PM_TMP/report.txt"
+
+# ---- the counter, at exit ----------------------------------------------------
+
+pm_stop
+tap_ok $? "the milter stops on SIGTERM"
+grep -qF "connections whose port Postfix did not identify: $NALL" "$E2E_LOG"
+tap_ok $? "the exit line counts $NALL unidentified connections" ||
+	tap_diag_file "$E2E_LOG"
+pm_log_clean "$E2E_LOG"
+tap_ok $? "no panic or fatal error in the milter's log" || tap_diag_file "$E2E_LOG"
+e2e_stop
+tap_diag "total $(($(date +%s) - T0)) s"
+tap_plan
