@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #define HDR_LEN		12
 #define FULL_LOG_EVERY	60		/* seconds between "journal full" logs */
 #define SYNC_EVERY	1		/* seconds between fdatasync()s */
+#define FILE_MODE	0640		/* every journal file, at most */
 
 static const unsigned char magic[4] = {'P', 'M', 'J', '1'};
 
@@ -45,6 +47,7 @@ struct journal {
 	int rfd;
 	uint64_t rseg;
 	uint64_t corrupt;
+	uint64_t scanned;		/* bytes read from segments */
 	time_t synced;
 };
 
@@ -90,6 +93,52 @@ static uint32_t get_u32(const unsigned char *p)
 static uint32_t record_crc(const unsigned char *hdr, const void *payload, size_t len)
 {
 	return journal_crc32c(journal_crc32c(0, hdr + 4, 4), payload, len);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+/*
+ * Open path (flags: O_WRONLY/O_RDWR, O_CREAT, ...) never through a
+ * symlink, created FILE_MODE and brought down to it if it was wider
+ * (an older version made some files 0660), whatever the umask. -1 with
+ * errno set (EINVAL: not a regular file).
+ */
+static int file_open(const char *path, int flags)
+{
+	/* O_NONBLOCK: a FIFO planted there must not hang the open. */
+	int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, FILE_MODE);
+	struct stat st;
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0) {
+		saved = errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		saved = EINVAL;
+	} else if ((st.st_mode & 07777 & ~(mode_t)FILE_MODE) != 0 &&
+		   fchmod(fd, st.st_mode & FILE_MODE) != 0) {
+		saved = errno;
+	} else if (fcntl(fd, F_SETFL, flags & O_APPEND) != 0) {
+		saved = errno;
+	} else {
+		return fd;
+	}
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int journal_file_open(const struct journal *j, const char *name, int flags)
+{
+	size_t n = strlen(j->dir) + strlen(name) + 2;
+	char *p = xmalloc(n);
+	int fd;
+
+	snprintf(p, n, "%s/%s", j->dir, name);
+	fd = file_open(p, flags);
+	free(p);
+	return fd;
 }
 
 /* ---- segment files ----------------------------------------------------- */
@@ -149,7 +198,7 @@ static bool seg_scan(struct journal *j, uint64_t *lo, uint64_t *hi)
 static bool seg_start(struct journal *j, uint64_t seg, char *err, size_t errlen)
 {
 	char *p = seg_path(j, seg);
-	int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int fd = file_open(p, O_WRONLY | O_CREAT | O_APPEND);
 
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
@@ -330,6 +379,11 @@ uint64_t journal_corrupt(struct journal *j)
 	return j->corrupt;
 }
 
+uint64_t journal_scanned(struct journal *j)
+{
+	return j->scanned;
+}
+
 /* ---- reading ----------------------------------------------------------- */
 
 /* The writer's segment and how much of it holds whole records. */
@@ -380,7 +434,7 @@ static bool read_at(int fd, void *buf, size_t len, uint64_t off)
  * Is there a valid record at off, wholly before limit? On success
  * *payload is a malloc'd copy (caller frees) and *len its size.
  */
-static bool record_at(int fd, uint64_t off, uint64_t limit,
+static bool record_at(struct journal *j, int fd, uint64_t off, uint64_t limit,
 		      unsigned char **payload, uint32_t *len)
 {
 	unsigned char hdr[HDR_LEN];
@@ -394,6 +448,7 @@ static bool record_at(int fd, uint64_t off, uint64_t limit,
 	if (n > RECORD_MAX || off + HDR_LEN + n > limit)
 		return false;
 	buf = xmalloc(n ? n : 1);
+	j->scanned += HDR_LEN + n;
 	if (!read_at(fd, buf, n, off + HDR_LEN) || record_crc(hdr, buf, n) != get_u32(hdr + 8)) {
 		free(buf);
 		return false;
@@ -403,28 +458,140 @@ static bool record_at(int fd, uint64_t off, uint64_t limit,
 	return true;
 }
 
-/* After a bad record at off: the offset of the next valid one, or limit. */
-static uint64_t resync(int fd, uint64_t off, uint64_t limit)
+/*
+ * Resync: after a bad record at off, the offset of the next valid one.
+ *
+ * Every "PMJ1" after off is a candidate whose CRC must be checked over a
+ * payload of up to RECORD_MAX bytes, and hostile payloads (a HELO full
+ * of fake headers) can put a candidate every few bytes: checking each
+ * one by reading its payload is quadratic in the segment size. Instead,
+ * the CRC of any slice comes from CRCs of prefixes, in constant time:
+ * with C(x) the CRC-32C of the first x bytes of the buffer and op_n the
+ * linear map "append n zero bytes" (GF(2) multiplication by x^(8n) mod
+ * P, as zlib's crc32_combine()), crc(A || B) = op_|B|(crc(A)) ^ crc(B),
+ * so a record at i with length L and payload [a, b) has
+ *     record_crc = op_L(crc(length bytes) ^ C(a)) ^ C(b).
+ * C is kept every PREFIX_STRIDE bytes and completed byte by byte; op_L
+ * is a product of three table entries (one per byte of L). The segment
+ * is read once, in windows of RESYNC_WINDOW bytes plus the longest
+ * record: the whole scan is linear in what follows off.
+ */
+#define PREFIX_STRIDE	16
+#define RESYNC_WINDOW	(4u << 20)
+#define CRC_POLY	0x82f63b78u	/* CRC-32C, reflected */
+
+static uint32_t x8n_table[3][256];	/* x^(8 * v * 256^k) mod P */
+static pthread_once_t x8n_once = PTHREAD_ONCE_INIT;
+
+/* a(x) * b(x) mod P(x), reflected (bit 31 is x^0): zlib's multmodp(). */
+static uint32_t multmodp(uint32_t a, uint32_t b)
 {
-	unsigned char buf[65536];
+	uint32_t m = 1u << 31, p = 0;
 
-	for (uint64_t base = off + 1; base < limit;) {
-		size_t want = limit - base < sizeof(buf) ? (size_t)(limit - base) : sizeof(buf);
-		unsigned char *p;
-		uint32_t len;
+	for (;;) {
+		if (a & m) {
+			p ^= b;
+			if ((a & (m - 1)) == 0)
+				break;
+		}
+		m >>= 1;
+		b = b & 1 ? (b >> 1) ^ CRC_POLY : b >> 1;
+	}
+	return p;
+}
 
-		if (!read_at(fd, buf, want, base))
+static void x8n_init(void)
+{
+	uint32_t step = 1u << 23;	/* x^8: one zero byte */
+
+	for (int k = 0; k < 3; k++) {
+		x8n_table[k][0] = 1u << 31;	/* x^0 */
+		for (int v = 1; v < 256; v++)
+			x8n_table[k][v] = multmodp(x8n_table[k][v - 1], step);
+		/* x^(8 * 256^(k+1)) = (x^(8 * 255 * 256^k)) * x^(8 * 256^k) */
+		step = multmodp(x8n_table[k][255], step);
+	}
+}
+
+/* op_n(crc): the CRC of the same bytes followed by n zero bytes'
+ * worth of shift, n < 2^24. */
+static uint32_t crc_shift(uint32_t crc, uint32_t n)
+{
+	uint32_t op = multmodp(x8n_table[0][n & 0xff], x8n_table[1][(n >> 8) & 0xff]);
+
+	op = multmodp(op, x8n_table[2][(n >> 16) & 0xff]);
+	return multmodp(op, crc);
+}
+
+struct prefix {
+	const unsigned char *buf;
+	size_t len;
+	uint32_t *at;			/* at[k] = C(k * PREFIX_STRIDE) */
+};
+
+static void prefix_build(struct prefix *px, const unsigned char *buf, size_t len)
+{
+	uint32_t crc = 0;
+
+	px->buf = buf;
+	px->len = len;
+	px->at = xmalloc((len / PREFIX_STRIDE + 1) * sizeof(*px->at));
+	for (size_t k = 0; k * PREFIX_STRIDE <= len; k++) {
+		size_t from = k * PREFIX_STRIDE;
+		size_t n = len - from < PREFIX_STRIDE ? len - from : PREFIX_STRIDE;
+
+		px->at[k] = crc;
+		crc = journal_crc32c(crc, buf + from, n);
+	}
+}
+
+/* C(x), x <= len. */
+static uint32_t prefix_crc(const struct prefix *px, size_t x)
+{
+	size_t k = x / PREFIX_STRIDE;
+
+	return journal_crc32c(px->at[k], px->buf + k * PREFIX_STRIDE, x - k * PREFIX_STRIDE);
+}
+
+static uint64_t resync(struct journal *j, int fd, uint64_t off, uint64_t limit)
+{
+	pthread_once(&x8n_once, x8n_init);
+	pthread_once(&crc_once, crc_init);
+	for (uint64_t base = off + 1; base + HDR_LEN <= limit; base += RESYNC_WINDOW) {
+		/* Candidates start in [base, base + RESYNC_WINDOW); their
+		 * records end at most HDR_LEN + RECORD_MAX later. */
+		uint64_t end = limit - base > RESYNC_WINDOW + HDR_LEN + RECORD_MAX ?
+			       base + RESYNC_WINDOW + HDR_LEN + RECORD_MAX : limit;
+		size_t len = (size_t)(end - base);
+		unsigned char *buf = xmalloc(len);
+		struct prefix px;
+		uint64_t found = limit;
+
+		if (!read_at(fd, buf, len, base)) {
+			free(buf);
 			return limit;
-		for (size_t i = 0; i + 4 <= want; i++) {
-			if (memcmp(buf + i, magic, 4) != 0)
+		}
+		j->scanned += len;
+		prefix_build(&px, buf, len);
+		for (size_t i = 0; i < RESYNC_WINDOW && i + HDR_LEN <= len; i++) {
+			const unsigned char *h = buf + i;
+			uint32_t n;
+
+			if (h[0] != 'P' || memcmp(h, magic, 4) != 0)
 				continue;
-			if (record_at(fd, base + i, limit, &p, &len)) {
-				free(p);
-				return base + i;
+			n = get_u32(h + 4);
+			if (n > RECORD_MAX || i + HDR_LEN + n > len)
+				continue;
+			if ((crc_shift(journal_crc32c(0, h + 4, 4) ^ prefix_crc(&px, i + HDR_LEN), n) ^
+			     prefix_crc(&px, i + HDR_LEN + n)) == get_u32(h + 8)) {
+				found = base + i;
+				break;
 			}
 		}
-		/* Keep 3 bytes of overlap so a magic across the edge is seen. */
-		base += want > 3 ? want - 3 : want;
+		free(px.at);
+		free(buf);
+		if (found < limit)
+			return found;
 	}
 	return limit;
 }
@@ -471,14 +638,21 @@ size_t journal_read(struct journal *j, const struct journal_pos *start,
 			continue;
 		}
 		limit = pos.seg == wseg ? wsize : (fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0);
+		if (pos.off > limit) {
+			/* Not where a read stopped: never skip what is there. */
+			msg_warn("journal %s: position %" PRIu64 " is past the end of "
+				 "segment %016" PRIx64 " (%" PRIu64 " bytes): reading it "
+				 "from its start", j->dir, pos.off, pos.seg, limit);
+			pos.off = 0;
+		}
 		if (pos.off >= limit) {
 			if (pos.seg == wseg)
 				break;	/* nothing new yet */
 			pos.seg++, pos.off = 0;
 			continue;
 		}
-		if (!record_at(fd, pos.off, limit, &payload, &len)) {
-			uint64_t to = resync(fd, pos.off, limit);
+		if (!record_at(j, fd, pos.off, limit, &payload, &len)) {
+			uint64_t to = resync(j, fd, pos.off, limit);
 
 			j->corrupt++;
 			msg_warn("journal %s: corrupt or truncated record in segment "
@@ -499,6 +673,24 @@ size_t journal_read(struct journal *j, const struct journal_pos *start,
 
 /* ---- checkpoint -------------------------------------------------------- */
 
+/* The size of segment seg, or -1 if it cannot be seen. */
+static int64_t seg_size_of(const struct journal *j, uint64_t seg)
+{
+	char *p = seg_path(j, seg);
+	struct stat st;
+	int64_t size = stat(p, &st) == 0 ? (int64_t)st.st_size : -1;
+
+	free(p);
+	return size;
+}
+
+/*
+ * The checkpoint is trusted only as far as the segments agree with it:
+ * a segment beyond the last one, or an offset past a segment's end,
+ * cannot be where shipping stopped. Either would skip (and let
+ * journal_commit() delete) records never shipped, so the position falls
+ * back to what exists, loudly; the database drops what is shipped twice.
+ */
 struct journal_pos journal_checkpoint(struct journal *j)
 {
 	struct journal_pos pos = {0, 0};
@@ -507,6 +699,7 @@ struct journal_pos journal_checkpoint(struct journal *j)
 	char *p = xmalloc(n);
 	FILE *fp;
 	bool have;
+	int64_t size;
 
 	pthread_mutex_lock(&j->lock);
 	have = seg_scan(j, &lo, &hi);
@@ -520,9 +713,22 @@ struct journal_pos journal_checkpoint(struct journal *j)
 		}
 		fclose(fp);
 	}
-	free(p);
-	if (have && pos.seg < lo)
+	if (have && pos.seg < lo) {
 		pos.seg = lo, pos.off = 0;
+	} else if (have && pos.seg > hi) {
+		msg_warn("journal: %s names segment %016" PRIx64 ", beyond the last "
+			 "one (%016" PRIx64 "): shipping from the oldest segment (the "
+			 "database drops duplicates)", p, pos.seg, hi);
+		pos.seg = lo, pos.off = 0;
+	} else if (have && pos.off > 0 && (size = seg_size_of(j, pos.seg)) >= 0 &&
+		   pos.off > (uint64_t)size) {
+		msg_warn("journal: %s names offset %" PRIu64 ", past the end of "
+			 "segment %016" PRIx64 " (%" PRId64 " bytes): shipping that "
+			 "segment from its start (the database drops duplicates)", p,
+			 pos.off, pos.seg, size);
+		pos.off = 0;
+	}
+	free(p);
 	return pos;
 }
 
@@ -562,12 +768,17 @@ bool journal_commit(struct journal *j, const struct journal_pos *pos)
 	size_t n = strlen(j->dir) + 32;
 	char *tmp = xmalloc(n), *final = xmalloc(n);
 	bool ok = false;
-	FILE *fp;
+	FILE *fp = NULL;
+	int fd;
 
 	snprintf(tmp, n, "%s/checkpoint.tmp", j->dir);
 	snprintf(final, n, "%s/checkpoint", j->dir);
-	if ((fp = fopen(tmp, "w")) == NULL) {
-		msg_warn("journal: cannot write %s: %s", tmp, strerror(errno));
+	if ((fd = file_open(tmp, O_WRONLY | O_CREAT | O_TRUNC)) < 0 ||
+	    (fp = fdopen(fd, "w")) == NULL) {
+		msg_warn("journal: cannot write %s: %s", tmp,
+			 errno == EINVAL ? "not a regular file" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		goto out;
 	}
 	fprintf(fp, "%016" PRIx64 " %" PRIu64 "\n", pos->seg, pos->off);
@@ -587,4 +798,70 @@ out:
 	free(tmp);
 	free(final);
 	return ok;
+}
+
+/* ---- one daemon per journal -------------------------------------------- */
+
+/* The pid written in the lock file by its holder, or 0. */
+static long lock_holder(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long pid;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return str_to_long(buf, 1, 0x7fffffffL, &pid) ? pid : 0;
+}
+
+int journal_lock(const char *dir, char *err, size_t errlen)
+{
+	size_t n = strlen(dir) + 8;
+	char *p = xmalloc(n);
+	struct stat st;
+	int fd = -1;
+
+	snprintf(p, n, "%s/lock", dir);
+	if (stat(dir, &st) != 0) {
+		snprintf(err, errlen, "journal directory %s: %s", dir, strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "journal directory %s: not a directory", dir);
+	} else if ((fd = file_open(p, O_RDWR | O_CREAT)) < 0) {
+		snprintf(err, errlen, "journal directory %s: cannot open %s: %s", dir,
+			 p, errno == EINVAL ? "not a regular file" : strerror(errno));
+	} else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int saved = errno;
+		long pid = saved == EWOULDBLOCK ? lock_holder(fd) : 0;
+		char who[40] = "";
+
+		if (pid > 0)
+			snprintf(who, sizeof(who), " (pid %ld)", pid);
+		errno = saved;
+		if (saved == EWOULDBLOCK)
+			snprintf(err, errlen, "journal directory %s is in use by another "
+				 "portmilter%s: one daemon per journal (lock %s)", dir,
+				 who, p);
+		else
+			snprintf(err, errlen, "journal directory %s: cannot lock %s: %s",
+				 dir, p, strerror(errno));
+		close(fd);
+		fd = -1;
+	} else if (!journal_lock_own(fd)) {
+		snprintf(err, errlen, "journal directory %s: cannot write %s: %s", dir,
+			 p, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	free(p);
+	return fd;
+}
+
+bool journal_lock_own(int fd)
+{
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	return ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)len, 0) == len;
 }

@@ -2,8 +2,10 @@
  * journal - the on-disk queue between the SMTP path and PostgreSQL.
  *
  * A directory of append-only segment files "NNNNNNNNNNNNNNNN.seg" (hex
- * sequence numbers) and a "checkpoint" file naming the first record not
- * yet shipped. Each record is
+ * sequence numbers), a "checkpoint" file naming the first record not
+ * yet shipped, a "lock" file (journal_lock()) and "rejected.log" (rows
+ * the database refused). Every file is created 0640 or stricter, never
+ * through a symlink. Each record is
  *     magic "PMJ1" | u32 length | u32 CRC-32C(length, payload) | payload
  * (little-endian), written with one write(2) under a mutex: a callback
  * appends and returns, it never waits for the database. Nothing is
@@ -14,7 +16,8 @@
  * The reader (one shipper thread) walks records from the checkpoint on.
  * A record whose header or CRC is wrong - a crash mid-write, a bit flip -
  * is reported once, counted, and skipped by scanning to the next valid
- * record, so what follows it is not lost. Segments wholly behind the
+ * record, so what follows it is not lost; that scan reads each byte
+ * once, however many fake headers the bytes hold. Segments wholly behind the
  * checkpoint are deleted. A restart starts a fresh segment and resumes
  * reading at the checkpoint.
  *
@@ -72,7 +75,10 @@ size_t journal_read(struct journal *j, const struct journal_pos *pos,
 		    size_t max, void (*fn)(void *, const unsigned char *, size_t),
 		    void *arg, struct journal_pos *next);
 
-/* The saved checkpoint (start of the oldest segment if none). */
+/* The saved checkpoint (start of the oldest segment if none). One that
+ * cannot be right - a segment beyond the last one, an offset past the
+ * end of its segment - is logged (naming the file) and replaced by the
+ * start of the oldest segment, or of its segment: never skips a record. */
 struct journal_pos journal_checkpoint(struct journal *j);
 
 /* Save pos as the checkpoint (atomically) and delete segments wholly
@@ -83,6 +89,34 @@ bool journal_commit(struct journal *j, const struct journal_pos *pos);
 void journal_wait(struct journal *j, int timeout_ms);
 
 uint64_t journal_corrupt(struct journal *j);
+
+/* Bytes the reader has read from segments so far (for the tests and
+ * bench/resync_bench). Linear: every byte once, plus at most one
+ * record's length for each corrupt spot, however hostile the bytes. */
+uint64_t journal_scanned(struct journal *j);
+
+/*
+ * Another file of the journal directory (rejected.log): opened with
+ * open(2) flags, never through a symlink, created 0640 (0640 or
+ * stricter whatever the umask, like every journal file; a wider old
+ * file is brought down to it). -1 with errno (EINVAL: not a regular
+ * file).
+ */
+int journal_file_open(const struct journal *j, const char *name, int flags);
+
+/*
+ * One daemon per journal directory: lock dir/lock (created like every
+ * journal file) with flock(), which belongs to the open file: taken
+ * before a fork, it stays with the child; the kernel drops it when the
+ * last descriptor closes, however the process ends (SIGKILL included),
+ * so a stale lock file never stops a start. The holder's pid is written
+ * in it (journal_lock_own() again after a fork). Returns the descriptor
+ * (close-on-exec), to keep open for the process's life, or -1 with the
+ * reason in err: "journal directory DIR is in use by another portmilter
+ * (pid N): ...", or the directory or the file cannot be used.
+ */
+int journal_lock(const char *dir, char *err, size_t errlen);
+bool journal_lock_own(int fd);
 
 /* CRC-32C (Castagnoli), exposed for the tests. */
 uint32_t journal_crc32c(uint32_t crc, const void *buf, size_t len);

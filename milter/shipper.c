@@ -8,6 +8,7 @@
  * owned by this thread only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -303,15 +304,23 @@ static void quarantine(struct shipper *s, size_t row, const char *why)
 	size_t a = row ? s->row_end[row - 1] : 0, b = s->row_end[row];
 	char *path;
 	size_t n;
-	FILE *fp;
+	FILE *fp = NULL;
+	int fd;
+	bool ok;
 
 	n = strlen(journal_dir(s->j)) + 16;
 	path = xmalloc(n);
 	snprintf(path, n, "%s/rejected.log", journal_dir(s->j));
-	if ((fp = fopen(path, "a")) == NULL ||
-	    fprintf(fp, "# %s\n%.*s", why, (int)(b - a), s->rows.p + a) < 0 ||
-	    fclose(fp) != 0)
-		msg_warn("shipper: cannot write %s: %s", path, strerror(errno));
+	/* 0640 and no symlink followed, like every journal file. */
+	fd = journal_file_open(s->j, "rejected.log", O_WRONLY | O_CREAT | O_APPEND);
+	if (fd >= 0 && (fp = fdopen(fd, "a")) == NULL)
+		close(fd);
+	ok = fp != NULL && fprintf(fp, "# %s\n%.*s", why, (int)(b - a), s->rows.p + a) >= 0;
+	if (fp != NULL && fclose(fp) != 0)
+		ok = false;
+	if (!ok)
+		msg_warn("shipper: cannot write %s: %s", path,
+			 errno == EINVAL ? "not a regular file" : strerror(errno));
 	msg_warn("shipper: the database refused a record (%s): kept in %s", why,
 		 path);
 	free(path);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,372 @@ static void test_malformed_checkpoint(void **state)
 	rmtree(dir);
 }
 
+/* ---- issue 9: checkpoint trust, resync cost, file modes, the lock ---- */
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char p[512];
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fp = fopen(p, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Run journal_checkpoint() with stderr (the log) in a file; returns
+ * the log text (caller frees). */
+static struct journal_pos checkpoint_logged(struct journal *j, char **log)
+{
+	char tmpl[] = "/tmp/pmjournal-log.XXXXXX";
+	int fd = mkstemp(tmpl), saved = dup(STDERR_FILENO);
+	struct journal_pos pos;
+	char buf[4096];
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	pos = journal_checkpoint(j);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(tmpl);
+	*log = strdup(buf);
+	return pos;
+}
+
+/* Five records in segment 1, then a restart with checkpoint text cp:
+ * every record must still be read, and the log must name the file. */
+static void checkpoint_case(const char *cp, const char *why)
+{
+	char *dir = tempdir(), err[256], *log, want[600];
+	struct journal *j = journal_open(dir, 1 << 20, err, sizeof(err));
+	struct journal_pos pos, next;
+	struct collected c = {0};
+
+	assert_non_null(j);
+	for (int i = 0; i < 5; i++) {
+		char rec[16];
+
+		snprintf(rec, sizeof(rec), "rec-%d", i);
+		append_str(j, rec);
+	}
+	journal_close(j);
+	write_file(dir, "checkpoint", cp);
+	j = journal_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(j);
+	append_str(j, "after-restart");
+	pos = checkpoint_logged(j, &log);
+	assert_int_equal(journal_read(j, &pos, 10, collect, &c, &next), 6);
+	assert_string_equal(c.items[0], "rec-0");
+	assert_string_equal(c.items[4], "rec-4");
+	assert_string_equal(c.items[5], "after-restart");
+	snprintf(want, sizeof(want), "journal: %s/checkpoint names %s", dir, why);
+	if (strstr(log, want) == NULL)
+		fail_msg("log \"%s\" lacks \"%s\"", log, want);
+	free(log);
+	/* Only now is segment 1 wholly shipped and deleted. */
+	assert_int_equal(count_segments(dir), 2);
+	assert_true(journal_commit(j, &next));
+	assert_int_equal(count_segments(dir), 1);
+	collected_free(&c);
+	journal_close(j);
+	rmtree(dir);
+}
+
+static void test_checkpoint_beyond_last_segment(void **state)
+{
+	(void)state;
+	checkpoint_case("00000000000000ff 0\n", "segment 00000000000000ff, beyond the last one");
+}
+
+static void test_checkpoint_offset_past_end(void **state)
+{
+	(void)state;
+	checkpoint_case("0000000000000001 999999\n", "offset 999999, past the end of segment 0000000000000001");
+}
+
+/* A position past a segment's end handed to journal_read() is read
+ * from the segment's start, not taken as "segment done". */
+static void test_read_position_past_end(void **state)
+{
+	char *dir = tempdir(), err[256];
+	struct journal *j = journal_open(dir, 1 << 20, err, sizeof(err));
+	struct journal_pos pos = {1, 999999}, next;
+	struct collected c = {0};
+
+	(void)state;
+	append_str(j, "kept-1");
+	append_str(j, "kept-2");
+	journal_close(j);
+	j = journal_open(dir, 1 << 20, err, sizeof(err));
+	assert_int_equal(journal_read(j, &pos, 10, collect, &c, &next), 2);
+	assert_string_equal(c.items[1], "kept-2");
+	collected_free(&c);
+	journal_close(j);
+	rmtree(dir);
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* A valid record of payload (len bytes) at p; returns its size. */
+static size_t make_record(unsigned char *p, const unsigned char *payload, uint32_t len)
+{
+	memcpy(p, "PMJ1", 4);
+	put_le32(p + 4, len);
+	memmove(p + 12, payload, len);
+	put_le32(p + 8, journal_crc32c(journal_crc32c(0, p + 4, 4), p + 12, len));
+	return 12 + (size_t)len;
+}
+
+static void write_segment(const char *dir, const unsigned char *buf, size_t len)
+{
+	char p[512];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%016x.seg", dir, 1);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+/*
+ * The resync scan (after a corrupt record) checks each candidate's CRC
+ * without rereading its payload: records of every small length and a
+ * few large ones, each after a corrupt one and among fake headers with
+ * wrong CRCs, are all found, at the right offsets.
+ */
+static void test_resync_finds_every_record(void **state)
+{
+	static const uint32_t lens[] = {0, 1, 2, 3, 4, 5, 11, 12, 13, 15, 16, 17,
+					31, 32, 33, 255, 256, 257, 4095, 65537, 300000};
+	size_t cap = 4u << 20, len = 0, n = sizeof(lens) / sizeof(lens[0]);
+	unsigned char *buf = calloc(cap, 1), *payload = malloc(300000);
+	char *dir = tempdir(), err[256];
+	struct journal *j;
+	struct journal_pos pos = {1, 0}, next;
+	struct collected c = {0};
+
+	(void)state;
+	for (size_t i = 0; i < 300000; i++)
+		payload[i] = (unsigned char)('a' + i % 26);
+	for (size_t r = 0; r < n; r++) {
+		/* a record whose CRC is wrong, then fake headers, then junk */
+		size_t bad = len;
+
+		len += make_record(buf + len, payload, 7);
+		buf[bad + 12] ^= 1;
+		for (int k = 0; k < 3; k++) {
+			memcpy(buf + len, "PMJ1", 4);
+			put_le32(buf + len + 4, lens[r]);
+			put_le32(buf + len + 8, 0x12345678u + (uint32_t)k);
+			len += 12;
+		}
+		memcpy(buf + len, "junkPMJ", 7);
+		len += 7;
+		payload[0] = (unsigned char)('A' + r);
+		len += make_record(buf + len, payload, lens[r]);
+	}
+	assert_true(len < cap);
+	write_segment(dir, buf, len);
+	j = journal_open(dir, 1 << 30, err, sizeof(err));
+	assert_non_null(j);
+	for (size_t r = 0; r < n; r++) {
+		assert_int_equal(journal_read(j, &pos, 1, collect, &c, &next), 1);
+		assert_int_equal(strlen(c.items[0]), lens[r] ? lens[r] : 0);
+		if (lens[r] > 0)
+			assert_int_equal(c.items[0][0], 'A' + (int)r);
+		collected_free(&c);
+		pos = next;
+	}
+	assert_int_equal(journal_read(j, &pos, 1, collect, &c, &next), 0);
+	assert_int_equal(journal_corrupt(j), n);
+	journal_close(j);
+	free(buf);
+	free(payload);
+	rmtree(dir);
+}
+
+/*
+ * Issue 9 item 10: a segment of fake record headers, one every 12
+ * bytes, each claiming a payload up to the end of the segment (at most
+ * 1 MiB) with a wrong CRC. Checking each by reading its payload read
+ * about 43 GB here (minutes); the scan must read the segment about once.
+ * Counted, not timed (bench/resync_bench times it).
+ */
+static void test_resync_linear(void **state)
+{
+	const size_t size = 4u << 20;	/* a multiple of 12 follows */
+	size_t fake = size - size % 12, len;
+	unsigned char *buf = calloc(size + 64, 1);
+	char *dir = tempdir(), err[256];
+	struct journal *j;
+	struct journal_pos pos = {1, 0}, next;
+	struct collected c = {0};
+
+	(void)state;
+	for (size_t i = 0; i < fake; i += 12) {
+		size_t left = fake - i - 12;
+
+		memcpy(buf + i, "PMJ1", 4);
+		put_le32(buf + i + 4, (uint32_t)(left < (1u << 20) ? left : (1u << 20)));
+		put_le32(buf + i + 8, 0xdeadbeefu);
+	}
+	len = fake + make_record(buf + fake, (const unsigned char *)"good", 4);
+	write_segment(dir, buf, len);
+	j = journal_open(dir, 1ULL << 40, err, sizeof(err));
+	assert_non_null(j);
+	assert_int_equal(journal_read(j, &pos, 10, collect, &c, &next), 1);
+	assert_string_equal(c.items[0], "good");
+	assert_int_equal(journal_corrupt(j), 1);
+	if (journal_scanned(j) > 3 * (uint64_t)len)
+		fail_msg("read %llu bytes for a %zu-byte segment",
+			 (unsigned long long)journal_scanned(j), len);
+	collected_free(&c);
+	journal_close(j);
+	free(buf);
+	rmtree(dir);
+}
+
+static mode_t mode_of(const char *dir, const char *name)
+{
+	char p[512];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	assert_int_equal(lstat(p, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* Every journal file is 0640 or stricter, whatever the umask. */
+static void modes_with_umask(mode_t mask, mode_t want)
+{
+	char *dir = tempdir(), err[256], seg[32];
+	struct journal *j;
+	struct journal_pos pos, next;
+	struct collected c = {0};
+	mode_t old = umask(mask);
+	int fd, lock;
+
+	j = journal_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(j);
+	append_str(j, "x");
+	pos = journal_checkpoint(j);
+	assert_int_equal(journal_read(j, &pos, 10, collect, &c, &next), 1);
+	assert_true(journal_commit(j, &next));	/* writes checkpoint */
+	fd = journal_file_open(j, "rejected.log", O_WRONLY | O_CREAT | O_APPEND);
+	assert_true(fd >= 0);
+	close(fd);
+	lock = journal_lock(dir, err, sizeof(err));
+	if (lock < 0)
+		fail_msg("%s", err);
+	umask(old);
+	/* segment 1 is shipped and gone: the commit started segment 2 */
+	snprintf(seg, sizeof(seg), "%016x.seg", 2);
+	assert_int_equal(mode_of(dir, seg), want);
+	assert_int_equal(mode_of(dir, "checkpoint"), want);
+	assert_int_equal(mode_of(dir, "rejected.log"), want);
+	assert_int_equal(mode_of(dir, "lock"), want);
+	close(lock);
+	collected_free(&c);
+	journal_close(j);
+	rmtree(dir);
+}
+
+static void test_file_modes(void **state)
+{
+	(void)state;
+	modes_with_umask(0, 0640);
+	modes_with_umask(007, 0640);
+	modes_with_umask(077, 0600);
+}
+
+/* A wider file left by an older version is brought down to 0640; a
+ * symlink is never followed. */
+static void test_file_open_hostile(void **state)
+{
+	char *dir = tempdir(), err[256], p[512], target[512];
+	struct journal *j = journal_open(dir, 1 << 20, err, sizeof(err));
+	struct journal_pos pos = {1, 0};
+	int fd;
+
+	(void)state;
+	write_file(dir, "rejected.log", "old\n");
+	snprintf(p, sizeof(p), "%s/rejected.log", dir);
+	assert_int_equal(chmod(p, 0666), 0);
+	fd = journal_file_open(j, "rejected.log", O_WRONLY | O_CREAT | O_APPEND);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(mode_of(dir, "rejected.log"), 0640);
+	/* checkpoint.tmp planted as a symlink: not written through */
+	write_file(dir, "target", "untouched\n");
+	snprintf(target, sizeof(target), "%s/target", dir);
+	snprintf(p, sizeof(p), "%s/checkpoint.tmp", dir);
+	assert_int_equal(symlink(target, p), 0);
+	assert_false(journal_commit(j, &pos));
+	{
+		FILE *fp = fopen(target, "r");
+		char line[64] = "";
+
+		assert_non_null(fp);
+		assert_non_null(fgets(line, sizeof(line), fp));
+		fclose(fp);
+		assert_string_equal(line, "untouched\n");
+	}
+	unlink(p);
+	/* rejected.log as a symlink, or a FIFO: refused, EINVAL or ELOOP */
+	snprintf(p, sizeof(p), "%s/rejected.log", dir);
+	unlink(p);
+	assert_int_equal(symlink(target, p), 0);
+	assert_int_equal(journal_file_open(j, "rejected.log", O_WRONLY | O_APPEND), -1);
+	unlink(p);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(journal_file_open(j, "rejected.log", O_WRONLY | O_APPEND), -1);
+	assert_int_equal(journal_file_open(j, "rejected.log", O_RDWR | O_APPEND), -1);
+	assert_int_equal(errno, EINVAL);
+	journal_close(j);
+	rmtree(dir);
+}
+
+/* One daemon per journal: a second lock is refused naming the directory
+ * and the holder's pid; it is free again once the holder closes it. */
+static void test_lock(void **state)
+{
+	char *dir = tempdir(), err[512] = "", want[600], p[512];
+	int a, b;
+
+	(void)state;
+	a = journal_lock(dir, err, sizeof(err));
+	assert_true(a >= 0);
+	b = journal_lock(dir, err, sizeof(err));
+	assert_int_equal(b, -1);
+	snprintf(want, sizeof(want), "journal directory %s is in use by another "
+		 "portmilter (pid %ld)", dir, (long)getpid());
+	if (strstr(err, want) == NULL)
+		fail_msg("\"%s\" lacks \"%s\"", err, want);
+	close(a);
+	b = journal_lock(dir, err, sizeof(err));
+	assert_true(b >= 0);
+	close(b);
+	/* a planted symlink is not followed */
+	snprintf(p, sizeof(p), "%s/lock", dir);
+	unlink(p);
+	assert_int_equal(symlink("/etc/passwd", p), 0);
+	assert_int_equal(journal_lock(dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "lock"));
+	rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +749,14 @@ int main(void)
 		cmocka_unit_test(test_read_moves_past_segment_end),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_malformed_checkpoint),
+		cmocka_unit_test(test_checkpoint_beyond_last_segment),
+		cmocka_unit_test(test_checkpoint_offset_past_end),
+		cmocka_unit_test(test_read_position_past_end),
+		cmocka_unit_test(test_resync_finds_every_record),
+		cmocka_unit_test(test_resync_linear),
+		cmocka_unit_test(test_file_modes),
+		cmocka_unit_test(test_file_open_hostile),
+		cmocka_unit_test(test_lock),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
