@@ -829,8 +829,10 @@ int journal_lock(const char *dir, char *err, size_t errlen)
 	} else if (!S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "journal directory %s: not a directory", dir);
 	} else if ((fd = file_open(p, O_RDWR | O_CREAT)) < 0) {
-		snprintf(err, errlen, "journal directory %s: cannot open %s: %s", dir,
-			 p, errno == EINVAL ? "not a regular file" : strerror(errno));
+		snprintf(err, errlen, "journal directory %s: cannot open %s: %s%s", dir,
+			 p, errno == EINVAL ? "not a regular file" : strerror(errno),
+			 errno == EACCES ? " (the journal's files must belong to the "
+			 "user the daemon runs as)" : "");
 	} else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		int saved = errno;
 		long pid = saved == EWOULDBLOCK ? lock_holder(fd) : 0;
@@ -848,7 +850,9 @@ int journal_lock(const char *dir, char *err, size_t errlen)
 				 dir, p, strerror(errno));
 		close(fd);
 		fd = -1;
-	} else if (!journal_lock_own(fd)) {
+	} else if (ftruncate(fd, 0) != 0) {
+		/* An old holder's pid must not be taken for ours (the pid is
+		 * written by journal_lock_own(), after the fork). */
 		snprintf(err, errlen, "journal directory %s: cannot write %s: %s", dir,
 			 p, strerror(errno));
 		close(fd);

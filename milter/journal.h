@@ -109,8 +109,9 @@ int journal_file_open(const struct journal *j, const char *name, int flags);
  * journal file) with flock(), which belongs to the open file: taken
  * before a fork, it stays with the child; the kernel drops it when the
  * last descriptor closes, however the process ends (SIGKILL included),
- * so a stale lock file never stops a start. The holder's pid is written
- * in it (journal_lock_own() again after a fork). Returns the descriptor
+ * so a stale lock file never stops a start. The file is emptied; the
+ * holder writes its pid in it with journal_lock_own() (after its fork:
+ * the daemon's pid). Returns the descriptor
  * (close-on-exec), to keep open for the process's life, or -1 with the
  * reason in err: "journal directory DIR is in use by another portmilter
  * (pid N): ...", or the directory or the file cannot be used.

@@ -16,19 +16,29 @@
  * thread waits (bounded) for open sessions to finish before exiting.
  *
  * Start-up. Everything that can fail for a reason the admin must fix -
- * the configuration, the socket, the pid file, the -u user, the journal
- * directory (opened as that user) - is done before the daemon forks, and
- * logged on stderr too: "portmilter" without -f exits 1 saying why. No
+ * the configuration, the -u user, the journal lock (one daemon per
+ * journal directory), the pid file, the socket, the journal directory -
+ * is done before the daemon forks, and logged on stderr too:
+ * "portmilter" without -f exits 1 saying why. The lock comes before the
+ * socket, so a second daemon never replaces the first one's socket. No
  * thread exists before the fork. After it, the daemon writes its pid
- * file, starts its threads and then tells the starting process, which
- * waits for that to exit 0 (1 if the daemon ended first: see syslog).
+ * (pid file, lock file), starts its threads and then tells the starting
+ * process, which waits for that to exit 0 (1 if the daemon ended first:
+ * see syslog).
+ *
+ * Root and the -u user (runas.h). No file operation done as root follows
+ * a path the user can change: the lock file and the pid file are opened
+ * with the user's identity (the daemon, as the user, can remove its pid
+ * file when it stops), and so is the socket when the user may create it
+ * in its directory; elsewhere root creates the socket only if no
+ * directory on the way can be changed by the user, and never chown()s
+ * through a symlink.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +52,9 @@
 #include "cfg.h"
 #include "milter.h"
 #include "msg.h"
+#include "journal.h"
 #include "recorder.h"
+#include "runas.h"
 #include "util.h"
 
 #define DRAIN_SECONDS 30	/* how long SIGTERM waits for sessions */
@@ -161,47 +173,73 @@ static void signals_setup(void)
 		msg_fatal("pthread_sigmask failed");
 }
 
-/*
- * The group of a unix socket that -u gives to USER: in a setgid
- * directory (the package's, group postfix) it keeps the directory's
- * group; elsewhere it gets USER's primary group.
- */
-static gid_t socket_group(const char *path, gid_t user_gid)
+/* The directory part of path ("." for a bare name), malloc'd. */
+static char *path_dir(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir = slash == NULL ? xstrdup(".") :
-		    xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
-	struct stat st;
-	bool setgid_dir = stat(dir, &st) == 0 && (st.st_mode & S_ISGID);
 
-	free(dir);
-	return setgid_dir ? (gid_t)-1 : user_gid;
+	return slash == NULL ? xstrdup(".") :
+	       xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
 }
 
-static void drop_privileges(const char *user, const char *socket)
+static const char *path_base(const char *path)
 {
-	struct passwd *pw;
+	const char *slash = strrchr(path, '/');
 
-	if (user == NULL) {
-		if (geteuid() == 0)
-			msg_warn("running as root: use -u USER in production");
+	return slash ? slash + 1 : path;
+}
+
+/* The path of a unix socket, or NULL. */
+static const char *socket_path(const char *socket)
+{
+	if (strncmp(socket, "unix:", 5) == 0 || strncmp(socket, "local:", 6) == 0)
+		return strchr(socket, ':') + 1;
+	return NULL;
+}
+
+/*
+ * Open the milter socket, mode 0770 (main's umask 007). With -u, a unix socket
+ * belongs to the user, with its directory's group when the directory is
+ * setgid (the package's, group postfix), else the user's primary group:
+ * - where the user may create it, the user creates it (effective ids):
+ *   the kernel gives it those owners, nothing is chown()ed;
+ * - elsewhere root creates it, only if no directory on the way can be
+ *   changed by the user (else the user could point root's unlink, bind
+ *   and chown anywhere), and gives it away without following a symlink.
+ */
+static void socket_open(const char *socket)
+{
+	const char *path = socket_path(socket);
+	char *dir, why[PATH_MAX + 256];
+	struct stat st;
+	bool ok;
+
+	if (runas_name() == NULL || path == NULL) {
+		if (smfi_opensocket(true) != MI_SUCCESS)
+			msg_fatal("cannot open milter socket %s", socket);
 		return;
 	}
-	if (geteuid() != 0)
-		msg_fatal("-u %s needs root privileges", user);
-	if ((pw = getpwnam(user)) == NULL)
-		msg_fatal("unknown user \"%s\"", user);
-	if (strncmp(socket, "unix:", 5) == 0 || strncmp(socket, "local:", 6) == 0) {
-		const char *path = strchr(socket, ':') + 1;
-
-		if (chown(path, pw->pw_uid, socket_group(path, pw->pw_gid)) != 0)
+	dir = path_dir(path);
+	if (runas_can_create(dir)) {
+		runas_user();
+		ok = smfi_opensocket(true) == MI_SUCCESS;
+		runas_root();
+		if (!ok)
+			msg_fatal("cannot open milter socket %s (as %s)", socket,
+				  runas_name());
+	} else {
+		if (!runas_dir_fixed(dir, why, sizeof(why)))
+			msg_fatal("-u %s: %s cannot create the socket %s, and root will "
+				  "not either: %s", runas_name(), runas_name(), path, why);
+		if (smfi_opensocket(true) != MI_SUCCESS)
+			msg_fatal("cannot open milter socket %s", socket);
+		if (stat(dir, &st) != 0 ||
+		    fchownat(AT_FDCWD, path, runas_uid(),
+			     (st.st_mode & S_ISGID) ? (gid_t)-1 : runas_gid(),
+			     AT_SYMLINK_NOFOLLOW) != 0)
 			msg_fatal("chown %s: %s", path, strerror(errno));
 	}
-	if (setgroups(0, NULL) != 0 || initgroups(user, pw->pw_gid) != 0 ||
-	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
-		msg_fatal("cannot drop privileges to %s: %s", user, strerror(errno));
-	if (setuid(0) == 0)
-		msg_fatal("privileges not dropped: setuid(0) still works");
+	free(dir);
 }
 
 /*
@@ -261,31 +299,94 @@ static void daemon_ready(int fd)
 	close(fd);
 }
 
-/* Opened while still root (a pid file lives in /run), not truncated: a
- * start that fails leaves an old one as it was (a new one empty). -1
- * without a path. */
-static int pidfile_open(const char *path)
-{
+/*
+ * The pid file. Opened before the fork (a failure is on stderr), never
+ * through a symlink, and only if it is a regular file; written by the
+ * daemon after the fork; removed when the daemon stops. With -u the user
+ * creates it (the daemon, as the user, must be able to remove it), so
+ * its directory must let the user create files: /run/portmilter owned by
+ * the user, say; root never opens it. The directory is held open, so a
+ * relative path still names the same file after the chdir("/").
+ */
+struct pidfile {
+	const char *path;
+	int dirfd;
 	int fd;
+};
 
+static void pidfile_open(struct pidfile *pf, const char *path)
+{
+	char *dir;
+	struct stat st;
+	int saved = 0;
+
+	pf->path = path;
+	pf->dirfd = pf->fd = -1;
 	if (path == NULL)
-		return -1;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		msg_fatal("open %s: %s", path, strerror(errno));
-	return fd;
+		return;
+	dir = path_dir(path);
+	if (runas_name() != NULL) {
+		if (!runas_can_create(dir))
+			msg_fatal("-P %s: %s cannot create files in %s, so the daemon "
+				  "(running as %s) could not remove its pid file when it "
+				  "stops: use a directory %s may write, such as "
+				  "/run/portmilter owned by %s", path, runas_name(), dir,
+				  runas_name(), runas_name(), runas_name());
+		runas_user();
+	}
+	if ((pf->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (pf->fd = openat(pf->dirfd, path_base(path), O_WRONLY | O_CREAT | O_NOFOLLOW |
+			     O_NONBLOCK | O_CLOEXEC, 0644)) < 0)
+		saved = errno;
+	if (runas_name() != NULL)
+		runas_root();
+	if (saved != 0)
+		msg_fatal("open %s: %s", path, strerror(saved));
+	if (fstat(pf->fd, &st) != 0 || !S_ISREG(st.st_mode))
+		msg_fatal("%s: not a regular file", path);
+	free(dir);
 }
 
 /* Written by the final process, after the fork. */
-static void pidfile_write(int fd, const char *path)
+static void pidfile_write(struct pidfile *pf)
 {
 	char buf[32];
 	int n;
 
-	if (fd < 0)
+	if (pf->fd < 0)
 		return;
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || write(fd, buf, (size_t)n) != n || close(fd) != 0)
-		msg_fatal("write %s: %s", path, strerror(errno));
+	if (ftruncate(pf->fd, 0) != 0 || write(pf->fd, buf, (size_t)n) != n ||
+	    close(pf->fd) != 0)
+		msg_fatal("write %s: %s", pf->path, strerror(errno));
+	pf->fd = -1;
+}
+
+static void pidfile_remove(struct pidfile *pf)
+{
+	if (pf->dirfd < 0)
+		return;
+	if (unlinkat(pf->dirfd, path_base(pf->path), 0) != 0 && errno != ENOENT)
+		msg_warn("cannot remove %s: %s", pf->path, strerror(errno));
+	close(pf->dirfd);
+	pf->dirfd = -1;
+}
+
+/* One daemon per journal directory: the lock, taken as the -u user (the
+ * directory is the user's), kept for the process's life. */
+static int journal_lock_take(const char *dir)
+{
+	char err[PATH_MAX * 2 + 200];
+	int fd;
+
+	if (runas_name() != NULL)
+		runas_user();
+	fd = journal_lock(dir, err, sizeof(err));
+	if (runas_name() != NULL)
+		runas_root();
+	if (fd < 0)
+		msg_fatal("%s", err);
+	return fd;
 }
 
 static void *milter_thread(void *arg)
@@ -356,7 +457,8 @@ int main(int argc, char **argv)
 	struct cfg *cfg;
 	const char *socket;
 	pthread_t tid;
-	int pidfd, readyfd = -1;
+	struct pidfile pidfile;
+	int lockfd, readyfd = -1;
 
 	parse_options(argc, argv, &o);
 	/* A daemon-to-be also says on stderr why it cannot start. */
@@ -377,10 +479,15 @@ int main(int argc, char **argv)
 	if (smfi_setconn((char *)socket) != MI_SUCCESS)
 		msg_fatal("bad milter socket \"%s\"", socket);
 	umask(007);			/* socket usable by the owner's group */
-	if (smfi_opensocket(true) != MI_SUCCESS)
-		msg_fatal("cannot open milter socket %s", socket);
-	pidfd = pidfile_open(o.pidfile);
-	drop_privileges(o.user, socket);
+	if (o.user != NULL)
+		runas_init(o.user);
+	else if (geteuid() == 0)
+		msg_warn("running as root: use -u USER in production");
+	lockfd = journal_lock_take(cfg->journal_directory);
+	pidfile_open(&pidfile, o.pidfile);
+	socket_open(socket);
+	if (o.user != NULL)
+		runas_drop();
 	{
 		char err[512];
 
@@ -389,7 +496,10 @@ int main(int argc, char **argv)
 	}
 	if (!o.foreground)
 		readyfd = daemonize();
-	pidfile_write(pidfd, o.pidfile);
+	if (!journal_lock_own(lockfd))
+		msg_fatal("journal directory %s: cannot write its lock file: %s",
+			  cfg->journal_directory, strerror(errno));
+	pidfile_write(&pidfile);
 	recorder_start(cfg);
 	signals_setup();
 	if (pthread_create(&tid, NULL, milter_thread, NULL) != 0)
@@ -402,8 +512,8 @@ int main(int argc, char **argv)
 	msg_info("stopping: waiting for %u open sessions", milter_active());
 	drain();
 	recorder_close(SHIP_SECONDS);
-	if (o.pidfile)
-		(void)unlink(o.pidfile);
+	pidfile_remove(&pidfile);
+	close(lockfd);
 	milter_shutdown();
 	msg_info("stopped");
 	return milter_status == MI_SUCCESS ? 0 : 1;

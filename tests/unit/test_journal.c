@@ -717,6 +717,10 @@ static void test_lock(void **state)
 	assert_true(a >= 0);
 	b = journal_lock(dir, err, sizeof(err));
 	assert_int_equal(b, -1);
+	assert_null(strstr(err, "(pid "));	/* not written yet */
+	assert_true(journal_lock_own(a));
+	b = journal_lock(dir, err, sizeof(err));
+	assert_int_equal(b, -1);
 	snprintf(want, sizeof(want), "journal directory %s is in use by another "
 		 "portmilter (pid %ld)", dir, (long)getpid());
 	if (strstr(err, want) == NULL)
