@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "journal.h"
 #include "msg.h"
 #include "util.h"
@@ -51,31 +52,9 @@ struct journal {
 	time_t synced;
 };
 
-/* ---- CRC-32C, bitwise table-free would be slow: use a 256 table ---- */
-
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-		crc_table[i] = c;
-	}
-}
-
 uint32_t journal_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	const unsigned char *p = buf;
-
-	pthread_once(&crc_once, crc_init);
-	crc = ~crc;
-	while (len--)
-		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
+	return crc32c(crc, buf, len);
 }
 
 static void put_u32(unsigned char *p, uint32_t v)
@@ -92,7 +71,7 @@ static uint32_t get_u32(const unsigned char *p)
 
 static uint32_t record_crc(const unsigned char *hdr, const void *payload, size_t len)
 {
-	return journal_crc32c(journal_crc32c(0, hdr + 4, 4), payload, len);
+	return crc32c(crc32c(0, hdr + 4, 4), payload, len);
 }
 
 /* ---- files ------------------------------------------------------------- */
@@ -467,62 +446,16 @@ static bool record_at(struct journal *j, int fd, uint64_t off, uint64_t limit,
  * one by reading its payload is quadratic in the segment size. Instead,
  * the CRC of any slice comes from CRCs of prefixes, in constant time:
  * with C(x) the CRC-32C of the first x bytes of the buffer and op_n the
- * linear map "append n zero bytes" (GF(2) multiplication by x^(8n) mod
- * P, as zlib's crc32_combine()), crc(A || B) = op_|B|(crc(A)) ^ crc(B),
- * so a record at i with length L and payload [a, b) has
+ * linear map "append n zero bytes" (crc32c_shift()), crc(A || B) =
+ * op_|B|(crc(A)) ^ crc(B), so a record at i with length L and payload
+ * [a, b) has
  *     record_crc = op_L(crc(length bytes) ^ C(a)) ^ C(b).
- * C is kept every PREFIX_STRIDE bytes and completed byte by byte; op_L
- * is a product of three table entries (one per byte of L). The segment
+ * C is kept every PREFIX_STRIDE bytes and completed byte by byte. The segment
  * is read once, in windows of RESYNC_WINDOW bytes plus the longest
  * record: the whole scan is linear in what follows off.
  */
 #define PREFIX_STRIDE	16
 #define RESYNC_WINDOW	(4u << 20)
-#define CRC_POLY	0x82f63b78u	/* CRC-32C, reflected */
-
-static uint32_t x8n_table[3][256];	/* x^(8 * v * 256^k) mod P */
-static pthread_once_t x8n_once = PTHREAD_ONCE_INIT;
-
-/* a(x) * b(x) mod P(x), reflected (bit 31 is x^0): zlib's multmodp(). */
-static uint32_t multmodp(uint32_t a, uint32_t b)
-{
-	uint32_t m = 1u << 31, p = 0;
-
-	for (;;) {
-		if (a & m) {
-			p ^= b;
-			if ((a & (m - 1)) == 0)
-				break;
-		}
-		m >>= 1;
-		b = b & 1 ? (b >> 1) ^ CRC_POLY : b >> 1;
-	}
-	return p;
-}
-
-static void x8n_init(void)
-{
-	uint32_t step = 1u << 23;	/* x^8: one zero byte */
-
-	for (int k = 0; k < 3; k++) {
-		x8n_table[k][0] = 1u << 31;	/* x^0 */
-		for (int v = 1; v < 256; v++)
-			x8n_table[k][v] = multmodp(x8n_table[k][v - 1], step);
-		/* x^(8 * 256^(k+1)) = (x^(8 * 255 * 256^k)) * x^(8 * 256^k) */
-		step = multmodp(x8n_table[k][255], step);
-	}
-}
-
-/* op_n(crc): the CRC of the same bytes followed by n zero bytes'
- * worth of shift, n < 2^24. */
-static uint32_t crc_shift(uint32_t crc, uint32_t n)
-{
-	uint32_t op = multmodp(x8n_table[0][n & 0xff], x8n_table[1][(n >> 8) & 0xff]);
-
-	op = multmodp(op, x8n_table[2][(n >> 16) & 0xff]);
-	return multmodp(op, crc);
-}
-
 struct prefix {
 	const unsigned char *buf;
 	size_t len;
@@ -541,7 +474,7 @@ static void prefix_build(struct prefix *px, const unsigned char *buf, size_t len
 		size_t n = len - from < PREFIX_STRIDE ? len - from : PREFIX_STRIDE;
 
 		px->at[k] = crc;
-		crc = journal_crc32c(crc, buf + from, n);
+		crc = crc32c(crc, buf + from, n);
 	}
 }
 
@@ -550,13 +483,11 @@ static uint32_t prefix_crc(const struct prefix *px, size_t x)
 {
 	size_t k = x / PREFIX_STRIDE;
 
-	return journal_crc32c(px->at[k], px->buf + k * PREFIX_STRIDE, x - k * PREFIX_STRIDE);
+	return crc32c(px->at[k], px->buf + k * PREFIX_STRIDE, x - k * PREFIX_STRIDE);
 }
 
 static uint64_t resync(struct journal *j, int fd, uint64_t off, uint64_t limit)
 {
-	pthread_once(&x8n_once, x8n_init);
-	pthread_once(&crc_once, crc_init);
 	for (uint64_t base = off + 1; base + HDR_LEN <= limit; base += RESYNC_WINDOW) {
 		/* Candidates start in [base, base + RESYNC_WINDOW); their
 		 * records end at most HDR_LEN + RECORD_MAX later. */
@@ -582,7 +513,7 @@ static uint64_t resync(struct journal *j, int fd, uint64_t off, uint64_t limit)
 			n = get_u32(h + 4);
 			if (n > RECORD_MAX || i + HDR_LEN + n > len)
 				continue;
-			if ((crc_shift(journal_crc32c(0, h + 4, 4) ^ prefix_crc(&px, i + HDR_LEN), n) ^
+			if ((crc32c_shift(crc32c(0, h + 4, 4) ^ prefix_crc(&px, i + HDR_LEN), n) ^
 			     prefix_crc(&px, i + HDR_LEN + n)) == get_u32(h + 8)) {
 				found = base + i;
 				break;

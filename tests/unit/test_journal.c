@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "event.h"
 #include "journal.h"
 
@@ -154,6 +155,28 @@ static void test_crc32c_known(void **state)
 	(void)state;
 	/* The standard check value of CRC-32C. */
 	assert_int_equal(journal_crc32c(0, "123456789", 9), 0xe3069283u);
+}
+
+/* crc(A || B) = shift(crc(A), |B|) ^ crc(B), for lengths around the
+ * byte boundaries of the shift's tables. */
+static void test_crc32c_shift(void **state)
+{
+	static const uint32_t lens[] = {0, 1, 2, 7, 255, 256, 257, 65535, 65536,
+					65537, 1000003, (1u << 20) + 12};
+	size_t max = (1u << 20) + 12;
+	unsigned char *buf = malloc(max + 100);
+
+	(void)state;
+	for (size_t i = 0; i < max + 100; i++)
+		buf[i] = (unsigned char)(i * 2654435761u >> 13);
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++)
+		for (size_t a = 0; a < 100; a += 33) {
+			uint32_t whole = crc32c(0, buf, a + lens[k]);
+			uint32_t head = crc32c(0, buf, a), tail = crc32c(0, buf + a, lens[k]);
+
+			assert_int_equal(crc32c_shift(head, lens[k]) ^ tail, whole);
+		}
+	free(buf);
 }
 
 static void test_append_read_commit(void **state)
@@ -745,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_event_decode_hostile),
 		cmocka_unit_test(test_event_uuid_unique),
 		cmocka_unit_test(test_crc32c_known),
+		cmocka_unit_test(test_crc32c_shift),
 		cmocka_unit_test(test_append_read_commit),
 		cmocka_unit_test(test_corrupt_record_skipped),
 		cmocka_unit_test(test_truncated_tail_skipped),
