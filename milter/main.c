@@ -27,12 +27,13 @@
  * see syslog).
  *
  * Root and the -u user (runas.h). No file operation done as root follows
- * a path the user can change: the lock file and the pid file are opened
- * with the user's identity (the daemon, as the user, can remove its pid
- * file when it stops), and so is the socket when the user may create it
- * in its directory; elsewhere root creates the socket only if no
- * directory on the way can be changed by the user, and never chown()s
- * through a symlink.
+ * a path the user can change: the configuration is read, the lock file
+ * and the pid file are opened with the user's identity (the daemon, as
+ * the user, can remove its pid file when it stops), and so is the socket
+ * created when the user may create it in its directory; elsewhere root
+ * creates the socket only if no directory on the way can be changed by
+ * the user, and never chown()s through a symlink. The journal is opened
+ * after the privileges are dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -465,7 +466,16 @@ int main(int argc, char **argv)
 	msg_init("portmilter", o.foreground || o.check_only ? MSG_TO_STDERR :
 		 MSG_TO_STDERR | MSG_TO_SYSLOG);
 	msg_set_verbose(o.verbose);
-	if ((cfg = config_load(o.config, true)) == NULL)
+	/* With -u, read as the user, as every reload will be: root reads
+	 * nothing through a path the user could redirect. */
+	if (o.user != NULL && !o.check_only) {
+		runas_init(o.user);
+		runas_user();
+	}
+	cfg = config_load(o.config, true);
+	if (o.user != NULL && !o.check_only)
+		runas_root();
+	if (cfg == NULL)
 		exit(1);
 	if (o.check_only) {
 		cfg_print(cfg, stdout);
@@ -479,9 +489,7 @@ int main(int argc, char **argv)
 	if (smfi_setconn((char *)socket) != MI_SUCCESS)
 		msg_fatal("bad milter socket \"%s\"", socket);
 	umask(007);			/* socket usable by the owner's group */
-	if (o.user != NULL)
-		runas_init(o.user);
-	else if (geteuid() == 0)
+	if (o.user == NULL && geteuid() == 0)
 		msg_warn("running as root: use -u USER in production");
 	lockfd = journal_lock_take(cfg->journal_directory);
 	pidfile_open(&pidfile, o.pidfile);

@@ -2,6 +2,7 @@
 # runas.sh - root never follows a path the -u user can change (issue 9
 # items 1 and 3), as root with the user nobody (POSIX sh, TAP).
 #
+# The configuration is read as nobody.
 # The socket: in a directory nobody may write, nobody creates it and
 # root chowns nothing - checked with tests/milter/swapsock.so, an
 # LD_PRELOAD library that swaps the new socket for a symlink to a
@@ -134,6 +135,22 @@ if ! tap_ok $? "-u nobody, socket directory under one nobody owns: refused, exit
 	tap_diag_file "$PM_TMP/sub.err"
 fi
 [ -z "$dpid" ] || stop_pid "$dpid"
+
+# The configuration is read as nobody (as every reload is): one only
+# root may read is refused at start, not at the first SIGHUP.
+cp "$conf" "$PM_TMP/secret.conf"
+chmod 600 "$PM_TMP/secret.conf"
+"$PM_DAEMON" -c "$PM_TMP/secret.conf" -p "unix:$PM_TMP/nobody/secret.sock" \
+	-u nobody </dev/null >"$PM_TMP/secret.out" 2>"$PM_TMP/secret.err"
+ST=$?
+pgrep -f "unix:$PM_TMP/nobody/secret.sock" >>"$PIDS_FILE" 2>/dev/null
+[ "$ST" -eq 1 ] && grep -F "$PM_TMP/secret.conf" "$PM_TMP/secret.err" |
+	grep -qF "Permission denied"
+if ! tap_ok $? "-u nobody, a configuration only root may read: refused at start, exit 1"; then
+	tap_diag "exit status $ST; stderr:"
+	tap_diag_file "$PM_TMP/secret.err"
+fi
+kill_daemons
 
 # ---- item 3: the pid file ----------------------------------------------------
 
