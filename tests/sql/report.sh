@@ -495,11 +495,27 @@ client_addr,port,connections,transactions,accepted,rejected,tempfailed,aborted,r
 EOF
 same "ip 192.0.2.10 (one host), csv"
 
-rep $W ip 192.0.2.10/24 --format csv
+rep $W ip 192.0.2.0/24 --format csv
 if [ "$rc" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 9 ]; then
-	ok "ip 192.0.2.10/24: host bits cleared, 8 rows"
+	ok "ip 192.0.2.0/24: 8 rows"
 else
-	not_ok "ip 192.0.2.10/24: host bits cleared, 8 rows" "$tmp/out" "$tmp/err"
+	not_ok "ip 192.0.2.0/24: 8 rows" "$tmp/out" "$tmp/err"
+fi
+# issue 9, item 6: host bits are refused with a hint, never widened; a
+# signed prefix ("/-0" was 0.0.0.0/0: every client) is refused.
+rep $W ip 192.0.2.10/24 --format csv
+if [ "$rc" -eq 2 ] && [ ! -s "$tmp/out" ] &&
+	grep -qF 'did you mean 192.0.2.0/24?' "$tmp/err"; then
+	ok "ip 192.0.2.10/24: host bits refused, hint 192.0.2.0/24"
+else
+	not_ok "ip 192.0.2.10/24: host bits refused, hint 192.0.2.0/24" "$tmp/out" "$tmp/err"
+fi
+rep $W ip 192.0.2.9/-0 --format csv
+if [ "$rc" -eq 2 ] && [ ! -s "$tmp/out" ] &&
+	grep -qF 'prefix length must be 0..32' "$tmp/err"; then
+	ok "ip 192.0.2.9/-0: refused (was every address)"
+else
+	not_ok "ip 192.0.2.9/-0: refused (was every address)" "$tmp/out" "$tmp/err"
 fi
 rep $W ip ::ffff:203.0.113.5 --format csv
 if [ "$rc" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 2 ] && grep -q '^203\.0\.113\.5,25,' "$tmp/out"; then
