@@ -556,6 +556,48 @@ client_addr connections transactions accepted rejected tempfailed aborted recipi
 EOF
 same "top --port 25 --by ip, table"
 
+# ---- CSV formula injection (issue 9, item 11) ---------------------------------
+
+# tx ID USER: a transaction on port 2531 on 2024-03-20, accepted, by USER
+# (an SQL literal, also the HELO), as the shipper writes it; deleted after.
+tx() {
+	echo "INSERT INTO portmilter.events (event_id, event_time, conn_id, conn_time,
+	kind, node, port, port_known, client_addr, helo, sasl_user, nrcpt,
+	nrcpt_rejected, nrcpt_tempfailed, nrcpt_refused, verdict,
+	credential_exposure) VALUES ('$1', '2024-03-20 10:00+00', '$1',
+	'2024-03-20 10:00+00', 'transaction', 'mx1', 2531, true, '192.0.2.99',
+	$2, $2, 1, 0, 0, 0, 'accepted', false)"
+}
+sql -c "$(tx 00000000-0000-4000-8000-0000000000f1 "'+cmd|'' /C calc''!A0'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f2 "'=HYPERLINK(\"http://x.example\")'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f3 "'-2+3'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f4 "'@SUM(A1:A9)'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f5 "E'\t=1+1'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f6 "E'\r=1+1'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f7 "'a=1+1'")" >/dev/null
+tab=$(printf '\t')
+cr=$(printf '\r')
+rep --since 2024-03-20 --until 2024-03-21 top --port 2531 --by user --format csv
+exp_csv <<EOF
+user,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,ips,first_seen,last_seen
+"'$tab=1+1",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+"'$cr=1+1",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+"'+cmd|' /C calc'!A0",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+"'-2+3",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+"'=HYPERLINK(""http://x.example"")",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+"'@SUM(A1:A9)",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+a=1+1,1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+EOF
+same "top --by user, csv: a cell starting with = + - @ tab CR gets a leading ' and quotes"
+rep --since 2024-03-20 --until 2024-03-21 top --port 2531 --by user --limit 1 --format json
+exp_text <<'EOF'
+[
+{"user":"\u0009=1+1","connections":1,"transactions":1,"accepted":1,"rejected":0,"tempfailed":0,"aborted":0,"recipients":1,"exposures":0,"ips":1,"first_seen":"2024-03-20 10:00:00+00","last_seen":"2024-03-20 10:00:00+00"}
+]
+EOF
+same "... json is not for a spreadsheet: the value unchanged"
+sql -c "DELETE FROM portmilter.events WHERE port = 2531" >/dev/null
+
 # ---- adoption -----------------------------------------------------------------
 
 rep $W adoption --format csv
