@@ -134,24 +134,34 @@ exp_text <<'EOF'
 applied 001_schema.sql
 applied 002_views.sql
 applied 003_roles.sql
-schema is at version 3
+applied 004_writer_version.sql
+schema is at version 4
 EOF
-same "migrate applies 001, 002, 003"
+same "migrate applies 001, 002, 003, 004"
 rep migrate --sql-dir "$sqldir"
-echo "schema is up to date (version 3)" | exp_text
+echo "schema is up to date (version 4)" | exp_text
 same "migrate again is a no-op"
-sql_is "schema_version holds 1, 2, 3" "1,2,3" \
+sql_is "schema_version holds 1, 2, 3, 4" "1,2,3,4" \
 	-c "SELECT string_agg(version::text, ',' ORDER BY version) FROM portmilter.schema_version"
 check "psql -f 001_schema.sql again is harmless" \
-	sql -f "$sqldir/001_schema.sql" -f "$sqldir/002_views.sql" -f "$sqldir/003_roles.sql"
+	sql -f "$sqldir/001_schema.sql" -f "$sqldir/002_views.sql" -f "$sqldir/003_roles.sql" \
+	-f "$sqldir/004_writer_version.sql"
+# The programs know the newest migration shipped (lib/schema.h).
+known=$(sed -n 's/^#define PM_SCHEMA_VERSION \([0-9][0-9]*\)$/\1/p' "$srcdir/lib/schema.h")
+newest=$(cd "$sqldir" && ls [0-9][0-9][0-9]_*.sql | sed -n '$s/^0*\([0-9][0-9]*\)_.*/\1/p')
+if [ -n "$known" ] && [ "$known" = "$newest" ]; then
+	ok "PM_SCHEMA_VERSION ($known) is the newest migration in sql/ ($newest)"
+else
+	not_ok "PM_SCHEMA_VERSION ($known) is the newest migration in sql/ ($newest)"
+fi
 
 mkdir "$tmp/badsql"
-echo "CREATE TABLE portmilter.junk (x integer);" >"$tmp/badsql/004_junk.sql"
-fails "a migration that records no version fails" 1 "did not record version 4" \
+echo "CREATE TABLE portmilter.junk (x integer);" >"$tmp/badsql/005_junk.sql"
+fails "a migration that records no version fails" 1 "did not record version 5" \
 	-d "$DB" migrate --sql-dir "$tmp/badsql"
 sql_is "... and is rolled back" "" -c "SELECT pg_catalog.to_regclass('portmilter.junk')"
-printf 'SELECT 1;\nSELEC oops;\n' >"$tmp/badsql/004_junk.sql"
-fails "a migration with an error fails" 1 "004_junk.sql failed" \
+printf 'SELECT 1;\nSELEC oops;\n' >"$tmp/badsql/005_junk.sql"
+fails "a migration with an error fails" 1 "005_junk.sql failed" \
 	-d "$DB" migrate --sql-dir "$tmp/badsql"
 fails "migrate from a missing directory fails" 1 "cannot read" \
 	-d "$DB" migrate --sql-dir "$tmp/nonexistent"
@@ -204,6 +214,10 @@ denied "the writer cannot UPDATE" t_writer "UPDATE portmilter.events SET port = 
 denied "the writer cannot DELETE" t_writer "DELETE FROM portmilter.events"
 denied "the writer cannot drop partitions" t_writer \
 	"SELECT portmilter.drop_partitions_older_than(1)"
+sql_is "the writer can read schema_version (004: the shipper checks it)" "4" \
+	-U t_writer -c "SELECT pg_catalog.max(version) FROM portmilter.schema_version"
+denied "... and nothing else: not change it" t_writer \
+	"DELETE FROM portmilter.schema_version"
 sql_is "the reader can SELECT events and every view" "1|0|0|0|0|0" -U t_reader -c \
 	"SELECT (SELECT count(*) FROM portmilter.events WHERE port = 2527),
 		(SELECT count(*) FROM portmilter.port_hourly WHERE port = 0),
@@ -738,6 +752,17 @@ PGDATABASE=old sql -d old -c "CREATE SCHEMA portmilter;
 	CREATE TABLE portmilter.schema_version (version integer PRIMARY KEY, applied_at timestamptz);
 	INSERT INTO portmilter.schema_version VALUES (1, now())" >/dev/null
 fails "schema too old" 1 "at version 1, this portmilter-report needs 2" -d dbname=old ports
+# issue 9, item 12: a schema newer than this portmilter-report is refused
+sql -c "CREATE DATABASE newer" >/dev/null
+PGDATABASE=newer sql -d newer -c "CREATE SCHEMA portmilter;
+	CREATE TABLE portmilter.schema_version (version integer PRIMARY KEY, applied_at timestamptz);
+	INSERT INTO portmilter.schema_version VALUES (1, now()), (99, now())" >/dev/null
+for c in ports "user alice" "ip 192.0.2.0/24" "top --port 587 --by user" adoption; do
+	# shellcheck disable=SC2086 # c is a command and its arguments
+	fails "schema 99 newer, $c" 1 \
+		"database schema 99 is newer than this portmilter-report ($known): upgrade portmilter" \
+		-d dbname=newer $c
+done
 
 # ---- the default window includes what happened this very second ------------------
 
