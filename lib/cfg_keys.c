@@ -283,9 +283,11 @@ static bool cfg_socket_host(const char *host, bool v6)
 	}
 	if (v6 && inet_pton(AF_INET6, host, bin) == 1)
 		return true;
+	/* digits and dots only: an IPv4 address, or nothing valid */
+	if (len > 0 && cfg_only(host, CFG_DIGITS "."))
+		return !v6 && inet_pton(AF_INET, host, bin) == 1;
 	return len > 0 && len <= 253 && cfg_only(host, CFG_HOST_CHARS) &&
-	       host[0] != '.' && host[0] != '-' &&
-	       (v6 || inet_pton(AF_INET6, host, bin) != 1);
+	       host[0] != '.' && host[0] != '-';
 }
 
 /* inet:PORT[@HOST] or inet6:PORT[@HOST] (libmilter's form). */

@@ -331,6 +331,10 @@ static const struct err_case err_cases[] = {
 	{ "milter_socket = inet:8891@host@x\n", "host after '@' must be" },
 	{ "milter_socket = inet:8891@[host]\n", "host after '@' must be" },
 	{ "milter_socket = inet:8891@-x\n", "host after '@' must be" },
+	{ "milter_socket = inet:8891@999.0.0.1\n", "host after '@' must be" },
+	{ "milter_socket = inet:8891@127.000.0.1\n", "host after '@' must be" },
+	{ "milter_socket = inet6:8891@127.0.0.1\n", "host after '@' must be" },
+	{ "milter_socket = inet6:8891@fe80::1%eth0\n", "host after '@' must be" },
 	{ "milter_socket = unix:/var/spool/postfix/../../tmp/pm.sock\n",
 	  "t.conf:1: bad value \"unix:/var/spool/postfix/../../tmp/pm.sock\" "
 	  "for milter_socket: \"..\" in the socket path" },
@@ -462,6 +466,38 @@ static void test_error_table(void **state)
 		free(errors);
 		/* errors == NULL is allowed */
 		assert_null(cfg_parse("t.conf", err_cases[i].text, NULL));
+	}
+}
+
+/* cfg_socket_check() (milter_socket, portmilter -p): what passes. */
+static void test_socket_forms(void **state)
+{
+	static const char *const good[] = {
+		"unix:/var/spool/postfix/portmilter/portmilter.sock",
+		"unix:/x", "unix:/a/..b/c..", "unix:/a/.../b", "unix:/a/./b",
+		"inet:8891", "inet:1@localhost", "inet:65535@127.0.0.1",
+		"inet:8891@[127.0.0.1]", "inet:8891@mail-1.example_x.test",
+		"inet6:8891", "inet6:8891@::1", "inet6:8891@[::]",
+		"inet6:8891@2001:db8::1", "inet6:8891@mail.example",
+	};
+	static const char *const bad[] = {
+		"", "unix:", "unix:x", "local:/x", "inet", "inet:", "inet:0",
+		"inet:65536", "inet:08891x", "inet:8891@", "inet:8891@[::1]",
+		"inet:8891@a b", "inet:8891@a,b", "inet6:8891@[127.0.0.1]",
+		"unix:/a/../b", "unix:/..", "unix:/x\x01", "unix:/x\x7f",
+		"unix:/x}", "unix:/x{", "unix:/$x", "inet:8891@$h",
+	};
+	char why[256];
+
+	(void)state;
+	for (size_t i = 0; i < N(good); i++)
+		if (!cfg_socket_check(good[i], why, sizeof(why)))
+			fail_msg("\"%s\" refused: %s", good[i], why);
+	for (size_t i = 0; i < N(bad); i++) {
+		why[0] = '\0';
+		if (cfg_socket_check(bad[i], why, sizeof(why)))
+			fail_msg("\"%s\" accepted", bad[i]);
+		assert_true(why[0] != '\0');
 	}
 }
 
@@ -1209,6 +1245,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_table),
+		cmocka_unit_test(test_socket_forms),
 		cmocka_unit_test(test_like_loops),
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_long_lines),
