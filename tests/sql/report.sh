@@ -757,6 +757,11 @@ sql -c "CREATE DATABASE newer" >/dev/null
 PGDATABASE=newer sql -d newer -c "CREATE SCHEMA portmilter;
 	CREATE TABLE portmilter.schema_version (version integer PRIMARY KEY, applied_at timestamptz);
 	INSERT INTO portmilter.schema_version VALUES (1, now()), (99, now())" >/dev/null
+fails "schema 99 newer, migrate touches nothing" 1 \
+	"database schema 99 is newer than the migrations in $sqldir ($known): upgrade portmilter" \
+	-d dbname=newer migrate --sql-dir "$sqldir"
+PGDATABASE=newer sql_is "... (only schema_version in the schema)" "schema_version" -d newer \
+	-c "SELECT string_agg(tablename, ',') FROM pg_catalog.pg_tables WHERE schemaname = 'portmilter'"
 for c in ports "user alice" "ip 192.0.2.0/24" "top --port 587 --by user" adoption; do
 	# shellcheck disable=SC2086 # c is a command and its arguments
 	fails "schema 99 newer, $c" 1 \
