@@ -84,9 +84,38 @@ const char *addr_to_text(const struct pm_addr *a, char *buf, size_t len)
 	return buf;
 }
 
+/* The prefix length: 1 to 3 decimal digits, no sign, no blank, no
+ * leading zero ("0" itself is fine), at most maxbits. */
+static bool cidr_prefix(const char *s, unsigned maxbits, long *out)
+{
+	size_t n = strspn(s, "0123456789");
+
+	if (n == 0 || n > 3 || s[n] != '\0' || (s[0] == '0' && n > 1))
+		return false;
+	return str_to_long(s, 0, (long)maxbits, out);
+}
+
+/* Clear the host bits of a: does that change it? */
+static bool cidr_clear_host(struct pm_addr *a, unsigned prefix)
+{
+	unsigned nbytes = a->family == AF_INET ? 4 : 16;
+	bool changed = false;
+
+	for (unsigned i = 0; i < nbytes; i++) {
+		unsigned bit = i * 8;
+		unsigned char keep = bit >= prefix ? 0 : bit + 8 <= prefix ? 0xff :
+				     (unsigned char)(0xff << (8 - (prefix - bit)));
+
+		changed |= (a->bytes[i] & (unsigned char)~keep) != 0;
+		a->bytes[i] &= keep;
+	}
+	return changed;
+}
+
 bool cidr_parse(const char *text, struct pm_cidr *out, const char **why)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
+	static _Thread_local char hint[INET6_ADDRSTRLEN + 96];
+	char buf[INET6_ADDRSTRLEN + 8], net[INET6_ADDRSTRLEN];
 	const char *slash;
 	unsigned maxbits;
 	long prefix;
@@ -116,8 +145,9 @@ bool cidr_parse(const char *text, struct pm_cidr *out, const char **why)
 	maxbits = out->net.family == AF_INET && strchr(buf, ':') == NULL ? 32 : 128;
 	if (slash == NULL) {
 		prefix = maxbits;
-	} else if (!str_to_long(slash + 1, 0, maxbits, &prefix)) {
-		*why = maxbits == 32 ? "prefix length must be 0..32" : "prefix length must be 0..128";
+	} else if (!cidr_prefix(slash + 1, maxbits, &prefix)) {
+		*why = maxbits == 32 ? "prefix length must be 0..32 in decimal, without sign or leading zero" :
+				       "prefix length must be 0..128 in decimal, without sign or leading zero";
 		return false;
 	}
 	/* ::ffff:a.b.c.d/N: express the prefix on the IPv4 part. */
@@ -129,20 +159,29 @@ bool cidr_parse(const char *text, struct pm_cidr *out, const char **why)
 		prefix -= 96;
 	}
 	out->prefix = (unsigned)prefix;
-	/* Clear host bits so that matching is a plain prefix compare. */
-	{
-		unsigned nbytes = out->net.family == AF_INET ? 4 : 16;
+	/* Host bits set: refused with the network as a hint (a typo for
+	 * another network must not silently widen to it), as Postfix's
+	 * cidr tables do. */
+	if (cidr_clear_host(&out->net, out->prefix)) {
+		bool mapped = maxbits == 128 && out->net.family == AF_INET;
 
-		for (unsigned i = 0; i < nbytes; i++) {
-			unsigned bit = i * 8;
-
-			if (bit >= out->prefix)
-				out->net.bytes[i] = 0;
-			else if (bit + 8 > out->prefix)
-				out->net.bytes[i] &= (unsigned char)(0xff << (8 - (out->prefix - bit)));
-		}
+		addr_to_text(&out->net, net, sizeof(net));
+		snprintf(hint, sizeof(hint), "host bits set after the prefix "
+			 "(did you mean %s%s/%ld?)", mapped ? "::ffff:" : "",
+			 net, mapped ? prefix + 96 : prefix);
+		*why = hint;
+		return false;
 	}
 	return true;
+}
+
+const char *cidr_to_text(const struct pm_cidr *c, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s/%u", addr_to_text(&c->net, addr, sizeof(addr)),
+		 c->prefix);
+	return buf;
 }
 
 bool cidr_match(const struct pm_cidr *net, const struct pm_addr *a)

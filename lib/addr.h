@@ -31,8 +31,21 @@ bool addr_from_sockaddr(const struct sockaddr *sa, struct pm_addr *out);
 /* Text form into buf (at least 46 bytes); "unknown" if family is 0. */
 const char *addr_to_text(const struct pm_addr *a, char *buf, size_t len);
 
-/* "net/prefix" or a bare address (host route). *why explains a refusal. */
+/*
+ * "net/prefix" or a bare address (host route). Strict: the prefix is
+ * 0..32 (IPv4) or 0..128 (IPv6; 96..128 for ::ffff:a.b.c.d) in decimal,
+ * without sign, blank or leading zero ("/-0", "/+8", "/08" are refused),
+ * and the address has no bit set after the prefix ("10.0.0.1/8" is
+ * refused with "did you mean 10.0.0.0/8?", as Postfix's cidr tables do;
+ * a typo must never widen a network). *why explains a refusal; it may
+ * point to a per-thread buffer, valid until this thread's next call.
+ * Whatever parses prints (cidr_to_text) to a text that parses back to
+ * the same network.
+ */
 bool cidr_parse(const char *text, struct pm_cidr *out, const char **why);
+
+/* "net/prefix" into buf (INET6_ADDRSTRLEN + 5 bytes are enough). */
+const char *cidr_to_text(const struct pm_cidr *c, char *buf, size_t len);
 
 bool cidr_match(const struct pm_cidr *net, const struct pm_addr *a);
 

@@ -113,7 +113,7 @@ struct cfg_port {
 struct cfg {
 	char *path;			/* as given to cfg_load/cfg_parse */
 	/* global keys */
-	char *milter_socket;		/* unix:/path or inet:PORT@HOST */
+	char *milter_socket;		/* see cfg_socket_check() */
 	char *database;			/* libpq conninfo */
 	char *journal_directory;
 	unsigned long long journal_max_size;	/* bytes; "1G", "512M", "64k" */
@@ -151,6 +151,20 @@ const struct cfg_port *cfg_port_find(const struct cfg *cfg, unsigned port);
 
 /* Print the effective per-port table (portmilter -n). */
 void cfg_print(const struct cfg *cfg, FILE *fp);
+
+/*
+ * Is v a milter socket portmilter accepts (milter_socket, portmilter -p)?
+ *   unix:/ABSOLUTE/PATH    no ".." component, at most CFG_SOCKET_PATH_MAX
+ *                          bytes (sun_path)
+ *   inet:PORT[@HOST]       PORT 1..65535 in decimal; HOST a host name
+ *   inet6:PORT[@HOST]      (letters, digits, '.', '-', '_') or an address
+ *                          literal of the family, bare or in [brackets]
+ * Never blanks, commas, braces, '$' or control characters anywhere: the
+ * value goes into main.cf's smtpd_milters, where they mean something.
+ * False with the reason (no value quoted) in why.
+ */
+#define CFG_SOCKET_PATH_MAX	107
+bool cfg_socket_check(const char *v, char *why, size_t wlen);
 
 const char *cfg_mode_name(enum cfg_mode mode);
 

@@ -3,6 +3,7 @@
  * See cfg_keys.h. Defaults are parsed by the same code as the file, so
  * they cannot drift from what the file accepts.
  */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -231,6 +232,112 @@ static int cfg_choice(const char *v, const char *const *names, int n)
 	return -1;
 }
 
+/* Bytes that Postfix's main.cf or smtpd_milters syntax gives a meaning
+ * to (list separators, "{ ... }" groups, $parameter expansion), and
+ * blanks: never part of a milter_socket. */
+#define CFG_SOCK_SPECIAL	" \t,{}$"
+
+/* Is this byte refused anywhere in a milter_socket? */
+static bool cfg_sock_bad_byte(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f || strchr(CFG_SOCK_SPECIAL, c) != NULL;
+}
+
+/* unix:PATH: absolute, no ".." component, fits in sun_path. */
+static bool cfg_socket_unix(const char *path, char *why, size_t wlen)
+{
+	const char *c;
+	size_t n;
+
+	if (path[0] != '/' || path[1] == '\0')
+		return cfg_why(why, wlen, "unix: needs an absolute path to "
+			       "the socket (unix:/path)");
+	if (strlen(path) > CFG_SOCKET_PATH_MAX)
+		return cfg_why(why, wlen, "socket path longer than %d bytes",
+			       CFG_SOCKET_PATH_MAX);
+	for (c = path; *c != '\0'; c += n) {
+		c += strspn(c, "/");
+		n = strcspn(c, "/");
+		if (n == 2 && c[0] == '.' && c[1] == '.')
+			return cfg_why(why, wlen, "\"..\" in the socket path "
+				       "(Postfix would resolve it elsewhere in "
+				       "its chroot)");
+	}
+	return true;
+}
+
+/* A host name (letters, digits, '-', '_', '.'), or an address literal
+ * of the family (bare or in brackets, as libmilter takes it). */
+static bool cfg_socket_host(const char *host, bool v6)
+{
+	char lit[INET6_ADDRSTRLEN + 1];
+	unsigned char bin[16];
+	size_t len = strlen(host);
+
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+		if (len - 2 >= sizeof(lit))
+			return false;
+		memcpy(lit, host + 1, len - 2);
+		lit[len - 2] = '\0';
+		return inet_pton(v6 ? AF_INET6 : AF_INET, lit, bin) == 1;
+	}
+	if (v6 && inet_pton(AF_INET6, host, bin) == 1)
+		return true;
+	/* digits and dots only: an IPv4 address, or nothing valid */
+	if (len > 0 && cfg_only(host, CFG_DIGITS "."))
+		return !v6 && inet_pton(AF_INET, host, bin) == 1;
+	return len > 0 && len <= 253 && cfg_only(host, CFG_HOST_CHARS) &&
+	       host[0] != '.' && host[0] != '-';
+}
+
+/* inet:PORT[@HOST] or inet6:PORT[@HOST] (libmilter's form). */
+static bool cfg_socket_inet(const char *spec, bool v6, char *why, size_t wlen)
+{
+	const char *at = strchr(spec, '@');
+	size_t n = at ? (size_t) (at - spec) : strlen(spec);
+	char port[8];
+	long num;
+
+	if (n == 0 || n >= sizeof(port))
+		return cfg_why(why, wlen, "expected %s:PORT@HOST with PORT a "
+			       "number in 1..65535", v6 ? "inet6" : "inet");
+	memcpy(port, spec, n);
+	port[n] = '\0';
+	if (!cfg_decimal(port, 1, 65535, &num))
+		return cfg_why(why, wlen, "port \"%s\" is not a number in "
+			       "1..65535", port);
+	if (at != NULL && !cfg_socket_host(at + 1, v6))
+		return cfg_why(why, wlen, "host after '@' must be a host name "
+			       "(letters, digits, '.', '-', '_') or an %s "
+			       "address", v6 ? "IPv6" : "IPv4");
+	return true;
+}
+
+/* The whole form of a milter socket (rule in cfg.h). */
+bool cfg_socket_check(const char *v, char *why, size_t wlen)
+{
+	const char *c;
+
+	for (c = v; *c != '\0'; c++)
+		if (cfg_sock_bad_byte((unsigned char) *c))
+			return cfg_why(why, wlen, "%s in the socket name "
+				       "(never blanks, commas, braces, '$' or "
+				       "control characters: smtpd_milters in "
+				       "main.cf would read them as syntax)",
+				       *c == ' ' || *c == '\t' ? "blank" :
+				       *c == ',' ? "comma" : *c == '$' ? "'$'" :
+				       *c == '{' || *c == '}' ? "brace" :
+				       "control character");
+	if (strncmp(v, "unix:", 5) == 0)
+		return cfg_socket_unix(v + 5, why, wlen);
+	if (strncmp(v, "inet:", 5) == 0)
+		return cfg_socket_inet(v + 5, false, why, wlen);
+	if (strncmp(v, "inet6:", 6) == 0)
+		return cfg_socket_inet(v + 6, true, why, wlen);
+	return cfg_why(why, wlen, "expected unix:/path, inet:PORT@HOST or "
+		       "inet6:PORT@HOST");
+}
+
 /* Check the text of a string-typed value. */
 static bool cfg_str_ok(const struct cfg_key *k, const char *v,
 		       char *why, size_t wlen)
@@ -239,12 +346,7 @@ static bool cfg_str_ok(const struct cfg_key *k, const char *v,
 
 	switch (k->type) {
 	case CFG_T_SOCKET:
-		if ((strncmp(v, "unix:/", 6) == 0 && v[6] != '\0') ||
-		    (strncmp(v, "inet:", 5) == 0 && v[5] != '\0') ||
-		    (strncmp(v, "inet6:", 6) == 0 && v[6] != '\0'))
-			return true;
-		return cfg_why(why, wlen, "expected unix:/path, inet:port@host "
-			       "or inet6:port@host");
+		return cfg_socket_check(v, why, wlen);
 	case CFG_T_ABSPATH:
 		return v[0] == '/' ||
 		       cfg_why(why, wlen, "expected an absolute path");

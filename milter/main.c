@@ -80,7 +80,7 @@ static void usage(FILE *fp)
 		"usage: portmilter [-c FILE] [-p SOCKET] [-f] [-u USER] [-P PIDFILE] [-v]\n"
 		"       portmilter -n [-c FILE]\n"
 		"  -c FILE    configuration file (default %s)\n"
-		"  -p SOCKET  milter socket, unix:/path or inet:PORT@HOST\n"
+		"  -p SOCKET  milter socket, unix:/path, inet:PORT@HOST or inet6:PORT@HOST\n"
 		"             (default: milter_socket from the configuration)\n"
 		"  -f         stay in the foreground, log to stderr\n"
 		"  -u USER    drop root privileges to USER after opening the socket\n"
@@ -466,6 +466,13 @@ int main(int argc, char **argv)
 	msg_init("portmilter", o.foreground || o.check_only ? MSG_TO_STDERR :
 		 MSG_TO_STDERR | MSG_TO_SYSLOG);
 	msg_set_verbose(o.verbose);
+	if (o.socket != NULL) {		/* the same rule as milter_socket */
+		char why[256], shown[160];
+
+		if (!cfg_socket_check(o.socket, why, sizeof(why)))
+			msg_fatal("-p %s: bad milter socket: %s",
+				  str_escape(shown, sizeof(shown), o.socket), why);
+	}
 	/* With -u, read as the user, as every reload will be: root reads
 	 * nothing through a path the user could redirect. */
 	if (o.user != NULL && !o.check_only) {

@@ -22,6 +22,7 @@
 #include "event.h"
 #include "journal.h"
 #include "msg.h"
+#include "schema.h"
 #include "shipper.h"
 #include "util.h"
 
@@ -197,6 +198,48 @@ static void log_down(struct shipper *s, const char *what, int backoff)
 		 " bytes, mail keeps flowing", what, backoff, journal_size(s->j));
 }
 
+/*
+ * Is the schema one this build knows? Checked on every connection, before
+ * anything is written: a schema newer than PM_SCHEMA_VERSION may have
+ * changed what a column means, so nothing is shipped into it (the
+ * journal keeps the events; the caller retries). A writer refused SELECT
+ * on schema_version (42501) is looking at a schema from before
+ * 004_writer_version.sql, which this build knows. false with the reason.
+ */
+static bool schema_known(PGconn *conn, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(conn, "SELECT pg_catalog.max(version) "
+			     "FROM portmilter.schema_version");
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	long version = 0;
+	bool ok = true;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
+		    !str_to_long(PQgetvalue(r, 0, 0), 0, 1000000, &version)) {
+			snprintf(err, errlen, "unexpected schema version in the "
+				 "database");
+			ok = false;
+		} else if (version > PM_SCHEMA_VERSION) {
+			snprintf(err, errlen, "database schema %ld is newer than "
+				 "this portmilter (%d): upgrade portmilter; nothing "
+				 "is shipped into it, the journal keeps every event",
+				 version, PM_SCHEMA_VERSION);
+			ok = false;
+		}
+	} else if (state == NULL || strcmp(state, "42501") != 0) {
+		snprintf(err, errlen, "cannot read the schema version (%s%s%s)%s",
+			 state ? state : "", state ? " " : "",
+			 PQresultErrorMessage(r), state && (strcmp(state, "3F000")
+			 == 0 || strcmp(state, "42P01") == 0) ? ": schema "
+			 "missing, run portmilter-report migrate" : "");
+		err[strcspn(err, "\n")] = '\0';
+		ok = false;
+	}
+	PQclear(r);
+	return ok;
+}
+
 static bool db_connect(struct shipper *s, int backoff)
 {
 	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
@@ -220,6 +263,8 @@ static bool db_connect(struct shipper *s, int backoff)
 		err[strcspn(err, "\n")] = '\0';
 		goto fail;
 	}
+	if (!schema_known(s->conn, err, sizeof(err)))
+		goto fail;
 	for (size_t i = 0; i <= sizeof(setup_sql) / sizeof(setup_sql[0]); i++) {
 		char why[400];
 		const char *sql = i < sizeof(setup_sql) / sizeof(setup_sql[0]) ?

@@ -12,6 +12,12 @@
  * "rejected.log" in the journal directory and logged, never dropped
  * silently and never allowed to block the records behind it.
  *
+ * On every connection it first reads portmilter.schema_version: a
+ * schema newer than this build knows (PM_SCHEMA_VERSION, schema.h) gets
+ * nothing; that is logged like a database that is down, the journal
+ * keeps the events and the shipper retries with the same backoff, so
+ * shipping resumes by itself once portmilter is upgraded.
+ *
  * shipper_stop() ships what it can until the journal is drained or the
  * time is up, then returns; the rest stays in the journal for the next
  * start.

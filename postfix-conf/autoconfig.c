@@ -85,7 +85,23 @@ static char *ac_dns_name(const char *option, const char *value, char **err)
 	return str_domain_norm(value);
 }
 
-/* Text shown to users: UTF-8, no control characters, bounded. */
+/*
+ * Is cp a Unicode noncharacter (U+FDD0..U+FDEF, and the last two code
+ * points of every plane: U+FFFE, U+FFFF, U+1FFFE, ..., U+10FFFF)? XML
+ * 1.0 forbids U+FFFE and U+FFFF (xmllint and plistlib refuse the file)
+ * and discourages the others; none is text a user could read.
+ */
+static bool ac_noncharacter(unsigned cp)
+{
+	return (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe;
+}
+
+/*
+ * Text shown to users: UTF-8, bounded, and only characters that XML 1.0
+ * allows in a document, without the ones it discourages: no control
+ * character (C0, including tab, LF and CR, DEL, C1), no surrogate (the
+ * decoder refuses them), no noncharacter.
+ */
 static bool ac_name_ok(const char *name, char **err)
 {
 	const unsigned char *s = (const unsigned char *) name;
@@ -103,6 +119,14 @@ static bool ac_name_ok(const char *name, char **err)
 			*err = pc_strf("--name \"%s\": not UTF-8 text without "
 				       "control characters",
 				       str_escape(shown, sizeof(shown), name));
+			return false;
+		}
+		if (ac_noncharacter(cp)) {
+			*err = pc_strf("--name \"%s\": U+%04X is a Unicode "
+				       "noncharacter, not text: XML (Thunderbird, "
+				       "Apple profiles, the HTML page) does not "
+				       "allow it", str_escape(shown, sizeof(shown),
+				       name), cp);
 			return false;
 		}
 	}

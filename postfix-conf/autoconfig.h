@@ -35,8 +35,10 @@
  * (not first or last), 1..63 bytes, dot-separated, at most 253 bytes, no
  * leading or trailing dot, the last label not all digits; they are
  * written in lower case. NAME (--name, shown to users; default DOMAIN)
- * is UTF-8 text without control characters, at most 100 bytes. All
- * text is escaped anyway where it lands in XML or HTML.
+ * is UTF-8 text without control characters (C0 with tab, LF and CR,
+ * DEL, C1) or Unicode noncharacters (U+FDD0..U+FDEF, U+nFFFE, U+nFFFF),
+ * at most 100 bytes: only what XML 1.0 allows and does not discourage.
+ * All text is escaped anyway where it lands in XML or HTML.
  *
  * mobileconfig identifiers: PayloadIdentifier is the reversed DOMAIN
  * + ".portmilter.mail" (+ ".account" for the inner payload), the same

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "schema.h"
 #include "util.h"
 
 /* Session settings the queries and the output rely on. */
@@ -132,8 +133,10 @@ PGresult *db_query(PGconn *conn, const char *sql, int nparams,
 	PGresult *r = db_query_quiet(conn, sql, nparams, params, state, msg, sizeof(msg));
 
 	if (r == NULL)
-		report_error("database error%s%s%s: %s", state[0] ? " (SQLSTATE " : "",
-			     state, state[0] ? ")" : "", msg);
+		report_error("database error%s%s%s: %s%s", state[0] ? " (SQLSTATE " : "",
+			     state, state[0] ? ")" : "", msg,
+			     strcmp(state, "42501") == 0 ?
+			     " (grant the role portmilter_reader)" : "");
 	return r;
 }
 
@@ -166,6 +169,12 @@ bool db_schema_ok(PGconn *conn, int needed)
 		report_error("the portmilter schema in %s is at version %ld, this "
 			     "portmilter-report needs %d: run portmilter-report migrate",
 			     where, version, needed);
+		return false;
+	}
+	if (version > PM_SCHEMA_VERSION) {
+		report_error("database schema %ld is newer than this "
+			     "portmilter-report (%d): upgrade portmilter (%s)",
+			     version, PM_SCHEMA_VERSION, where);
 		return false;
 	}
 	return true;

@@ -143,6 +143,33 @@ static bool migrate_applied(PGconn *conn, long version, bool *applied)
 	return true;
 }
 
+/* A schema newer than the newest migration here is not ours to touch:
+ * false (reported). A missing schema is fine. */
+static bool migrate_not_newer(PGconn *conn, long newest, const char *sql_dir)
+{
+	char state[6], msg[1024];
+	PGresult *r = db_query_quiet(conn, "SELECT pg_catalog.max(version) FROM "
+				     "portmilter.schema_version", 0, NULL, state,
+				     msg, sizeof(msg));
+	long version = 0;
+
+	if (r == NULL) {
+		if (strcmp(state, "3F000") == 0 || strcmp(state, "42P01") == 0)
+			return true;
+		report_error("cannot read portmilter.schema_version: %s", msg);
+		return false;
+	}
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		(void) str_to_long(PQgetvalue(r, 0, 0), 0, 1000000, &version);
+	PQclear(r);
+	if (version > newest) {
+		report_error("database schema %ld is newer than the migrations in "
+			     "%s (%ld): upgrade portmilter", version, sql_dir, newest);
+		return false;
+	}
+	return true;
+}
+
 static bool migrate_exec(PGconn *conn, const char *text, const char *name)
 {
 	PGresult *r = PQexec(conn, text);
@@ -221,6 +248,10 @@ bool migrate_run(PGconn *conn, const char *sql_dir, FILE *fp)
 
 	if (!migrate_list(sql_dir, &m, &n))
 		return false;
+	if (!migrate_not_newer(conn, m[n - 1].version, sql_dir)) {
+		migrate_free(m, n);
+		return false;
+	}
 	for (size_t i = 0; i < n && ok; i++) {
 		bool applied;
 

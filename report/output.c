@@ -7,7 +7,9 @@
  * overrides and the backslash itself, so that a HELO can neither move the
  * terminal's cursor nor make one value look like another; JSON escapes
  * per RFC 8259; CSV quotes per RFC 4180 and passes the bytes through (a
- * spreadsheet is not a terminal). Bytes that are not UTF-8 (PostgreSQL
+ * spreadsheet is not a terminal), except that a text cell starting like
+ * a formula (= + - @ tab CR) is neutralised with a leading "'" (see
+ * csv_field). Bytes that are not UTF-8 (PostgreSQL
  * never sends them with client_encoding UTF8, but the code does not
  * depend on it) are shown as \xNN in a table and U+FFFD in JSON.
  */
@@ -443,13 +445,27 @@ static void out_json(FILE *fp, const PGresult *res)
 
 /* ---- CSV ---------------------------------------------------------------- */
 
-static void csv_field(FILE *fp, const char *s)
+/*
+ * A text cell that a spreadsheet would take for a formula (it begins
+ * with '=', '+', '-' or '@', or with a tab or CR that some of them skip
+ * before one) gets a single quote in front and is always quoted, as
+ * OWASP recommends against CSV injection: the cell then shows the value
+ * with a leading "'" and is never evaluated. Numbers are not text: a
+ * negative count stays a number.
+ */
+#define CSV_FORMULA_START	"=+-@\t\r"
+
+static void csv_field(FILE *fp, const char *s, bool text)
 {
-	if (strpbrk(s, ",\"\r\n") == NULL) {
+	bool formula = text && *s != '\0' && strchr(CSV_FORMULA_START, *s);
+
+	if (!formula && strpbrk(s, ",\"\r\n") == NULL) {
 		fputs(s, fp);
 		return;
 	}
 	putc('"', fp);
+	if (formula)
+		putc('\'', fp);
 	for (; *s != '\0'; s++) {
 		if (*s == '"')
 			putc('"', fp);
@@ -465,7 +481,7 @@ static void out_csv(FILE *fp, const PGresult *res)
 	for (int c = 0; c < ncols; c++) {
 		if (c > 0)
 			putc(',', fp);
-		csv_field(fp, PQfname(res, c));
+		csv_field(fp, PQfname(res, c), true);
 	}
 	fputs("\r\n", fp);
 	for (int r = 0; r < nrows; r++) {
@@ -482,7 +498,7 @@ static void out_csv(FILE *fp, const PGresult *res)
 				v = strcmp(v, "t") == 0 ? "true" : "false";
 			else if (kind == KIND_LIST && json_list(&b, v))
 				v = b.p;
-			csv_field(fp, v);
+			csv_field(fp, v, kind != KIND_NUMBER && kind != KIND_BOOL);
 			free(b.p);
 		}
 		fputs("\r\n", fp);

@@ -109,8 +109,10 @@ PGresult *db_query_quiet(PGconn *conn, const char *sql, int nparams,
 			 size_t msglen);
 
 /*
- * Check that the portmilter schema exists and is at least at version
- * `needed`; report "schema missing" or "too old" (run migrate) if not.
+ * Check that the portmilter schema exists, is at least at version
+ * `needed` and at most PM_SCHEMA_VERSION (schema.h); report "schema
+ * missing", "too old" (run migrate) or "newer than this
+ * portmilter-report" (upgrade portmilter) if not.
  */
 bool db_schema_ok(PGconn *conn, int needed);
 

@@ -7,7 +7,7 @@
 # expected value is written here by hand. Needs xmllint (Debian
 # libxml2-utils) and python3. Prints TAP.
 
-. "$top_srcdir/tests/conf/lib.sh"
+. "${top_srcdir:?top_srcdir must be set}/tests/conf/lib.sh"
 
 for tool in xmllint python3; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
@@ -356,6 +356,35 @@ tap_ok $? "--host: empty, dots at the ends, empty label, hyphen at a label's end
 
 pc_run -c "$CONF" autoconfig srv --domain "$D" --name "$(printf 'a\tb')"
 ac_fails "--name with a control character" "not UTF-8 text without control characters"
+
+# Issue 9, item 9: XML 1.0 forbids U+FFFE and U+FFFF (xmllint and
+# plistlib refused the files); the other noncharacters are refused too.
+# Written as UTF-8 bytes: POSIX printf has no \u.
+for nc in 'U+FFFE \357\277\276' 'U+FFFF \357\277\277' 'U+FDD0 \357\267\220' \
+	'U+FDEF \357\267\257' 'U+1FFFE \360\237\277\276' \
+	'U+10FFFF \364\217\277\277'; do
+	cp=${nc%% *}
+	# shellcheck disable=SC2059 # the bytes are a printf format on purpose
+	bytes=$(printf "${nc#* }")
+	for fmt in thunderbird mobileconfig html; do
+		pc_run -c "$CONF" autoconfig "$fmt" --domain "$D" --name "Acme $bytes Mail"
+		ac_fails "$fmt --name with $cp" "$cp is a Unicode noncharacter"
+	done
+done
+
+# Next to them, real characters pass and read back through xmllint and
+# plistlib: U+FFFD, U+FDCF, U+FDF0, U+E000, U+1F600, U+1FFFD, U+10FFFD.
+ONAME=$(printf 'Acme \357\277\275\357\267\217\357\267\260\356\200\200\360\237\230\200\360\237\277\275\364\217\277\275 Mail')
+pc_run -c "$CONF" autoconfig thunderbird --domain "$D" --name "$ONAME"
+[ "$PC_ST" -eq 0 ] && xmllint --noout "$PC_OUT" 2>"$PM_TMP/xmllint.err" &&
+	[ "$(xp "$PC_OUT" '//displayName')" = "$ONAME" ]
+tap_ok $? "thunderbird: --name next to the noncharacters: valid XML, reads back unchanged" ||
+	tap_diag_file "$PM_TMP/xmllint.err"
+pc_run -c "$CONF" autoconfig mobileconfig --domain "$D" --name "$ONAME"
+got=$(python3 -c 'import plistlib,sys; print(plistlib.load(open(sys.argv[1],"rb"))["PayloadOrganization"])' "$PC_OUT" 2>&1)
+[ "$PC_ST" -eq 0 ] && xmllint --noout "$PC_OUT" 2>"$PM_TMP/xmllint.err" && [ "$got" = "$ONAME" ]
+tap_ok $? "mobileconfig: --name next to the noncharacters: valid XML, plistlib reads it back unchanged" ||
+	{ tap_diag "got: $got"; tap_diag_file "$PM_TMP/xmllint.err"; }
 
 cat >"$PM_TMP/none.conf" <<'EOF'
 [port 25]

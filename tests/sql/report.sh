@@ -134,24 +134,34 @@ exp_text <<'EOF'
 applied 001_schema.sql
 applied 002_views.sql
 applied 003_roles.sql
-schema is at version 3
+applied 004_writer_version.sql
+schema is at version 4
 EOF
-same "migrate applies 001, 002, 003"
+same "migrate applies 001, 002, 003, 004"
 rep migrate --sql-dir "$sqldir"
-echo "schema is up to date (version 3)" | exp_text
+echo "schema is up to date (version 4)" | exp_text
 same "migrate again is a no-op"
-sql_is "schema_version holds 1, 2, 3" "1,2,3" \
+sql_is "schema_version holds 1, 2, 3, 4" "1,2,3,4" \
 	-c "SELECT string_agg(version::text, ',' ORDER BY version) FROM portmilter.schema_version"
 check "psql -f 001_schema.sql again is harmless" \
-	sql -f "$sqldir/001_schema.sql" -f "$sqldir/002_views.sql" -f "$sqldir/003_roles.sql"
+	sql -f "$sqldir/001_schema.sql" -f "$sqldir/002_views.sql" -f "$sqldir/003_roles.sql" \
+	-f "$sqldir/004_writer_version.sql"
+# The programs know the newest migration shipped (lib/schema.h).
+known=$(sed -n 's/^#define PM_SCHEMA_VERSION \([0-9][0-9]*\)$/\1/p' "$srcdir/lib/schema.h")
+newest=$(cd "$sqldir" && ls [0-9][0-9][0-9]_*.sql | sed -n '$s/^0*\([0-9][0-9]*\)_.*/\1/p')
+if [ -n "$known" ] && [ "$known" = "$newest" ]; then
+	ok "PM_SCHEMA_VERSION ($known) is the newest migration in sql/ ($newest)"
+else
+	not_ok "PM_SCHEMA_VERSION ($known) is the newest migration in sql/ ($newest)"
+fi
 
 mkdir "$tmp/badsql"
-echo "CREATE TABLE portmilter.junk (x integer);" >"$tmp/badsql/004_junk.sql"
-fails "a migration that records no version fails" 1 "did not record version 4" \
+echo "CREATE TABLE portmilter.junk (x integer);" >"$tmp/badsql/005_junk.sql"
+fails "a migration that records no version fails" 1 "did not record version 5" \
 	-d "$DB" migrate --sql-dir "$tmp/badsql"
 sql_is "... and is rolled back" "" -c "SELECT pg_catalog.to_regclass('portmilter.junk')"
-printf 'SELECT 1;\nSELEC oops;\n' >"$tmp/badsql/004_junk.sql"
-fails "a migration with an error fails" 1 "004_junk.sql failed" \
+printf 'SELECT 1;\nSELEC oops;\n' >"$tmp/badsql/005_junk.sql"
+fails "a migration with an error fails" 1 "005_junk.sql failed" \
 	-d "$DB" migrate --sql-dir "$tmp/badsql"
 fails "migrate from a missing directory fails" 1 "cannot read" \
 	-d "$DB" migrate --sql-dir "$tmp/nonexistent"
@@ -204,6 +214,10 @@ denied "the writer cannot UPDATE" t_writer "UPDATE portmilter.events SET port = 
 denied "the writer cannot DELETE" t_writer "DELETE FROM portmilter.events"
 denied "the writer cannot drop partitions" t_writer \
 	"SELECT portmilter.drop_partitions_older_than(1)"
+sql_is "the writer can read schema_version (004: the shipper checks it)" "4" \
+	-U t_writer -c "SELECT pg_catalog.max(version) FROM portmilter.schema_version"
+denied "... and nothing else: not change it" t_writer \
+	"DELETE FROM portmilter.schema_version"
 sql_is "the reader can SELECT events and every view" "1|0|0|0|0|0" -U t_reader -c \
 	"SELECT (SELECT count(*) FROM portmilter.events WHERE port = 2527),
 		(SELECT count(*) FROM portmilter.port_hourly WHERE port = 0),
@@ -495,11 +509,27 @@ client_addr,port,connections,transactions,accepted,rejected,tempfailed,aborted,r
 EOF
 same "ip 192.0.2.10 (one host), csv"
 
-rep $W ip 192.0.2.10/24 --format csv
+rep $W ip 192.0.2.0/24 --format csv
 if [ "$rc" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 9 ]; then
-	ok "ip 192.0.2.10/24: host bits cleared, 8 rows"
+	ok "ip 192.0.2.0/24: 8 rows"
 else
-	not_ok "ip 192.0.2.10/24: host bits cleared, 8 rows" "$tmp/out" "$tmp/err"
+	not_ok "ip 192.0.2.0/24: 8 rows" "$tmp/out" "$tmp/err"
+fi
+# issue 9, item 6: host bits are refused with a hint, never widened; a
+# signed prefix ("/-0" was 0.0.0.0/0: every client) is refused.
+rep $W ip 192.0.2.10/24 --format csv
+if [ "$rc" -eq 2 ] && [ ! -s "$tmp/out" ] &&
+	grep -qF 'did you mean 192.0.2.0/24?' "$tmp/err"; then
+	ok "ip 192.0.2.10/24: host bits refused, hint 192.0.2.0/24"
+else
+	not_ok "ip 192.0.2.10/24: host bits refused, hint 192.0.2.0/24" "$tmp/out" "$tmp/err"
+fi
+rep $W ip 192.0.2.9/-0 --format csv
+if [ "$rc" -eq 2 ] && [ ! -s "$tmp/out" ] &&
+	grep -qF 'prefix length must be 0..32' "$tmp/err"; then
+	ok "ip 192.0.2.9/-0: refused (was every address)"
+else
+	not_ok "ip 192.0.2.9/-0: refused (was every address)" "$tmp/out" "$tmp/err"
 fi
 rep $W ip ::ffff:203.0.113.5 --format csv
 if [ "$rc" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 2 ] && grep -q '^203\.0\.113\.5,25,' "$tmp/out"; then
@@ -539,6 +569,48 @@ client_addr connections transactions accepted rejected tempfailed aborted recipi
 (2 rows)
 EOF
 same "top --port 25 --by ip, table"
+
+# ---- CSV formula injection (issue 9, item 11) ---------------------------------
+
+# tx ID USER: a transaction on port 2531 on 2024-03-20, accepted, by USER
+# (an SQL literal, also the HELO), as the shipper writes it; deleted after.
+tx() {
+	echo "INSERT INTO portmilter.events (event_id, event_time, conn_id, conn_time,
+	kind, node, port, port_known, client_addr, helo, sasl_user, nrcpt,
+	nrcpt_rejected, nrcpt_tempfailed, nrcpt_refused, verdict,
+	credential_exposure) VALUES ('$1', '2024-03-20 10:00+00', '$1',
+	'2024-03-20 10:00+00', 'transaction', 'mx1', 2531, true, '192.0.2.99',
+	$2, $2, 1, 0, 0, 0, 'accepted', false)"
+}
+sql -c "$(tx 00000000-0000-4000-8000-0000000000f1 "'+cmd|'' /C calc''!A0'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f2 "'=HYPERLINK(\"http://x.example\")'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f3 "'-2+3'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f4 "'@SUM(A1:A9)'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f5 "E'\t=1+1'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f6 "E'\r=1+1'")" \
+	-c "$(tx 00000000-0000-4000-8000-0000000000f7 "'a=1+1'")" >/dev/null
+tab=$(printf '\t')
+cr=$(printf '\r')
+rep --since 2024-03-20 --until 2024-03-21 top --port 2531 --by user --format csv
+exp_csv <<EOF
+user,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,ips,first_seen,last_seen
+"'$tab=1+1",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+"'$cr=1+1",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+"'+cmd|' /C calc'!A0",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+"'-2+3",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+"'=HYPERLINK(""http://x.example"")",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+"'@SUM(A1:A9)",1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+a=1+1,1,1,1,0,0,0,1,0,1,2024-03-20 10:00:00+00,2024-03-20 10:00:00+00
+EOF
+same "top --by user, csv: a cell starting with = + - @ tab CR gets a leading ' and quotes"
+rep --since 2024-03-20 --until 2024-03-21 top --port 2531 --by user --limit 1 --format json
+exp_text <<'EOF'
+[
+{"user":"\u0009=1+1","connections":1,"transactions":1,"accepted":1,"rejected":0,"tempfailed":0,"aborted":0,"recipients":1,"exposures":0,"ips":1,"first_seen":"2024-03-20 10:00:00+00","last_seen":"2024-03-20 10:00:00+00"}
+]
+EOF
+same "... json is not for a spreadsheet: the value unchanged"
+sql -c "DELETE FROM portmilter.events WHERE port = 2531" >/dev/null
 
 # ---- adoption -----------------------------------------------------------------
 
@@ -680,6 +752,22 @@ PGDATABASE=old sql -d old -c "CREATE SCHEMA portmilter;
 	CREATE TABLE portmilter.schema_version (version integer PRIMARY KEY, applied_at timestamptz);
 	INSERT INTO portmilter.schema_version VALUES (1, now())" >/dev/null
 fails "schema too old" 1 "at version 1, this portmilter-report needs 2" -d dbname=old ports
+# issue 9, item 12: a schema newer than this portmilter-report is refused
+sql -c "CREATE DATABASE newer" >/dev/null
+PGDATABASE=newer sql -d newer -c "CREATE SCHEMA portmilter;
+	CREATE TABLE portmilter.schema_version (version integer PRIMARY KEY, applied_at timestamptz);
+	INSERT INTO portmilter.schema_version VALUES (1, now()), (99, now())" >/dev/null
+fails "schema 99 newer, migrate touches nothing" 1 \
+	"database schema 99 is newer than the migrations in $sqldir ($known): upgrade portmilter" \
+	-d dbname=newer migrate --sql-dir "$sqldir"
+PGDATABASE=newer sql_is "... (only schema_version in the schema)" "schema_version" -d newer \
+	-c "SELECT string_agg(tablename, ',') FROM pg_catalog.pg_tables WHERE schemaname = 'portmilter'"
+for c in ports "user alice" "ip 192.0.2.0/24" "top --port 587 --by user" adoption; do
+	# shellcheck disable=SC2086 # c is a command and its arguments
+	fails "schema 99 newer, $c" 1 \
+		"database schema 99 is newer than this portmilter-report ($known): upgrade portmilter" \
+		-d dbname=newer $c
+done
 
 # ---- the default window includes what happened this very second ------------------
 

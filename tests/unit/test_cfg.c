@@ -292,6 +292,60 @@ static const struct err_case err_cases[] = {
 	  "t.conf:1: bad value \"unix:run/x.sock\" for milter_socket" },
 	{ "milter_socket = inet:\n",
 	  "t.conf:1: bad value \"inet:\" for milter_socket" },
+	/* milter_socket as a whole (issue 9, items 2 and 8): nothing that
+	 * main.cf's smtpd_milters would read as syntax */
+	{ "milter_socket = unix:/tmp/pm.sock, inet:evil.example:9999\n",
+	  "t.conf:1: bad value \"unix:/tmp/pm.sock, inet:evil.example:9999\" "
+	  "for milter_socket: comma in the socket name" },
+	{ "milter_socket = unix:/tmp/pm.sock,inet:9999@127.0.0.1\n",
+	  "t.conf:1: bad value \"unix:/tmp/pm.sock,inet:9999@127.0.0.1\" "
+	  "for milter_socket: comma in the socket name" },
+	{ "milter_socket = { inet:127.0.0.1:1, default_action=accept }\n",
+	  "for milter_socket: brace in the socket name" },
+	{ "milter_socket = {inet:127.0.0.1:1,default_action=accept}\n",
+	  "for milter_socket: brace in the socket name" },
+	{ "milter_socket = $myhostname\n",
+	  "t.conf:1: bad value \"$myhostname\" for milter_socket: '$' in the "
+	  "socket name" },
+	{ "milter_socket = inet:8891@$myhostname\n",
+	  "for milter_socket: '$' in the socket name" },
+	{ "milter_socket = unix:/tmp/x.sock\tinet:1@h\n",
+	  "for milter_socket: blank in the socket name" },
+	{ "milter_socket = unix:/tmp/x.sock inet:1@h\n",
+	  "for milter_socket: blank in the socket name" },
+	{ "milter_socket = inet:99999@host\n",
+	  "t.conf:1: bad value \"inet:99999@host\" for milter_socket: port "
+	  "\"99999\" is not a number in 1..65535" },
+	{ "milter_socket = inet:0@host\n", "port \"0\" is not a number" },
+	{ "milter_socket = inet:-1@host\n", "port \"-1\" is not a number" },
+	{ "milter_socket = inet:+25@host\n", "port \"+25\" is not a number" },
+	{ "milter_socket = inet:smtp@host\n", "port \"smtp\" is not a number" },
+	{ "milter_socket = inet:@host\n", "expected inet:PORT@HOST" },
+	{ "milter_socket = inet6:\n", "expected inet6:PORT@HOST" },
+	{ "milter_socket = inet:8891@\n", "host after '@' must be" },
+	{ "milter_socket = inet:8891@::1\n",
+	  "host after '@' must be a host name (letters, digits, '.', '-', "
+	  "'_') or an IPv4 address" },
+	{ "milter_socket = inet6:8891@127.0.0.1:25\n",
+	  "host after '@' must be a host name" },
+	{ "milter_socket = inet:8891@host@x\n", "host after '@' must be" },
+	{ "milter_socket = inet:8891@[host]\n", "host after '@' must be" },
+	{ "milter_socket = inet:8891@-x\n", "host after '@' must be" },
+	{ "milter_socket = inet:8891@999.0.0.1\n", "host after '@' must be" },
+	{ "milter_socket = inet:8891@127.000.0.1\n", "host after '@' must be" },
+	{ "milter_socket = inet6:8891@127.0.0.1\n", "host after '@' must be" },
+	{ "milter_socket = inet6:8891@fe80::1%eth0\n", "host after '@' must be" },
+	{ "milter_socket = unix:/var/spool/postfix/../../tmp/pm.sock\n",
+	  "t.conf:1: bad value \"unix:/var/spool/postfix/../../tmp/pm.sock\" "
+	  "for milter_socket: \"..\" in the socket path" },
+	{ "milter_socket = unix:/var/spool/postfix/pm/..\n",
+	  "\"..\" in the socket path" },
+	{ "milter_socket = unix:/..//x.sock\n", "\"..\" in the socket path" },
+	{ "milter_socket = unix:/\n", "unix: needs an absolute path" },
+	{ "milter_socket = unix:\n", "unix: needs an absolute path" },
+	{ "milter_socket = unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
+	  "socket path longer than 107 bytes" },
 	{ "journal_directory = var/lib/j\n", "t.conf:1: bad value \"var/lib/j\" "
 	  "for journal_directory: expected an absolute path" },
 	{ "database =\n", "t.conf:1: bad value \"\" for database: expected" },
@@ -369,6 +423,25 @@ static const struct err_case err_cases[] = {
 	{ "[port 25]\n  mode = mx\n", "t.conf:2: continuation line" },
 	{ "[port 25]\nclient_networks = 10.0.0.0/8,\n  10.1.0.0/99\n",
 	  "t.conf:2: bad value \"10.0.0.0/8, 10.1.0.0/99\" for client_networks" },
+	/* CIDRs (issue 9, item 6): no sign, no junk, no host bits */
+	{ "[port 25]\nmode = mx\nrelay_networks = 192.0.2.7/-0\n",
+	  "t.conf:3: bad value \"192.0.2.7/-0\" for relay_networks: bad network "
+	  "\"192.0.2.7/-0\": prefix length must be 0..32" },
+	{ "[port 25]\nclient_networks = 192.0.2.7/-0\n",
+	  "t.conf:2: bad value \"192.0.2.7/-0\" for client_networks" },
+	{ "[port 25]\nrelay_networks = 10.0.0.0/+8\n", "prefix length must be" },
+	{ "[port 25]\nrelay_networks = ::/-0\n", "prefix length must be 0..128" },
+	{ "[port 25]\nrelay_networks = 10.0.0.0/08\n", "prefix length must be" },
+	{ "[port 25]\nrelay_networks = 10.0.0.0/8.0\n", "prefix length must be" },
+	{ "[port 25]\nrelay_networks = 010.0.0.0/8\n", "malformed address" },
+	{ "[port 25]\nrelay_networks = 10.0.0.1/8\n",
+	  "t.conf:2: bad value \"10.0.0.1/8\" for relay_networks: bad network "
+	  "\"10.0.0.1/8\": host bits set after the prefix (did you mean "
+	  "10.0.0.0/8?)" },
+	{ "[port 25]\nclient_networks = 192.0.2.0/24 2001:db8::1/32\n",
+	  "host bits set after the prefix (did you mean 2001:db8::/32?)" },
+	{ "[port 25]\nclient_networks = ::ffff:10.1.2.3/104\n",
+	  "(did you mean ::ffff:10.0.0.0/104?)" },
 	/* CRLF, and a last line without a newline */
 	{ "[port 25]\r\nmode = mx\r\nfoo = 1\r\n",
 	  "t.conf:3: unknown key \"foo\" in [port 25]" },
@@ -393,6 +466,38 @@ static void test_error_table(void **state)
 		free(errors);
 		/* errors == NULL is allowed */
 		assert_null(cfg_parse("t.conf", err_cases[i].text, NULL));
+	}
+}
+
+/* cfg_socket_check() (milter_socket, portmilter -p): what passes. */
+static void test_socket_forms(void **state)
+{
+	static const char *const good[] = {
+		"unix:/var/spool/postfix/portmilter/portmilter.sock",
+		"unix:/x", "unix:/a/..b/c..", "unix:/a/.../b", "unix:/a/./b",
+		"inet:8891", "inet:1@localhost", "inet:65535@127.0.0.1",
+		"inet:8891@[127.0.0.1]", "inet:8891@mail-1.example_x.test",
+		"inet6:8891", "inet6:8891@::1", "inet6:8891@[::]",
+		"inet6:8891@2001:db8::1", "inet6:8891@mail.example",
+	};
+	static const char *const bad[] = {
+		"", "unix:", "unix:x", "local:/x", "inet", "inet:", "inet:0",
+		"inet:65536", "inet:08891x", "inet:8891@", "inet:8891@[::1]",
+		"inet:8891@a b", "inet:8891@a,b", "inet6:8891@[127.0.0.1]",
+		"unix:/a/../b", "unix:/..", "unix:/x\x01", "unix:/x\x7f",
+		"unix:/x}", "unix:/x{", "unix:/$x", "inet:8891@$h",
+	};
+	char why[256];
+
+	(void)state;
+	for (size_t i = 0; i < N(good); i++)
+		if (!cfg_socket_check(good[i], why, sizeof(why)))
+			fail_msg("\"%s\" refused: %s", good[i], why);
+	for (size_t i = 0; i < N(bad); i++) {
+		why[0] = '\0';
+		if (cfg_socket_check(bad[i], why, sizeof(why)))
+			fail_msg("\"%s\" accepted", bad[i]);
+		assert_true(why[0] != '\0');
 	}
 }
 
@@ -1140,6 +1245,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_table),
+		cmocka_unit_test(test_socket_forms),
 		cmocka_unit_test(test_like_loops),
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_long_lines),

@@ -209,6 +209,12 @@ static void test_cidr_parse_errors(void **state)
 		"", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8x",
 		"::1/129", "10.0.0/8", "/8", "::ffff:10.0.0.0/95", "example/8",
 		"10.0.0.0/ 8",
+		/* issue 9, item 6: signs, leading zeros, junk, host bits */
+		"192.0.2.7/-0", "10.0.0.0/+8", "::/-0", "10.0.0.0/08",
+		"10.0.0.0/00", "10.0.0.0/0032", "10.0.0.0/8 ", "10.0.0.0/8/8",
+		"10.0.0.0/0x8", "10.0.0.1/8", "192.0.2.77/24", "2001:db8::1/32",
+		"::ffff:10.0.0.1/104", "0.0.0.1/0", "::1/0",
+		"10.0.0.0/99999999999999999999",
 	};
 
 	(void)state;
@@ -221,6 +227,60 @@ static void test_cidr_parse_errors(void **state)
 	}
 }
 
+/* A refused host-bits network names the network instead. */
+static void test_cidr_hint(void **state)
+{
+	static const struct {
+		const char *in, *why;
+	} rows[] = {
+		{"10.0.0.1/8", "host bits set after the prefix (did you mean 10.0.0.0/8?)"},
+		{"192.0.2.77/24", "host bits set after the prefix (did you mean 192.0.2.0/24?)"},
+		{"192.0.2.7/0", "host bits set after the prefix (did you mean 0.0.0.0/0?)"},
+		{"2001:db8::1/32", "host bits set after the prefix (did you mean 2001:db8::/32?)"},
+		{"::ffff:10.0.0.1/104", "host bits set after the prefix (did you mean ::ffff:10.0.0.0/104?)"},
+		{"192.0.2.7/-0", "prefix length must be 0..32 in decimal, without sign or leading zero"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct pm_cidr c;
+		const char *why = NULL;
+
+		assert_false(cidr_parse(rows[i].in, &c, &why));
+		assert_string_equal(why, rows[i].why);
+	}
+}
+
+/* Whatever parses prints to a text that parses back to the same network
+ * and prints the same again. */
+static void test_cidr_round_trip(void **state)
+{
+	static const struct {
+		const char *in, *text;
+	} rows[] = {
+		{"0.0.0.0/0", "0.0.0.0/0"}, {"::/0", "::/0"},
+		{"10.0.0.0/8", "10.0.0.0/8"}, {"192.0.2.1", "192.0.2.1/32"},
+		{"[192.0.2.1]/32", "192.0.2.1/32"}, {"2001:db8::/32", "2001:db8::/32"},
+		{"::1", "::1/128"}, {"ipv6:::1/128", "::1/128"},
+		{"::ffff:10.0.0.0/104", "10.0.0.0/8"}, {"::ffff:192.0.2.7", "192.0.2.7/32"},
+		{"10.128.0.0/9", "10.128.0.0/9"}, {"255.255.255.255/32", "255.255.255.255/32"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct pm_cidr a, b;
+		char t1[64], t2[64];
+
+		assert_true(cidr_parse(rows[i].in, &a, NULL));
+		assert_string_equal(cidr_to_text(&a, t1, sizeof(t1)), rows[i].text);
+		assert_true(cidr_parse(t1, &b, NULL));
+		assert_int_equal(a.prefix, b.prefix);
+		assert_int_equal(a.net.family, b.net.family);
+		assert_memory_equal(a.net.bytes, b.net.bytes, sizeof(a.net.bytes));
+		assert_string_equal(cidr_to_text(&b, t2, sizeof(t2)), t1);
+	}
+}
+
 static void test_cidr_match(void **state)
 {
 	static const struct {
@@ -230,7 +290,7 @@ static void test_cidr_match(void **state)
 	} rows[] = {
 		{"192.0.2.0/24", "192.0.2.77", true},
 		{"192.0.2.0/24", "192.0.3.1", false},
-		{"192.0.2.77/24", "192.0.2.1", true},	/* host bits ignored */
+		{"192.0.2.0/24", "192.0.2.1", true},
 		{"192.0.2.1", "192.0.2.1", true},
 		{"192.0.2.1", "192.0.2.2", false},
 		{"0.0.0.0/0", "203.0.113.5", true},
@@ -276,6 +336,8 @@ int main(void)
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_addr_from_sockaddr),
 		cmocka_unit_test(test_cidr_parse_errors),
+		cmocka_unit_test(test_cidr_hint),
+		cmocka_unit_test(test_cidr_round_trip),
 		cmocka_unit_test(test_cidr_match),
 	};
 
