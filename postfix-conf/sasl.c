@@ -10,9 +10,11 @@
 #include "text.h"
 #include "util.h"
 
-/* Where smtpd's Cyrus SASL looks with cyrus_sasl_config_path empty:
- * Debian's Postfix policy directory first, then the library's. */
-#define PC_SASL_DEFAULT_PATH "/etc/postfix/sasl:/etc/sasl2:/usr/lib/sasl2"
+/* Where Debian's smtpd has Cyrus SASL look with cyrus_sasl_config_path
+ * empty: Debian's policy directory (not $config_directory/sasl: an
+ * instance with its own directory still reads /etc/postfix/sasl, as
+ * tests/debian/recipes.sh found), then the library's. */
+#define PC_SASL_DEFAULT_PATH "/etc/postfix/sasl:/usr/lib/sasl2"
 
 /* The value of "key:" in a Cyrus SASL .conf file ("" if absent). */
 static void pc_sasl_conf_get(const char *file, const char *key, char *buf,
@@ -45,13 +47,16 @@ static bool pc_sasl_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-/* Cyrus: NAME.conf in one of the directories, and its sasldb reachable. */
+/* Cyrus: NAME.conf in one of the directories, else the library's
+ * defaults (auxprop, sasldb in /etc/sasldb2); the sasldb it uses must
+ * be where smtpd opens it: inside the chroot when chrooted. */
 static char *pc_sasl_cyrus(const char *name, const char *config_path,
 			   const char *queue_dir, bool chroot)
 {
 	const char *dirs = config_path[0] ? config_path : PC_SASL_DEFAULT_PATH;
-	char *list = xstrdup(dirs), *save = NULL, *file = NULL;
-	char plugin[256], db[1024];
+	char *list = xstrdup(dirs), *save = NULL, *file = NULL, *conf, *in;
+	char *why = NULL;
+	char method[256] = "", plugin[256] = "", db[1024] = "";
 
 	for (char *d = strtok_r(list, ":", &save); d && !file;
 	     d = strtok_r(NULL, ":", &save)) {
@@ -63,28 +68,31 @@ static char *pc_sasl_cyrus(const char *name, const char *config_path,
 			free(f);
 	}
 	free(list);
-	if (file == NULL)
-		return pc_strf("smtpd_sasl_type = cyrus and no %s.conf in %s%s",
+	if (file != NULL) {
+		pc_sasl_conf_get(file, "pwcheck_method", method, sizeof(method));
+		pc_sasl_conf_get(file, "auxprop_plugin", plugin, sizeof(plugin));
+		pc_sasl_conf_get(file, "sasldb_path", db, sizeof(db));
+		conf = pc_strf("%s uses sasldb", file);
+	} else {
+		conf = pc_strf("no %s.conf in %s%s, so Cyrus SASL's default sasldb",
 			       name, dirs, config_path[0] ? "" :
 			       " (cyrus_sasl_config_path is empty)");
-	pc_sasl_conf_get(file, "auxprop_plugin", plugin, sizeof(plugin));
-	pc_sasl_conf_get(file, "sasldb_path", db, sizeof(db));
+	}
 	if (db[0] == '\0')
 		snprintf(db, sizeof(db), "/etc/sasldb2");
-	if (chroot && (plugin[0] == '\0' || strcmp(plugin, "sasldb") == 0) &&
-	    db[0] == '/') {
-		char *in = pc_strf("%s%s", queue_dir, db);
-		char *why = NULL;
-
+	if ((method[0] == '\0' || strcmp(method, "auxprop") == 0) &&
+	    (plugin[0] == '\0' || strcmp(plugin, "sasldb") == 0) && db[0] == '/') {
+		in = pc_strf("%s%s", chroot ? queue_dir : "", db);
 		if (!pc_sasl_exists(in))
-			why = pc_strf("%s uses sasldb %s, but smtpd is chrooted "
-				      "and %s does not exist", file, db, in);
+			why = pc_strf("smtpd_sasl_type = cyrus, %s %s, and "
+				      "%s does not exist%s", conf, db, in, chroot ?
+				      " (smtpd is chrooted: it opens the sasldb "
+				      "inside the chroot)" : "");
 		free(in);
-		free(file);
-		return why;
 	}
+	free(conf);
 	free(file);
-	return NULL;
+	return why;
 }
 
 char *pc_sasl_problem(const char *type, const char *path,

@@ -5,13 +5,16 @@
  *
  * pc_sasl_problem() returns NULL when it sees nothing wrong, else a
  * heap string saying what is missing (the caller frees it):
- *   - type "cyrus": the application's configuration file
- *     (smtpd_sasl_path + ".conf", normally smtpd.conf) is in none of the
- *     directories of cyrus_sasl_config_path (colon-separated; empty:
- *     Debian's /etc/postfix/sasl and Cyrus SASL's defaults); or it uses
- *     sasldb (auxprop_plugin sasldb, or none named) and, with a chrooted
- *     smtpd, the sasldb_path file (default /etc/sasldb2) is not inside
- *     the chroot (queue_directory), where smtpd opens it;
+ *   - type "cyrus": the sasldb that smtpd will open is missing. The
+ *     application's configuration file (smtpd_sasl_path + ".conf",
+ *     normally smtpd.conf) is looked for in the directories of
+ *     cyrus_sasl_config_path (colon-separated; empty: /etc/postfix/sasl
+ *     and /usr/lib/sasl2, Debian's smtpd's); without one, Cyrus SASL's
+ *     defaults apply (auxprop with sasldb). When it uses sasldb
+ *     (auxprop_plugin sasldb or none named), its sasldb_path (default
+ *     /etc/sasldb2) must exist, inside the chroot (queue_directory) for
+ *     a chrooted smtpd, which opens it there. Other methods (saslauthd,
+ *     other auxprop plugins) are not checked;
  *   - type "dovecot": the smtpd_sasl_path socket does not exist (a
  *     relative path is under queue_directory; an absolute one is inside
  *     the chroot when chrooted); "inet:" sockets are not checked;

@@ -2,9 +2,11 @@
 # sasl - portmilter-conf check and apply warn when ports offer AUTH but
 # Postfix has no SASL setup it can use (postfix-conf/sasl.h), against
 # throwaway Postfix configuration directories (postconf -c DIR; no
-# Postfix is started): Cyrus without smtpd.conf, Cyrus with a sasldb
-# outside the chroot, then inside it (no note), Dovecot without and with
-# its auth socket, and apply printing the same note. Prints TAP.
+# Postfix is started): Cyrus with no smtpd.conf and no sasldb, then the
+# default sasldb in the chroot (no note: Cyrus's defaults work), a
+# smtpd.conf whose sasldb is outside the chroot, then inside it (no
+# note), saslauthd (not checked), Dovecot without and with its auth
+# socket, and apply printing the same note. Prints TAP.
 
 . "${top_srcdir:?}/tests/conf/lib.sh"
 
@@ -37,16 +39,26 @@ note_is() {
 	tap_ok $? "$1" || { tap_diag_file "$PC_OUT"; tap_diag_file "$PC_ERR"; }
 }
 
-note_is "cyrus, no smtpd.conf in cyrus_sasl_config_path: the note names the directory" \
-	"smtpd_sasl_type = cyrus and no smtpd.conf in $SASL"
+note_is "cyrus, no smtpd.conf and no sasldb: the note names the directories and the default sasldb" \
+	"smtpd_sasl_type = cyrus, no smtpd.conf in $SASL, so Cyrus SASL's default sasldb /etc/sasldb2, and $Q/etc/sasldb2 does not exist (smtpd is chrooted: it opens the sasldb inside the chroot)"
+
+# No smtpd.conf, the default sasldb in the chroot: AUTH works (seen with
+# a real Postfix), no note.
+mkdir -p "$Q/etc" && : >"$Q/etc/sasldb2"
+note_is "cyrus, no smtpd.conf but /etc/sasldb2 in the chroot (the defaults work): no SASL note" ""
+rm -f "$Q/etc/sasldb2"
 
 printf 'pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: /etc/sasldb2\n' \
 	>"$SASL/smtpd.conf"
 note_is "cyrus, smtpd.conf with a sasldb outside the chroot: the note says where it must be" \
-	"$SASL/smtpd.conf uses sasldb /etc/sasldb2, but smtpd is chrooted and $Q/etc/sasldb2 does not exist"
+	"smtpd_sasl_type = cyrus, $SASL/smtpd.conf uses sasldb /etc/sasldb2, and $Q/etc/sasldb2 does not exist (smtpd is chrooted: it opens the sasldb inside the chroot)"
 
-mkdir -p "$Q/etc" && : >"$Q/etc/sasldb2"
+: >"$Q/etc/sasldb2"
 note_is "cyrus, smtpd.conf and the sasldb inside the chroot: no SASL note" ""
+
+printf 'pwcheck_method: saslauthd\n' >"$SASL/smtpd.conf"
+rm -f "$Q/etc/sasldb2"
+note_is "cyrus with saslauthd: not checked, no SASL note" ""
 
 postconf -c "$PF" -e smtpd_sasl_type=dovecot smtpd_sasl_path=private/auth
 note_is "dovecot, no auth socket: the note names the socket" \
