@@ -7,8 +7,9 @@
 # (/etc/postfix -> the config directory, /var/spool/postfix -> the queue
 # directory, the chroot) and "postconf -e" given that directory. Then
 # portmilter-conf check notes neither a missing certificate nor a
-# missing SASL setup, apply writes chrooted services, the milter and
-# Postfix start, and swaks logs in as the recipe's user over STARTTLS
+# missing SASL setup, apply writes chrooted services, the milter starts,
+# step 6's start-or-reload line starts Postfix (not running yet) and
+# then reloads it (running), and swaks logs in as the recipe's user over STARTTLS
 # (587) and implicit TLS (465): 235. Prints TAP.
 # Needs root, postfix, swaks, saslpasswd2, openssl, script, ss.
 
@@ -119,14 +120,26 @@ tap_ok $? "portmilter-conf apply: every smtpd service chrooted (as on Debian)" |
 pm_start "$CONF" "unix:$Q/portmilter/portmilter.sock" "$PM_TMP/portmilter.log" &&
 	chgrp postfix "$Q/portmilter/portmilter.sock"
 started=$?
+# Step 6's start-or-reload line (no systemd here), run twice: Postfix
+# not running yet (a fresh install: it must start), then running (it
+# must reload, not fail).
 touch -d '-10 seconds' "$PF/main.cf" "$PF/master.cf"
-[ "$started" -eq 0 ] && pc_pf start >"$PM_TMP/pf-start.out" 2>&1 &&
+grep '^ *postfix status' "$README" | sed 's/^ *//' |
+	sed "s|postfix |postfix -c $PF |g" >"$PM_TMP/step6.sh"
+# shellcheck disable=SC2034 # read by pc_pf_cleanup (tests/conf/lib.sh)
+PC_PF_STARTED=yes	# for pc_pf_cleanup, whatever happens next
+[ "$started" -eq 0 ] && [ -s "$PM_TMP/step6.sh" ] &&
+	sh "$PM_TMP/step6.sh" >"$PM_TMP/pf-start.out" 2>&1 &&
 	pc_wait_listening $((587 + PC_OFFSET)) && pc_wait_listening $((465 + PC_OFFSET))
-if ! tap_ok $? "the milter and Postfix start"; then
+if ! tap_ok $? "the milter starts; README.Debian step 6 starts Postfix when it is not running: $(cat "$PM_TMP/step6.sh")"; then
 	tap_diag_file "$PM_TMP/portmilter.log"
 	tap_diag_file "$PM_TMP/pf-start.out"
 	tap_diag_file "$PC_PF_LOG"
 fi
+sh "$PM_TMP/step6.sh" >"$PM_TMP/pf-reload.out" 2>&1 &&
+	grep -q 'reload -- version\|reload configuration' "$PC_PF_LOG"
+tap_ok $? "README.Debian step 6 again, Postfix running: it reloads" ||
+	{ tap_diag_file "$PM_TMP/pf-reload.out"; tail -n 5 "$PC_PF_LOG" | tap_diag_file -; }
 
 # ---- the recipe's user logs in ------------------------------------------
 
