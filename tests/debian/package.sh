@@ -552,11 +552,14 @@ else
 	bgpid=$(cat "$PIDFILE" 2>/dev/null)
 	case $bgpid in '' | *[!0-9]*) bgpid= ;; esac
 	# On any early exit: not left running (it is portmilter, checked).
+	# (After dpkg -r its binary reads "/usr/sbin/portmilter (deleted)".)
 	bg_cleanup() {
-		if [ -n "$bgpid" ] &&
-		   [ "$(readlink "/proc/$bgpid/exe" 2>/dev/null)" = /usr/sbin/portmilter ]; then
+		case $(readlink "/proc/${bgpid:-none}/exe" 2>/dev/null) in
+		/usr/sbin/portmilter | "/usr/sbin/portmilter (deleted)")
 			kill "$bgpid" 2>/dev/null || :
-		fi
+			rm -f "$PIDFILE"
+			;;
+		esac
 	}
 	PM_CLEANUP_HOOK="bg_cleanup; $PM_CLEANUP_HOOK"
 	[ -n "$bgpid" ] && kill -0 "$bgpid" 2>/dev/null
