@@ -10,7 +10,11 @@
 # missing SASL setup, apply writes chrooted services, the milter starts,
 # step 6's start-or-reload line starts Postfix (not running yet) and
 # then reloads it (running), and swaks logs in as the recipe's user over STARTTLS
-# (587) and implicit TLS (465): 235. Prints TAP.
+# (587) and implicit TLS (465): 235. Then the Dovecot recipe (its
+# configuration lines in a private dovecot.conf with a passwd-file
+# passdb, its postconf line, step 6 again): the auth socket in the
+# chroot, no note, a Dovecot user logs in (skipped without
+# dovecot-core). Prints TAP.
 # Needs root, postfix, swaks, saslpasswd2, openssl, script, ss.
 
 . "${top_srcdir:?}/tests/conf/lib.sh"
@@ -155,6 +159,73 @@ login() {
 }
 login "587 STARTTLS" $((587 + PC_OFFSET)) --tls
 login "465 implicit TLS" $((465 + PC_OFFSET)) --tlsc
+# ---- Dovecot's auth socket instead ---------------------------------------
+
+# README.Debian's Dovecot recipe: its configuration lines go into a
+# private dovecot.conf (with a passwd-file passdb: "Dovecot already
+# serves the mailboxes"), its postconf line into this Postfix; then
+# Postfix reloads and a Dovecot user logs in.
+DOVECOT=$(command -v dovecot || :)
+DC=$PM_TMP/dovecot
+dovecot_stop() {
+	[ -f "$DC/run/master.pid" ] && "$DOVECOT" -c "$DC/dovecot.conf" stop >/dev/null 2>&1
+	return 0
+}
+if [ -z "$DOVECOT" ] || ! getent passwd dovecot >/dev/null; then
+	for t in recipe check login; do
+		tap_skip "Dovecot $t: dovecot-core not installed"
+	done
+else
+	# shellcheck disable=SC2034 # run by pm_cleanup (tests/milter/lib.sh)
+	PM_CLEANUP_HOOK="dovecot_stop; recipes_cleanup"
+	awk '/^Dovecot.s authentication/ { on = 1; next }
+		on && /^portmilter-conf check/ { exit }
+		on && /^  / { print substr($0, 3) }' "$README" | moved >"$PM_TMP/dovecot.lines"
+	grep -vE '^(systemctl|postconf|postfix) ' "$PM_TMP/dovecot.lines" >"$PM_TMP/dovecot.snippet"
+	grep -E '^postconf ' "$PM_TMP/dovecot.lines" >"$PM_TMP/dovecot.sh"
+	mkdir -p "$DC/run" "$DC/state" && chmod 755 "$DC" &&
+		echo "bob@example.org:{PLAIN}dovecot-Secret-3" >"$DC/users"
+	cat >"$DC/dovecot.conf" <<EOC
+base_dir = $DC/run
+state_dir = $DC/state
+log_path = $DC/dovecot.log
+protocols =
+ssl = no
+passdb {
+  driver = passwd-file
+  args = $DC/users
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}
+!include $PM_TMP/dovecot.snippet
+EOC
+	grep -q 'unix_listener' "$PM_TMP/dovecot.snippet" &&
+		grep -q 'smtpd_sasl_type=dovecot' "$PM_TMP/dovecot.sh" &&
+		"$DOVECOT" -c "$DC/dovecot.conf" >"$DC/start.out" 2>&1 &&
+		sh -e "$PM_TMP/dovecot.sh" >>"$DC/start.out" 2>&1 &&
+		sh "$PM_TMP/step6.sh" >>"$DC/start.out" 2>&1
+	tap_ok $? "README.Debian's Dovecot recipe: Dovecot listens in the chroot, Postfix uses it" ||
+		{ tap_diag_file "$PM_TMP/dovecot.lines"; tap_diag_file "$DC/start.out"; tap_diag_file "$DC/dovecot.log"; }
+	i=0
+	while [ ! -S "$Q/private/auth" ] && [ "$i" -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	pc_run -c "$CONF" check --postfix-dir "$PF"
+	[ -S "$Q/private/auth" ] && ! grep -q 'SASL is not set up' "$PC_OUT" && [ "$PC_ST" -le 1 ]
+	tap_ok $? "Dovecot: the socket $Q/private/auth exists, no SASL note" ||
+		{ ls -la "$Q/private" | tap_diag_file -; tap_diag_file "$PC_OUT"; }
+	sleep 1	# the reload's new smtpd processes
+	swaks --server 127.0.0.1 --port $((587 + PC_OFFSET)) --tls --auth PLAIN \
+		--auth-user bob@example.org --auth-password dovecot-Secret-3 \
+		--quit-after AUTH --timeout 10 >"$PM_TMP/dovecot-login.out" 2>&1 &&
+		grep -q '^<~* *235 ' "$PM_TMP/dovecot-login.out"
+	tap_ok $? "Dovecot: 587 STARTTLS, AUTH PLAIN as bob@example.org: 235" ||
+		{ tap_diag_file "$PM_TMP/dovecot-login.out"; tail -n 5 "$PC_PF_LOG" | tap_diag_file -; tap_diag_file "$DC/dovecot.log"; }
+fi
+
 ! grep -q 'SASL authentication failure\|fatal\|panic' "$PC_PF_LOG"
 tap_ok $? "no SASL failure or fatal error in Postfix's log" ||
 	grep 'SASL\|fatal\|panic' "$PC_PF_LOG" | tap_diag_file -
