@@ -15,7 +15,7 @@
 # on a port that is not 5432, portmilter-report's hints on the way (no
 # role, peer failed, wrong password, no server), the milter's events
 # arriving there; without systemd, dpkg -r stops the daemon started with
-# "-P /run/portmilter.pid" and leaves alone a process that a stale pid
+# "-P /run/portmilter/portmilter.pid" and leaves alone a process that a stale pid
 # file names. The cluster and the reader's OS user are dropped on exit.
 # Prints TAP.
 #
@@ -530,11 +530,35 @@ fi
 # README.Debian's command for a machine without systemd; the prerm stops
 # that daemon from its pid file, and never a process the pid file names
 # that is not portmilter (a stale file).
-PIDFILE=/run/portmilter.pid
+PIDDIR=/run/portmilter
+PIDFILE=$PIDDIR/portmilter.pid
+bgpid=
+pid_tested=0
+# On any exit: the hand-started daemon not left running (it is
+# portmilter, checked; after dpkg -r its binary reads
+# "/usr/sbin/portmilter (deleted)"), its pid file and directory gone.
+pid_cleanup() {
+	case $(readlink "/proc/${bgpid:-none}/exe" 2>/dev/null) in
+	/usr/sbin/portmilter | "/usr/sbin/portmilter (deleted)")
+		kill "$bgpid" 2>/dev/null || :
+		;;
+	esac
+	rm -f "$PIDFILE"
+	rmdir "$PIDDIR" 2>/dev/null || :
+}
 if [ -d /run/systemd/system ]; then
-	tap_skip "prerm with a stale pid file: systemd runs here"
-	tap_skip "prerm stops the hand-started daemon: systemd runs here"
+	for t in "stale pid file" "pid file a symlink" "the daemon runs"; do
+		tap_skip "no systemd, $t: systemd runs here"
+	done
+elif [ -e "$PIDDIR" ]; then
+	for t in "stale pid file" "pid file a symlink" "the daemon runs"; do
+		tap_skip "no systemd, $t: $PIDDIR exists, not touching it"
+	done
 else
+	pid_tested=1
+	PM_CLEANUP_HOOK="pid_cleanup; $PM_CLEANUP_HOOK"
+	# README.Debian, step 5 without systemd: the directory first.
+	install -d -o portmilter -g portmilter -m 0755 "$PIDDIR"
 	sleep 300 &
 	other=$!
 	echo "$other" >"$PIDFILE"
@@ -542,6 +566,16 @@ else
 	st=$?
 	kill -0 "$other" 2>/dev/null && [ "$st" -eq 0 ]
 	tap_ok $? "prerm remove, $PIDFILE naming another process (sleep): exit 0, that process untouched" ||
+		tap_diag_file "$PM_TMP/prerm.out"
+	# The directory is the user portmilter's: a symlink there must not
+	# make root read (and print) another file.
+	echo "$other secret-line" >"$PM_TMP/target"
+	rm -f "$PIDFILE" && ln -s "$PM_TMP/target" "$PIDFILE"
+	/var/lib/dpkg/info/portmilter.prerm remove >"$PM_TMP/prerm.out" 2>&1
+	st=$?
+	kill -0 "$other" 2>/dev/null && [ "$st" -eq 0 ] &&
+		! grep -q secret-line "$PM_TMP/prerm.out"
+	tap_ok $? "prerm remove, $PIDFILE a symlink: not followed, nothing killed or printed" ||
 		tap_diag_file "$PM_TMP/prerm.out"
 	kill "$other" 2>/dev/null
 	wait "$other" 2>/dev/null
@@ -551,17 +585,6 @@ else
 		>"$PM_TMP/bg.out" 2>&1
 	bgpid=$(cat "$PIDFILE" 2>/dev/null)
 	case $bgpid in '' | *[!0-9]*) bgpid= ;; esac
-	# On any early exit: not left running (it is portmilter, checked).
-	# (After dpkg -r its binary reads "/usr/sbin/portmilter (deleted)".)
-	bg_cleanup() {
-		case $(readlink "/proc/${bgpid:-none}/exe" 2>/dev/null) in
-		/usr/sbin/portmilter | "/usr/sbin/portmilter (deleted)")
-			kill "$bgpid" 2>/dev/null || :
-			rm -f "$PIDFILE"
-			;;
-		esac
-	}
-	PM_CLEANUP_HOOK="bg_cleanup; $PM_CLEANUP_HOOK"
 	[ -n "$bgpid" ] && kill -0 "$bgpid" 2>/dev/null
 	tap_ok $? "README.Debian without systemd: portmilter -u portmilter -P $PIDFILE runs (pid $bgpid)" ||
 		tap_diag_file "$PM_TMP/bg.out"
@@ -577,16 +600,17 @@ for f in $PROGRAMS; do
 done
 [ -z "$left" ]
 tap_ok $? "after remove: the programs are gone" || tap_diag "still there:$left"
-if [ -d /run/systemd/system ]; then
-	tap_skip "the hand-started daemon stopped by dpkg -r: systemd runs here"
+if [ "$pid_tested" -eq 0 ]; then
+	tap_skip "the hand-started daemon stopped by dpkg -r: systemd, or $PIDDIR was there"
 else
 	i=0
 	while [ -n "$bgpid" ] && kill -0 "$bgpid" 2>/dev/null && [ "$i" -lt 100 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	[ -n "$bgpid" ] && ! kill -0 "$bgpid" 2>/dev/null && [ ! -e "$PIDFILE" ]
-	tap_ok $? "without systemd, dpkg -r stopped the daemon of $PIDFILE (pid $bgpid) and removed the file" ||
+	[ -n "$bgpid" ] && ! kill -0 "$bgpid" 2>/dev/null && [ ! -e "$PIDFILE" ] &&
+		[ ! -e "$PIDDIR" ]
+	tap_ok $? "without systemd, dpkg -r stopped the daemon of $PIDFILE (pid $bgpid); the file and $PIDDIR are gone" ||
 		{ tap_diag_file "$PM_TMP/remove.out"; ps -o pid,args -p "$bgpid" | tap_diag_file -; }
 fi
 [ -f "$CONF" ] && [ "$(find "$JOURNAL" -type f | wc -l)" -gt 0 ] && [ -d "$SOCKDIR" ]
