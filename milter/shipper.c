@@ -277,8 +277,8 @@ static bool db_connect(struct shipper *s, int backoff)
 			goto fail;
 		}
 	}
-	msg_info("shipper: connected to database %s on %s", PQdb(s->conn),
-		 PQhost(s->conn) ? PQhost(s->conn) : "local socket");
+	msg_info("shipper: connected to database %s on %s port %s", PQdb(s->conn),
+		 PQhost(s->conn) ? PQhost(s->conn) : "local socket", PQport(s->conn) ? PQport(s->conn) : "?");
 	s->down_logged = 0;
 	return true;
 fail:

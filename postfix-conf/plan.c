@@ -10,12 +10,14 @@
 
 #include "addr.h"
 #include "plan.h"
+#include "sasl.h"
 #include "text.h"
 #include "util.h"
 
 /* main.cf parameters read besides the PC_NMAIN ones of gen.h. */
 const char *const pc_plan_extra_params[PC_PLAN_NEXTRA] = {
 	"smtpd_tls_cert_file", "smtpd_tls_chain_files",
+	"smtpd_sasl_type", "smtpd_sasl_path", "cyrus_sasl_config_path",
 };
 
 /* An inet service of master.cf, as postconf -F shows it. */
@@ -463,6 +465,35 @@ static void pc_plan_cert(struct pc_plan *plan, const struct pc_want *want,
 			"and cannot accept mail until one is set", ports));
 }
 
+/* Ports offering AUTH when Postfix has no SASL setup it can use (sasl.h). */
+static void pc_plan_sasl(struct pc_plan *plan, const struct pc_want *want,
+			 const struct pc_live *live)
+{
+	char ports[256] = "", *why = NULL;
+	size_t off = 0;
+
+	for (size_t i = 0; i < want->nservices && off < sizeof(ports) - 16; i++) {
+		const struct pc_service *w = &want->services[i];
+		const char *auth = pc_service_over(w, "smtpd_sasl_auth_enable");
+
+		if (auth == NULL || strcmp(auth, "yes") != 0)
+			continue;
+		if (why == NULL && (why = pc_sasl_problem(
+		    pc_get(&live->expanded, "smtpd_sasl_type"),
+		    pc_get(&live->expanded, "smtpd_sasl_path"),
+		    pc_get(&live->expanded, "cyrus_sasl_config_path"),
+		    live->queue_dir ? live->queue_dir : "", w->chroot)) == NULL)
+			return;
+		off += (size_t) snprintf(ports + off, sizeof(ports) - off,
+					 "%s%u", off ? ", " : "", w->port);
+	}
+	if (why != NULL)
+		pc_item(plan, PC_I_NOTE, 0, pc_strf("ports %s offer AUTH, but "
+			"Postfix's SASL is not set up: %s; every AUTH will fail "
+			"(README.Debian, \"SASL and TLS\")", ports, why));
+	free(why);
+}
+
 void pc_plan_build(const struct pc_want *want, const struct pc_live *live,
 		   bool force, struct pc_plan *plan)
 {
@@ -494,6 +525,7 @@ void pc_plan_build(const struct pc_want *want, const struct pc_live *live,
 			pc_plan_macros(plan, &want->main[i], live);
 	}
 	pc_plan_cert(plan, want, live);
+	pc_plan_sasl(plan, want, live);
 	pc_svcs_free(&svcs);
 }
 

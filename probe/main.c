@@ -261,11 +261,21 @@ static void judge(struct probe_port *r)
 		snprintf(r->reason, sizeof(r->reason), "no certificate");
 	} else if (r->tls.ok && (!r->tls.chain_valid || !r->tls.name_match ||
 				 r->tls.days_left < 0)) {
+		const char *what[3];
+		size_t n = 0, off;
+
 		r->warn = true;
-		snprintf(r->reason, sizeof(r->reason), "certificate: %s%s%s",
-			 r->tls.chain_valid ? "" : r->tls.verify_error,
-			 r->tls.name_match ? "" : " name mismatch",
-			 r->tls.days_left < 0 ? " expired" : "");
+		if (!r->tls.chain_valid)
+			what[n++] = r->tls.verify_error;
+		if (!r->tls.name_match)
+			what[n++] = "name mismatch";
+		if (r->tls.days_left < 0)
+			what[n++] = "expired";
+		/* "certificate: A, B": one separator between problems only. */
+		off = (size_t) snprintf(r->reason, sizeof(r->reason), "certificate:");
+		for (size_t i = 0; i < n && off < sizeof(r->reason); i++)
+			off += (size_t) snprintf(r->reason + off, sizeof(r->reason) - off,
+						 "%s %s", i ? "," : "", what[i]);
 	}
 }
 

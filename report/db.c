@@ -62,6 +62,55 @@ static void db_where(PGconn *conn, char *buf, size_t len)
 		 port && *port ? ")" : "", user ? user : "?");
 }
 
+/*
+ * What to do about a failed connection, from libpq's message (English
+ * only: libpq gives no SQLSTATE before a session exists; a translated
+ * message gets no hint). NULL when there is nothing useful to add.
+ */
+static const char *db_hint(const char *msg)
+{
+	static const struct {
+		const char *needle;
+		const char *hint;
+	} hints[] = {
+		{"Peer authentication failed",
+		 "peer authentication logs an OS user in as the role of the same "
+		 "name only: run the command as that OS user (sudo -u ROLE "
+		 "portmilter-report ...), or use a password over TCP: "
+		 "-d 'host=localhost dbname=portmilter user=ROLE' with the "
+		 "password in ~/.pgpass (mode 0600; README.Debian, \"A reader "
+		 "for the abuse team\")"},
+		{"password authentication failed",
+		 "wrong password for that role: check ~/.pgpass (host:port:"
+		 "database:role:password, mode 0600) or PGPASSWORD"},
+		{"no password supplied",
+		 "the server wants a password: put it in ~/.pgpass (host:port:"
+		 "database:role:password, mode 0600)"},
+		{"Is the server running",
+		 "no PostgreSQL server there: is it running (pg_lsclusters)? A "
+		 "cluster on another port: PGPORT=PORT, or port=PORT in -d "
+		 "CONNINFO or in the configuration's \"database =\" (libpq does "
+		 "not read Debian's PGCLUSTER)"},
+	};
+
+	if (strstr(msg, "\" does not exist") != NULL) {
+		if (strstr(msg, "FATAL:  role \"") != NULL)
+			return "the role does not exist: create it as the PostgreSQL "
+			       "superuser, for a reader \"sudo -u postgres createuser "
+			       "ROLE\" then \"sudo -u postgres psql portmilter -c "
+			       "'GRANT portmilter_reader TO ROLE'\" (the role is the OS "
+			       "user's name unless user= says otherwise; README.Debian, "
+			       "\"A reader for the abuse team\")";
+		if (strstr(msg, "FATAL:  database \"") != NULL)
+			return "no such database: create it (README.Debian, step 1) "
+			       "or name another one: -d 'dbname=NAME'";
+	}
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
+		if (strstr(msg, hints[i].needle) != NULL)
+			return hints[i].hint;
+	return NULL;
+}
+
 PGconn *db_connect(const char *conninfo)
 {
 	/* dbname last: what conninfo says overrides these defaults. */
@@ -77,9 +126,12 @@ PGconn *db_connect(const char *conninfo)
 	db_where(conn, where, sizeof(where));
 	if (PQstatus(conn) != CONNECTION_OK) {
 		char *msg = xstrdup(PQerrorMessage(conn));
+		const char *hint;
 
 		db_chomp(msg);
-		report_error("cannot connect to %s: %s", where, msg);
+		hint = db_hint(msg);
+		report_error("cannot connect to %s: %s%s%s", where, msg,
+			     hint ? "\nhint: " : "", hint ? hint : "");
 		free(msg);
 		PQfinish(conn);
 		return NULL;

@@ -10,7 +10,8 @@ postfix postgresql swaks sasl2-bin libsasl2-modules openssl ca-certificates
 procps iproute2 util-linux
 debhelper dpkg-dev lintian fakeroot
 libxml2-utils python3
-man-db groff-base"
+man-db groff-base
+dovecot-core"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "tools/deps.sh: run as root (apt-get install)" >&2

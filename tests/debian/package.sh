@@ -8,7 +8,16 @@
 # socket's owner, group and mode (user postfix can connect, nobody else),
 # reload and stop, the dpkg trigger that fixes the socket directory when
 # Postfix comes later, then dpkg -r (configuration and journal kept) and
-# dpkg -P (both gone). Prints TAP.
+# dpkg -P (both gone). On the way, README.Debian as a new admin follows
+# it: the notes' path that the postinst, the unit and README.md name
+# exists; steps 1 and 2 and the reader recipes (peer, and password with
+# ~/.pgpass) on a Debian cluster (pg_createcluster, Debian's pg_hba.conf)
+# on a port that is not 5432, portmilter-report's hints on the way (no
+# role, peer failed, wrong password, no server), the milter's events
+# arriving there; without systemd, dpkg -r stops the daemon started with
+# "-P /run/portmilter/portmilter.pid" and leaves alone a process that a stale pid
+# file names. The cluster and the reader's OS user are dropped on exit.
+# Prints TAP.
 #
 # usage: top_srcdir=DIR sh tests/debian/package.sh
 #
@@ -257,6 +266,143 @@ st=$?
 tap_ok $? "portmilter -n on the installed configuration: valid, socket and journal where the package made them" ||
 	tap_diag_file "$PM_TMP/n.out"
 
+# ---- the documentation path --------------------------------------------------
+
+# Every path to the Debian notes that the postinst, the unit and README.md
+# name exists once installed (README.Debian.gz alone was installed while
+# they all named README.Debian).
+{
+	grep -ho '/usr/share/doc/portmilter/[A-Za-z0-9._-]*' \
+		/var/lib/dpkg/info/portmilter.postinst "$top_srcdir/README.md"
+	unit_key Documentation | tr ' ' '\n' | sed -n 's|^file:||p'
+} | sort -u >"$PM_TMP/docpaths"
+missing=
+while read -r f; do
+	[ -f "$f" ] || missing="$missing $f"
+done <"$PM_TMP/docpaths"
+[ -s "$PM_TMP/docpaths" ] && [ -z "$missing" ]
+tap_ok $? "the notes' path named by the postinst, the unit's Documentation= and README.md exists: $(tr '\n' ' ' <"$PM_TMP/docpaths")" ||
+	tap_diag "missing:$missing"
+
+# ---- README.Debian, step 1 and the reader, on a Debian cluster ---------------
+
+# A cluster made as Debian makes them (pg_createcluster: its pg_hba.conf
+# is peer for local sockets, scram-sha-256 over TCP) on a port that is
+# not 5432, so that step 1's port= / PGPORT note is exercised too. The
+# commands are README.Debian's, with runuser for sudo.
+PGC=pmtest$$
+PGP=$((${PM_PORT_OFFSET:-20000} + 5432))
+READER=pmtread$$
+pg_made=0 reader_made=0
+db_cleanup() {
+	if [ "$pg_made" -eq 1 ]; then
+		pg_dropcluster --stop "$PGV" "$PGC" >/dev/null 2>&1 || :
+	fi
+	if [ "$reader_made" -eq 1 ]; then
+		deluser --system "$READER" >/dev/null 2>&1 || :
+		delgroup --system "$READER" >/dev/null 2>&1 || :
+	fi
+}
+# as USER CMD...: README.Debian's "sudo -u USER CMD..."
+as() {
+	_as_u=$1
+	shift
+	runuser -u "$_as_u" -- "$@"
+}
+# report_err NAME WANT-RE HINT-RE CMD...: CMD fails, stderr matches both
+report_err() {
+	_re_name=$1 _re_want=$2 _re_hint=$3
+	shift 3
+	"$@" >"$PM_TMP/rep.out" 2>"$PM_TMP/rep.err"
+	_re_st=$?
+	[ "$_re_st" -ne 0 ] && grep -qE -- "$_re_want" "$PM_TMP/rep.err" &&
+		grep -qE -- "^hint: .*$_re_hint" "$PM_TMP/rep.err"
+	tap_ok $? "$_re_name" || { tap_diag "exit $_re_st"; tap_diag_file "$PM_TMP/rep.err"; }
+}
+
+PGV=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)
+have_pg=0
+if command -v pg_createcluster >/dev/null && [ -n "$PGV" ] &&
+   ! ss -ltnH "sport = :$PGP" | grep -q .; then
+	pg_createcluster "$PGV" "$PGC" -p "$PGP" --start >"$PM_TMP/pgc.out" 2>&1 &&
+		pg_made=1 && have_pg=1
+	[ "$pg_made" -eq 1 ] || tap_diag_file "$PM_TMP/pgc.out"
+fi
+PM_CLEANUP_HOOK="db_cleanup; deb_cleanup"
+
+if [ "$have_pg" -eq 1 ]; then
+	tap_diag "cluster $PGV/$PGC on port $PGP (pg_createcluster)"
+	# As the admin first tries it: root, the default port.
+	report_err "portmilter-report as root, no cluster on the default port: says PGPORT / port=" \
+		'Is the server running' 'PGPORT=PORT, or port=PORT' \
+		/usr/bin/portmilter-report -d "dbname=portmilter port=$((PGP + 1))" ports
+
+	# Step 1, literally, with the cluster's port (-p / port=).
+	{
+		as postgres createdb -p "$PGP" portmilter &&
+		as postgres portmilter-report -d "dbname=portmilter port=$PGP" migrate &&
+		as postgres psql -X -q -p "$PGP" portmilter -c 'CREATE ROLE portmilter LOGIN' \
+			-c 'GRANT portmilter_writer TO portmilter'
+	} >"$PM_TMP/step1.out" 2>&1
+	tap_ok $? "README.Debian step 1 on a cluster on port $PGP: createdb -p, migrate with port=, the writer role (peer)" ||
+		tap_diag_file "$PM_TMP/step1.out"
+
+	# Step 2: database = with port= (libpq does not read PGCLUSTER).
+	sed -i "s|^#database = dbname=portmilter\$|database = dbname=portmilter port=$PGP|" "$CONF"
+	grep -qx "database = dbname=portmilter port=$PGP" "$CONF"
+	tap_ok $? "README.Debian step 2: database = dbname=portmilter port=$PGP in $CONF"
+
+	report_err "portmilter-report as root (no role root): says how to create the role" \
+		'role "root" does not exist' 'createuser ROLE.*GRANT portmilter_reader' \
+		/usr/bin/portmilter-report ports
+
+	# The reader: an OS user and the role of the same name (peer).
+	adduser --system --group --no-create-home --home /nonexistent --quiet "$READER" &&
+		reader_made=1
+	report_err "the abuse team's user before its role exists: says how to create it" \
+		"role \"$READER\" does not exist" 'createuser' \
+		as "$READER" /usr/bin/portmilter-report ports
+	{
+		as postgres createuser -p "$PGP" "$READER" &&
+		as postgres psql -X -q -p "$PGP" portmilter -c "GRANT portmilter_reader TO $READER"
+	} >"$PM_TMP/reader.out" 2>&1
+	tap_ok $? "README.Debian reader recipe (peer): createuser $READER, GRANT portmilter_reader" ||
+		tap_diag_file "$PM_TMP/reader.out"
+	as "$READER" /usr/bin/portmilter-report ports >"$PM_TMP/ports.out" 2>&1
+	tap_ok $? "the OS user $READER runs portmilter-report ports (port from $CONF, peer)" ||
+		tap_diag_file "$PM_TMP/ports.out"
+	report_err "as $READER with user=portmilter: peer authentication failed, says OS user / .pgpass" \
+		'Peer authentication failed' 'run the command as that OS user.*pgpass' \
+		as "$READER" /usr/bin/portmilter-report -d "dbname=portmilter port=$PGP user=portmilter" ports
+
+	# The password variant: a role with a password, ~/.pgpass, TCP.
+	chmod 755 "$PM_TMP"
+	mkdir -p "$PM_TMP/home"
+	printf 'localhost:%s:portmilter:pmtabuse:s3cret-%s\n' "$PGP" "$$" >"$PM_TMP/home/.pgpass"
+	chown -R "$READER" "$PM_TMP/home"
+	chmod 600 "$PM_TMP/home/.pgpass"
+	as postgres psql -X -q -p "$PGP" portmilter \
+		-c "CREATE ROLE pmtabuse LOGIN PASSWORD 's3cret-$$'" \
+		-c 'GRANT portmilter_reader TO pmtabuse' >"$PM_TMP/abuse.out" 2>&1 &&
+		as "$READER" env HOME="$PM_TMP/home" /usr/bin/portmilter-report \
+			-d "host=localhost port=$PGP dbname=portmilter user=pmtabuse" ports \
+			>>"$PM_TMP/abuse.out" 2>&1
+	tap_ok $? "README.Debian reader recipe (password): a role with a password and ~/.pgpass, host=localhost" ||
+		tap_diag_file "$PM_TMP/abuse.out"
+	as postgres psql -X -q -p "$PGP" portmilter -c 'ALTER ROLE pmtabuse PASSWORD NULL' \
+		>/dev/null 2>&1
+	report_err "a wrong password (.pgpass): says check ~/.pgpass" \
+		'password authentication failed' 'pgpass' \
+		as "$READER" env HOME="$PM_TMP/home" /usr/bin/portmilter-report \
+			-d "host=localhost port=$PGP dbname=portmilter user=pmtabuse" ports
+else
+	for t in "no server: hint" "step 1" "step 2" "no role root: hint" \
+		"reader before its role: hint" "reader recipe (peer)" "reader runs ports" \
+		"peer failed: hint" "reader recipe (password)" "wrong password: hint"; do
+		tap_skip "$t: no pg_createcluster, or port $PGP taken"
+	done
+fi
+
 # ---- the milter, started as the unit starts it -------------------------------
 
 exec_start=$(unit_key ExecStart)
@@ -319,15 +465,32 @@ if [ "$started" -eq 1 ] && [ -n "$MILTERTEST" ]; then
 	n=$(cat "$PM_TMP/count" 2>/dev/null)
 	case $n in '' | *[!0-9]*) ;; *) tap_n=$n ;; esac
 	tap_ok "$mt_st" "miltertest ran tests/debian/session.lua to its end (exit $mt_st)"
-	# Journaled: the database does not exist, mail is not blocked and
-	# the events wait in the journal.
-	[ -n "$(find "$JOURNAL" -type f -size +0 2>/dev/null)" ] &&
-		[ -z "$(find "$JOURNAL" ! -user portmilter 2>/dev/null)" ]
-	tap_ok $? "the sessions are in the journal, every file owned by portmilter" ||
+	# Journaled, every file the daemon's; with the cluster of step 1 they
+	# are shipped there (the writer role by peer, port= of step 2), else
+	# they wait in the journal.
+	if [ "$have_pg" -eq 1 ]; then
+		i=0
+		while [ "$i" -lt 100 ]; do
+			rows=$(as postgres psql -X -qAt -p "$PGP" portmilter \
+				-c 'SELECT count(*) FROM portmilter.events' 2>/dev/null)
+			[ "${rows:-0}" -gt 0 ] && break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		[ "${rows:-0}" -gt 0 ] && grep -q "shipper: connected to database portmilter on .* port $PGP" "$PM_LOG"
+		tap_ok $? "the sessions reached PostgreSQL on port $PGP ($rows events, as the role portmilter)" ||
+			tail -n 5 "$PM_LOG" | tap_diag_file -
+	else
+		[ -n "$(find "$JOURNAL" -type f -size +0 2>/dev/null)" ]
+		tap_ok $? "the sessions are in the journal (no database)"
+	fi
+	[ -z "$(find "$JOURNAL" ! -user portmilter 2>/dev/null)" ]
+	tap_ok $? "every file in the journal is owned by portmilter" ||
 		ls -la "$JOURNAL" 2>&1 | tap_diag_file -
 else
 	tap_skip "milter sessions: no daemon or no miltertest"
-	tap_skip "the sessions in the journal: no daemon or no miltertest"
+	tap_skip "the sessions shipped or journaled: no daemon or no miltertest"
+	tap_skip "the journal's owner: no daemon or no miltertest"
 fi
 
 if [ "$started" -eq 1 ]; then
@@ -362,6 +525,71 @@ else
 	tap_skip "trigger: no Postfix on this machine"
 fi
 
+# ---- no systemd: the daemon started by hand is stopped on removal -----------
+
+# README.Debian's command for a machine without systemd; the prerm stops
+# that daemon from its pid file, and never a process the pid file names
+# that is not portmilter (a stale file).
+PIDDIR=/run/portmilter
+PIDFILE=$PIDDIR/portmilter.pid
+bgpid=
+pid_tested=0
+# On any exit: the hand-started daemon not left running (it is
+# portmilter, checked; after dpkg -r its binary reads
+# "/usr/sbin/portmilter (deleted)"), its pid file and directory gone.
+pid_cleanup() {
+	case $(readlink "/proc/${bgpid:-none}/exe" 2>/dev/null) in
+	/usr/sbin/portmilter | "/usr/sbin/portmilter (deleted)")
+		kill "$bgpid" 2>/dev/null || :
+		;;
+	esac
+	rm -f "$PIDFILE"
+	rmdir "$PIDDIR" 2>/dev/null || :
+}
+if [ -d /run/systemd/system ]; then
+	for t in "stale pid file" "pid file a symlink" "the daemon runs"; do
+		tap_skip "no systemd, $t: systemd runs here"
+	done
+elif [ -e "$PIDDIR" ]; then
+	for t in "stale pid file" "pid file a symlink" "the daemon runs"; do
+		tap_skip "no systemd, $t: $PIDDIR exists, not touching it"
+	done
+else
+	pid_tested=1
+	PM_CLEANUP_HOOK="pid_cleanup; $PM_CLEANUP_HOOK"
+	# README.Debian, step 5 without systemd: the directory first.
+	install -d -o portmilter -g portmilter -m 0755 "$PIDDIR"
+	sleep 300 &
+	other=$!
+	echo "$other" >"$PIDFILE"
+	/var/lib/dpkg/info/portmilter.prerm remove >"$PM_TMP/prerm.out" 2>&1
+	st=$?
+	kill -0 "$other" 2>/dev/null && [ "$st" -eq 0 ]
+	tap_ok $? "prerm remove, $PIDFILE naming another process (sleep): exit 0, that process untouched" ||
+		tap_diag_file "$PM_TMP/prerm.out"
+	# The directory is the user portmilter's: a symlink there must not
+	# make root read (and print) another file.
+	echo "$other secret-line" >"$PM_TMP/target"
+	rm -f "$PIDFILE" && ln -s "$PM_TMP/target" "$PIDFILE"
+	/var/lib/dpkg/info/portmilter.prerm remove >"$PM_TMP/prerm.out" 2>&1
+	st=$?
+	kill -0 "$other" 2>/dev/null && [ "$st" -eq 0 ] &&
+		! grep -q secret-line "$PM_TMP/prerm.out"
+	tap_ok $? "prerm remove, $PIDFILE a symlink: not followed, nothing killed or printed" ||
+		tap_diag_file "$PM_TMP/prerm.out"
+	kill "$other" 2>/dev/null
+	wait "$other" 2>/dev/null
+	rm -f "$PIDFILE"
+
+	/usr/sbin/portmilter -u portmilter -P "$PIDFILE" \
+		>"$PM_TMP/bg.out" 2>&1
+	bgpid=$(cat "$PIDFILE" 2>/dev/null)
+	case $bgpid in '' | *[!0-9]*) bgpid= ;; esac
+	[ -n "$bgpid" ] && kill -0 "$bgpid" 2>/dev/null
+	tap_ok $? "README.Debian without systemd: portmilter -u portmilter -P $PIDFILE runs (pid $bgpid)" ||
+		tap_diag_file "$PM_TMP/bg.out"
+fi
+
 # ---- remove, purge -------------------------------------------------------------
 
 dpkg -r portmilter >"$PM_TMP/remove.out" 2>&1
@@ -372,6 +600,19 @@ for f in $PROGRAMS; do
 done
 [ -z "$left" ]
 tap_ok $? "after remove: the programs are gone" || tap_diag "still there:$left"
+if [ "$pid_tested" -eq 0 ]; then
+	tap_skip "the hand-started daemon stopped by dpkg -r: systemd, or $PIDDIR was there"
+else
+	i=0
+	while [ -n "$bgpid" ] && kill -0 "$bgpid" 2>/dev/null && [ "$i" -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -n "$bgpid" ] && ! kill -0 "$bgpid" 2>/dev/null && [ ! -e "$PIDFILE" ] &&
+		[ ! -e "$PIDDIR" ]
+	tap_ok $? "without systemd, dpkg -r stopped the daemon of $PIDFILE (pid $bgpid); the file and $PIDDIR are gone" ||
+		{ tap_diag_file "$PM_TMP/remove.out"; ps -o pid,args -p "$bgpid" | tap_diag_file -; }
+fi
 [ -f "$CONF" ] && [ "$(find "$JOURNAL" -type f | wc -l)" -gt 0 ] && [ -d "$SOCKDIR" ]
 tap_ok $? "after remove: the configuration, the journal and the socket directory are kept"
 

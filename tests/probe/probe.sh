@@ -98,6 +98,16 @@ tap_ok $([ "$ST" -eq 0 ]; echo $?) "untrusted: exit 0, certificate problems only
 	tap_diag_file "$PM_TMP/untrusted.err"
 check_all untrusted '^untrusted,name-mismatch,[012]d$' warn
 
+# ---- trusted chain, but by address: name mismatch alone ------------------
+
+# The reason names each problem once, separated by ", " (it printed
+# "certificate:  name mismatch", two spaces, when the chain was valid).
+probe byaddr --config "$E2E_CONF" --ca "$PM_TMP/cert.pem" --timeout 5 127.0.0.1
+grep -q "^$(e2e_port 587): .*; certificate: name mismatch\$" "$PM_TMP/byaddr.out" &&
+	! grep -q 'certificate:  \|certificate: ,' "$PM_TMP/byaddr.out"
+tap_ok $? "trusted chain by address: \"certificate: name mismatch\", one space" ||
+	tap_diag_file "$PM_TMP/byaddr.out"
+
 # ---- JSON -----------------------------------------------------------------
 
 probe json --config "$E2E_CONF" --ca "$PM_TMP/cert.pem" \

@@ -19,6 +19,11 @@ rec_conf "$PM_TMP/portmilter.conf"
 rec_start "$PM_TMP/portmilter.conf"
 pm_wait_log "$PM_LOG" "shipper: connected to database" 100
 tap_ok $? "the shipper connected to the database (as pm_milter)"
+# The line says where: the socket directory (host) and the port.
+grep -qF "shipper: connected to database" "$PM_LOG" &&
+	grep "shipper: connected to database" "$PM_LOG" | grep -qE " on $PGHOST port $PGPORT\$"
+tap_ok $? "the \"connected\" line names host $PGHOST and port $PGPORT" ||
+	grep "shipper: connected" "$PM_LOG" | tap_diag_file -
 
 rec_pg_down
 ! rec_sql "SELECT 1" >/dev/null 2>&1
