@@ -122,6 +122,9 @@ static void pc_print_change(const struct pc_item *it, bool dry_run)
 	case PC_I_NOTE:
 		printf("note: %s\n", it->text);
 		break;
+	case PC_I_KEEP:
+		printf("keep %s\n", it->text);
+		break;
 	}
 }
 
@@ -190,7 +193,7 @@ int pc_cmd_check(const struct pc_opts *o, const struct cfg *cfg)
 	if (!pc_compare(o, cfg, false, &want, &plan, &err))
 		return pc_fail(err);
 	for (size_t i = 0; i < plan.n; i++)
-		if (plan.v[i].text != NULL)
+		if (plan.v[i].text != NULL && plan.v[i].kind != PC_I_KEEP)
 			printf("%s: %s\n", plan.v[i].kind == PC_I_NOTE ?
 			       "note" : "drift", plan.v[i].text);
 	drifts = pc_plan_drifts(&plan);

@@ -224,6 +224,7 @@ bool pc_live_read(const struct pc_postconf *pc, const char *const *params,
 	memset(live, 0, sizeof(*live));
 	if (!pc_read(pc, "-F", NULL, 0, &live->fields, err) ||
 	    !pc_read(pc, "-P", NULL, 0, &live->overrides, err) ||
+	    !pc_read(pc, "-Px", NULL, 0, &live->overrides_x, err) ||
 	    !pc_read(pc, "-n", NULL, 0, &live->explicit, err) ||
 	    !pc_read(pc, NULL, params, nparams, &live->raw, err) ||
 	    !pc_read(pc, "-x", params, nparams, &live->expanded, err) ||
@@ -238,6 +239,7 @@ void pc_live_free(struct pc_live *live)
 {
 	pc_kv_free(&live->fields);
 	pc_kv_free(&live->overrides);
+	pc_kv_free(&live->overrides_x);
 	pc_kv_free(&live->explicit);
 	pc_kv_free(&live->raw);
 	pc_kv_free(&live->expanded);

@@ -10,6 +10,7 @@
  * The live configuration (pc_live_read):
  *   fields     postconf -F: "name/type/field = value" of every service
  *   overrides  postconf -P: "name/type/param = value" (the -o options)
+ *   overrides_x  postconf -Px: the same with "$name" expanded
  *   explicit   postconf -n: what main.cf sets
  *   raw        postconf PARAM...: current values, defaults included,
  *              "$name" left as written
@@ -44,6 +45,7 @@ bool pc_postfix_dir_ok(const char *dir, char **err);
 struct pc_live {
 	struct pc_kvlist fields;
 	struct pc_kvlist overrides;
+	struct pc_kvlist overrides_x;
 	struct pc_kvlist explicit;
 	struct pc_kvlist raw;
 	struct pc_kvlist expanded;
