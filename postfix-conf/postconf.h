@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "text.h"
 
@@ -57,6 +58,25 @@ struct pc_live {
 bool pc_live_read(const struct pc_postconf *pc, const char *const *params,
 		  size_t nparams, struct pc_live *live, char **err);
 void pc_live_free(struct pc_live *live);
+
+/*
+ * A copy of DIR/main.cf and DIR/master.cf taken before apply changes
+ * them, so that a failure part way leaves neither half-changed.
+ * pc_snap_restore() puts back each file whose content differs (a
+ * temporary file in DIR with the original's mode, owner and times,
+ * renamed
+ * over it); false with *err when it could not.
+ */
+struct pc_snap {
+	char *path[2];
+	char *data[2];
+	size_t len[2];
+	struct stat st[2];
+};
+
+bool pc_snap_take(const char *dir, struct pc_snap *snap, char **err);
+bool pc_snap_restore(const struct pc_snap *snap, char **err);
+void pc_snap_free(struct pc_snap *snap);
 
 /* Just queue_directory (the chroot), for the master and main commands. */
 char *pc_queue_dir(const struct pc_postconf *pc, char **err);
