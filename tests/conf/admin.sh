@@ -9,7 +9,7 @@
 # default_action would accept mail unchecked (issue 9, item 7).
 # tests/e2e/admin.sh drives the same setup with a real Postfix. TAP.
 
-. "$top_srcdir/tests/conf/lib.sh"
+. "${top_srcdir:?}/tests/conf/lib.sh"
 
 pc_require_postconf
 pm_tmp_setup

@@ -5,7 +5,7 @@
 # drift after hand edits, the admin's own services and milters, errors.
 # Prints TAP.
 
-. "$top_srcdir/tests/conf/lib.sh"
+. "${top_srcdir:?}/tests/conf/lib.sh"
 
 pc_require_postconf
 pm_tmp_setup
@@ -237,7 +237,7 @@ for _w in fail-e ignore-e fail-e; do
 		{ _ok=1; tap_diag "$_w: exit $PC_ST"; tap_diag_file "$PC_ERR"; }
 done
 pc_sums "$PF3" >"$PM_TMP/sums.7"
-ls -a "$PF3" | grep -v '^\.*$' >"$PM_TMP/ls3"
+find "$PF3" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort >"$PM_TMP/ls3"
 [ "$_ok" -eq 0 ] && cmp -s "$PM_TMP/sums.6" "$PM_TMP/sums.7" &&
 	[ "$(cat "$PM_TMP/ls3")" = "$(printf 'main.cf\nmaster.cf')" ]
 tap_ok $? "postconf failing part way or not applying: exit 2, main.cf and master.cf as before (three runs, no copies, no temporary files)" ||

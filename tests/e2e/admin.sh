@@ -52,6 +52,7 @@ admin_setup() {
 		_as_i=$((_as_i + 1))
 	done
 	PFW_PID=$(cat "$PM_TMP/postfwd.pid") || return 1
+	# shellcheck disable=SC2034 # run by pm_cleanup (tests/milter/lib.sh)
 	PM_CLEANUP_HOOK=pfw_stop
 	pc_wait_listening "$(e2e_port 10040)" || return 1
 	printf '%s\n' "boss@example.test boss@example.test" \
@@ -76,6 +77,7 @@ admin_setup() {
 EOM
 }
 
+# shellcheck disable=SC2034 # read by e2e_start (tests/e2e/lib.sh)
 E2E_BEFORE_APPLY=admin_setup
 T0=$(date +%s)
 if ! e2e_start; then
