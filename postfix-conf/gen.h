@@ -19,6 +19,12 @@
  *       no host, 0.0.0.0 or :: (the milter listens everywhere) -> the
  *       loopback address of that family.
  *
+ * syslog_name: postfix/NAME, one word (log tools such as fail2ban's
+ * postfix filter expect postfix/WORD/smtpd); none for port 25, whose
+ * stock smtp service keeps Postfix's own postfix/smtpd tag.
+ * A port with "like = N" (N enabled) has like = N (plan.h: it takes
+ * N's -o options as they are after apply).
+ *
  * Failures: pc_want_build() returns false with a malloc'd message that
  * names the config file (the socket cannot be reached by Postfix).
  */

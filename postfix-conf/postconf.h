@@ -64,8 +64,7 @@ void pc_live_free(struct pc_live *live);
  * them, so that a failure part way leaves neither half-changed.
  * pc_snap_restore() puts back each file whose content differs (a
  * temporary file in DIR with the original's mode, owner and times,
- * renamed
- * over it); false with *err when it could not.
+ * renamed over it); false with *err when it could not.
  */
 struct pc_snap {
 	char *path[2];
