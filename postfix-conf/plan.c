@@ -566,7 +566,7 @@ void pc_plan_build(const struct pc_want *want, const struct pc_live *live,
 			pc_plan_macros(plan, &want->main[i], live);
 	}
 	if (want->milter != NULL)
-		pc_plan_group(plan, 0, "main.cf", pc_get(&live->raw,
+		pc_plan_group(plan, 0, "main.cf", pc_get(&live->expanded,
 			      "smtpd_milters"), want);
 	pc_plan_cert(plan, want, live);
 	for (size_t i = 0; i < n; i++)
