@@ -115,6 +115,8 @@ static void pc_print_change(const struct pc_item *it, bool dry_run)
 		if (it->old != NULL)
 			printf(" (was: %s)", it->old);
 		putchar('\n');
+		if (it->why != NULL)
+			printf("  %s\n", it->why);
 		break;
 	case PC_I_MANUAL:
 		printf("not changed: %s\n", it->text);

@@ -52,14 +52,16 @@ struct pc_item *pc_item(struct pc_plan *plan, enum pc_item_kind kind,
 	return it;
 }
 
-void pc_fix(struct pc_plan *plan, enum pc_item_kind kind, unsigned port,
-	    char *key, const char *value, const char *old, char *text)
+struct pc_item *pc_fix(struct pc_plan *plan, enum pc_item_kind kind,
+		       unsigned port, char *key, const char *value,
+		       const char *old, char *text)
 {
 	struct pc_item *it = pc_item(plan, kind, port, text);
 
 	it->key = key;
 	it->value = xstrdup(value);
 	it->old = old ? xstrdup(old) : NULL;
+	return it;
 }
 
 void pc_plan_free(struct pc_plan *plan)
@@ -69,6 +71,7 @@ void pc_plan_free(struct pc_plan *plan)
 		free(plan->v[i].value);
 		free(plan->v[i].old);
 		free(plan->v[i].text);
+		free(plan->v[i].why);
 	}
 	free(plan->v);
 	memset(plan, 0, sizeof(*plan));

@@ -67,6 +67,7 @@ struct pc_item {
 	char *old;		/* what it was; NULL = not set */
 	char *text;		/* the drift or note as check prints it;
 				 * NULL = part of the item before it */
+	char *why;		/* apply's detail of a change, or NULL */
 };
 
 struct pc_plan {

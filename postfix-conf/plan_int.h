@@ -1,8 +1,8 @@
 /*
  * plan_int - what plan.c and plan_over.c share (not for other modules).
  *
- * pc_item() and pc_fix() append an item to the plan (pc_fix copies
- * value and old; key and text are taken over). pc_over_get() is a live
+ * pc_item() and pc_fix() append an item to the plan and return it
+ * (pc_fix copies value and old; key and text are taken over). pc_over_get() is a live
  * service's -o value, NULL if it has none.
  *
  * struct pc_one is one service being planned; its final set is what
@@ -41,8 +41,9 @@ struct pc_one {
 
 struct pc_item *pc_item(struct pc_plan *plan, enum pc_item_kind kind,
 			unsigned port, char *text);
-void pc_fix(struct pc_plan *plan, enum pc_item_kind kind, unsigned port,
-	    char *key, const char *value, const char *old, char *text);
+struct pc_item *pc_fix(struct pc_plan *plan, enum pc_item_kind kind,
+		       unsigned port, char *key, const char *value,
+		       const char *old, char *text);
 const char *pc_over_get(const struct pc_live *live, const char *svc,
 			const char *param);
 

@@ -58,16 +58,16 @@ static void pc_keep(struct pc_one *c, const char *param, const char *value,
 }
 
 /* Set -o param=value on the service (text: the drift, may be NULL). */
-static void pc_set(struct pc_one *c, const char *param, const char *value,
-		   const char *have, char *text)
+static struct pc_item *pc_set(struct pc_one *c, const char *param,
+			      const char *value, const char *have, char *text)
 {
 	if (c->fresh) {
 		free(text);
 		text = NULL;
 	}
-	pc_fix(c->plan, PC_I_OVER, c->w->port, pc_strf("%s/inet/%s", c->name,
-	       param), value, have, text);
 	pc_kv_set(&c->final->over, param, value);
+	return pc_fix(c->plan, PC_I_OVER, c->w->port, pc_strf("%s/inet/%s",
+		      c->name, param), value, have, text);
 }
 
 /* A restriction list: the admin's (or main.cf's) with what we need. */
@@ -77,6 +77,7 @@ static void pc_plan_list(struct pc_one *c, const struct pc_override *o,
 	enum pc_guard g = o->how == PC_O_MX_RELAY ? PC_GUARD_MX : PC_GUARD_AUTH;
 	const char *from = have, *x;
 	char *out, *added, *dropped, *why = NULL, *key;
+	struct pc_item *it;
 	bool main_cf = false;
 
 	if (have == NULL && o->seed) {
@@ -121,12 +122,16 @@ static void pc_plan_list(struct pc_one *c, const struct pc_override *o,
 			pc_kv_set(&c->final->over, o->param, have);
 		return;
 	}
-	pc_set(c, o->param, out, have, pc_strf(
+	it = pc_set(c, o->param, out, have, pc_strf(
 	       "%s/inet (port %u): %s %s=%s lacks what portmilter needs: "
 	       "kept, with %s added%s%s%s", c->name, c->w->port,
 	       main_cf ? "main.cf's" : "-o", o->param, from, added,
 	       dropped[0] ? " and " : "", dropped,
 	       dropped[0] ? " dropped (--force)" : ""));
+	if (from[0] != '\0')
+		it->why = pc_strf("kept: %s%s; added: %s%s%s", main_cf ?
+				  "main.cf's " : "the admin's ", from, added,
+				  dropped[0] ? "; dropped: " : "", dropped);
 	if (main_cf && from[0] != '\0' && !c->fresh)
 		pc_item(c->plan, PC_I_NOTE, c->w->port, pc_strf(
 			"%s/inet (port %u) gets a copy of main.cf's %s: a "
@@ -221,6 +226,29 @@ static bool pc_own(const struct pc_service *w, const struct pc_service *b,
 	       strcmp(ob->value, ow->value) != 0;
 }
 
+/* May a like port take b's value v of param? Not a restriction list
+ * that lacks what the like port needs (b's own conflict, left to the
+ * admin, must not spread): v as b's service expands it when it is
+ * b's live value. */
+static bool pc_copy_ok(const struct pc_one *c, const char *bname,
+		       const char *param, const char *v)
+{
+	const struct pc_override *o = pc_over_of(c->w, param);
+	char *key;
+	const char *live, *x;
+	bool ok;
+
+	if (o == NULL || (o->how != PC_O_AUTH_LIST && o->how != PC_O_MX_RELAY))
+		return true;
+	key = pc_strf("%s/inet/%s", bname, param);
+	live = pc_kv_get(&c->live->overrides, key);
+	x = pc_kv_get(&c->live->overrides_x, key);
+	ok = pc_restr_ok(o->how == PC_O_MX_RELAY ? PC_GUARD_MX : PC_GUARD_AUTH,
+			 live && x && strcmp(live, v) == 0 ? x : v);
+	free(key);
+	return ok;
+}
+
 /* A like port: every -o of its like service's final set, but naming
  * and what its own section changes; its own extras reported. */
 void pc_plan_like(struct pc_one *c, const struct pc_service *b,
@@ -228,16 +256,20 @@ void pc_plan_like(struct pc_one *c, const struct pc_service *b,
 {
 	const struct pc_kvlist *bo = &bf->over;
 
-	for (size_t i = 0; i < c->w->nover; i++)
-		if (pc_naming(c->w->over[i].param) ||
-		    pc_own(c->w, b, c->w->over[i].param))
+	for (size_t i = 0; i < c->w->nover; i++) {
+		const char *p = c->w->over[i].param, *v = pc_kv_get(bo, p);
+
+		if (pc_naming(p) || pc_own(c->w, b, p) ||
+		    (v != NULL && !pc_copy_ok(c, bname, p, v)))
 			pc_plan_over(c, &c->w->over[i]);
+	}
 	for (size_t i = 0; i < bo->n; i++) {
 		const char *p = bo->v[i].key, *v = bo->v[i].value;
 		const char *have = c->fresh ? NULL :
 				   pc_over_get(c->live, c->name, p);
 
-		if (pc_naming(p) || pc_own(c->w, b, p))
+		if (pc_naming(p) || pc_own(c->w, b, p) ||
+		    !pc_copy_ok(c, bname, p, v))
 			continue;
 		if (have != NULL && strcmp(have, v) == 0) {
 			pc_kv_set(&c->final->over, p, v);

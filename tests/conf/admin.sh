@@ -134,8 +134,10 @@ pc_sums "$PF" >"$PM_TMP/sums.4"
 pc_run -c "$CONF" apply --postfix-dir "$PF"
 pc_sums "$PF" >"$PM_TMP/sums.5"
 has "$PC_OUT" "not changed: submission/inet (port 587): -o smtpd_relay_restrictions=permit lacks what portmilter needs (permit_sasl_authenticated, then reject at the end) and is left as it is: it has \"permit\", which lets any client through: --force drops it" &&
-	[ "$(P "$PF" submission/inet/smtpd_relay_restrictions)" = permit ]
-tap_ok $? "a bare permit: apply stops for that list and says what --force drops" ||
+	[ "$(P "$PF" submission/inet/smtpd_relay_restrictions)" = permit ] &&
+	[ "$(P "$PF" 5870/inet/smtpd_relay_restrictions)" = '$mua_relay_restrictions,permit_sasl_authenticated,reject' ] &&
+	[ "$(P "$PF" 12345/inet/smtpd_relay_restrictions)" = '$mua_relay_restrictions,permit_sasl_authenticated,reject' ]
+tap_ok $? "a bare permit: apply stops for that list and says what --force drops; the like ports do not copy it" ||
 	tap_diag_file "$PC_OUT"
 pc_run -c "$CONF" apply --postfix-dir "$PF" --force --dry-run
 has "$PC_OUT" "would set submission/inet/smtpd_relay_restrictions = permit_sasl_authenticated,reject (was: permit)"
