@@ -58,15 +58,20 @@ static void pc_over(struct pc_service *s, const char *param,
 /*
  * The -o overrides of one port, from its effective settings (not only
  * its mode): TLS level, AUTH, the restrictions of an AUTH-only port,
- * the TLS floor. The restriction lists of a port that requires AUTH
- * replace main.cf's MX-oriented ones (HELO checks and RBLs would hit
- * mail clients) as Debian's submission example does; the sender
- * restrictions stay main.cf's, so reject_sender_login_mismatch there
- * keeps working. A port without required AUTH (mx) gets relay
- * restrictions ending in reject_unauth_destination: a permanent 554
- * rather than Postfix's default 454 (defer_unauth_destination). The TLS floor (">=TLSv1.2", Postfix 3.6+ syntax) is set
- * only for a port with a min_tls_version: with "none" main.cf's own
- * floor stays, so a hardened main.cf is never weakened.
+ * the TLS floor. Each value is what a new service gets; how is the
+ * property plan.c checks on the admin's value (the admin's lists are
+ * kept and completed, see plan.h). The restriction lists of a port that
+ * requires AUTH are portmilter's, not main.cf's MX-oriented ones (HELO
+ * checks and RBLs would hit mail clients) as Debian's submission example
+ * does, except that the recipient list starts from main.cf's (seed:
+ * policy services live there); the sender restrictions stay main.cf's,
+ * so reject_sender_login_mismatch there keeps working. A port without
+ * required AUTH (mx) needs reject_unauth_destination in its relay list
+ * (seeded from main.cf's): a permanent 554 rather than Postfix's default
+ * 454 (defer_unauth_destination). The TLS floor (">=TLSv1.2", Postfix
+ * 3.6+ syntax) is set only for a port with a min_tls_version: with
+ * "none" main.cf's own floor stays, so a hardened main.cf is never
+ * weakened.
  */
 static void pc_overrides(struct pc_service *s, const struct cfg_port *p,
 			 const char *label)

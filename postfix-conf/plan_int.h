@@ -2,8 +2,8 @@
  * plan_int - what plan.c and plan_over.c share (not for other modules).
  *
  * pc_item() and pc_fix() append an item to the plan and return it
- * (pc_fix copies value and old; key and text are taken over). pc_over_get() is a live
- * service's -o value, NULL if it has none.
+ * (pc_fix copies value and old; key and text are taken over).
+ * pc_over_get() is a live service's -o value, NULL if it has none.
  *
  * struct pc_one is one service being planned; its final set is what
  * its -o options are after apply (for the ports like it).
