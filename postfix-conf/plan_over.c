@@ -177,7 +177,7 @@ void pc_plan_over(struct pc_one *c, const struct pc_override *o)
 
 /* The live -o options of a service into final (prefix "NAME/inet/"). */
 void pc_final_load(struct pc_final *f, const struct pc_live *live,
-			  const char *name)
+		   const char *name)
 {
 	char *prefix = pc_strf("%s/inet/", name);
 	size_t plen = strlen(prefix);
@@ -252,7 +252,7 @@ static bool pc_copy_ok(const struct pc_one *c, const char *bname,
 /* A like port: every -o of its like service's final set, but naming
  * and what its own section changes; its own extras reported. */
 void pc_plan_like(struct pc_one *c, const struct pc_service *b,
-			 const char *bname, const struct pc_final *bf)
+		  const char *bname, const struct pc_final *bf)
 {
 	const struct pc_kvlist *bo = &bf->over;
 
