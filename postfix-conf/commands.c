@@ -115,12 +115,17 @@ static void pc_print_change(const struct pc_item *it, bool dry_run)
 		if (it->old != NULL)
 			printf(" (was: %s)", it->old);
 		putchar('\n');
+		if (it->why != NULL)
+			printf("  %s\n", it->why);
 		break;
 	case PC_I_MANUAL:
 		printf("not changed: %s\n", it->text);
 		break;
 	case PC_I_NOTE:
 		printf("note: %s\n", it->text);
+		break;
+	case PC_I_KEEP:
+		printf("keep %s\n", it->text);
 		break;
 	}
 }
@@ -145,6 +150,35 @@ static int pc_verify(const struct pc_opts *o, const struct cfg *cfg)
 	return left ? PC_EXIT_ERROR : PC_EXIT_OK;
 }
 
+/* Run the fixes and compare again; on any failure main.cf and
+ * master.cf are put back as they were (never half-applied). */
+static int pc_apply_fixes(const struct pc_opts *o, const struct cfg *cfg,
+			  const struct pc_plan *plan,
+			  const struct pc_postconf *pc, size_t fixes)
+{
+	struct pc_snap snap;
+	char *err = NULL;
+	int status;
+
+	if (!pc_snap_take(pc->dir, &snap, &err))
+		return pc_fail(err);
+	if (!pc_plan_execute(plan, pc, &err))
+		status = pc_fail(err);
+	else
+		status = pc_verify(o, cfg);
+	if (status == PC_EXIT_OK) {
+		printf("%zu changes made in %s: run \"postfix -c %s reload\" "
+		       "to use them\n", fixes, pc->dir, pc->dir);
+	} else if (pc_snap_restore(&snap, &err)) {
+		pc_error("nothing changed: main.cf and master.cf in %s are "
+			 "as they were before apply", pc->dir);
+	} else {
+		pc_fail(err);
+	}
+	pc_snap_free(&snap);
+	return status;
+}
+
 int pc_cmd_apply(const struct pc_opts *o, const struct cfg *cfg)
 {
 	struct pc_postconf pc = { o->postconf, pc_dir(o) };
@@ -167,11 +201,8 @@ int pc_cmd_apply(const struct pc_opts *o, const struct cfg *cfg)
 	else if (o->dry_run)
 		printf("%zu changes would be made in %s (dry run: nothing "
 		       "changed)\n", fixes, pc.dir);
-	else if (!pc_plan_execute(&plan, &pc, &err))
-		status = pc_fail(err);
-	else if ((status = pc_verify(o, cfg)) == PC_EXIT_OK)
-		printf("%zu changes made in %s: run \"postfix -c %s reload\" "
-		       "to use them\n", fixes, pc.dir, pc.dir);
+	else
+		status = pc_apply_fixes(o, cfg, &plan, &pc, fixes);
 	if (manual > 0)
 		printf("%zu differences left to the admin: see \"not changed\" "
 		       "above, or run portmilter-conf check\n", manual);
@@ -190,7 +221,7 @@ int pc_cmd_check(const struct pc_opts *o, const struct cfg *cfg)
 	if (!pc_compare(o, cfg, false, &want, &plan, &err))
 		return pc_fail(err);
 	for (size_t i = 0; i < plan.n; i++)
-		if (plan.v[i].text != NULL)
+		if (plan.v[i].text != NULL && plan.v[i].kind != PC_I_KEEP)
 			printf("%s: %s\n", plan.v[i].kind == PC_I_NOTE ?
 			       "note" : "drift", plan.v[i].text);
 	drifts = pc_plan_drifts(&plan);

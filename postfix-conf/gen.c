@@ -39,8 +39,8 @@ static const char *pc_port_name(unsigned port, char *buf, size_t len)
 	}
 }
 
-static void pc_over(struct pc_service *s, const char *param, bool soft,
-		    char *value)
+static void pc_over(struct pc_service *s, const char *param,
+		    enum pc_over_how how, char *value)
 {
 	if (s->nover == PC_MAX_OVER)
 		msg_panic("gen: more than %d overrides", PC_MAX_OVER);
@@ -48,22 +48,30 @@ static void pc_over(struct pc_service *s, const char *param, bool soft,
 		msg_panic("gen: white space in -o %s=%s", param, value);
 	s->over[s->nover].param = param;
 	s->over[s->nover].value = value;
-	s->over[s->nover].soft = soft;
+	s->over[s->nover].how = how;
+	s->over[s->nover].seed = how == PC_O_MX_RELAY ||
+		(how == PC_O_AUTH_LIST &&
+		 strcmp(param, "smtpd_recipient_restrictions") == 0);
 	s->nover++;
 }
 
 /*
  * The -o overrides of one port, from its effective settings (not only
  * its mode): TLS level, AUTH, the restrictions of an AUTH-only port,
- * the TLS floor. The restriction lists of a port that requires AUTH
- * replace main.cf's MX-oriented ones (HELO checks and RBLs would hit
- * mail clients) as Debian's submission example does; the sender
- * restrictions stay main.cf's, so reject_sender_login_mismatch there
- * keeps working. A port without required AUTH (mx) gets relay
- * restrictions ending in reject_unauth_destination: a permanent 554
- * rather than Postfix's default 454 (defer_unauth_destination). The TLS floor (">=TLSv1.2", Postfix 3.6+ syntax) is set
- * only for a port with a min_tls_version: with "none" main.cf's own
- * floor stays, so a hardened main.cf is never weakened.
+ * the TLS floor. Each value is what a new service gets; how is the
+ * property plan.c checks on the admin's value (the admin's lists are
+ * kept and completed, see plan.h). The restriction lists of a port that
+ * requires AUTH are portmilter's, not main.cf's MX-oriented ones (HELO
+ * checks and RBLs would hit mail clients) as Debian's submission example
+ * does, except that the recipient list starts from main.cf's (seed:
+ * policy services live there); the sender restrictions stay main.cf's,
+ * so reject_sender_login_mismatch there keeps working. A port without
+ * required AUTH (mx) needs reject_unauth_destination in its relay list
+ * (seeded from main.cf's): a permanent 554 rather than Postfix's default
+ * 454 (defer_unauth_destination). The TLS floor (">=TLSv1.2", Postfix
+ * 3.6+ syntax) is set only for a port with a min_tls_version: with
+ * "none" main.cf's own floor stays, so a hardened main.cf is never
+ * weakened.
  */
 static void pc_overrides(struct pc_service *s, const struct cfg_port *p,
 			 const char *label)
@@ -72,30 +80,40 @@ static void pc_overrides(struct pc_service *s, const struct cfg_port *p,
 	bool sasl = p->mode != CFG_MODE_MX || p->require_auth;
 	const char *floor = cfg_tls_version_name(p->min_tls_version);
 
-	pc_over(s, "syslog_name", true, pc_strf("postfix/%s", label));
-	pc_over(s, "milter_macro_daemon_name", true,
+	/* Port 25's stock smtp service keeps Postfix's own tag
+	 * (postfix/smtpd): log parsers and fail2ban expect it. */
+	if (p->port != 25)
+		pc_over(s, "syslog_name", PC_O_SOFT,
+			pc_strf("postfix/%s", label));
+	pc_over(s, "milter_macro_daemon_name", PC_O_SOFT,
 		pc_strf("portmilter/%u", p->port));
-	pc_over(s, "smtpd_tls_security_level", false, xstrdup(
+	pc_over(s, "smtpd_tls_security_level", PC_O_TLS_LEVEL, xstrdup(
 		implicit || p->require_tls ? "encrypt" : "may"));
 	if (implicit)
-		pc_over(s, "smtpd_tls_wrappermode", false, xstrdup("yes"));
-	pc_over(s, "smtpd_sasl_auth_enable", false, xstrdup(sasl ? "yes" : "no"));
+		pc_over(s, "smtpd_tls_wrappermode", PC_O_EXACT, xstrdup("yes"));
+	pc_over(s, "smtpd_sasl_auth_enable", PC_O_EXACT,
+		xstrdup(sasl ? "yes" : "no"));
 	if (sasl)
-		pc_over(s, "smtpd_tls_auth_only", false,
+		pc_over(s, "smtpd_tls_auth_only", PC_O_YES_FLOOR,
 			xstrdup(p->tls_before_auth ? "yes" : "no"));
 	if (p->require_auth) {
-		pc_over(s, "smtpd_client_restrictions", false, xstrdup(SASL_ONLY));
-		pc_over(s, "smtpd_helo_restrictions", false, xstrdup(SASL_ONLY));
-		pc_over(s, "smtpd_relay_restrictions", false, xstrdup(SASL_ONLY));
-		pc_over(s, "smtpd_recipient_restrictions", false,
+		pc_over(s, "smtpd_client_restrictions", PC_O_AUTH_LIST,
+			xstrdup(SASL_ONLY));
+		pc_over(s, "smtpd_helo_restrictions", PC_O_AUTH_LIST,
+			xstrdup(SASL_ONLY));
+		pc_over(s, "smtpd_relay_restrictions", PC_O_AUTH_LIST,
+			xstrdup(SASL_ONLY));
+		pc_over(s, "smtpd_recipient_restrictions", PC_O_AUTH_LIST,
 			xstrdup(SASL_ONLY));
 	} else if (!p->allow_unauth_relay) {
-		pc_over(s, "smtpd_relay_restrictions", false, xstrdup(MX_RELAY));
+		pc_over(s, "smtpd_relay_restrictions", PC_O_MX_RELAY,
+			xstrdup(MX_RELAY));
 	}
 	if (p->min_tls_version == PM_TLS_NONE)
 		return;		/* main.cf's floor stays in force */
-	pc_over(s, "smtpd_tls_protocols", false, pc_strf(">=%s", floor));
-	pc_over(s, "smtpd_tls_mandatory_protocols", false,
+	pc_over(s, "smtpd_tls_protocols", PC_O_TLS_FLOOR,
+		pc_strf(">=%s", floor));
+	pc_over(s, "smtpd_tls_mandatory_protocols", PC_O_TLS_FLOOR,
 		pc_strf(">=%s", floor));
 }
 
@@ -207,6 +225,15 @@ bool pc_want_build(const struct cfg *cfg, const char *queue_dir,
 			pc_service_build(&want->services[n++], &cfg->ports[i],
 					 cfg->postfix_chroot);
 	want->nservices = n;
+	for (size_t i = 0; i < n; i++) {
+		const struct cfg_port *p = cfg_port_find(cfg,
+						want->services[i].port);
+		const struct cfg_port *b = p && p->like ?
+					   cfg_port_find(cfg, p->like) : NULL;
+
+		if (b != NULL && b->enabled)
+			want->services[i].like = b->port;
+	}
 	want->main[0] = (struct pc_main) { pc_main_params[0], want->milter,
 					   PC_MAIN_MILTERS };
 	want->main[1] = (struct pc_main) { pc_main_params[1], "6",

@@ -19,6 +19,12 @@
  *       no host, 0.0.0.0 or :: (the milter listens everywhere) -> the
  *       loopback address of that family.
  *
+ * syslog_name: postfix/NAME, one word (log tools such as fail2ban's
+ * postfix filter expect postfix/WORD/smtpd); none for port 25, whose
+ * stock smtp service keeps Postfix's own postfix/smtpd tag.
+ * A port with "like = N" (N enabled) has like = N (plan.h: it takes
+ * N's -o options as they are after apply).
+ *
  * Failures: pc_want_build() returns false with a malloc'd message that
  * names the config file (the socket cannot be reached by Postfix).
  */
@@ -34,13 +40,26 @@
 #define PC_MAX_OVER	16	/* overrides of one service */
 #define PC_DEFAULT_QUEUE_DIR "/var/spool/postfix"
 
-/* One "-o param=value". Soft overrides only name things (syslog_name,
- * milter_macro_daemon_name): a different value the admin already set
- * on an existing service is kept unless --force (see plan.h). */
+/* How a live -o value is judged against ours (plan.h). */
+enum pc_over_how {
+	PC_O_EXACT,	/* this value */
+	PC_O_SOFT,	/* a name (syslog_name, milter_macro_daemon_name):
+			 * the admin's different value is kept unless --force */
+	PC_O_TLS_LEVEL,	/* "may": may or encrypt; "encrypt": encrypt */
+	PC_O_YES_FLOOR,	/* "no": any value; "yes": yes */
+	PC_O_TLS_FLOOR,	/* ">=TLSv1.N": an equal or higher floor */
+	PC_O_AUTH_LIST,	/* restriction list, PC_GUARD_AUTH (restrict.h) */
+	PC_O_MX_RELAY,	/* restriction list, PC_GUARD_MX */
+};
+
+/* One "-o param=value" (value: what a new service gets, no white
+ * space: postconf -P). seed: a service without this -o starts from
+ * main.cf's value of param (what it saw before), not from value. */
 struct pc_override {
 	const char *param;
-	char *value;		/* never holds white space (postconf -P) */
-	bool soft;
+	char *value;
+	enum pc_over_how how;
+	bool seed;
 };
 
 struct pc_service {
@@ -49,6 +68,7 @@ struct pc_service {
 	char *name;		/* master.cf service name */
 	char *host;		/* NULL = all addresses, else "::1", ... */
 	bool chroot;
+	unsigned like;		/* port of the enabled service it is like, 0 */
 	size_t nover;
 	struct pc_override over[PC_MAX_OVER];
 };

@@ -11,6 +11,7 @@
 #include "addr.h"
 #include "plan.h"
 #include "sasl.h"
+#include "plan_int.h"
 #include "text.h"
 #include "util.h"
 
@@ -18,6 +19,7 @@
 const char *const pc_plan_extra_params[PC_PLAN_NEXTRA] = {
 	"smtpd_tls_cert_file", "smtpd_tls_chain_files",
 	"smtpd_sasl_type", "smtpd_sasl_path", "cyrus_sasl_config_path",
+	"smtpd_recipient_restrictions", "smtpd_relay_restrictions",
 };
 
 /* An inet service of master.cf, as postconf -F shows it. */
@@ -35,8 +37,8 @@ struct pc_svcs {
 
 /* ---- plan items ---------------------------------------------------------- */
 
-static struct pc_item *pc_item(struct pc_plan *plan, enum pc_item_kind kind,
-			       unsigned port, char *text)
+struct pc_item *pc_item(struct pc_plan *plan, enum pc_item_kind kind,
+			unsigned port, char *text)
 {
 	struct pc_item *it;
 
@@ -52,14 +54,16 @@ static struct pc_item *pc_item(struct pc_plan *plan, enum pc_item_kind kind,
 	return it;
 }
 
-static void pc_fix(struct pc_plan *plan, enum pc_item_kind kind, unsigned port,
-		   char *key, const char *value, const char *old, char *text)
+struct pc_item *pc_fix(struct pc_plan *plan, enum pc_item_kind kind,
+		       unsigned port, char *key, const char *value,
+		       const char *old, char *text)
 {
 	struct pc_item *it = pc_item(plan, kind, port, text);
 
 	it->key = key;
 	it->value = xstrdup(value);
 	it->old = old ? xstrdup(old) : NULL;
+	return it;
 }
 
 void pc_plan_free(struct pc_plan *plan)
@@ -69,6 +73,7 @@ void pc_plan_free(struct pc_plan *plan)
 		free(plan->v[i].value);
 		free(plan->v[i].old);
 		free(plan->v[i].text);
+		free(plan->v[i].why);
 	}
 	free(plan->v);
 	memset(plan, 0, sizeof(*plan));
@@ -88,7 +93,7 @@ size_t pc_plan_drifts(const struct pc_plan *plan)
 	size_t n = 0;
 
 	for (size_t i = 0; i < plan->n; i++)
-		n += plan->v[i].kind != PC_I_NOTE && plan->v[i].text != NULL;
+		n += plan->v[i].kind <= PC_I_MANUAL && plan->v[i].text != NULL;
 	return n;
 }
 
@@ -182,8 +187,8 @@ static const char *pc_field(const struct pc_live *live, const char *svc,
 	return v ? v : "-";
 }
 
-static const char *pc_over_get(const struct pc_live *live, const char *svc,
-			       const char *param)
+const char *pc_over_get(const struct pc_live *live, const char *svc,
+			const char *param)
 {
 	char *key = pc_strf("%s/inet/%s", svc, param);
 	const char *v = pc_kv_get(&live->overrides, key);
@@ -193,19 +198,6 @@ static const char *pc_over_get(const struct pc_live *live, const char *svc,
 }
 
 /* ---- one port ------------------------------------------------------------ */
-
-static void pc_plan_new(struct pc_plan *plan, const struct pc_service *w)
-{
-	char *entry = pc_service_entry(w);
-
-	pc_fix(plan, PC_I_ADD, w->port, pc_strf("%s/inet", w->name), entry,
-	       NULL, pc_strf("port %u: no service in master.cf (expected "
-			     "%s/inet = %s)", w->port, w->name, entry));
-	free(entry);
-	for (size_t i = 0; i < w->nover; i++)
-		pc_fix(plan, PC_I_OVER, w->port, pc_strf("%s/inet/%s", w->name,
-		       w->over[i].param), w->over[i].value, NULL, NULL);
-}
 
 /* Name and address of an existing service that serves the port. */
 static void pc_plan_identity(struct pc_plan *plan, const struct pc_service *w,
@@ -266,35 +258,6 @@ static void pc_plan_fields(struct pc_plan *plan, const struct pc_service *w,
 			free(text);
 			pc_item(plan, PC_I_MANUAL, w->port, t);
 		}
-	}
-}
-
-/* Our -o overrides on an existing service. */
-static void pc_plan_overrides(struct pc_plan *plan, const struct pc_service *w,
-			      const struct pc_svc *l,
-			      const struct pc_live *live, bool force)
-{
-	for (size_t i = 0; i < w->nover; i++) {
-		const struct pc_override *o = &w->over[i];
-		const char *have = pc_over_get(live, l->name, o->param);
-
-		if (have != NULL && strcmp(have, o->value) == 0)
-			continue;
-		if (o->soft && have != NULL && !force &&
-		    strncmp(have, "portmilter/", 11) != 0) {
-			pc_item(plan, PC_I_NOTE, w->port, pc_strf(
-				"%s/inet (port %u) keeps -o %s=%s, set by the "
-				"admin (portmilter-conf would set %s; --force "
-				"replaces it)", l->name, w->port, o->param,
-				have, o->value));
-			continue;
-		}
-		pc_fix(plan, PC_I_OVER, w->port, pc_strf("%s/inet/%s", l->name,
-		       o->param), o->value, have, have ? pc_strf(
-		       "%s/inet (port %u): -o %s=%s, portmilter.conf implies "
-		       "%s", l->name, w->port, o->param, have, o->value) :
-		       pc_strf("%s/inet (port %u): -o %s=%s is missing",
-		       l->name, w->port, o->param, o->value));
 	}
 }
 
@@ -494,26 +457,138 @@ static void pc_plan_sasl(struct pc_plan *plan, const struct pc_want *want,
 	free(why);
 }
 
+/* The default_action of our milter's "{ ... }" group in a smtpd_milters
+ * list, NULL if it has none (malloc'd). */
+static char *pc_group_action(const char *list, const char *milter)
+{
+	const char *s = list, *end, *w, *a;
+	size_t mlen = strlen(milter);
+
+	while ((s = strchr(s, '{')) != NULL) {
+		end = strchr(s, '}');
+		end = end ? end : s + strlen(s);
+		w = s + 1 + strspn(s + 1, " \t\r\n,");
+		s = end;
+		if (strncmp(w, milter, mlen) != 0 ||
+		    strchr(" \t\r\n,}", w[mlen]) == NULL)
+			continue;
+		if ((a = strstr(w, "default_action")) == NULL || a > end)
+			return NULL;
+		a += strlen("default_action");
+		a += strspn(a, " \t");
+		if (*a != '=')
+			return NULL;
+		a++;
+		a += strspn(a, " \t");
+		return xstrndup(a, strcspn(a, " \t\r\n,}"));
+	}
+	return NULL;
+}
+
+/* A "{ ours, default_action=X }" group with X not ours: reported. */
+static void pc_plan_group(struct pc_plan *plan, unsigned port,
+			  const char *where, const char *list,
+			  const struct pc_want *want)
+{
+	const char *action = want->main[2].value;
+	char *have = pc_group_action(list, want->milter);
+
+	if (have != NULL && strcmp(have, action) != 0)
+		pc_item(plan, PC_I_MANUAL, port, pc_strf(
+			"%s: smtpd_milters gives %s default_action=%s: with the "
+			"milter down, mail would be %s unchecked (portmilter.conf "
+			"says %s): remove default_action from the group",
+			where, want->milter, have, strcmp(have, "accept") == 0 ?
+			"accepted" : "handled", action));
+	free(have);
+}
+
+/* One wanted service: existing (l) or new. */
+static void pc_plan_service(struct pc_plan *plan, const struct pc_want *want,
+			    size_t i, struct pc_svc **match,
+			    struct pc_final *finals, const struct pc_svcs *svcs,
+			    const struct pc_live *live, bool force)
+{
+	const struct pc_service *w = &want->services[i];
+	struct pc_svc *l = match[i];
+	struct pc_one c = { plan, w, l ? l->name : w->name, l == NULL, live,
+			    force, &finals[i] };
+	size_t b = want->nservices;
+	char *entry, *where;
+	const char *m;
+
+	for (size_t j = 0; w->like && j < want->nservices; j++)
+		if (want->services[j].port == w->like)
+			b = j;
+	if (l == NULL) {
+		entry = pc_service_entry(w);
+		pc_fix(plan, PC_I_ADD, w->port, pc_strf("%s/inet", w->name),
+		       entry, NULL, pc_strf("port %u: no service in master.cf "
+		       "(expected %s/inet = %s)", w->port, w->name, entry));
+		free(entry);
+	} else {
+		pc_plan_identity(plan, w, l);
+		pc_plan_fields(plan, w, l, live, force);
+		pc_final_load(&finals[i], live, l->name);
+	}
+	if (b < want->nservices)
+		pc_plan_like(&c, &want->services[b], match[b] ?
+			     match[b]->name : want->services[b].name, &finals[b]);
+	else
+		for (size_t j = 0; j < w->nover; j++)
+			pc_plan_over(&c, &w->over[j]);
+	if (want->milter != NULL)
+		pc_plan_action(&c, want->main[2].value);
+	finals[i].done = true;
+	if (l == NULL)
+		return;
+	pc_plan_service_checks(plan, want, w, l, svcs, live);
+	if (want->milter != NULL &&
+	    (m = pc_over_get(live, l->name, "smtpd_milters")) != NULL) {
+		where = pc_strf("%s/inet (port %u) -o", l->name, w->port);
+		pc_plan_group(plan, w->port, where, m, want);
+		free(where);
+	}
+}
+
+/* Is service i's like service (if any) planned already? */
+static bool pc_ready(const struct pc_want *want, size_t i,
+		     const struct pc_final *finals)
+{
+	unsigned like = want->services[i].like;
+
+	for (size_t j = 0; like && j < want->nservices; j++)
+		if (want->services[j].port == like)
+			return finals[j].done;
+	return true;
+}
+
 void pc_plan_build(const struct pc_want *want, const struct pc_live *live,
 		   bool force, struct pc_plan *plan)
 {
 	struct pc_svcs svcs;
+	size_t n = want->nservices, left = n, before;
+	struct pc_svc **match = xcalloc(n + 1, sizeof(*match));
+	struct pc_final *finals = xcalloc(n + 1, sizeof(*finals));
 
 	memset(plan, 0, sizeof(*plan));
 	pc_svcs_read(live, &svcs);
-	for (size_t i = 0; i < want->nservices; i++) {
-		const struct pc_service *w = &want->services[i];
-		struct pc_svc *l = pc_svc_match(&svcs, w);
-
-		if (l == NULL) {
-			pc_plan_new(plan, w);
-			continue;
+	for (size_t i = 0; i < n; i++)
+		if ((match[i] = pc_svc_match(&svcs, &want->services[i])) != NULL)
+			match[i]->matched = true;
+	/* Port order, a like port after the port it is like (cfg refuses
+	 * like loops; a left-over would be planned on its own). */
+	while (left > 0) {
+		before = left;
+		for (size_t i = 0; i < n; i++) {
+			if (finals[i].done || !pc_ready(want, i, finals))
+				continue;
+			pc_plan_service(plan, want, i, match, finals, &svcs,
+					live, force);
+			left--;
 		}
-		l->matched = true;
-		pc_plan_identity(plan, w, l);
-		pc_plan_fields(plan, w, l, live, force);
-		pc_plan_overrides(plan, w, l, live, force);
-		pc_plan_service_checks(plan, want, w, l, &svcs, live);
+		if (left == before)
+			msg_panic("plan: like ports in a loop");
 	}
 	pc_plan_stale(plan, &svcs, live);
 	for (size_t i = 0; i < PC_NMAIN; i++) {
@@ -524,8 +599,15 @@ void pc_plan_build(const struct pc_want *want, const struct pc_live *live,
 		else
 			pc_plan_macros(plan, &want->main[i], live);
 	}
+	if (want->milter != NULL)
+		pc_plan_group(plan, 0, "main.cf", pc_get(&live->expanded,
+			      "smtpd_milters"), want);
 	pc_plan_cert(plan, want, live);
 	pc_plan_sasl(plan, want, live);
+	for (size_t i = 0; i < n; i++)
+		pc_kv_free(&finals[i].over);
+	free(finals);
+	free(match);
 	pc_svcs_free(&svcs);
 }
 

@@ -4,16 +4,31 @@
  * a change apply makes or as a drift it leaves to the admin.
  *
  * The policy for what the admin wrote (README.md, "portmilter-conf"):
+ * no rule of the admin's is dropped unless --force says so.
  *   - A port's service is the master.cf inet service of that name, or
  *     else any inet service on that port (the port resolved as master(8)
  *     does: number or /etc/services name, so "smtps" is port 465) on a
  *     compatible address. It is used under its own name; only a port
  *     without one gets a new service (postconf -M).
- *   - Its -o overrides are set (postconf -P); other -o options of the
- *     admin's stay. Naming overrides (syslog_name,
- *     milter_macro_daemon_name) that the admin set differently are kept
- *     (a note) unless --force: other tools (log parsers, OpenDKIM or
- *     amavis "ORIGINATING") may rely on them.
+ *   - Its -o options are judged by the property portmilter needs, not
+ *     by string (gen.h, enum pc_over_how): a stronger TLS level or floor
+ *     of the admin's is kept; a restriction list keeps every element of
+ *     the admin's and gets only what is missing (restrict.h), seeded,
+ *     when the service has no -o for it, from the main.cf list it saw
+ *     (smtpd_recipient_restrictions of an AUTH port, the relay list of
+ *     an mx port; none is set when main.cf's already holds). A list
+ *     that cannot be merged (a bare "permit", white space) is left as it
+ *     is and reported; --force drops the "permit". Every other -o of the
+ *     admin's stays (a PC_I_KEEP line in apply's output for those
+ *     judged). Naming options (syslog_name, milter_macro_daemon_name)
+ *     that the admin set differently are kept (a note) unless --force.
+ *   - A port with "like = N" (and N enabled) gets every -o option that
+ *     N's service has after apply, the admin's included, except the
+ *     naming ones and those its own section makes different; an -o it
+ *     has that N's has not is reported (a drift), never removed.
+ *   - -o milter_default_action on a service different from
+ *     portmilter.conf's is set back; a smtpd_milters "{ ... }" group of
+ *     ours with another default_action (main.cf or -o) is reported.
  *   - Its fields: command smtpd, unprivileged, chroot as postfix_chroot
  *     says. A difference is reported and changed (postconf -F) only with
  *     --force. Wakeup and process limit are the admin's: not compared.
@@ -41,6 +56,7 @@ enum pc_item_kind {
 	PC_I_MAIN,	/* main.cf parameter: postconf -e key=value */
 	PC_I_MANUAL,	/* a drift that apply leaves to the admin */
 	PC_I_NOTE,	/* worth knowing, not a drift */
+	PC_I_KEEP,	/* the admin's setting kept (apply's output only) */
 };
 
 struct pc_item {
@@ -51,6 +67,7 @@ struct pc_item {
 	char *old;		/* what it was; NULL = not set */
 	char *text;		/* the drift or note as check prints it;
 				 * NULL = part of the item before it */
+	char *why;		/* apply's detail of a change, or NULL */
 };
 
 struct pc_plan {
@@ -60,7 +77,7 @@ struct pc_plan {
 
 /* The main.cf parameters pc_live_read() must fetch for a plan:
  * pc_main_params (gen.h), then these. */
-#define PC_PLAN_NEXTRA	5
+#define PC_PLAN_NEXTRA	7
 extern const char *const pc_plan_extra_params[PC_PLAN_NEXTRA];
 
 void pc_plan_build(const struct pc_want *want, const struct pc_live *live,
@@ -70,7 +87,7 @@ void pc_plan_free(struct pc_plan *plan);
 /* Items apply runs (ADD, FIELD, OVER, MAIN). */
 size_t pc_plan_fixes(const struct pc_plan *plan);
 
-/* Drifts as check counts them (every item with a text but notes). */
+/* Drifts as check counts them (ADD..MANUAL items with a text). */
 size_t pc_plan_drifts(const struct pc_plan *plan);
 
 /* Run the fixes: one postconf call per kind (-M, -F, -P, -e, in that

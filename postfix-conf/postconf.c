@@ -224,6 +224,7 @@ bool pc_live_read(const struct pc_postconf *pc, const char *const *params,
 	memset(live, 0, sizeof(*live));
 	if (!pc_read(pc, "-F", NULL, 0, &live->fields, err) ||
 	    !pc_read(pc, "-P", NULL, 0, &live->overrides, err) ||
+	    !pc_read(pc, "-Px", NULL, 0, &live->overrides_x, err) ||
 	    !pc_read(pc, "-n", NULL, 0, &live->explicit, err) ||
 	    !pc_read(pc, NULL, params, nparams, &live->raw, err) ||
 	    !pc_read(pc, "-x", params, nparams, &live->expanded, err) ||
@@ -238,9 +239,131 @@ void pc_live_free(struct pc_live *live)
 {
 	pc_kv_free(&live->fields);
 	pc_kv_free(&live->overrides);
+	pc_kv_free(&live->overrides_x);
 	pc_kv_free(&live->explicit);
 	pc_kv_free(&live->raw);
 	pc_kv_free(&live->expanded);
 	free(live->queue_dir);
 	live->queue_dir = NULL;
+}
+
+/* ---- main.cf and master.cf put back after a failure ---------------------- */
+
+/* The whole file in memory (NUL-terminated, len without it). */
+static bool pc_slurp(const char *path, char **data, size_t *len,
+		     struct stat *st, char **err)
+{
+	struct strbuf b = { 0 };
+	char chunk[8192];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0 || fstat(fd, st) < 0) {
+		*err = pc_strf("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*err = pc_strf("%s: %s", path, strerror(errno));
+			close(fd);
+			free(strbuf_take(&b));
+			return false;
+		}
+		strbuf_add(&b, chunk, (size_t) n);
+	}
+	close(fd);
+	*len = b.len;
+	*data = strbuf_take(&b);
+	return true;
+}
+
+bool pc_snap_take(const char *dir, struct pc_snap *snap, char **err)
+{
+	static const char *const names[2] = { "main.cf", "master.cf" };
+
+	memset(snap, 0, sizeof(*snap));
+	for (size_t i = 0; i < 2; i++) {
+		snap->path[i] = pc_strf("%s/%s", dir, names[i]);
+		if (!pc_slurp(snap->path[i], &snap->data[i], &snap->len[i],
+			      &snap->st[i], err)) {
+			pc_snap_free(snap);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Write data to a temporary file next to path, then rename it. */
+static bool pc_put_back(const char *path, const char *data, size_t len,
+			const struct stat *st, char **err)
+{
+	char *tmp = pc_strf("%s.portmilter-XXXXXX", path);
+	int fd = mkstemp(tmp);
+	struct timespec times[2];
+	size_t off = 0;
+	ssize_t n;
+	bool ok = fd >= 0;
+
+	while (ok && off < len) {
+		n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ok = n > 0;
+		off += ok ? (size_t) n : 0;
+	}
+	/* The original's times too: Postfix compares main.cf's mtime. */
+	times[0] = st->st_atim;
+	times[1] = st->st_mtim;
+	ok = ok && fchmod(fd, st->st_mode & 07777) == 0 &&
+	     futimens(fd, times) == 0 &&
+	     (fchown(fd, st->st_uid, st->st_gid) == 0 || errno == EPERM) &&
+	     fsync(fd) == 0;
+	if (fd >= 0 && close(fd) < 0)
+		ok = false;
+	if (ok && rename(tmp, path) < 0)
+		ok = false;
+	if (!ok) {
+		*err = pc_strf("%s: cannot put the previous version back: %s "
+			       "(it was not changed by hand: restore it from a "
+			       "backup)", path, strerror(errno));
+		if (fd >= 0)
+			unlink(tmp);
+	}
+	free(tmp);
+	return ok;
+}
+
+bool pc_snap_restore(const struct pc_snap *snap, char **err)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < 2; i++) {
+		char *now = NULL, *e = NULL;
+		size_t len = 0;
+		struct stat st;
+		bool same = pc_slurp(snap->path[i], &now, &len, &st, &e) &&
+			    len == snap->len[i] &&
+			    memcmp(now, snap->data[i], len) == 0;
+
+		free(now);
+		free(e);
+		if (!same && ok &&
+		    !pc_put_back(snap->path[i], snap->data[i], snap->len[i],
+				 &snap->st[i], err))
+			ok = false;
+	}
+	return ok;
+}
+
+void pc_snap_free(struct pc_snap *snap)
+{
+	for (size_t i = 0; i < 2; i++) {
+		free(snap->path[i]);
+		free(snap->data[i]);
+	}
+	memset(snap, 0, sizeof(*snap));
 }

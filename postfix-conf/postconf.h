@@ -10,6 +10,7 @@
  * The live configuration (pc_live_read):
  *   fields     postconf -F: "name/type/field = value" of every service
  *   overrides  postconf -P: "name/type/param = value" (the -o options)
+ *   overrides_x  postconf -Px: the same with "$name" expanded
  *   explicit   postconf -n: what main.cf sets
  *   raw        postconf PARAM...: current values, defaults included,
  *              "$name" left as written
@@ -21,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "text.h"
 
@@ -44,6 +46,7 @@ bool pc_postfix_dir_ok(const char *dir, char **err);
 struct pc_live {
 	struct pc_kvlist fields;
 	struct pc_kvlist overrides;
+	struct pc_kvlist overrides_x;
 	struct pc_kvlist explicit;
 	struct pc_kvlist raw;
 	struct pc_kvlist expanded;
@@ -55,6 +58,24 @@ struct pc_live {
 bool pc_live_read(const struct pc_postconf *pc, const char *const *params,
 		  size_t nparams, struct pc_live *live, char **err);
 void pc_live_free(struct pc_live *live);
+
+/*
+ * A copy of DIR/main.cf and DIR/master.cf taken before apply changes
+ * them, so that a failure part way leaves neither half-changed.
+ * pc_snap_restore() puts back each file whose content differs (a
+ * temporary file in DIR with the original's mode, owner and times,
+ * renamed over it); false with *err when it could not.
+ */
+struct pc_snap {
+	char *path[2];
+	char *data[2];
+	size_t len[2];
+	struct stat st[2];
+};
+
+bool pc_snap_take(const char *dir, struct pc_snap *snap, char **err);
+bool pc_snap_restore(const struct pc_snap *snap, char **err);
+void pc_snap_free(struct pc_snap *snap);
 
 /* Just queue_directory (the chroot), for the master and main commands. */
 char *pc_queue_dir(const struct pc_postconf *pc, char **err);

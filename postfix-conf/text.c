@@ -41,6 +41,29 @@ void pc_kv_add(struct pc_kvlist *l, const char *key, const char *value)
 	l->n++;
 }
 
+void pc_kv_set(struct pc_kvlist *l, const char *key, const char *value)
+{
+	bool found = false;
+	size_t j = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->v[i].key, key) != 0 || (value != NULL && !found)) {
+			if (strcmp(l->v[i].key, key) == 0) {
+				free(l->v[i].value);
+				l->v[i].value = xstrdup(value);
+				found = true;
+			}
+			l->v[j++] = l->v[i];
+			continue;
+		}
+		free(l->v[i].key);
+		free(l->v[i].value);
+	}
+	l->n = j;
+	if (!found && value != NULL)
+		pc_kv_add(l, key, value);
+}
+
 const char *pc_kv_get(const struct pc_kvlist *l, const char *key)
 {
 	for (size_t i = l->n; i > 0; i--)

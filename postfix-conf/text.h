@@ -33,6 +33,9 @@ struct pc_kvlist {
 
 void pc_kv_add(struct pc_kvlist *l, const char *key, const char *value);
 
+/* Replace key's value (every copy), or add it; value NULL removes it. */
+void pc_kv_set(struct pc_kvlist *l, const char *key, const char *value);
+
 /* The value of key, NULL if absent (the last one if listed twice). */
 const char *pc_kv_get(const struct pc_kvlist *l, const char *key);
 

@@ -5,7 +5,7 @@
 # drift after hand edits, the admin's own services and milters, errors.
 # Prints TAP.
 
-. "$top_srcdir/tests/conf/lib.sh"
+. "${top_srcdir:?}/tests/conf/lib.sh"
 
 pc_require_postconf
 pm_tmp_setup
@@ -207,5 +207,43 @@ pc_sums "$PF" >"$PM_TMP/sums.5"
 [ "$PC_ST" -eq 2 ] && grep -q "^$PM_TMP/bad.conf:3: bad value \"0\" for max_recipients" "$PC_ERR" &&
 	cmp -s "$PM_TMP/sums.4" "$PM_TMP/sums.5"
 tap_ok $? "a bad config: exit 2 with FILE:LINE, nothing changed" || tap_diag_file "$PC_ERR"
+
+# ---- never half-applied (issue 9, item 2) ------------------------------------
+
+# A postconf that works for -M, -F, -P and the reads, but fails on -e
+# (after master.cf was changed), or says yes to -e and writes nothing.
+PF3=$PM_TMP/pf3
+pc_postfix_dir "$PF3"
+for _w in fail-e ignore-e; do
+	case $_w in
+	fail-e) _act='echo "postconf: fatal: refused for the test" >&2; exit 1' ;;
+	*) _act='exit 0' ;;
+	esac
+	cat >"$PM_TMP/$_w" <<EOW
+#!/bin/sh
+for a in "\$@"; do
+	[ "\$a" = -e ] && { $_act; }
+done
+exec postconf "\$@"
+EOW
+	chmod +x "$PM_TMP/$_w"
+done
+pc_sums "$PF3" >"$PM_TMP/sums.6"
+_ok=0
+for _w in fail-e ignore-e fail-e; do
+	pc_run -c "$CONF" apply --postfix-dir "$PF3" --postconf "$PM_TMP/$_w"
+	[ "$PC_ST" -eq 2 ] &&
+		grep -qF "nothing changed: main.cf and master.cf in $PF3 are as they were before apply" "$PC_ERR" ||
+		{ _ok=1; tap_diag "$_w: exit $PC_ST"; tap_diag_file "$PC_ERR"; }
+done
+pc_sums "$PF3" >"$PM_TMP/sums.7"
+find "$PF3" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort >"$PM_TMP/ls3"
+[ "$_ok" -eq 0 ] && cmp -s "$PM_TMP/sums.6" "$PM_TMP/sums.7" &&
+	[ "$(cat "$PM_TMP/ls3")" = "$(printf 'main.cf\nmaster.cf')" ]
+tap_ok $? "postconf failing part way or not applying: exit 2, main.cf and master.cf as before (three runs, no copies, no temporary files)" ||
+	{ tap_diag_file "$PM_TMP/ls3"; diff "$PM_TMP/sums.6" "$PM_TMP/sums.7" | tap_diag_file -; }
+pc_run -c "$CONF" apply --postfix-dir "$PF3"
+[ "$PC_ST" -eq 0 ] && [ "$(postconf -c "$PF3" -h smtpd_milters)" = unix:/portmilter/portmilter.sock ]
+tap_ok $? "then a working postconf: applied once, one milter entry" || tap_diag_file "$PC_OUT"
 
 tap_plan

@@ -28,7 +28,10 @@
 #                          Debian's Postfix looks there);
 #                          Postfix in $PM_TMP/pf (E2E_PF) configured by
 #                          `portmilter-conf apply --postfix-dir`, started,
-#                          all six ports listening. Returns 1 (and prints
+#                          all six ports listening; the function named
+#                          by E2E_BEFORE_APPLY, if set, runs just before
+#                          apply (an admin's own Postfix settings; it may
+#                          use E2E_PF, E2E_OFFSET). Returns 1 (and prints
 #                          "# " lines saying why) on failure.
 #   e2e_stop               stops Postfix, the milter, PostgreSQL (in that
 #                          order); quiet, never fails, safe twice and from
@@ -63,6 +66,7 @@ E2E_LOG=
 E2E_DB=
 E2E_READER=
 E2E_GOT=
+E2E_BEFORE_APPLY=${E2E_BEFORE_APPLY:-}
 
 e2e_require() {
 	if [ "$(id -u)" -ne 0 ]; then
@@ -199,6 +203,10 @@ EOS
 		chmod 600 "$PM_TMP/sasldb2" ||
 		_e2e_fail "saslpasswd2 failed" "$PM_TMP/sasl.out" || return 1
 
+	if [ -n "$E2E_BEFORE_APPLY" ]; then
+		"$E2E_BEFORE_APPLY" ||
+			_e2e_fail "$E2E_BEFORE_APPLY failed" || return 1
+	fi
 	pc_run -c "$E2E_CONF" apply --postfix-dir "$E2E_PF"
 	[ "$PC_ST" -eq 0 ] ||
 		_e2e_fail "portmilter-conf apply: status $PC_ST" "$PC_OUT" "$PC_ERR" || return 1

@@ -1,0 +1,114 @@
+/*
+ * Unit tests: postfix-conf/restrict.c, restriction lists judged as
+ * properties and merged without dropping the admin's elements.
+ * Table-driven; TAP output.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "restrict.h"
+
+#define PSA "permit_sasl_authenticated"
+#define POL "check_policy_service inet:127.0.0.1:10040"
+#define POLC "check_policy_service,inet:127.0.0.1:10040"
+
+struct row {
+	const char *name;
+	enum pc_guard guard;
+	const char *in;
+	bool ok;		/* pc_restr_ok */
+	bool force;
+	const char *out;	/* merged, NULL: merge refused */
+	const char *added;
+	const char *dropped;
+};
+
+static const struct row rows[] = {
+	{ "auth: empty list", PC_GUARD_AUTH, "", false, false,
+	  PSA ",reject", PSA ",reject", "" },
+	{ "auth: the admin's policy first, kept", PC_GUARD_AUTH,
+	  POL ", " PSA ", reject", true, false,
+	  POLC "," PSA ",reject", "", "" },
+	{ "auth: psa before the first reject", PC_GUARD_AUTH,
+	  POL ", reject_unauth_destination", false, false,
+	  POLC "," PSA ",reject_unauth_destination,reject", PSA ",reject", "" },
+	{ "auth: Postfix's default relay list", PC_GUARD_AUTH,
+	  "permit_mynetworks, " PSA ", defer_unauth_destination", false, false,
+	  "permit_mynetworks," PSA ",defer_unauth_destination,reject",
+	  "reject", "" },
+	{ "auth: $mua_* kept in front", PC_GUARD_AUTH,
+	  "$mua_client_restrictions", false, false,
+	  "$mua_client_restrictions," PSA ",reject", PSA ",reject", "" },
+	{ "auth: bare permit refused", PC_GUARD_AUTH, "permit", false, false,
+	  NULL, NULL, NULL },
+	{ "auth: bare permit dropped with force", PC_GUARD_AUTH,
+	  POL ", permit", false, true, POLC "," PSA ",reject",
+	  PSA ",reject", "permit" },
+	{ "auth: blanks in a group cannot be written", PC_GUARD_AUTH,
+	  "check_policy_service { inet:127.0.0.1:1, timeout=10s }", false,
+	  false, NULL, NULL, NULL },
+	{ "mx: reject_unauth_destination holds", PC_GUARD_MX,
+	  "permit_mynetworks " PSA " reject_unauth_destination " POL, true,
+	  false, "permit_mynetworks," PSA ",reject_unauth_destination," POLC,
+	  "", "" },
+	{ "mx: defer becomes reject", PC_GUARD_MX,
+	  POL ", permit_mynetworks, " PSA ", defer_unauth_destination", false,
+	  false, POLC ",permit_mynetworks," PSA ",reject_unauth_destination",
+	  "defer_unauth_destination -> reject_unauth_destination", "" },
+	{ "mx: appended", PC_GUARD_MX, "permit_mynetworks", false, false,
+	  "permit_mynetworks,reject_unauth_destination",
+	  "reject_unauth_destination", "" },
+	{ "mx: permit after the guard is the admin's", PC_GUARD_MX,
+	  "reject_unauth_destination, permit", true, false,
+	  "reject_unauth_destination,permit", "", "" },
+	{ "mx: permit before the guard refused", PC_GUARD_MX,
+	  "permit, reject_unauth_destination", false, false, NULL, NULL, NULL },
+};
+
+static void test_rows(void **state)
+{
+	(void) state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *r = &rows[i];
+		char *out = NULL, *added = NULL, *dropped = NULL, *why = NULL;
+		bool merged;
+
+		print_message("# %s\n", r->name);
+		assert_int_equal(pc_restr_ok(r->guard, r->in), r->ok);
+		merged = pc_restr_merge(r->guard, r->in, r->force, &out, &added,
+					&dropped, &why);
+		if (r->out == NULL) {
+			assert_false(merged);
+			assert_non_null(why);
+			free(why);
+			continue;
+		}
+		assert_true(merged);
+		/* A merged list holds the guard, and merging it again is a
+		 * no-op: apply is idempotent. */
+		assert_true(pc_restr_ok(r->guard, out));
+		assert_string_equal(out, r->out);
+		assert_string_equal(added, r->added);
+		assert_string_equal(dropped, r->dropped);
+		free(out);
+		free(added);
+		free(dropped);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rows),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
