@@ -367,7 +367,7 @@ static bool record(const struct connctx *cc, bool txn, enum txn_verdict verdict)
 }
 
 /* Forget the transaction (after its event is logged and recorded). */
-static void msg_reset(struct connctx *cc)
+static void txn_reset(struct connctx *cc)
 {
 	if (cc->msg.open)
 		cc->ntransactions++;
@@ -378,7 +378,7 @@ static void msg_reset(struct connctx *cc)
 
 /* End of a transaction: log its outcome and record it, keeping its
  * context for a last log line; false when it could not be recorded. */
-static bool msg_close(struct connctx *cc, enum txn_verdict verdict)
+static bool txn_close(struct connctx *cc, enum txn_verdict verdict)
 {
 	char client[LOG_VALUE + 80], user[LOG_VALUE], from[LOG_VALUE];
 	char tls[LOG_VALUE];
@@ -403,11 +403,11 @@ static bool msg_close(struct connctx *cc, enum txn_verdict verdict)
 	return recorded;
 }
 
-static bool msg_finish(struct connctx *cc, enum txn_verdict verdict)
+static bool txn_finish(struct connctx *cc, enum txn_verdict verdict)
 {
-	bool recorded = msg_close(cc, verdict);
+	bool recorded = txn_close(cc, verdict);
 
-	msg_reset(cc);
+	txn_reset(cc);
 	return recorded;
 }
 
@@ -645,7 +645,7 @@ static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
 
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;
-	(void)msg_finish(cc, TXN_ABORTED);	/* a MAIL without abort */
+	(void)txn_finish(cc, TXN_ABORTED);	/* a MAIL without abort */
 	cc->msg.open = true;
 	cc->msg.sender = xstrndup(argv && argv[0] ? argv[0] : "", VALUE_MAX);
 	tls_refresh(ctx, cc);
@@ -661,7 +661,7 @@ static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
 	if (v.action == POLICY_CONTINUE)
 		return SMFIS_CONTINUE;
 	r = refuse(ctx, cc, "MAIL", &v, NULL);
-	(void)msg_finish(cc, v.action == POLICY_TEMPFAIL ? TXN_TEMPFAILED
+	(void)txn_finish(cc, v.action == POLICY_TEMPFAIL ? TXN_TEMPFAILED
 						     : TXN_REJECTED);
 	return r;
 }
@@ -734,10 +734,10 @@ static sfsistat pm_eom(SMFICTX *ctx)
 	queue_id_refresh(ctx, cc);
 	cc->msg.has_data = true;
 	cc->msg.size += 2;		/* the empty line after the headers */
-	if (!msg_close(cc, TXN_ACCEPTED) &&
+	if (!txn_close(cc, TXN_ACCEPTED) &&
 	    cc->cfg->journal_full_action == CFG_FULL_TEMPFAIL)
 		r = refuse(ctx, cc, "END-OF-MESSAGE", &journal_full, NULL);
-	msg_reset(cc);
+	txn_reset(cc);
 	return r;
 }
 
@@ -757,7 +757,7 @@ static sfsistat pm_abort(SMFICTX *ctx)
 	struct connctx *cc = smfi_getpriv(ctx);
 
 	if (cc != NULL)
-		(void)msg_finish(cc, unfinished_verdict(cc));
+		(void)txn_finish(cc, unfinished_verdict(cc));
 	return SMFIS_CONTINUE;
 }
 
@@ -767,7 +767,7 @@ static sfsistat pm_close(SMFICTX *ctx)
 
 	if (cc == NULL)
 		return SMFIS_CONTINUE;	/* close may be the only callback */
-	(void)msg_finish(cc, unfinished_verdict(cc));
+	(void)txn_finish(cc, unfinished_verdict(cc));
 	if (cc->ntransactions == 0)
 		(void)record(cc, false, cc->connect_rejected ? TXN_REJECTED : TXN_NONE);
 	smfi_setpriv(ctx, NULL);
