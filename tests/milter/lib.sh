@@ -5,14 +5,9 @@
 # them). Linux only: liveness is read from /proc (a crashed daemon is a
 # zombie until reaped, and kill -0 succeeds on zombies).
 #
-# TAP (one counter, tap_n, per script):
-#   tap_ok STATUS NAME...   "ok N - NAME" if STATUS is 0, else "not ok";
-#                           returns STATUS
-#   tap_skip NAME...        "ok N # SKIP NAME"
-#   tap_diag TEXT...        "# TEXT", one per line
-#   tap_diag_file FILE      FILE ("-" = stdin) as "# " lines
-#                           (non-printables as '?', at most 100 lines)
-#   tap_plan                "1..N" (given last: the plan may end a stream)
+# TAP: tap_ok, tap_skip, tap_diag, tap_diag_file, tap_plan come from
+# tests/lib/tap.sh, sourced here (scripts that need nothing else source
+# that file alone).
 # Temporary directory:
 #   pm_tmp_setup            makes PM_TMP (mktemp -d) and installs traps;
 #                           "Bail out!" and exit 99 if it cannot
@@ -59,7 +54,8 @@ PM_SHIPPED_CONF=$top_srcdir/etc/portmilter.conf
 PM_PID=
 PM_STATUS=
 PM_TMP=
-tap_n=0
+
+. "$top_srcdir/tests/lib/tap.sh"
 
 # Under valgrind everything is ~20 times slower.
 if [ -n "${PM_VALGRIND:-}" ]; then
@@ -67,43 +63,6 @@ if [ -n "${PM_VALGRIND:-}" ]; then
 else
 	PM_SLOW=1
 fi
-
-# ---- TAP -----------------------------------------------------------------
-
-tap_ok() {
-	_tap_st=$1
-	shift
-	tap_n=$((tap_n + 1))
-	if [ "$_tap_st" -eq 0 ]; then
-		echo "ok $tap_n - $*"
-	else
-		echo "not ok $tap_n - $*"
-	fi
-	return "$_tap_st"
-}
-
-tap_skip() {
-	tap_n=$((tap_n + 1))
-	echo "ok $tap_n # SKIP $*"
-}
-
-tap_diag() {
-	printf '%s\n' "$*" | LC_ALL=C tr -c '[:print:]\n' '?' | sed 's/^/# /'
-}
-
-tap_diag_file() {
-	if [ "$1" = - ]; then
-		LC_ALL=C tr -c '[:print:]\n' '?' | head -n 100 | sed 's/^/# /'
-	elif [ -f "$1" ]; then
-		LC_ALL=C tr -c '[:print:]\n' '?' <"$1" | head -n 100 | sed 's/^/# /'
-	else
-		echo "# ($1 does not exist)"
-	fi
-}
-
-tap_plan() {
-	echo "1..$tap_n"
-}
 
 # ---- temporary directory and cleanup ------------------------------------
 
