@@ -424,13 +424,6 @@ static sfsistat reply(SMFICTX *ctx, const struct policy_verdict *v, char *said,
 	return v->action == POLICY_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }
 
-/* The journal cannot take the event and journal_full_action = tempfail. */
-static const struct policy_verdict journal_full = {
-	.action = POLICY_TEMPFAIL, .rule = "journal_full",
-	.rcode = "451", .xcode = "4.3.0",
-	.text = "Temporary local problem, try again later",
-};
-
 /* Refuse at stage: log, keep the rule and the reply for the record. */
 static sfsistat refuse(SMFICTX *ctx, struct connctx *cc, const char *stage,
 		       const struct policy_verdict *v, const char *rcpt)
@@ -656,8 +649,9 @@ static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
 		cc->exposure = true;
 		log_exposure(cc);
 	}
+	/* The journal cannot take the event, journal_full_action = tempfail. */
 	if (v.action == POLICY_CONTINUE && !recorder_accepting(cc->cfg))
-		v = journal_full;
+		v = policy_rule_verdict(POLICY_RULE_JOURNAL_FULL, 0);
 	if (v.action == POLICY_CONTINUE)
 		return SMFIS_CONTINUE;
 	r = refuse(ctx, cc, "MAIL", &v, NULL);
@@ -728,6 +722,7 @@ static sfsistat pm_eom(SMFICTX *ctx)
 {
 	struct connctx *cc = smfi_getpriv(ctx);
 	sfsistat r = SMFIS_CONTINUE;
+	struct policy_verdict full;
 
 	if (cc == NULL)
 		return SMFIS_CONTINUE;
@@ -735,8 +730,10 @@ static sfsistat pm_eom(SMFICTX *ctx)
 	cc->msg.has_data = true;
 	cc->msg.size += 2;		/* the empty line after the headers */
 	if (!txn_close(cc, TXN_ACCEPTED) &&
-	    cc->cfg->journal_full_action == CFG_FULL_TEMPFAIL)
-		r = refuse(ctx, cc, "END-OF-MESSAGE", &journal_full, NULL);
+	    cc->cfg->journal_full_action == CFG_FULL_TEMPFAIL) {
+		full = policy_rule_verdict(POLICY_RULE_JOURNAL_FULL, 0);
+		r = refuse(ctx, cc, "END-OF-MESSAGE", &full, NULL);
+	}
 	txn_reset(cc);
 	return r;
 }

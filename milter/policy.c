@@ -2,7 +2,8 @@
  * policy - the per-port rule engine (see policy.h for the contract).
  *
  * Everything here is a pure function of its arguments: no libmilter,
- * no I/O, no global state, no allocation. Addresses come straight from
+ * no I/O, no mutable global state, no allocation. The replies come from
+ * one table of rules (policy_rules). Addresses come straight from
  * the SMTP client and may be NULL, empty, huge or hostile: they are
  * only ever scanned within their own length, and a domain that does
  * not fit the local buffer is never treated as local (a truncated
@@ -14,12 +15,55 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "msg.h"
 #include "policy.h"
 
 /* Longer than any DNS name (253): a domain that does not fit is not ours. */
 #define POLICY_DOMAIN_MAX 256
 
-#define TEXT_NO_SERVICE "Service not available on this port"
+/*
+ * The rules: one row each, in the order of policy.h's enum. A new rule
+ * is a row here, a name in the enum and a row of README's table
+ * (tests/doc/rules.sh compares them). A row without codes does not
+ * reply (postfix_rejected: recorded only).
+ */
+static const struct policy_rule policy_rules[POLICY_RULE_COUNT] = {
+	[POLICY_RULE_UNKNOWN_PORT] = {"unknown_port", "connect",
+		POLICY_REJECT, "554", "5.7.1",
+		"Service not available on this port"},
+	[POLICY_RULE_PORT_DISABLED] = {"port_disabled", "connect",
+		POLICY_REJECT, "554", "5.7.1",
+		"Service not available on this port"},
+	[POLICY_RULE_CLIENT_NETWORKS] = {"client_networks", "connect",
+		POLICY_REJECT, "554", "5.7.1",
+		"Client address not allowed on this port"},
+	[POLICY_RULE_TLS_BEFORE_AUTH] = {"tls_before_auth", "MAIL",
+		POLICY_REJECT, "538", "5.7.11",
+		"Encryption required for requested authentication mechanism"},
+	[POLICY_RULE_REQUIRE_TLS] = {"require_tls", "MAIL",
+		POLICY_REJECT, "530", "5.7.0",
+		"Must issue a STARTTLS command first"},
+	[POLICY_RULE_REQUIRE_TLS_IMPLICIT] = {"require_tls", "MAIL",
+		POLICY_REJECT, "530", "5.7.0",
+		"Encryption required on this port"},
+	[POLICY_RULE_MIN_TLS_VERSION] = {"min_tls_version", "MAIL",
+		POLICY_REJECT, "554", "5.7.0",
+		"or newer required"},
+	[POLICY_RULE_REQUIRE_AUTH] = {"require_auth", "MAIL",
+		POLICY_REJECT, "530", "5.7.0",
+		"Authentication required"},
+	[POLICY_RULE_JOURNAL_FULL] = {"journal_full", "MAIL",
+		POLICY_TEMPFAIL, "451", "4.3.0",
+		"Temporary local problem, try again later"},
+	[POLICY_RULE_POSTFIX_REJECTED] = {"postfix_rejected", "RCPT",
+		POLICY_CONTINUE, NULL, NULL, NULL},
+	[POLICY_RULE_MAX_RECIPIENTS] = {"max_recipients", "RCPT",
+		POLICY_TEMPFAIL, "452", "4.5.3",
+		"Too many recipients"},
+	[POLICY_RULE_RELAY] = {"relay", "RCPT",
+		POLICY_REJECT, "554", "5.7.1",
+		"Relay access denied"},
+};
 
 static struct policy_verdict verdict_continue(void)
 {
@@ -30,27 +74,44 @@ static struct policy_verdict verdict_continue(void)
 	return v;
 }
 
-/*
- * A verdict with a reply. The text is copied (truncated if need be) and
- * any CR, LF or '%' in it becomes a blank: libmilter and Postfix refuse
- * or misread such reply text.
- */
-static struct policy_verdict verdict(enum policy_action action,
-				     const char *rule, const char *rcode,
-				     const char *xcode, const char *text)
+const struct policy_rule *policy_rule(enum policy_rule_id id)
 {
+	if ((unsigned)id >= POLICY_RULE_COUNT)
+		msg_panic("policy_rule: bad rule id %d", (int)id);
+	return &policy_rules[id];
+}
+
+/*
+ * The verdict of a rule. The text is copied (truncated if need be),
+ * after the TLS version for min_tls_version, and any CR, LF or '%' in
+ * it becomes a blank: libmilter and Postfix refuse or misread such
+ * reply text.
+ */
+struct policy_verdict policy_rule_verdict(enum policy_rule_id id,
+					  int tls_version)
+{
+	const struct policy_rule *r = policy_rule(id);
 	struct policy_verdict v = verdict_continue();
 	char *p;
 
-	v.action = action;
-	v.rule = rule;
-	v.rcode = rcode;
-	v.xcode = xcode;
-	snprintf(v.text, sizeof(v.text), "%s", text ? text : "");
+	v.action = r->action;
+	v.rule = r->name;
+	v.rcode = r->rcode;
+	v.xcode = r->xcode;
+	if (id == POLICY_RULE_MIN_TLS_VERSION)
+		snprintf(v.text, sizeof(v.text), "%s %s",
+			 cfg_tls_version_name(tls_version), r->text);
+	else
+		snprintf(v.text, sizeof(v.text), "%s", r->text ? r->text : "");
 	for (p = v.text; *p != '\0'; p++)
 		if (*p == '\r' || *p == '\n' || *p == '%')
 			*p = ' ';
 	return v;
+}
+
+static struct policy_verdict verdict(enum policy_rule_id id)
+{
+	return policy_rule_verdict(id, 0);
 }
 
 const struct cfg_port *policy_profile(const struct cfg *cfg, unsigned port,
@@ -94,24 +155,12 @@ struct policy_verdict policy_connect(const struct cfg *cfg,
 	const struct cfg_port *p = policy_profile(cfg, facts->port, &known);
 
 	if (!known && cfg->unknown_port == CFG_UNKNOWN_REJECT)
-		return verdict(POLICY_REJECT, "unknown_port", "554", "5.7.1",
-			       TEXT_NO_SERVICE);
+		return verdict(POLICY_RULE_UNKNOWN_PORT);
 	if (!p->enabled)
-		return verdict(POLICY_REJECT, "port_disabled", "554", "5.7.1",
-			       TEXT_NO_SERVICE);
+		return verdict(POLICY_RULE_PORT_DISABLED);
 	if (!client_allowed(p, &facts->client))
-		return verdict(POLICY_REJECT, "client_networks", "554",
-			       "5.7.1", "Client address not allowed on this port");
+		return verdict(POLICY_RULE_CLIENT_NETWORKS);
 	return verdict_continue();
-}
-
-static struct policy_verdict min_tls_reject(int min)
-{
-	char text[64];
-
-	snprintf(text, sizeof(text), "%s or newer required",
-		 cfg_tls_version_name(min));
-	return verdict(POLICY_REJECT, "min_tls_version", "554", "5.7.0", text);
 }
 
 struct policy_verdict policy_mail(const struct cfg *cfg,
@@ -122,23 +171,20 @@ struct policy_verdict policy_mail(const struct cfg *cfg,
 	struct policy_verdict v;
 
 	if (facts->authenticated && tls == PM_TLS_NONE && p->tls_before_auth) {
-		v = verdict(POLICY_REJECT, "tls_before_auth", "538", "5.7.11",
-			    "Encryption required for requested authentication"
-			    " mechanism");
+		v = verdict(POLICY_RULE_TLS_BEFORE_AUTH);
 		v.credential_exposure = true;
 		return v;
 	}
 	if (p->require_tls && tls == PM_TLS_NONE)
-		return verdict(POLICY_REJECT, "require_tls", "530", "5.7.0",
-			       p->mode == CFG_MODE_SUBMISSIONS ?
-			       "Encryption required on this port" :
-			       "Must issue a STARTTLS command first");
+		return verdict(p->mode == CFG_MODE_SUBMISSIONS ?
+			       POLICY_RULE_REQUIRE_TLS_IMPLICIT :
+			       POLICY_RULE_REQUIRE_TLS);
 	if (tls != PM_TLS_NONE && p->min_tls_version != PM_TLS_NONE &&
 	    (tls == PM_TLS_UNKNOWN || tls < p->min_tls_version))
-		return min_tls_reject(p->min_tls_version);
+		return policy_rule_verdict(POLICY_RULE_MIN_TLS_VERSION,
+					   p->min_tls_version);
 	if (p->require_auth && !facts->authenticated)
-		return verdict(POLICY_REJECT, "require_auth", "530", "5.7.0",
-			       "Authentication required");
+		return verdict(POLICY_RULE_REQUIRE_AUTH);
 	return verdict_continue();
 }
 
@@ -277,14 +323,12 @@ struct policy_verdict policy_rcpt(const struct cfg *cfg,
 	struct policy_verdict v;
 
 	if (mailer != NULL && strcmp(mailer, "error") == 0) {
-		v = verdict_continue();
-		v.rule = "postfix_rejected";
+		v = verdict(POLICY_RULE_POSTFIX_REJECTED);
 		v.postfix_rejected = true;
 		return v;
 	}
 	if (facts->nrcpt >= p->max_recipients)
-		return verdict(POLICY_TEMPFAIL, "max_recipients", "452",
-			       "4.5.3", "Too many recipients");
+		return verdict(POLICY_RULE_MAX_RECIPIENTS);
 	v = verdict_continue();
 	if (facts->authenticated || p->allow_unauth_relay ||
 	    rcpt_is_local(cfg, addr, mailer))
@@ -292,8 +336,7 @@ struct policy_verdict policy_rcpt(const struct cfg *cfg,
 	/* A relay without AUTH: only from the port's relay_networks (an
 	 * unknown client address is in none). */
 	if (!cfg_nets_has(&p->relay_networks, &facts->client))
-		return verdict(POLICY_REJECT, "relay", "554", "5.7.1",
-			       "Relay access denied");
+		return verdict(POLICY_RULE_RELAY);
 	v.relay_networks = true;
 	return v;
 }

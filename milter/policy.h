@@ -4,7 +4,10 @@
  * a session so far, each stage function says continue, reject or
  * tempfail, with the SMTP reply and the name of the rule that decided.
  *
- * Stages and rules (rule names are stable: they are logged and stored):
+ * Stages and rules (rule names are stable: they are logged and stored;
+ * every reply comes from the table in policy.c, one row a rule, and
+ * README's table "The rules and the replies" is checked against it by
+ * tests/doc/rules.sh):
  *   connect: "port_disabled", "unknown_port" (unknown_port = reject),
  *            "client_networks"
  *   MAIL:    "tls_before_auth"  538 5.7.11 (and credential_exposure),
@@ -66,6 +69,44 @@ struct policy_verdict {
 	bool relay_networks;		/* CONTINUE: a relay without AUTH,
 					 * allowed by relay_networks */
 };
+
+/* The rules, in the order of policy.c's table. */
+enum policy_rule_id {
+	POLICY_RULE_UNKNOWN_PORT,
+	POLICY_RULE_PORT_DISABLED,
+	POLICY_RULE_CLIENT_NETWORKS,
+	POLICY_RULE_TLS_BEFORE_AUTH,
+	POLICY_RULE_REQUIRE_TLS,		/* STARTTLS ports */
+	POLICY_RULE_REQUIRE_TLS_IMPLICIT,	/* mode = submissions */
+	POLICY_RULE_MIN_TLS_VERSION,
+	POLICY_RULE_REQUIRE_AUTH,
+	POLICY_RULE_JOURNAL_FULL,	/* the milter's, not the policy's */
+	POLICY_RULE_POSTFIX_REJECTED,
+	POLICY_RULE_MAX_RECIPIENTS,
+	POLICY_RULE_RELAY,
+	POLICY_RULE_COUNT
+};
+
+/* One row of the rule table. */
+struct policy_rule {
+	const char *name;		/* "relay": logged and stored */
+	const char *stage;		/* "connect", "MAIL", "RCPT" */
+	enum policy_action action;
+	const char *rcode;		/* "554"; NULL: no reply */
+	const char *xcode;		/* "5.7.1"; NULL: no reply */
+	const char *text;		/* min_tls_version: after the version */
+};
+
+/* The row of a rule; an id out of range is a panic. */
+const struct policy_rule *policy_rule(enum policy_rule_id id);
+
+/*
+ * The verdict a rule gives, reply text included. tls_version is the
+ * minimum named by min_tls_version ("TLSv1.2 or newer required"),
+ * ignored by the other rules.
+ */
+struct policy_verdict policy_rule_verdict(enum policy_rule_id id,
+					  int tls_version);
 
 /*
  * The profile that applies to a port: its section, or cfg->strict.

@@ -3,6 +3,12 @@
  * in the manner of Postfix's smtpd_check test driver.
  *
  * Usage: policy_driver CONFIG-FILE < SCRIPT > DECISIONS
+ *        policy_driver -r
+ *
+ * -r prints the rule table, one rule a line: "STAGE|RULE|REPLY", the
+ * reply as the rule gives it ("554 5.7.1 Relay access denied"; for
+ * min_tls_version with TLSv1.2 as the minimum) or "none"
+ * (tests/doc/rules.sh compares it with README's table).
  *
  * The configuration is CONFIG-FILE (normally etc/portmilter.conf) as
  * parsed by cfg_parse(), with the script's "config" lines in front of
@@ -356,6 +362,21 @@ static void do_line(struct driver *d, char *line)
 		die(d, "unknown command", copy);
 }
 
+static int print_rules(void)
+{
+	for (int i = 0; i < POLICY_RULE_COUNT; i++) {
+		const struct policy_rule *r = policy_rule(i);
+		struct policy_verdict v = policy_rule_verdict(i, PM_TLS_1_2);
+
+		if (v.rcode == NULL)
+			printf("%s|%s|none\n", r->stage, r->name);
+		else
+			printf("%s|%s|%s %s %s\n", r->stage, r->name, v.rcode,
+			       v.xcode, v.text);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct driver d;
@@ -363,8 +384,11 @@ int main(int argc, char **argv)
 	size_t cap = 0;
 	ssize_t len;
 
+	if (argc == 2 && strcmp(argv[1], "-r") == 0)
+		return print_rules();
 	if (argc != 2) {
-		fprintf(stderr, "usage: policy_driver CONFIG-FILE < SCRIPT\n");
+		fprintf(stderr, "usage: policy_driver CONFIG-FILE < SCRIPT\n"
+			"       policy_driver -r\n");
 		return 1;
 	}
 	memset(&d, 0, sizeof(d));
