@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "cfg.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -1241,7 +1243,7 @@ static void test_strlist_has_and_names(void **state)
 	assert_string_equal(cfg_mode_name((enum cfg_mode)42), "unknown");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_table),
@@ -1271,6 +1273,7 @@ int main(void)
 		printf("1..0 # SKIP top_srcdir is not set (run by make check)\n");
 		return 77;
 	}
+	unit_filter(argc, argv);
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -761,7 +763,7 @@ static void test_lock(void **state)
 	rmtree(dir);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_roundtrip),
@@ -787,6 +789,7 @@ int main(void)
 		cmocka_unit_test(test_lock),
 	};
 
+	unit_filter(argc, argv);
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 
 #include "cfg.h"
 #include "policy.h"
+#include "unit.h"
 
 /* ------------------------------------------------------------------ */
 /* The world: three ports and the strict profile, built by hand.      */
@@ -641,141 +642,153 @@ static void test_allow_unauth_relay(void **state)
 }
 
 /*
- * relay_networks on 25 (127.0.0.0/8, ::1, and 10.0.0.0/8 written in
- * IPv4-mapped form): those clients relay without AUTH, flagged; nobody
- * else does; only the relay rule is lifted.
+ * relay_networks, one row a case. Port 25's list is one of: RELAY =
+ * 127.0.0.0/8, ::1 and 10.0.0.0/8 written in IPv4-mapped form; ANY =
+ * 0.0.0.0/0 and ::/0; EMPTY (the default). Those clients relay without
+ * AUTH, flagged; nobody else does; only the relay rule is lifted.
+ * client NULL = unknown address; "=ADDR" = ADDR as lib/addr parses it
+ * (an IPv4-mapped address folded to IPv4). rcpt NULL = a MAIL row.
  */
-static void test_relay_networks(void **state)
+enum nets_list { NETS_RELAY, NETS_ANY, NETS_EMPTY };
+
+struct nrow {
+	const char *name;
+	enum nets_list nets;	/* port 25's relay_networks */
+	bool sub_nets;		/* 587 gets the RELAY list too */
+	bool allow_unauth;	/* port 25's allow_unauth_relay */
+	unsigned max_rcpt;	/* port 25's max_recipients; 0 = 100 */
+	unsigned port;
+	const char *client;
+	int tls;
+	bool auth;
+	unsigned nrcpt;
+	const char *rcpt;
+	const char *mailer;
+	struct expect want;
+};
+
+#define RN NETS_RELAY
+#define REMOTE_RCPT "<u@remote.example>"
+
+static const struct nrow nets_rows[] = {
+	/* inside: IPv4, IPv6, IPv4 in a network written IPv4-mapped */
+	{ "inside, MAIL", RN, false, false, 0, 25, "127.0.0.1", T_NO, A_NO, 0,
+	  NULL, NULL, X_OK },
+	{ "inside 127.0.0.1", RN, false, false, 0, 25, "127.0.0.1", T_NO, A_NO, 0,
+	  REMOTE_RCPT, "smtp", X_RELAYNETS },
+	{ "inside, no {rcpt_mailer}", RN, false, false, 0, 25, "127.0.0.1", T_NO,
+	  A_NO, 0, REMOTE_RCPT, NULL, X_RELAYNETS },
+	/* as for an authenticated client, a sender-routed address too */
+	{ "inside, sender-routed", RN, false, false, 0, 25, "127.0.0.1", T_NO,
+	  A_NO, 0, "<u%remote.example@local.test>", "smtp", X_RELAYNETS },
+	{ "inside 127.255.255.254 with TLS", RN, false, false, 0, 25,
+	  "127.255.255.254", T_13, A_NO, 0, REMOTE_RCPT, "smtp", X_RELAYNETS },
+	{ "inside ::1", RN, false, false, 0, 25, "::1", T_NO, A_NO, 0,
+	  REMOTE_RCPT, "smtp", X_RELAYNETS },
+	{ "inside 10.20.30.40 (network IPv4-mapped)", RN, false, false, 0, 25,
+	  "10.20.30.40", T_NO, A_NO, 0, REMOTE_RCPT, "smtp", X_RELAYNETS },
+	/* a client seen on a dual-stack socket (lib/addr folds it to IPv4) */
+	{ "inside ::ffff:127.0.0.1 folded", RN, false, false, 0, 25,
+	  "=::ffff:127.0.0.1", T_NO, A_NO, 0, REMOTE_RCPT, "smtp", X_RELAYNETS },
+	/* outside */
+	{ "outside 128.0.0.1", RN, false, false, 0, 25, "128.0.0.1", T_NO, A_NO,
+	  0, REMOTE_RCPT, "smtp", X_RELAY },
+	{ "outside 192.0.2.1 with TLS", RN, false, false, 0, 25, "192.0.2.1",
+	  T_13, A_NO, 0, REMOTE_RCPT, "smtp", X_RELAY },
+	{ "outside ::2", RN, false, false, 0, 25, "::2", T_NO, A_NO, 0,
+	  REMOTE_RCPT, "smtp", X_RELAY },
+	{ "outside 11.0.0.1", RN, false, false, 0, 25, "11.0.0.1", T_NO, A_NO, 0,
+	  REMOTE_RCPT, "smtp", X_RELAY },
+	/* an IPv4-mapped address not folded is IPv6: not in 127.0.0.0/8 */
+	{ "outside ::ffff:127.0.0.1 not folded", RN, false, false, 0, 25,
+	  "::ffff:127.0.0.1", T_NO, A_NO, 0, REMOTE_RCPT, "smtp", X_RELAY },
+	/* an unknown address is in no list, not even one of every address */
+	{ "unknown client", RN, false, false, 0, 25, NULL, T_NO, A_NO, 0,
+	  REMOTE_RCPT, "smtp", X_RELAY },
+	{ "unknown client, list of every address", NETS_ANY, false, false, 0,
+	  25, NULL, T_NO, A_NO, 0, REMOTE_RCPT, "smtp", X_RELAY },
+	{ "list of every address", NETS_ANY, false, false, 0, 25, "203.0.113.9",
+	  T_NO, A_NO, 0, REMOTE_RCPT, "smtp", X_RELAYNETS },
+	/* the empty list (the default): nobody */
+	{ "empty list", NETS_EMPTY, false, false, 0, 25, "127.0.0.1", T_NO, A_NO,
+	  0, REMOTE_RCPT, "smtp", X_RELAY },
+	/* not a relay, or allowed anyway: no flag */
+	{ "inside, local domain", RN, false, false, 0, 25, "127.0.0.1", T_NO,
+	  A_NO, 0, "<u@local.test>", "smtp", X_OK },
+	{ "inside, local mailer", RN, false, false, 0, 25, "127.0.0.1", T_NO,
+	  A_NO, 0, "<postmaster>", "local", X_OK },
+	{ "inside, refused by Postfix", RN, false, false, 0, 25, "127.0.0.1",
+	  T_NO, A_NO, 0, REMOTE_RCPT, "error", X_PFREJ },
+	{ "outside, local domain", RN, false, false, 0, 25, "192.0.2.1", T_NO,
+	  A_NO, 0, "<u@local.test>", "smtp", X_OK },
+	{ "inside, authenticated", RN, false, false, 0, 25, "127.0.0.1", T_13,
+	  A_YES, 0, REMOTE_RCPT, "smtp", X_OK },
+	{ "inside, allow_unauth_relay", RN, false, true, 0, 25, "127.0.0.1",
+	  T_NO, A_NO, 0, REMOTE_RCPT, "smtp", X_OK },
+	/* max_recipients still applies, before relay */
+	{ "inside, under max_recipients", RN, false, false, 2, 25, "127.0.0.1",
+	  T_NO, A_NO, 1, REMOTE_RCPT, "smtp", X_RELAYNETS },
+	{ "inside, at max_recipients", RN, false, false, 2, 25, "127.0.0.1",
+	  T_NO, A_NO, 2, REMOTE_RCPT, "smtp", X_TOOMANY },
+	/* per port: 587, 465 and an unknown port have none of it */
+	{ "587 has no list", RN, false, false, 0, 587, "127.0.0.1", T_13, A_NO,
+	  0, REMOTE_RCPT, "smtp", X_RELAY },
+	{ "465 has no list", RN, false, false, 0, 465, "::1", T_13, A_NO, 0,
+	  REMOTE_RCPT, "smtp", X_RELAY },
+	{ "unknown port has no list", RN, false, false, 0, 2525, "127.0.0.1",
+	  T_13, A_NO, 0, REMOTE_RCPT, "smtp", X_RELAY },
+	/* on a submission port, MAIL still wants TLS and AUTH first */
+	{ "587 inside, MAIL without TLS", RN, true, false, 0, 587, "127.0.0.1",
+	  T_NO, A_NO, 0, NULL, NULL, X_STARTTLS },
+	{ "587 inside, MAIL without AUTH", RN, true, false, 0, 587, "127.0.0.1",
+	  T_13, A_NO, 0, NULL, NULL, X_NOAUTH },
+	{ "587 inside, MAIL with TLSv1.1", RN, true, false, 0, 587, "127.0.0.1",
+	  PM_TLS_1_1, A_NO, 0, NULL, NULL, X_MINTLS12 },
+	{ "587 inside, MAIL AUTH without TLS", RN, true, false, 0, 587,
+	  "127.0.0.1", T_NO, A_YES, 0, NULL, NULL, X_EXPOSED },
+};
+
+#define NNETS (sizeof(nets_rows) / sizeof(nets_rows[0]))
+
+static void test_relay_networks_row(void **state)
 {
+	const struct nrow *r = *state;
 	struct world w;
 	struct pm_cidr relay[3], any[2];
 	struct policy_facts f;
 	const char *why = NULL;
 
-	(void)state;
 	world_copy(&w);
 	relay[0] = cidr("127.0.0.0", 8);
 	relay[1] = cidr("::1", 128);
 	if (!cidr_parse("::ffff:10.0.0.0/104", &relay[2], &why))
 		fail_msg("cidr_parse: %s", why);
-	w.ports[P_MX].relay_networks.v = relay;
-	w.ports[P_MX].relay_networks.n = 3;
-
-	/* inside: IPv4, IPv6, IPv4 in a network written IPv4-mapped */
-	f = facts(25, "127.0.0.1", PM_TLS_NONE, false, 0);
-	expect_mail(&w.cfg, &f, (struct expect)X_OK);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAYNETS);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", NULL,
-		    (struct expect)X_RELAYNETS);
-	/* as for an authenticated client, a sender-routed address too */
-	expect_rcpt(&w.cfg, &f, "<u%remote.example@local.test>", "smtp",
-		    (struct expect)X_RELAYNETS);
-	f = facts(25, "127.255.255.254", PM_TLS_1_3, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAYNETS);
-	f = facts(25, "::1", PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAYNETS);
-	f = facts(25, "10.20.30.40", PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAYNETS);
-	/* a client seen on a dual-stack socket as ::ffff:127.0.0.1 (lib/addr
-	 * folds it to IPv4) */
-	f = facts(25, NULL, PM_TLS_NONE, false, 0);
-	assert_true(addr_parse("::ffff:127.0.0.1", &f.client));
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAYNETS);
-
-	/* outside */
-	f = facts(25, "128.0.0.1", PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAY);
-	f = facts(25, "192.0.2.1", PM_TLS_1_3, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAY);
-	f = facts(25, "::2", PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAY);
-	f = facts(25, "11.0.0.1", PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAY);
-	/* an IPv4-mapped address not folded is IPv6: not in 127.0.0.0/8 */
-	f = facts(25, "::ffff:127.0.0.1", PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAY);
-
-	/* an unknown address is in no list, not even one of every address */
-	f = facts(25, NULL, PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAY);
 	any[0] = cidr("0.0.0.0", 0);
 	any[1] = cidr("::", 0);
-	w.ports[P_MX].relay_networks.v = any;
-	w.ports[P_MX].relay_networks.n = 2;
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAY);
-	f = facts(25, "203.0.113.9", PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAYNETS);
-
-	/* the empty list (the default): nobody */
-	w.ports[P_MX].relay_networks.v = NULL;
-	w.ports[P_MX].relay_networks.n = 0;
-	f = facts(25, "127.0.0.1", PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAY);
-	w.ports[P_MX].relay_networks.v = relay;
-	w.ports[P_MX].relay_networks.n = 3;
-
-	/* not a relay, or allowed anyway: no flag */
-	f = facts(25, "127.0.0.1", PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@local.test>", "smtp", (struct expect)X_OK);
-	expect_rcpt(&w.cfg, &f, "<postmaster>", "local", (struct expect)X_OK);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "error",
-		    (struct expect)X_PFREJ);
-	f = facts(25, "192.0.2.1", PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@local.test>", "smtp", (struct expect)X_OK);
-	f = facts(25, "127.0.0.1", PM_TLS_1_3, true, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_OK);
-	w.ports[P_MX].allow_unauth_relay = true;
-	f = facts(25, "127.0.0.1", PM_TLS_NONE, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_OK);
-	w.ports[P_MX].allow_unauth_relay = false;
-
-	/* max_recipients still applies, before relay */
-	w.ports[P_MX].max_recipients = 2;
-	f = facts(25, "127.0.0.1", PM_TLS_NONE, false, 1);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAYNETS);
-	f.nrcpt = 2;
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_TOOMANY);
-
-	/* per port: 587, 465 and an unknown port have none of it */
-	f = facts(587, "127.0.0.1", PM_TLS_1_3, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAY);
-	f = facts(465, "::1", PM_TLS_1_3, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAY);
-	f = facts(2525, "127.0.0.1", PM_TLS_1_3, false, 0);
-	expect_rcpt(&w.cfg, &f, "<u@remote.example>", "smtp",
-		    (struct expect)X_RELAY);
-
-	/* on a submission port, MAIL still wants TLS and AUTH first */
-	w.ports[P_SUB].relay_networks.v = relay;
-	w.ports[P_SUB].relay_networks.n = 3;
-	f = facts(587, "127.0.0.1", PM_TLS_NONE, false, 0);
-	expect_mail(&w.cfg, &f, (struct expect)X_STARTTLS);
-	f = facts(587, "127.0.0.1", PM_TLS_1_3, false, 0);
-	expect_mail(&w.cfg, &f, (struct expect)X_NOAUTH);
-	f = facts(587, "127.0.0.1", PM_TLS_1_1, false, 0);
-	expect_mail(&w.cfg, &f, (struct expect)X_MINTLS12);
-	f = facts(587, "127.0.0.1", PM_TLS_NONE, true, 0);
-	expect_mail(&w.cfg, &f, (struct expect)X_EXPOSED);
+	if (r->nets == NETS_RELAY) {
+		w.ports[P_MX].relay_networks.v = relay;
+		w.ports[P_MX].relay_networks.n = 3;
+	} else if (r->nets == NETS_ANY) {
+		w.ports[P_MX].relay_networks.v = any;
+		w.ports[P_MX].relay_networks.n = 2;
+	}
+	if (r->sub_nets) {
+		w.ports[P_SUB].relay_networks.v = relay;
+		w.ports[P_SUB].relay_networks.n = 3;
+	}
+	w.ports[P_MX].allow_unauth_relay = r->allow_unauth;
+	if (r->max_rcpt != 0)
+		w.ports[P_MX].max_recipients = r->max_rcpt;
+	if (r->client != NULL && r->client[0] == '=') {
+		f = facts(r->port, NULL, r->tls, r->auth, r->nrcpt);
+		assert_true(addr_parse(r->client + 1, &f.client));
+	} else {
+		f = facts(r->port, r->client, r->tls, r->auth, r->nrcpt);
+	}
+	if (r->rcpt == NULL)
+		expect_mail(&w.cfg, &f, r->want);
+	else
+		expect_rcpt(&w.cfg, &f, r->rcpt, r->mailer, r->want);
 }
 
 static void test_local_domains(void **state)
@@ -971,13 +984,15 @@ static void test_addr_long_and_tiny(void **state)
 
 /* ------------------------------------------------------------------ */
 
-#define NSTATIC 14
-
-int main(void)
+/*
+ * Every case is a row: the named tests below, then one test a row of
+ * the matrix and of nets_rows. The array is sized from the tables, so
+ * a test added to one of them runs. PM_TEST_FILTER or the first
+ * argument selects cases by name (cmocka glob: "relay_networks: *").
+ */
+int main(int argc, char **argv)
 {
-	static char names[NMATRIX][80];
-	static const char *const modes[] = { "mx", "submission", "submissions" };
-	struct CMUnitTest tests[NSTATIC + NMATRIX] = {
+	static const struct CMUnitTest named[] = {
 		cmocka_unit_test(test_profile),
 		cmocka_unit_test(test_client_networks),
 		cmocka_unit_test(test_disabled_port),
@@ -987,16 +1002,21 @@ int main(void)
 		cmocka_unit_test(test_max_recipients),
 		cmocka_unit_test(test_postfix_rejected),
 		cmocka_unit_test(test_allow_unauth_relay),
-		cmocka_unit_test(test_relay_networks),
 		cmocka_unit_test(test_local_domains),
 		cmocka_unit_test(test_routed_relay),
 		cmocka_unit_test(test_addr_table),
 		cmocka_unit_test(test_addr_long_and_tiny),
 	};
-	size_t i;
+	static char names[NMATRIX + NNETS][96];
+	static const char *const modes[] = { "mx", "submission", "submissions" };
+	static struct CMUnitTest tests[UNIT_N(named) + NMATRIX + NNETS];
+	size_t i, n = 0;
 
+	unit_filter(argc, argv);
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	setup_world();
+	for (i = 0; i < UNIT_N(named); i++)
+		tests[n++] = named[i];
 	for (i = 0; i < NMATRIX; i++) {
 		const struct mrow *r = &matrix[i];
 
@@ -1004,11 +1024,14 @@ int main(void)
 			 modes[r->mode], r->known ? "known" : "unknown",
 			 r->tls == PM_TLS_NONE ? "none" : "TLSv1.3",
 			 r->auth ? "yes" : "no", r->local ? "local" : "remote");
-		tests[NSTATIC + i].name = names[i];
-		tests[NSTATIC + i].test_func = test_matrix_row;
-		tests[NSTATIC + i].setup_func = NULL;
-		tests[NSTATIC + i].teardown_func = NULL;
-		tests[NSTATIC + i].initial_state = (void *)r;
+		tests[n++] = unit_row(names[i], test_matrix_row, r);
 	}
+	for (i = 0; i < NNETS; i++) {
+		snprintf(names[NMATRIX + i], sizeof(names[0]),
+			 "relay_networks: %s", nets_rows[i].name);
+		tests[n++] = unit_row(names[NMATRIX + i],
+				      test_relay_networks_row, &nets_rows[i]);
+	}
+	assert_int_equal(n, UNIT_N(tests));
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }
