@@ -281,7 +281,7 @@ static void log_verdict(const struct connctx *cc, const char *stage,
 		 esc_addr(to, sizeof(to), rcpt), esc(helo, sizeof(helo), cc->helo));
 }
 
-/* AUTH without TLS: the password has crossed in clear (DESIGN.md). */
+/* AUTH without TLS: the password has crossed in clear (doc/DESIGN.md). */
 static void log_exposure(const struct connctx *cc)
 {
 	char user[LOG_VALUE], mech[LOG_VALUE], client[LOG_VALUE + 80];

@@ -13,7 +13,7 @@
 
 #define SASL_ONLY	"permit_sasl_authenticated,reject"
 /* Postfix's default ends in defer_unauth_destination (454, retried for
- * days); an MX port refuses relay for good, as DESIGN.md's 554 5.7.1. */
+ * days); an MX port refuses relay for good, as doc/DESIGN.md's 554 5.7.1. */
 #define MX_RELAY	"permit_mynetworks,permit_sasl_authenticated," \
 			"reject_unauth_destination"
 

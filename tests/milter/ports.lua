@@ -2,7 +2,7 @@
 -- shipped etc/portmilter.conf (25 mx; 587, 5870, 12345 submission;
 -- 465, 4650 submissions) and on 2526, the shipped 25 plus relay_networks
 -- (ports.conf-head), checked against the rules of milter/policy.h and
--- DESIGN.md: the reply at each stage and, for a refusal, the code,
+-- doc/DESIGN.md: the reply at each stage and, for a refusal, the code,
 -- enhanced code and rule in the daemon's decision line.
 -- Run by tests/milter/run-lua.sh (miltertest -s).
 
