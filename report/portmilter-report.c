@@ -308,7 +308,7 @@ static void parse_options(int argc, char **argv, struct opts *o)
 static void parse_window(struct opts *o)
 {
 	int64_t now = (int64_t)time(NULL), since, until;
-	const char *why;
+	char *why = NULL;
 	char shown[80];
 
 	/* time() truncates: end the default window after this second, so

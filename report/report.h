@@ -48,9 +48,10 @@ void report_error(const char *fmt, ...) PM_PRINTF(1, 2);
  *             "Z" or an offset +HH, +HHMM, +HH:MM (or -). Without a zone
  *             the time is UTC. Years 1900..9999; every field range-checked
  *             (no 31 April, no 29 February 2023, no 24:00).
- * On failure returns false and *why says what is wrong.
+ * On failure returns false and *err (malloc'd: free it) says what is
+ * wrong.
  */
-bool tp_parse(const char *text, int64_t now, int64_t *out, const char **why);
+bool tp_parse(const char *text, int64_t now, int64_t *out, char **err);
 
 /* "YYYY-MM-DD HH:MM:SS+00" (PostgreSQL timestamptz input); buf >= 32. */
 void tp_format(int64_t t, char *buf, size_t len);

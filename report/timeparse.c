@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "report.h"
+#include "util.h"
 
 #define TP_DAY		86400LL
 #define TP_RELATIVE_MAX	(100LL * 366 * TP_DAY)	/* 100 years */
@@ -172,18 +173,22 @@ static bool tp_absolute(const char *p, int64_t *out, const char **why)
 	return true;
 }
 
-bool tp_parse(const char *text, int64_t now, int64_t *out, const char **why)
+bool tp_parse(const char *text, int64_t now, int64_t *out, char **err)
 {
+	const char *why = "empty";
 	size_t n;
+	bool ok = false;
 
-	if (text == NULL || *text == '\0') {
-		*why = "empty";
-		return false;
+	if (text != NULL && *text != '\0') {
+		n = strspn(text, "0123456789");
+		if (n > 0 && isalpha((unsigned char)text[n]) && text[n + 1] == '\0')
+			ok = tp_relative(text, now, out, &why);
+		else
+			ok = tp_absolute(text, out, &why);
 	}
-	n = strspn(text, "0123456789");
-	if (n > 0 && isalpha((unsigned char)text[n]) && text[n + 1] == '\0')
-		return tp_relative(text, now, out, why);
-	return tp_absolute(text, out, why);
+	if (!ok)
+		*err = xstrdup(why);
+	return ok;
 }
 
 void tp_format(int64_t t, char *buf, size_t len)

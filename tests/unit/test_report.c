@@ -40,7 +40,7 @@ struct tp_row {
 	const char *text;
 	bool ok;
 	int64_t want;		/* ok: the instant */
-	const char *why;	/* !ok: what *why says (a substring) */
+	const char *why;	/* !ok: what *err says (a substring) */
 };
 
 static const struct tp_row tp_rows[] = {
@@ -99,16 +99,18 @@ static void test_tp_row(void **state)
 {
 	const struct tp_row *r = *state;
 	int64_t got = -1;
-	const char *why = NULL;
-	bool ok = tp_parse(r->text, NOW, &got, &why);
+	char *err = NULL;
+	bool ok = tp_parse(r->text, NOW, &got, &err);
 
 	assert_int_equal(ok, r->ok);
 	if (r->ok) {
 		assert_int_equal(got, r->want);
+		assert_null(err);	/* left alone on success */
 	} else {
-		assert_non_null(why);
-		if (strstr(why, r->why) == NULL)
-			fail_msg("why \"%s\", wanted \"%s\"", why, r->why);
+		assert_non_null(err);
+		if (strstr(err, r->why) == NULL)
+			fail_msg("err \"%s\", wanted \"%s\"", err, r->why);
+		free(err);
 	}
 }
 
