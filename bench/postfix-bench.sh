@@ -53,7 +53,7 @@ make -C "$build" -j"$(nproc)" all bench/null_milter >/dev/null
 
 # CPU accounting: a cgroup (v1 cpuacct, else v2) holding this shell and
 # so everything it starts. None available: throughput only.
-CG= CG_ROOT= CG_KIND=
+CG='' CG_ROOT='' CG_KIND=''
 for d in /sys/fs/cgroup/cpuacct /sys/fs/cgroup/unified /sys/fs/cgroup; do
 	if [ -f "$d/cgroup.procs" ] && mkdir "$d/pm-bench.$$" 2>/dev/null; then
 		if echo $$ >"$d/pm-bench.$$/cgroup.procs" 2>/dev/null; then
@@ -158,6 +158,7 @@ r=1
 while [ $r -le "$R" ]; do
 	for s in portmilter none null; do
 		set_milter "$s"
+		# shellcheck disable=SC2046 # the figures, split into $1...
 		set -- $(round "$s")
 		printf 'round %d: %-10s %5d msg/s  CPU %5d us/msg  (milter %4d us/msg)\n' \
 			"$r" "$s" "$1" "$2" "$3"

@@ -26,7 +26,8 @@ make -C "$build" -j"$(nproc)" all bench/journal_bench >/dev/null
 . "$top/tests/lib/pg.sh"
 pm_tmp_setup
 chmod 755 "$PM_TMP"
-PM_CLEANUP_HOOK='pg_stop "$PM_TMP/pg"'   # run by pm_cleanup before the directory goes
+# shellcheck disable=SC2034 # run by pm_cleanup before the directory goes
+PM_CLEANUP_HOOK='pg_stop "$PM_TMP/pg"'
 
 ms() { date +%s%3N; }
 pg_start "$PM_TMP/pg"
@@ -48,7 +49,12 @@ pm_start "$PM_TMP/conf" "unix:$PM_TMP/pm.sock" "$PM_TMP/pm.log"
 # deleted (only the milter's own, empty, segment is left). Polling the
 # directory costs nothing; counting rows every few ms would compete with
 # the server for the CPU.
-while [ "$(ls "$PM_TMP/journal" | grep -c '\.seg$')" -gt 1 ]; do
+# The number of journal segments.
+segments() {
+	set -- "$PM_TMP"/journal/*.seg
+	if [ -e "$1" ]; then echo "$#"; else echo 0; fi
+}
+while [ "$(segments)" -gt 1 ]; do
 	[ $(( $(ms) - t0 )) -lt 600000 ] || { echo "timeout"; exit 1; }
 	sleep 0.02
 done

@@ -5,7 +5,7 @@
 # (FILE:LINE from the config parser, bad command lines). Needs no
 # Postfix except for the --postfix-dir case. Prints TAP.
 
-. "$top_srcdir/tests/conf/lib.sh"
+. "${top_srcdir:?top_srcdir must be set}/tests/conf/lib.sh"
 
 pm_tmp_setup
 

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # lib.sh - shared shell helpers of the portmilter-conf tests (POSIX sh).
 #
 # Sourced by tests/conf/*.sh and tests/e2e/lib.sh; never run by itself. Builds on
@@ -72,6 +73,7 @@ pc_run() {
 	PC_OUT=$PM_TMP/out
 	PC_ERR=$PM_TMP/err
 	"$PC_BIN" "$@" >"$PC_OUT" 2>"$PC_ERR"
+	# shellcheck disable=SC2034 # read by the tests after pc_run
 	PC_ST=$?
 }
 

@@ -9,7 +9,7 @@
 # when free; if one of them is taken, all six move to 20000 + port (said
 # in a "#" line). Needs root (Postfix's master) and Postfix. Prints TAP.
 
-. "$top_srcdir/tests/conf/lib.sh"
+. "${top_srcdir:?top_srcdir must be set}/tests/conf/lib.sh"
 
 pc_require_postconf
 if [ "$(id -u)" -ne 0 ] || ! command -v postfix >/dev/null 2>&1 ||
@@ -19,6 +19,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v postfix >/dev/null 2>&1 ||
 fi
 pm_tmp_setup
 chmod 755 "$PM_TMP"		# the postfix user reaches data_directory
+# shellcheck disable=SC2034 # run by pm_cleanup (tests/milter/lib.sh)
 PM_CLEANUP_HOOK=pc_pf_cleanup
 
 # ---- ports -------------------------------------------------------------------
@@ -69,6 +70,7 @@ tap_ok $? "no fatal error in Postfix's log" || tap_diag_file "$PM_TMP/log/postfi
 
 pc_pf stop >"$PM_TMP/stop.out" 2>&1
 st=$?
+# shellcheck disable=SC2034 # read by pc_pf_cleanup (tests/conf/lib.sh)
 PC_PF_STARTED=
 i=0
 while pc_listening $((25 + OFFSET)) && [ "$i" -lt 50 ]; do

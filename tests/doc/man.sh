@@ -10,7 +10,7 @@
 # pages under PREFIX/share/man/manN. Needs the built programs and, for
 # the rendering, man-db (Debian packages man-db, groff-base). Prints TAP.
 
-. "$top_srcdir/tests/milter/lib.sh"
+. "${top_srcdir:?top_srcdir must be set}/tests/milter/lib.sh"
 
 pm_tmp_setup
 
@@ -111,7 +111,7 @@ man_src "$DOC/portmilter.conf.5" | awk -v dir="$PM_TMP" '
 	on && /^\.(EX|EE)$/ { next }
 	on { print > f; next }
 	/^\.\\" example: begin/ { on = 1; f = dir "/example" ++n ".conf" }'
-PM_BIN=$top_builddir/milter/portmilter
+PM_BIN=${top_builddir:?top_builddir must be set}/milter/portmilter
 i=1
 while [ -f "$PM_TMP/example$i.conf" ]; do
 	"$PM_BIN" -n -c "$PM_TMP/example$i.conf" >"$PM_TMP/example$i.out" 2>&1

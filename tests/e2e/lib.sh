@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # lib.sh - the end-to-end stack of tests/e2e/*.sh (sourced, POSIX sh).
 #
 # Starts, in a temporary directory on 127.0.0.1: a throwaway PostgreSQL
@@ -132,6 +133,7 @@ _e2e_fail() {
 
 e2e_start() {
 	pm_tmp_setup
+	# shellcheck disable=SC2034 # run by pm_cleanup (tests/milter/lib.sh)
 	PM_CLEANUP_HOOK=e2e_stop
 	chmod 755 "$PM_TMP"
 
@@ -147,6 +149,7 @@ e2e_start() {
 		>>"$PM_TMP/migrate.out" 2>&1 ||
 		_e2e_fail "schema or roles failed" "$PM_TMP/migrate.out" || return 1
 	E2E_DB="host=$PGHOST port=$PGPORT dbname=portmilter user=pm_milter"
+	# shellcheck disable=SC2034 # for the scripts that source this file
 	E2E_READER="host=$PGHOST port=$PGPORT dbname=portmilter user=pm_abuse"
 
 	# Ports, then the milter.

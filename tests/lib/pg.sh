@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # pg.sh - a throwaway PostgreSQL cluster for tests (sourced, POSIX sh).
 #
 #   pg_start DIR   initdb in DIR/data, start on a free TCP port in
@@ -28,7 +29,7 @@ pg_bindir() {
 		[ -x "$PG_BINDIR/initdb" ] && { echo "$PG_BINDIR"; return 0; }
 		return 1
 	fi
-	_pg_best= _pg_bv=0
+	_pg_best='' _pg_bv=0
 	# The highest version number (a glob sorts 10 before 9).
 	for _pg_d in /usr/lib/postgresql/*/bin; do
 		[ -x "$_pg_d/initdb" ] || continue

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # tap.sh - TAP output for the shell tests (POSIX sh), one counter,
 # tap_n, per script. Sourced, never run by itself; needs nothing else
 # (tests/milter/lib.sh sources it for the tests that use the daemon).

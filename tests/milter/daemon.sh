@@ -39,6 +39,7 @@ daemon_kill() {
 	case $_dk_pid in '' | *[!0-9]*) return 0 ;; esac
 	! ours "$_dk_pid" || kill -KILL "$_dk_pid" 2>/dev/null || :
 }
+# shellcheck disable=SC2034 # run by pm_cleanup (tests/milter/lib.sh)
 PM_CLEANUP_HOOK=daemon_kill
 
 # probe TAG PORT NRCPT: one plaintext, unauthenticated session with NRCPT

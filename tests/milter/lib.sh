@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # lib.sh - shared shell helpers of the milter-protocol tests (POSIX sh).
 #
 # Sourced by run-lua.sh and daemon.sh; never run by itself. Needs

@@ -15,7 +15,7 @@
 
 . "${top_srcdir:?}/tests/e2e/lib.sh"
 
-PROBE=$top_builddir/probe/portmilter-probe
+PROBE=${top_builddir:?top_builddir must be set}/probe/portmilter-probe
 e2e_require
 for _t in perl python3; do
 	if ! command -v "$_t" >/dev/null 2>&1; then
@@ -38,6 +38,7 @@ probe_cleanup() {
 	[ -n "$HOSTILE_PID" ] && kill "$HOSTILE_PID" 2>/dev/null
 	e2e_stop
 }
+# shellcheck disable=SC2034 # run by pm_cleanup (tests/milter/lib.sh)
 PM_CLEANUP_HOOK=probe_cleanup
 
 # probe NAME ARGS...: run the probe; output in $PM_TMP/NAME.out, status in ST.
@@ -87,14 +88,14 @@ check_all() {
 
 probe trusted --config "$E2E_CONF" --ca "$PM_TMP/cert.pem" \
 	--address 127.0.0.1 --timeout 5 mail.example.test
-tap_ok $([ "$ST" -eq 0 ]; echo $?) "trusted: exit 0 (got $ST)" ||
+tap_ok "$([ "$ST" -eq 0 ]; echo $?)" "trusted: exit 0 (got $ST)" ||
 	{ tap_diag_file "$PM_TMP/trusted.out"; tap_diag_file "$PM_TMP/trusted.err"; }
 check_all trusted '^valid,name-ok,[012]d$' ok
 
 # ---- the same without --ca, by address: untrusted, name mismatch -------
 
 probe untrusted --config "$E2E_CONF" --timeout 5 127.0.0.1
-tap_ok $([ "$ST" -eq 0 ]; echo $?) "untrusted: exit 0, certificate problems only warn (got $ST)" ||
+tap_ok "$([ "$ST" -eq 0 ]; echo $?)" "untrusted: exit 0, certificate problems only warn (got $ST)" ||
 	tap_diag_file "$PM_TMP/untrusted.err"
 check_all untrusted '^untrusted,name-mismatch,[012]d$' warn
 
@@ -234,7 +235,7 @@ sys.exit(not (all(32 <= b < 127 or b == 10 for b in raw) and
               g.startswith("220-\\x1b[2J\\x07\\\"AAA") and len(g) < 300
               and g.endswith("...") and p["verdict"] == "FAIL"))
 ' "$PM_TMP/hostile.out"
-tap_ok $([ $? -eq 0 ] && [ "$ST" -eq 1 ]; echo $?) \
+tap_ok "$([ $? -eq 0 ] && [ "$ST" -eq 1 ]; echo $?)" \
 	"hostile greeting: escaped, cut, no control byte in the output, FAIL (got $ST)" ||
 	tap_diag_file "$PM_TMP/hostile.out"
 
@@ -244,7 +245,7 @@ for _u in "--port 0 h" "--port 25:smtp h" "--timeout 0 h" "--bogus h" ""; do
 	# shellcheck disable=SC2086
 	"$PROBE" $_u >/dev/null 2>&1
 	_st=$?
-	tap_ok $([ "$_st" -eq 2 ]; echo $?) "usage error \"$_u\": exit 2 (got $_st)"
+	tap_ok "$([ "$_st" -eq 2 ]; echo $?)" "usage error \"$_u\": exit 2 (got $_st)"
 done
 
 tap_plan

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # lib.sh - shared set-up of the tests/recorder/*.sh tests (sourced, POSIX sh).
 #
 # Every recorder test runs the real daemon against a throwaway PostgreSQL
@@ -89,7 +90,7 @@ rec_init() {
 		fi
 	done
 	pm_tmp_setup
-	# shellcheck disable=SC2016
+	# shellcheck disable=SC2016,SC2034 # run by pm_cleanup (tests/milter/lib.sh)
 	PM_CLEANUP_HOOK='pg_stop "$PM_TMP/pg"'
 	# PostgreSQL runs as postgres and must reach $PM_TMP/pg.
 	chmod 755 "$PM_TMP"
