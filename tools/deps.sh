@@ -11,7 +11,8 @@ procps iproute2 util-linux
 debhelper dpkg-dev lintian fakeroot
 libxml2-utils python3
 man-db groff-base
-dovecot-core"
+dovecot-core
+shellcheck"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "tools/deps.sh: run as root (apt-get install)" >&2
