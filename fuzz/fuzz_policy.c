@@ -17,7 +17,9 @@
  * with allow_unauth_relay = no, is never given CONTINUE for a recipient
  * whose domain is not in local_domains or relay_domains (matched here
  * independently: the domain itself or, for ".d", its subdomains) and
- * whose {rcpt_mailer} is neither "error" nor a local transport.
+ * whose {rcpt_mailer} is neither "error" nor a local transport, nor
+ * for a sender-routed recipient ("u%remote@local", "remote!u",
+ * "@a:u@b", a quoted '@' in the local part), whatever its domain.
  * connect and MAIL are run too (no crash, a rule named on refusal).
  */
 #include <ctype.h>
@@ -103,6 +105,29 @@ static bool domain_listed(const struct cfg_strlist *l, const char *dom)
 	return false;
 }
 
+/* Sender-routed ("@a:u@b", "u%remote@here", "remote!u", "\"u@x\"@here"):
+ * Postfix may deliver it elsewhere, whatever its last domain says. */
+static bool rcpt_routed(const char *addr)
+{
+	const char *s = addr, *at = NULL;
+	size_t n;
+
+	while (isspace((unsigned char)*s) || *s == '<')
+		s++;
+	if (*s == '@')
+		return true;
+	n = strlen(s);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '@')
+			at = s + i;
+	if (at == NULL)
+		return strpbrk(s, "!%") != NULL;
+	for (const char *p = s; p < at; p++)
+		if (strchr("%!@:", *p) != NULL)
+			return true;
+	return false;
+}
+
 static void check_relay(const struct cfg *cfg, const struct policy_facts *f,
 			const struct policy_rcpt *r, const struct policy_verdict *v)
 {
@@ -113,16 +138,23 @@ static void check_relay(const struct cfg *cfg, const struct policy_facts *f,
 	    f->authenticated || p->allow_unauth_relay ||
 	    cfg_nets_has(&p->relay_networks, &f->client))
 		return;
-	if (r->mailer != NULL && (strcmp(r->mailer, "error") == 0 ||
-	    cfg_strlist_has(&cfg->local_transports, r->mailer)))
+	if (r->mailer != NULL && strcmp(r->mailer, "error") == 0)
 		return;
 	dom = rcpt_domain(r->addr);
+	if (rcpt_routed(r->addr))
+		goto remote;
+	if (r->mailer != NULL &&
+	    cfg_strlist_has(&cfg->local_transports, r->mailer)) {
+		free(dom);
+		return;
+	}
 	if (*dom != '\0' && strlen(dom) < 256 &&
 	    (domain_listed(&cfg->local_domains, dom) ||
 	     domain_listed(&cfg->relay_domains, dom))) {
 		free(dom);
 		return;
 	}
+remote:
 	fuzz_fail("port %u (mx): unauthenticated client, not in "
 		  "relay_networks, recipient \"%s\" (domain \"%s\", mailer "
 		  "%s) accepted%s%s", f->port, fuzz_esc(r->addr), fuzz_esc(dom),
