@@ -19,9 +19,15 @@ if ! command -v "$cc" >/dev/null 2>&1; then
 fi
 pq=${PQ_CFLAGS:-$(pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)}
 
-LIBSRC="lib/addr.c lib/cfg.c lib/cfg_print.c lib/cfg_keys.c lib/msg.c lib/util.c
-milter/policy.c milter/event.c milter/journal.c
-postfix-conf/gen.c postfix-conf/text.c postfix-conf/plan.c
+# The sources of the three internal libraries, as Makefile.am lists them
+# (so that a module split there is followed here), then the parts of
+# portmilter-conf and portmilter-report that the harnesses call.
+libsrc=$(awk '
+	/^(lib_libportmilter|milter_libpolicy|milter_libjournal)_a_SOURCES[ \t]*=/ { on = 1 }
+	on { for (i = 1; i <= NF; i++) if ($i ~ /\.c$/) print $i
+	     if ($NF != "\\") on = 0 }' "$src/Makefile.am")
+[ -n "$libsrc" ] || { echo "fuzz/build.sh: no library sources in $src/Makefile.am" >&2; exit 1; }
+LIBSRC="$libsrc postfix-conf/gen.c postfix-conf/text.c postfix-conf/plan.c
 postfix-conf/postconf.c report/timeparse.c fuzz/oracle.c"
 
 mkdir -p "$out/obj"
@@ -30,8 +36,9 @@ stale=no
 for h in $HARNESSES; do
 	[ -x "$out/fuzz_$h" ] || { stale=yes; break; }
 	if [ -n "$(find "$src/lib" "$src/milter" "$src/postfix-conf" \
-	    "$src/report" "$src/fuzz" -newer "$out/fuzz_$h" \
-	    \( -name '*.[ch]' -o -name build.sh \) 2>/dev/null | head -1)" ]; then
+	    "$src/report" "$src/fuzz" "$src/Makefile.am" -newer "$out/fuzz_$h" \
+	    \( -name '*.[ch]' -o -name build.sh -o -name Makefile.am \) \
+	    2>/dev/null | head -1)" ]; then
 		stale=yes
 		break
 	fi
