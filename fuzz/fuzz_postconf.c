@@ -161,6 +161,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg = cfgs[data[0] & 1];
 	force = data[0] & 2;
 	text = fuzz_text(data + 1, size - 1);
+	/* postconf never prints a CR (main.cf's line ends are trimmed) */
+	for (char *r = text, *w = text;; r++)
+		if (*r != '\r' && (*w++ = *r) == '\0')
+			break;
 	memset(&live, 0, sizeof(live));
 	parts[0] = &live.fields;
 	parts[1] = &live.overrides;
