@@ -13,8 +13,8 @@
  *   fuzz_check_cidr()    text was accepted by cidr_parse() as c: it must
  *                        say exactly what c holds (an unsigned decimal
  *                        prefix equal to c's, no host bits silently
- *                        cleared), and c must print and parse back to
- *                        itself.
+ *                        cleared), and c must print (cidr_to_text) and
+ *                        parse back to itself.
  *   fuzz_check_nets()    fuzz_check_cidr()'s round trip on every network
  *                        of a parsed list.
  */
