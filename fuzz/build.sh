@@ -20,15 +20,20 @@ fi
 pq=${PQ_CFLAGS:-$(pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)}
 
 # The sources of the three internal libraries, as Makefile.am lists them
-# (so that a module split there is followed here), then the parts of
-# portmilter-conf and portmilter-report that the harnesses call.
+# (so that a module split there is followed here), every module of
+# portmilter-conf but its main.c (the archive gives each harness only
+# what it calls), and portmilter-report's time parser.
 libsrc=$(awk '
 	/^(lib_libportmilter|milter_libpolicy|milter_libjournal)_a_SOURCES[ \t]*=/ { on = 1 }
 	on { for (i = 1; i <= NF; i++) if ($i ~ /\.c$/) print $i
 	     if ($NF != "\\") on = 0 }' "$src/Makefile.am")
 [ -n "$libsrc" ] || { echo "fuzz/build.sh: no library sources in $src/Makefile.am" >&2; exit 1; }
-LIBSRC="$libsrc postfix-conf/gen.c postfix-conf/text.c postfix-conf/plan.c
-postfix-conf/postconf.c report/timeparse.c fuzz/oracle.c"
+pcsrc=
+for f in "$src"/postfix-conf/*.c; do
+	f=postfix-conf/${f##*/}
+	[ "$f" = postfix-conf/main.c ] || pcsrc="$pcsrc $f"
+done
+LIBSRC="$libsrc $pcsrc report/timeparse.c fuzz/oracle.c"
 
 mkdir -p "$out/obj"
 # Up to date: every harness newer than every source, header and script.
@@ -50,6 +55,7 @@ flags="-g -O1 -std=gnu11 -D_GNU_SOURCE
 -I$src/lib -I$src/milter -I$src/postfix-conf -I$src/report -I$src/fuzz $pq
 -fsanitize=address,undefined -fno-sanitize-recover=all
 -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter
+$(pkg-config --cflags openssl 2>/dev/null)
 ${FUZZ_CFLAGS:-}"
 
 # The fuzzer runtime must be there (libclang-rt-14-dev).

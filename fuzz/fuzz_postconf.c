@@ -88,8 +88,8 @@ static void expand(struct strbuf *b, const struct pc_kvlist *n,
 	}
 }
 
-static void set_expanded(struct pc_live *live, const char *key,
-			 const char *value)
+static void set_expanded(struct pc_kvlist *into, struct pc_live *live,
+			 const char *key, const char *value)
 {
 	struct strbuf b = { 0 };
 	char *x;
@@ -97,7 +97,7 @@ static void set_expanded(struct pc_live *live, const char *key,
 	strbuf_str(&b, "");
 	expand(&b, &live->explicit, value, 4);
 	x = strbuf_take(&b);
-	pc_kv_add(&live->expanded, key, x);
+	pc_kv_add(into, key, x);
 	free(x);
 }
 
@@ -119,25 +119,51 @@ static void apply_add(struct pc_live *live, const char *key, const char *entry)
 	free(copy);
 }
 
+/* Forget every "prefix..." entry of l. */
+static void kv_drop(struct pc_kvlist *l, const char *prefix)
+{
+	size_t n = 0, plen = strlen(prefix);
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (strncmp(l->v[i].key, prefix, plen) == 0) {
+			free(l->v[i].key);
+			free(l->v[i].value);
+		} else {
+			l->v[n++] = l->v[i];
+		}
+	}
+	l->n = n;
+}
+
 static void apply(const struct pc_plan *plan, struct pc_live *live)
 {
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct pc_item *it = &plan->v[i];
 
 		switch (it->kind) {
-		case PC_I_ADD:
+		case PC_I_ADD: {
+			/* -M replaces the entry, its -o options too */
+			char *prefix = pc_strf("%s/", it->key);
+
+			kv_drop(&live->overrides, prefix);
+			kv_drop(&live->overrides_x, prefix);
+			free(prefix);
 			apply_add(live, it->key, it->value);
 			break;
+		}
 		case PC_I_FIELD:
 			pc_kv_add(&live->fields, it->key, it->value);
 			break;
 		case PC_I_OVER:
 			pc_kv_add(&live->overrides, it->key, it->value);
+			set_expanded(&live->overrides_x, live, it->key,
+				     it->value);
 			break;
 		case PC_I_MAIN:
 			pc_kv_add(&live->explicit, it->key, it->value);
 			pc_kv_add(&live->raw, it->key, it->value);
-			set_expanded(live, it->key, it->value);
+			set_expanded(&live->expanded, live, it->key,
+				     it->value);
 			break;
 		default:
 			break;
@@ -189,7 +215,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(text);
 	pc_kv_free(&ignored);
 	for (size_t i = 0; i < live.raw.n; i++)
-		set_expanded(&live, live.raw.v[i].key, live.raw.v[i].value);
+		set_expanded(&live.expanded, &live, live.raw.v[i].key,
+			     live.raw.v[i].value);
+	for (size_t i = 0; i < live.overrides.n; i++)
+		set_expanded(&live.overrides_x, &live, live.overrides.v[i].key,
+			     live.overrides.v[i].value);
 
 	if (!pc_want_build(cfg, live.queue_dir, &want, &err)) {
 		/* unix: socket outside this queue_directory */
