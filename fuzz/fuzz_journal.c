@@ -5,7 +5,8 @@
  *
  * Input: the bytes of a segment file. The harness writes them as
  * segment 1 of a private journal directory (under /dev/shm when it
- * exists), opens the journal (which starts segment 2 for writing) and
+ * exists, named after the process; those of crashed runs are removed
+ * at the next start), opens the journal (which starts segment 2 for writing) and
  * reads every record from the start, one at a time. Oracles:
  *   - each record delivered is one the segment really holds at the
  *     position read: magic, length, CRC and payload as written, after
@@ -17,6 +18,9 @@
  *     of fake headers once per header).
  */
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,9 +53,9 @@ ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off)
 	return r;
 }
 
-static void cleanup(void)
+static void cleanup_dir(const char *path)
 {
-	DIR *d = opendir(dir);
+	DIR *d = opendir(path);
 	struct dirent *de;
 	char p[512];
 
@@ -60,8 +64,36 @@ static void cleanup(void)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
 		unlink(p);
+	}
+	closedir(d);
+}
+
+static void cleanup(void)
+{
+	cleanup_dir(dir);
+}
+
+/* A crash ends the process without atexit(): remove the directories
+ * of harness processes that are gone ("fuzz_journal.PID"). */
+static void remove_stale(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *de;
+	char p[512];
+	long pid;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "fuzz_journal.", 13) != 0 ||
+		    !str_to_long(de->d_name + 13, 1, 1L << 30, &pid) ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", base, de->d_name);
+		cleanup_dir(p);
+		rmdir(p);
 	}
 	closedir(d);
 }
@@ -79,8 +111,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc, (void)argv;
 	msg_init("fuzz_journal", 0);
-	snprintf(dir, sizeof(dir), "%s/fuzz_journal.XXXXXX", base);
-	if (mkdtemp(dir) == NULL) {
+	remove_stale(base);
+	snprintf(dir, sizeof(dir), "%s/fuzz_journal.%ld", base, (long)getpid());
+	cleanup();
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		perror(dir);
 		abort();
 	}
