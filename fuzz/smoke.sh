@@ -37,9 +37,12 @@ fi
 failed=0
 for h in $HARNESSES; do
 	mkdir -p "$PM_TMP/$h/corpus" "$PM_TMP/$h/crash"
+	dict=
+	[ -f "$top_srcdir/fuzz/$h.dict" ] && dict=-dict=$top_srcdir/fuzz/$h.dict
 	# corpus first: libFuzzer writes new inputs into the first
 	# directory, never into the committed seeds
-	"$out/fuzz_$h" -runs="$runs" -seed=1 -timeout=20 \
+	# shellcheck disable=SC2086 # $dict: empty or one word
+	"$out/fuzz_$h" -runs="$runs" -seed=1 -timeout=20 $dict \
 		-max_total_time=120 -artifact_prefix="$PM_TMP/$h/crash/" \
 		"$PM_TMP/$h/corpus" "$top_srcdir/fuzz/seeds/$h" \
 		>"$PM_TMP/$h/log" 2>&1
