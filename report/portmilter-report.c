@@ -11,6 +11,9 @@
  *   top --port N --by user|ip [--limit K]
  *                           the busiest users or addresses on one port
  *   adoption                per UTC day and port: authenticated submissions
+ *   tls [--port N] [--below V]  TLS versions in use per user and network
+ *   tls-preview --port N --min-tls-version V
+ *                           who min_tls_version = V would have refused
  *   migrate [--sql-dir DIR] apply the sql/NNN_*.sql not yet applied
  *
  * The database: -d CONNINFO, else the "database" key of the config file
@@ -44,6 +47,8 @@ enum {
 	OPT_WINDOW = 1 << 0,	/* --since, --until, --format */
 	OPT_TOP = 1 << 1,	/* --port, --by, --limit */
 	OPT_MIGRATE = 1 << 2,	/* --sql-dir */
+	OPT_PORT = 1 << 3,	/* --port */
+	OPT_TLS = 1 << 4,	/* --below, --min-tls-version */
 };
 
 struct opts {
@@ -52,6 +57,7 @@ struct opts {
 	const char *since_text, *until_text;
 	enum out_format format;
 	const char *port_text, *by, *limit_text, *sql_dir;
+	const char *below, *min_tls;
 	unsigned given;			/* OPT_* bits of the options seen */
 	char **args;			/* COMMAND and its arguments */
 	int nargs;
@@ -60,6 +66,8 @@ struct opts {
 	char target[64];		/* ip: the network, "addr/len" */
 	char port[8], limit[8];
 	bool by_user;
+	bool port_given;		/* o->port holds a port */
+	int tls_rank;			/* --below or --min-tls-version */
 };
 
 struct command {
@@ -90,6 +98,11 @@ static void usage(FILE *fp)
 		"  top --port N --by user|ip [--limit K]\n"
 		"                            busiest users or addresses on a port (default 10)\n"
 		"  adoption                  authenticated submissions per UTC day and port\n"
+		"  tls [--port N] [--below TLSv1.2]\n"
+		"                            TLS versions (none = AUTH without TLS) per port,\n"
+		"                            user and network (/24, /64): volume, last seen\n"
+		"  tls-preview --port N --min-tls-version TLSv1.2\n"
+		"                            who that min_tls_version would have refused\n"
 		"  migrate [--sql-dir DIR]   apply the schema migrations (default %s)\n"
 		"times (UTC unless a zone is given): YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]',\n"
 		"  ISO 8601 (2024-03-10T08:00:00Z, ...+02:00), or relative 30m, 24h, 7d, 2w;\n"
@@ -244,6 +257,23 @@ static int cmd_adoption(PGconn *conn, const struct opts *o)
 	return show(conn, o, sql_adoption[o->format == OUT_JSON], 2, params);
 }
 
+static int cmd_tls(PGconn *conn, const struct opts *o)
+{
+	struct tls_request q = {o->since, o->until,
+				o->port_given ? o->port : NULL, o->tls_rank,
+				o->format};
+
+	return tls_usage(conn, &q) ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
+static int cmd_tls_preview(PGconn *conn, const struct opts *o)
+{
+	struct tls_request q = {o->since, o->until, o->port, o->tls_rank,
+				o->format};
+
+	return tls_preview(conn, &q) ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
 static int cmd_migrate(PGconn *conn, const struct opts *o)
 {
 	return migrate_run(conn, o->sql_dir ? o->sql_dir : SQLDIR, stdout) ?
@@ -254,8 +284,10 @@ static const struct command commands[] = {
 	{"ports", 0, OPT_WINDOW, cmd_ports},
 	{"user", 1, OPT_WINDOW, cmd_user},
 	{"ip", 1, OPT_WINDOW, cmd_ip},
-	{"top", 0, OPT_WINDOW | OPT_TOP, cmd_top},
+	{"top", 0, OPT_WINDOW | OPT_TOP | OPT_PORT, cmd_top},
 	{"adoption", 0, OPT_WINDOW, cmd_adoption},
+	{"tls", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls},
+	{"tls-preview", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls_preview},
 	{"migrate", 0, OPT_MIGRATE, cmd_migrate},
 };
 
@@ -263,7 +295,8 @@ static const struct command commands[] = {
 
 static void parse_options(int argc, char **argv, struct opts *o)
 {
-	enum { O_SINCE = 256, O_UNTIL, O_FORMAT, O_PORT, O_BY, O_LIMIT, O_SQLDIR };
+	enum { O_SINCE = 256, O_UNTIL, O_FORMAT, O_PORT, O_BY, O_LIMIT, O_SQLDIR,
+	       O_BELOW, O_MIN_TLS };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"conninfo", required_argument, NULL, 'd'},
@@ -275,6 +308,8 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		{"by", required_argument, NULL, O_BY},
 		{"limit", required_argument, NULL, O_LIMIT},
 		{"sql-dir", required_argument, NULL, O_SQLDIR},
+		{"below", required_argument, NULL, O_BELOW},
+		{"min-tls-version", required_argument, NULL, O_MIN_TLS},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -292,10 +327,12 @@ static void parse_options(int argc, char **argv, struct opts *o)
 				usage_error("--format must be table, csv or json");
 			o->given |= OPT_WINDOW;
 			break;
-		case O_PORT: o->port_text = optarg; o->given |= OPT_TOP; break;
+		case O_PORT: o->port_text = optarg; o->given |= OPT_PORT; break;
 		case O_BY: o->by = optarg; o->given |= OPT_TOP; break;
 		case O_LIMIT: o->limit_text = optarg; o->given |= OPT_TOP; break;
 		case O_SQLDIR: o->sql_dir = optarg; o->given |= OPT_MIGRATE; break;
+		case O_BELOW: o->below = optarg; o->given |= OPT_TLS; break;
+		case O_MIN_TLS: o->min_tls = optarg; o->given |= OPT_TLS; break;
 		case ':': usage_error("option %s needs a value", argv[optind - 1]);
 		default: usage_error("unknown option %s", argv[optind - 1]);
 		}
@@ -328,6 +365,40 @@ static void parse_window(struct opts *o)
 			    o->since, o->until);
 }
 
+/* The options of tls and tls-preview. */
+static void parse_tls(const struct command *cmd, struct opts *o)
+{
+	bool preview = strcmp(cmd->name, "tls-preview") == 0;
+	const char *version = preview ? o->min_tls : o->below;
+	char shown[80];
+	long v;
+
+	if (preview ? o->below != NULL : o->min_tls != NULL)
+		usage_error("%s: %s is an option of %s", cmd->name,
+			    preview ? "--below" : "--min-tls-version",
+			    preview ? "tls" : "tls-preview");
+	if (o->port_text != NULL) {
+		if (!preview && strcmp(o->port_text, "unknown") == 0)
+			v = 0;
+		else if (!str_to_long(o->port_text, preview ? 1 : 0, 65535, &v))
+			usage_error("%s: --port must be a port number %s", cmd->name,
+				    preview ? "1..65535" : "0..65535 or unknown");
+		snprintf(o->port, sizeof(o->port), "%ld", v);
+		o->port_given = true;
+	} else if (preview) {
+		usage_error("tls-preview needs --port N (the port whose min_tls_version would change)");
+	}
+	if (version == NULL) {
+		if (preview)
+			usage_error("tls-preview needs --min-tls-version (TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)");
+		return;
+	}
+	if (!tls_min_parse(version, &o->tls_rank))
+		usage_error("%s: bad %s \"%s\": expected TLSv1, TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3",
+			    cmd->name, preview ? "--min-tls-version" : "--below",
+			    str_escape(shown, sizeof(shown), version));
+}
+
 /* The arguments of user, ip and top. */
 static void parse_target(const struct command *cmd, struct opts *o)
 {
@@ -347,6 +418,8 @@ static void parse_target(const struct command *cmd, struct opts *o)
 				    str_escape(shown, sizeof(shown), o->args[1]), why);
 		snprintf(o->target, sizeof(o->target), "%s/%u",
 			 addr_to_text(&net.net, addr, sizeof(addr)), net.prefix);
+	} else if (strcmp(cmd->name, "tls") == 0 || strcmp(cmd->name, "tls-preview") == 0) {
+		parse_tls(cmd, o);
 	} else if (strcmp(cmd->name, "top") == 0) {
 		if (o->port_text && strcmp(o->port_text, "unknown") == 0)
 			v = 0;

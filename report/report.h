@@ -7,6 +7,7 @@
  *   output.c     out_*  a PGresult as an aligned table, CSV or JSON
  *   db.c         db_*   connect, run parameterized queries, schema check
  *   migrate.c    migrate_run: apply sql/NNN_*.sql in order
+ *   tls.c        tls_*  TLS versions in use, a min_tls_version preview
  *
  * Failures are reported on stderr with report_error() by the module that
  * sees them; callers only propagate a bool (or NULL) and choose the exit
@@ -126,5 +127,34 @@ bool db_schema_ok(PGconn *conn, int needed);
  * what it did on fp. false (reported) on the first failure.
  */
 bool migrate_run(PGconn *conn, const char *sql_dir, FILE *fp);
+
+/* ---- tls.c ------------------------------------------------------------ */
+
+struct tls_request {
+	const char *since, *until;	/* timestamptz text */
+	const char *port;		/* decimal; NULL = every port (tls only) */
+	int rank;			/* PM_TLS_1_0..PM_TLS_1_3; tls: 0 = no --below */
+	enum out_format format;
+};
+
+/* "TLSv1", "TLSv1.0" .. "TLSv1.3" (as min_tls_version) into *rank. */
+bool tls_min_parse(const char *text, int *rank);
+
+/*
+ * portmilter-report tls: per port, TLS version ("none" = AUTH without
+ * TLS), SASL user and client network (/24, /64): connections,
+ * transactions, accepted, rejected, first and last seen; only versions
+ * below q->rank if given (none and unrecognised versions are below
+ * all). Oldest version first.
+ */
+bool tls_usage(PGconn *conn, const struct tls_request *q);
+
+/*
+ * portmilter-report tls-preview: the transactions on q->port that
+ * min_tls_version = q->rank would have refused (TLS unrecognised or
+ * below it), per user and client network, with how many were accepted
+ * and rejected as things were. false after report_error on failure.
+ */
+bool tls_preview(PGconn *conn, const struct tls_request *q);
 
 #endif
