@@ -14,6 +14,7 @@
  *   tls [--port N] [--below V]  TLS versions in use per user and network
  *   tls-preview --port N --min-tls-version V
  *                           who min_tls_version = V would have refused
+ *   dashboard -o FILE.html  one self-contained HTML page of charts
  *   migrate [--sql-dir DIR] apply the sql/NNN_*.sql not yet applied
  *
  * The database: -d CONNINFO, else the "database" key of the config file
@@ -49,6 +50,7 @@ enum {
 	OPT_MIGRATE = 1 << 2,	/* --sql-dir */
 	OPT_PORT = 1 << 3,	/* --port */
 	OPT_TLS = 1 << 4,	/* --below, --min-tls-version */
+	OPT_OUTPUT = 1 << 5,	/* -o */
 };
 
 struct opts {
@@ -57,12 +59,13 @@ struct opts {
 	const char *since_text, *until_text;
 	enum out_format format;
 	const char *port_text, *by, *limit_text, *sql_dir;
-	const char *below, *min_tls;
+	const char *below, *min_tls, *output;
 	unsigned given;			/* OPT_* bits of the options seen */
 	char **args;			/* COMMAND and its arguments */
 	int nargs;
 	/* derived */
 	char since[32], until[32];	/* timestamptz text */
+	int64_t since_t, until_t;	/* the same, seconds since the epoch */
 	char target[64];		/* ip: the network, "addr/len" */
 	char port[8], limit[8];
 	bool by_user;
@@ -103,6 +106,7 @@ static void usage(FILE *fp)
 		"                            user and network (/24, /64): volume, last seen\n"
 		"  tls-preview --port N --min-tls-version TLSv1.2\n"
 		"                            who that min_tls_version would have refused\n"
+		"  dashboard -o FILE.html     one self-contained HTML page of charts and tables\n"
 		"  migrate [--sql-dir DIR]   apply the schema migrations (default %s)\n"
 		"times (UTC unless a zone is given): YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]',\n"
 		"  ISO 8601 (2024-03-10T08:00:00Z, ...+02:00), or relative 30m, 24h, 7d, 2w;\n"
@@ -274,6 +278,12 @@ static int cmd_tls_preview(PGconn *conn, const struct opts *o)
 	return tls_preview(conn, &q) ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
 }
 
+static int cmd_dashboard(PGconn *conn, const struct opts *o)
+{
+	return dashboard_write(conn, o->since, o->until, o->until_t - o->since_t,
+			       o->output) ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
 static int cmd_migrate(PGconn *conn, const struct opts *o)
 {
 	return migrate_run(conn, o->sql_dir ? o->sql_dir : SQLDIR, stdout) ?
@@ -288,6 +298,7 @@ static const struct command commands[] = {
 	{"adoption", 0, OPT_WINDOW, cmd_adoption},
 	{"tls", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls},
 	{"tls-preview", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls_preview},
+	{"dashboard", 0, OPT_WINDOW | OPT_OUTPUT, cmd_dashboard},
 	{"migrate", 0, OPT_MIGRATE, cmd_migrate},
 };
 
@@ -310,15 +321,17 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		{"sql-dir", required_argument, NULL, O_SQLDIR},
 		{"below", required_argument, NULL, O_BELOW},
 		{"min-tls-version", required_argument, NULL, O_MIN_TLS},
+		{"output", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:d:ho:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 'd': o->conninfo = optarg; break;
+		case 'o': o->output = optarg; o->given |= OPT_OUTPUT; break;
 		case 'h': usage(stdout); exit(REPORT_EXIT_OK);
 		case O_SINCE: o->since_text = optarg; o->given |= OPT_WINDOW; break;
 		case O_UNTIL: o->until_text = optarg; o->given |= OPT_WINDOW; break;
@@ -358,6 +371,8 @@ static void parse_window(struct opts *o)
 	if (o->since_text && !tp_parse(o->since_text, now, &since, &why))
 		usage_error("bad --since \"%s\": %s",
 			    str_escape(shown, sizeof(shown), o->since_text), why);
+	o->since_t = since;
+	o->until_t = until;
 	tp_format(since, o->since, sizeof(o->since));
 	tp_format(until, o->until, sizeof(o->until));
 	if (since >= until)
@@ -420,6 +435,9 @@ static void parse_target(const struct command *cmd, struct opts *o)
 			 addr_to_text(&net.net, addr, sizeof(addr)), net.prefix);
 	} else if (strcmp(cmd->name, "tls") == 0 || strcmp(cmd->name, "tls-preview") == 0) {
 		parse_tls(cmd, o);
+	} else if (strcmp(cmd->name, "dashboard") == 0) {
+		if (o->output == NULL || o->output[0] == '\0')
+			usage_error("dashboard needs -o FILE.html (where to write the page)");
 	} else if (strcmp(cmd->name, "top") == 0) {
 		if (o->port_text && strcmp(o->port_text, "unknown") == 0)
 			v = 0;

@@ -10,6 +10,7 @@ postfix postgresql swaks sasl2-bin libsasl2-modules openssl ca-certificates
 procps iproute2 util-linux
 debhelper dpkg-dev lintian fakeroot
 libxml2-utils python3
+chromium prometheus libmicrohttpd-dev
 man-db groff-base
 dovecot-core
 shellcheck"
