@@ -34,6 +34,11 @@ case("25 plaintext, remote recipient: RCPT refused (relay)", function()
 	local r = session({ port = 25, rcpts = { tag_remote("m25") } })
 	check(r.rcpt[1] ~= C, "RCPT was not refused")
 end)
+case("25: the only recipient refused by Postfix itself (postfix_rejected)", function()
+	local r = session({ port = 25,
+			    rcpts = { { addr = "<x@remote.example>", mailer = "error" } } })
+	expect(r.rcpt[1], C, "RCPT")
+end)
 case("5870 TLSv1.3 + AUTH: accepted", function()
 	local r = session({ port = 5870, tls = "TLSv1.3", auth = true,
 			    rcpts = { LOCAL }, eom = true })

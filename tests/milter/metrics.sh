@@ -85,29 +85,32 @@ tap_ok $? "promtool check metrics: no problem" || tap_diag_file "$PM_TMP/lint"
 
 # What metrics-traffic.lua sent, by hand: 587 three accepted in TLSv1.3, one
 # without TLS (require_tls), one AUTH without TLS (tls_before_auth, an
-# exposure); 465 one accepted in TLSv1.2; 25 one relay refusal; 5870 one
-# accepted in TLSv1.3; 12345 a connection without a transaction.
+# exposure); 465 one accepted in TLSv1.2; 25 one relay refusal and one
+# transaction whose only recipient Postfix refused (rejected,
+# postfix_rejected); 5870 one accepted in TLSv1.3; 12345 a connection
+# without a transaction.
 cat >"$PM_TMP/want" <<'EOF'
 portmilter_sessions_total{port="12345"} 1
-portmilter_sessions_total{port="25"} 1
+portmilter_sessions_total{port="25"} 2
 portmilter_sessions_total{port="465"} 1
 portmilter_sessions_total{port="5870"} 1
 portmilter_sessions_total{port="587"} 5
-portmilter_transactions_total{port="25",verdict="rejected"} 1
+portmilter_transactions_total{port="25",verdict="rejected"} 2
 portmilter_transactions_total{port="465",verdict="accepted"} 1
 portmilter_transactions_total{port="5870",verdict="accepted"} 1
 portmilter_transactions_total{port="587",verdict="accepted"} 3
 portmilter_transactions_total{port="587",verdict="rejected"} 2
-portmilter_transactions_tls_total{port="25",tls_version="none"} 1
+portmilter_transactions_tls_total{port="25",tls_version="none"} 2
 portmilter_transactions_tls_total{port="465",tls_version="TLSv1.2"} 1
 portmilter_transactions_tls_total{port="5870",tls_version="TLSv1.3"} 1
 portmilter_transactions_tls_total{port="587",tls_version="TLSv1.3"} 3
 portmilter_transactions_tls_total{port="587",tls_version="none"} 2
+portmilter_refusals_total{port="25",rule="postfix_rejected"} 1
 portmilter_refusals_total{port="25",rule="relay"} 1
 portmilter_refusals_total{port="587",rule="require_tls"} 1
 portmilter_refusals_total{port="587",rule="tls_before_auth"} 1
 portmilter_credential_exposures_total{port="587"} 1
-portmilter_events_journaled_total 9
+portmilter_events_journaled_total 10
 portmilter_events_not_journaled_total 0
 portmilter_shipper_up 0
 portmilter_sessions_active 0
@@ -153,7 +156,7 @@ if len(res) == 1:
 EOF
 }
 i=0
-while [ "$(q 'portmilter_events_journaled_total')" != 9 ] && [ "$i" -lt 60 ]; do
+while [ "$(q 'portmilter_events_journaled_total')" != 10 ] && [ "$i" -lt 60 ]; do
 	sleep 1
 	i=$((i + 1))
 done
@@ -166,20 +169,22 @@ while read -r expr want; do
 	got=$(q "$expr")
 	[ "$got" = "$want" ] || bad="$bad [$expr: $got, not $want]"
 done <<'EOF'
-sum(portmilter_sessions_total) 9
+sum(portmilter_sessions_total) 10
 portmilter_transactions_total{port="587",verdict="accepted"} 3
-sum(portmilter_transactions_total{verdict="rejected"}) 3
-sum(portmilter_transactions_total) 8
+sum(portmilter_transactions_total{verdict="rejected"}) 4
+sum(portmilter_transactions_total) 9
 portmilter_transactions_tls_total{port="465",tls_version="TLSv1.2"} 1
-sum(portmilter_transactions_tls_total{tls_version="none"}) 3
-sum(portmilter_refusals_total) 3
+sum(portmilter_transactions_tls_total{tls_version="none"}) 4
+sum(portmilter_refusals_total) 4
+portmilter_refusals_total{port="25",rule="postfix_rejected"} 1
+portmilter_refusals_total{port="25",rule="postfix_rejected"} 1
 portmilter_refusals_total{port="25",rule="relay"} 1
 sum(portmilter_credential_exposures_total) 1
-portmilter_events_journaled_total 9
+portmilter_events_journaled_total 10
 portmilter_shipper_up 0
 EOF
 [ -z "$bad" ]
-tap_ok $? "Prometheus's query API gives the counts that were sent (11 queries)" ||
+tap_ok $? "Prometheus's query API gives the counts that were sent (12 queries)" ||
 	tap_diag "$bad"
 
 # ---- reloads --------------------------------------------------------------------
