@@ -355,26 +355,26 @@ tap_ok $? "autodiscover: response schema 2006 / Outlook 2006a namespaces, Accoun
 	tap_diag_file "$AD"
 
 got=$(xp_all "$AD" "$adp/*[local-name()=\"Type\"]" | tr '\n' ' ')
-ports=$(xp_all "$AD" "$adp[*[local-name()=\"Type\"]=\"SMTP\"]/*[local-name()=\"Port\"]" | tr '\n' ' ')
-enc=$(xp_all "$AD" "$adp[*[local-name()=\"Type\"]=\"SMTP\"]/*[local-name()=\"Encryption\"]" | tr '\n' ' ')
+ports=$(xp_all "$AD" "${adp}[*[local-name()=\"Type\"]=\"SMTP\"]/*[local-name()=\"Port\"]" | tr '\n' ' ')
+enc=$(xp_all "$AD" "${adp}[*[local-name()=\"Type\"]=\"SMTP\"]/*[local-name()=\"Encryption\"]" | tr '\n' ' ')
 [ "$got" = "IMAP SMTP SMTP SMTP SMTP SMTP " ] &&
 	[ "$ports" = "587 5870 12345 465 4650 " ] &&
 	[ "$enc" = "TLS TLS TLS SSL SSL " ]
 tap_ok $? "autodiscover: IMAP, then SMTP 587 5870 12345 (TLS = STARTTLS) 465 4650 (SSL); no mx, no disabled port" ||
 	tap_diag "types: $got; ports: $ports; encryption: $enc"
 
-imap="$adp[1]"
+imap="${adp}[1]"
 [ "$(xp "$AD" "$imap/*[local-name()=\"Server\"]")" = "$H" ] &&
 	[ "$(xp "$AD" "$imap/*[local-name()=\"Port\"]")" = 993 ] &&
 	[ "$(xp "$AD" "$imap/*[local-name()=\"Encryption\"]")" = SSL ] &&
-	[ "$(xp_all "$AD" "$adp[*[local-name()=\"Type\"]=\"SMTP\"]/*[local-name()=\"Server\"]" | sort -u)" = "$H" ] &&
-	[ "$(xp "$AD" "count($adp[*[local-name()=\"Type\"]=\"SMTP\"][*[local-name()=\"AuthRequired\"]=\"on\"][*[local-name()=\"SPA\"]=\"off\"][*[local-name()=\"UsePOPAuth\"]=\"on\"])")" = 5 ]
+	[ "$(xp_all "$AD" "${adp}[*[local-name()=\"Type\"]=\"SMTP\"]/*[local-name()=\"Server\"]" | sort -u)" = "$H" ] &&
+	[ "$(xp "$AD" "count(${adp}[*[local-name()=\"Type\"]=\"SMTP\"][*[local-name()=\"AuthRequired\"]=\"on\"][*[local-name()=\"SPA\"]=\"off\"][*[local-name()=\"UsePOPAuth\"]=\"on\"])")" = 5 ]
 tap_ok $? "autodiscover: IMAP on HOST 993 SSL; every SMTP on HOST, AuthRequired on, SPA off, UsePOPAuth on" ||
 	tap_diag_file "$AD"
 
 pc_run -c "$CONF" autoconfig autodiscover --domain "$D" --host "$H" --port 4650
 [ "$(xp_all "$PC_OUT" "$adp/*[local-name()=\"Port\"]" | tr '\n' ' ')" = "993 4650 " ] &&
-	[ "$(xp "$PC_OUT" "$adp[2]/*[local-name()=\"Encryption\"]")" = SSL ]
+	[ "$(xp "$PC_OUT" "${adp}[2]/*[local-name()=\"Encryption\"]")" = SSL ]
 tap_ok $? "autodiscover --port 4650: IMAP and SMTP 4650 (SSL) only" || tap_diag_file "$PC_OUT"
 pc_run -c "$CONF" autoconfig autodiscover --domain "$D" --port 25
 ac_fails "autodiscover --port 25 (mx)" "port 25 is of mode mx"
@@ -389,7 +389,7 @@ tap_ok $? "autodiscover: --name with & < > \" ' is escaped and reads back unchan
 # into the XML comment, where "--" is not allowed.
 pc_run -c "$CONF" autoconfig autodiscover --domain xn--bcher-kva.example
 xmllint --noout --schema "$XSD" "$PC_OUT" 2>"$PM_TMP/lint" &&
-	[ "$(xp "$PC_OUT" "$adp[2]/*[local-name()=\"Server\"]")" = mail.xn--bcher-kva.example ]
+	[ "$(xp "$PC_OUT" "${adp}[2]/*[local-name()=\"Server\"]")" = mail.xn--bcher-kva.example ]
 tap_ok $? "autodiscover: an xn-- (IDN) domain gives a valid document" ||
 	tap_diag_file "$PM_TMP/lint"
 
