@@ -125,6 +125,7 @@ struct cfg {
 	enum cfg_unknown_port unknown_port;
 	enum cfg_milter_action milter_default_action;	/* for main.cf */
 	bool postfix_chroot;		/* master.cf chroot column of smtpd */
+	char *metrics_listen;		/* "none" or ADDRESS:PORT (/metrics) */
 	/* per-port sections, sorted by port number */
 	size_t nports;
 	struct cfg_port *ports;
@@ -148,6 +149,10 @@ void cfg_unref(struct cfg *cfg);
 
 /* The section for a port, or NULL if the file has none. */
 const struct cfg_port *cfg_port_find(const struct cfg *cfg, unsigned port);
+
+/* "127.0.0.1:9465", "[::1]:9465" (brackets for IPv6, a port 1..65535)
+ * into *addr and *port (port may be NULL); false if not that. */
+bool cfg_hostport_parse(const char *v, struct pm_addr *addr, unsigned *port);
 
 /* Print the effective per-port table (portmilter -n). */
 void cfg_print(const struct cfg *cfg, FILE *fp);

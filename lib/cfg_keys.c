@@ -56,6 +56,7 @@ const struct cfg_key cfg_keys[CFG_NKEYS] = {
 	CFG_G(CFG_K_MILTER_DEFAULT_ACTION, milter_default_action,
 	      CFG_T_ACTION, "tempfail"),
 	CFG_G(CFG_K_POSTFIX_CHROOT, postfix_chroot, CFG_T_BOOL, "yes"),
+	CFG_G(CFG_K_METRICS_LISTEN, metrics_listen, CFG_T_HOSTPORT, "none"),
 	CFG_P(CFG_K_MODE, "mode", mode, CFG_T_MODE, 0, 0,
 	      "submission", "submission", "submission"),
 	CFG_P(CFG_K_LIKE, "like", like, CFG_T_NUMBER, 1, 65535,
@@ -338,6 +339,35 @@ bool cfg_socket_check(const char *v, char *why, size_t wlen)
 		       "inet6:PORT@HOST");
 }
 
+bool cfg_hostport_parse(const char *v, struct pm_addr *addr, unsigned *port)
+{
+	const char *colon = strrchr(v, ':');
+	char host[64];
+	size_t len;
+	long n;
+
+	if (colon == NULL || !str_to_long(colon + 1, 1, 65535, &n))
+		return false;
+	len = (size_t) (colon - v);
+	if (len >= 2 && v[0] == '[' && v[len - 1] == ']') {
+		v++;
+		len -= 2;
+		if (memchr(v, ':', len) == NULL)
+			return false;	/* brackets are for IPv6 */
+	} else if (memchr(v, ':', len) != NULL) {
+		return false;		/* an IPv6 address needs brackets */
+	}
+	if (len == 0 || len >= sizeof(host))
+		return false;
+	memcpy(host, v, len);
+	host[len] = '\0';
+	if (!addr_parse(host, addr))
+		return false;
+	if (port)
+		*port = (unsigned) n;
+	return true;
+}
+
 /* Check the text of a string-typed value. */
 static bool cfg_str_ok(const struct cfg_key *k, const char *v,
 		       char *why, size_t wlen)
@@ -354,6 +384,12 @@ static bool cfg_str_ok(const struct cfg_key *k, const char *v,
 		return (strlen(v) <= 253 && cfg_only(v, CFG_HOST_CHARS)) ||
 		       cfg_why(why, wlen, "expected a host name (letters, "
 			       "digits, '.', '-', '_') or nothing");
+	case CFG_T_HOSTPORT:
+		return strcmp(v, "none") == 0 ||
+		       cfg_hostport_parse(v, &addr, NULL) ||
+		       cfg_why(why, wlen, "expected none or ADDRESS:PORT with "
+			       "an IP address (127.0.0.1:9465, [::1]:9465) "
+			       "and a port 1..65535");
 	case CFG_T_LISTEN:
 		return strcmp(v, "all") == 0 || addr_parse(v, &addr) ||
 		       cfg_why(why, wlen, "expected all or one IP address "

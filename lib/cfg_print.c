@@ -128,6 +128,9 @@ void cfg_print(const struct cfg *cfg, FILE *fp)
 	fprintf(fp, "%-18s = %s\n", "postfix_chroot",
 		cfg->postfix_chroot ? "yes (smtpd services run chrooted)" :
 		"no (smtpd services run outside a chroot)");
+	fprintf(fp, "%-18s = %s\n", "metrics_listen",
+		strcmp(cfg->metrics_listen, "none") == 0 ?
+		"none (no /metrics)" : cfg->metrics_listen);
 }
 
 const char *cfg_milter_action_name(enum cfg_milter_action action)

@@ -51,6 +51,7 @@
 #include <libmilter/mfapi.h>
 
 #include "cfg.h"
+#include "metrics.h"
 #include "milter.h"
 #include "msg.h"
 #include "journal.h"
@@ -406,12 +407,16 @@ static void reload(const char *path)
 	struct cfg *cfg = config_load(path, false);
 	struct cfg *old;
 
+	metrics_reload(cfg != NULL);
 	if (cfg == NULL)
 		return;
 	old = milter_config_get();
 	if (old && strcmp(old->milter_socket, cfg->milter_socket) != 0)
 		msg_warn("milter_socket changed to %s: takes effect at restart",
 			 cfg->milter_socket);
+	if (old && strcmp(old->metrics_listen, cfg->metrics_listen) != 0)
+		msg_warn("metrics_listen changed to %s: takes effect at restart",
+			 cfg->metrics_listen);
 	if (old)
 		cfg_unref(old);
 	recorder_reload(cfg);
@@ -501,6 +506,12 @@ int main(int argc, char **argv)
 	lockfd = journal_lock_take(cfg->journal_directory);
 	pidfile_open(&pidfile, o.pidfile);
 	socket_open(socket);
+	{
+		char err[512];
+
+		if (!metrics_open(cfg, err, sizeof(err)))
+			msg_fatal("%s", err);
+	}
 	if (o.user != NULL)
 		runas_drop();
 	{
@@ -516,6 +527,12 @@ int main(int argc, char **argv)
 			  cfg->journal_directory, strerror(errno));
 	pidfile_write(&pidfile);
 	recorder_start(cfg);
+	{
+		char err[512];
+
+		if (!metrics_start(err, sizeof(err)))
+			msg_fatal("%s", err);
+	}
 	signals_setup();
 	if (pthread_create(&tid, NULL, milter_thread, NULL) != 0)
 		msg_fatal("cannot start the milter thread");
@@ -526,6 +543,7 @@ int main(int argc, char **argv)
 	pthread_join(tid, NULL);
 	msg_info("stopping: waiting for %u open sessions", milter_active());
 	drain();
+	metrics_stop();
 	recorder_close(SHIP_SECONDS);
 	pidfile_remove(&pidfile);
 	close(lockfd);

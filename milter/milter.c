@@ -49,6 +49,7 @@
 #include "cfg.h"
 #include "event.h"
 #include "macros.h"
+#include "metrics.h"
 #include "milter.h"
 #include "msg.h"
 #include "policy.h"
@@ -362,8 +363,13 @@ static bool record(const struct connctx *cc, bool txn, enum txn_verdict verdict)
 	struct event ev;
 	char nums[6][24], id[40], now[40];
 
+	bool ok;
+
 	event_fill(cc, txn, verdict, &ev, nums, id, now);
-	return recorder_put(&ev);
+	ok = recorder_put(&ev);
+	metrics_event(cc->facts.port, txn, ev.f[EV_VERDICT], ev.f[EV_RULE],
+		      ev.f[EV_TLS_VERSION], cc->exposure, ok);
+	return ok;
 }
 
 /* Forget the transaction (after its event is logged and recorded). */
@@ -610,6 +616,7 @@ static sfsistat pm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	tls_refresh(ctx, cc);
 	(void)policy_profile(cc->cfg, cc->facts.port, &cc->port_known);
 	port_log(cc, dport, src);
+	metrics_session(cc->facts.port);
 	v = policy_connect(cc->cfg, &cc->facts);
 	if (v.action == POLICY_CONTINUE)
 		return SMFIS_CONTINUE;

@@ -78,6 +78,16 @@ void recorder_close(int seconds)
 	journal = NULL;
 }
 
+void recorder_stats(struct recorder_stats *st)
+{
+	struct journal *j = __atomic_load_n(&journal, __ATOMIC_ACQUIRE);
+	struct shipper *s = __atomic_load_n(&shipper, __ATOMIC_ACQUIRE);
+
+	st->journal_bytes = j ? journal_size(j) : 0;
+	st->shipped = s ? shipper_shipped(s) : 0;
+	st->shipper_up = s ? shipper_up(s) : false;
+}
+
 const char *recorder_node(const struct cfg *cfg)
 {
 	return cfg->node_name && cfg->node_name[0] ? cfg->node_name : hostname;

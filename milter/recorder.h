@@ -18,6 +18,7 @@
 #define PM_RECORDER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "cfg.h"
@@ -32,5 +33,13 @@ void recorder_close(int seconds);
 
 /* The node name for events: node_name, else the host name. */
 const char *recorder_node(const struct cfg *cfg);
+
+/* For /metrics: journal size, events shipped, database connection up. */
+struct recorder_stats {
+	uint64_t journal_bytes;
+	uint64_t shipped;
+	bool shipper_up;
+};
+void recorder_stats(struct recorder_stats *st);
 
 #endif

@@ -44,6 +44,7 @@ struct shipper {
 	size_t *row_end;		/* end offset of each row in rows */
 	size_t nrows;
 	uint64_t shipped;		/* atomic reads only */
+	bool up;			/* atomic: connection up */
 	time_t down_logged;
 };
 
@@ -444,12 +445,15 @@ static void *shipper_main(void *arg)
 			s->conn = NULL;
 		}
 		if (s->conn == NULL && !db_connect(s, backoff)) {
+			__atomic_store_n(&s->up, false, __ATOMIC_RELAXED);
 			if (stop)
 				break;
 			nap_ms(s, backoff * 1000);
 			backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
 			continue;
 		}
+		__atomic_store_n(&s->up, PQstatus(s->conn) == CONNECTION_OK,
+				 __ATOMIC_RELAXED);
 		s->rows.len = 0;
 		s->nrows = 0;
 		if (journal_read(s->j, &pos, BATCH_MAX, add_row, s, &next) == 0) {
@@ -464,6 +468,8 @@ static void *shipper_main(void *arg)
 			continue;
 		}
 		if (s->nrows > 0 && !ship_batch(s)) {
+			__atomic_store_n(&s->up, PQstatus(s->conn) == CONNECTION_OK,
+					 __ATOMIC_RELAXED);
 			if (PQstatus(s->conn) != CONNECTION_OK || !stop)
 				nap_ms(s, backoff * 1000);
 			backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
@@ -482,6 +488,7 @@ static void *shipper_main(void *arg)
 	if (s->conn)
 		PQfinish(s->conn);
 	s->conn = NULL;
+	__atomic_store_n(&s->up, false, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -538,6 +545,11 @@ void shipper_stop(struct shipper *s, int seconds)
 	free(s->row_end);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+bool shipper_up(struct shipper *s)
+{
+	return __atomic_load_n(&s->up, __ATOMIC_RELAXED);
 }
 
 uint64_t shipper_shipped(struct shipper *s)

@@ -42,4 +42,7 @@ void shipper_stop(struct shipper *s, int seconds);
 /* Events stored so far (for logs and tests). */
 uint64_t shipper_shipped(struct shipper *s);
 
+/* Is its database connection up (as last seen by the shipper thread)? */
+bool shipper_up(struct shipper *s);
+
 #endif

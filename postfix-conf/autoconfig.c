@@ -21,6 +21,7 @@ static const char *const pc_ac_formats[] = {
 	[PC_AC_MOBILECONFIG] = "mobileconfig",
 	[PC_AC_SRV] = "srv",
 	[PC_AC_HTML] = "html",
+	[PC_AC_AUTODISCOVER] = "autodiscover",
 };
 
 #define PC_AC_NFORMATS	(sizeof(pc_ac_formats) / sizeof(*pc_ac_formats))
@@ -154,7 +155,7 @@ static bool ac_format(const char *text, enum pc_ac_format *out, char **err)
 
 	if (text == NULL) {
 		*err = pc_strf("autoconfig: no FORMAT (thunderbird, "
-			       "mobileconfig, srv or html)");
+			       "mobileconfig, srv, html or autodiscover)");
 		return false;
 	}
 	for (size_t i = 0; i < PC_AC_NFORMATS; i++) {
@@ -164,7 +165,7 @@ static bool ac_format(const char *text, enum pc_ac_format *out, char **err)
 		}
 	}
 	*err = pc_strf("unknown autoconfig FORMAT \"%s\" (thunderbird, "
-		       "mobileconfig, srv or html)",
+		       "mobileconfig, srv, html or autodiscover)",
 		       str_escape(shown, sizeof(shown), text));
 	return false;
 }
@@ -201,10 +202,11 @@ bool pc_ac_request_build(const struct pc_ac_opts *opts,
 	    !ac_port_arg("--imap-port", opts->imap_port, &req->imap_port, err))
 		goto fail;
 	if (opts->port != NULL) {
-		if (req->format != PC_AC_MOBILECONFIG) {
+		if (req->format != PC_AC_MOBILECONFIG &&
+		    req->format != PC_AC_AUTODISCOVER) {
 			*err = pc_strf("--port is an option of autoconfig "
-				       "mobileconfig only (the other formats "
-				       "list every port)");
+				       "mobileconfig and autodiscover only "
+				       "(the other formats list every port)");
 			goto fail;
 		}
 		if (!ac_port_arg("--port", opts->port, &req->port, err))
@@ -540,6 +542,9 @@ void pc_ac_write(const struct pc_ac_request *req,
 	case PC_AC_MOBILECONFIG: ac_mobileconfig(req, ports, fp); break;
 	case PC_AC_SRV: ac_srv(req, ports, fp); break;
 	case PC_AC_HTML: pc_ac_write_html(req, ports, fp); break;
+	case PC_AC_AUTODISCOVER:
+		pc_ac_write_autodiscover(req, ports, fp);
+		break;
 	}
 }
 

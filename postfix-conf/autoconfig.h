@@ -1,6 +1,6 @@
 /*
  * autoconfig - what a mail client needs to send through the configured
- * submission ports, from portmilter.conf, in four formats
+ * submission ports, from portmilter.conf, in five formats
  * (portmilter-conf autoconfig FORMAT --domain DOMAIN ...):
  *
  *   thunderbird   Mozilla autoconfig (config-v1.1.xml): IMAP incoming,
@@ -12,6 +12,9 @@
  *   srv           RFC 6186 / RFC 8314 SRV records, a zone-file snippet:
  *                 _submission._tcp, _submissions._tcp, _imaps._tcp
  *   html          a self-contained English help page for end users
+ *   autodiscover  the Microsoft Autodiscover (POX) response Outlook
+ *                 reads: IMAP and one SMTP protocol per port, in
+ *                 preference order, or only --port N
  *
  * Ports: the enabled ports of mode submission (STARTTLS) or submissions
  * (implicit TLS); never an mx port, never a disabled one. None: an
@@ -72,6 +75,7 @@ enum pc_ac_format {
 	PC_AC_MOBILECONFIG,
 	PC_AC_SRV,
 	PC_AC_HTML,
+	PC_AC_AUTODISCOVER,
 };
 
 /* A checked command line: every string malloc'd, names lower case. */
@@ -82,7 +86,7 @@ struct pc_ac_request {
 	char *imap_host;
 	char *name;
 	unsigned imap_port;
-	unsigned port;		/* --port (mobileconfig), 0 = not given */
+	unsigned port;		/* --port (mobileconfig, autodiscover), 0 = not given */
 	const char *output;	/* -o FILE, NULL = stdout */
 };
 
@@ -120,6 +124,10 @@ void pc_ac_write(const struct pc_ac_request *req,
 /* The html format (autoconfig_html.c). */
 void pc_ac_write_html(const struct pc_ac_request *req,
 		      const struct pc_ac_ports *ports, FILE *fp);
+
+/* The autodiscover format (autoconfig_autodiscover.c). */
+void pc_ac_write_autodiscover(const struct pc_ac_request *req,
+			      const struct pc_ac_ports *ports, FILE *fp);
 
 /* s escaped for XML and HTML text and attribute values (& < > " '). */
 void pc_ac_put_escaped(FILE *fp, const char *s);

@@ -10,7 +10,8 @@
  *   check    list every drift; exit 1 if there is one
  *   autoconfig FORMAT --domain DOMAIN [--host HOST] [--port N] [-o FILE]
  *            client settings for the submission ports: Thunderbird
- *            autoconfig, Apple profile, SRV records or an HTML page
+ *            autoconfig, Apple profile, SRV records, an HTML page or
+ *            an Outlook Autodiscover response
  *            (autoconfig.h)
  *
  * Exit: 0 done (check: clean), 1 check found drift, 2 error (bad
@@ -47,7 +48,8 @@ static void usage(FILE *fp)
 "           what mail clients need to send through the submission ports;\n"
 "           FORMAT: thunderbird (Mozilla config-v1.1.xml), mobileconfig\n"
 "           (an unsigned Apple profile), srv (RFC 6186/8314 SRV records\n"
-"           for the zone of DOMAIN) or html (a help page for users)\n"
+"           for the zone of DOMAIN), html (a help page for users) or\n"
+"           autodiscover (Outlook's Autodiscover POX response)\n"
 "options:\n"
 "  -c CONFIG           portmilter.conf (default %s)\n"
 "  --postfix-dir DIR   Postfix configuration directory (default %s);\n"
@@ -64,8 +66,9 @@ static void usage(FILE *fp)
 "  --name NAME         the provider's name shown to users (default DOMAIN)\n"
 "  --imap-host HOST    the IMAP server (default HOST); IMAP over TLS is\n"
 "  --imap-port N       assumed, on port N (default 993)\n"
-"  --port N            mobileconfig: the one port to set up (default: the\n"
-"                      first in the order below); must be one of them\n"
+"  --port N            mobileconfig, autodiscover: the one port to set up\n"
+"                      (default: mobileconfig the first in the order\n"
+"                      below, autodiscover all); must be one of them\n"
 "  -o FILE             write FILE (a temporary file in its directory,\n"
 "                      renamed) instead of standard output\n"
 "  Ports: the enabled submission and submissions ports of CONFIG, never\n"

@@ -11,6 +11,10 @@
  *   top --port N --by user|ip [--limit K]
  *                           the busiest users or addresses on one port
  *   adoption                per UTC day and port: authenticated submissions
+ *   tls [--port N] [--below V]  TLS versions in use per user and network
+ *   tls-preview --port N --min-tls-version V
+ *                           who min_tls_version = V would have refused
+ *   dashboard -o FILE.html  one self-contained HTML page of charts
  *   migrate [--sql-dir DIR] apply the sql/NNN_*.sql not yet applied
  *
  * The database: -d CONNINFO, else the "database" key of the config file
@@ -44,6 +48,9 @@ enum {
 	OPT_WINDOW = 1 << 0,	/* --since, --until, --format */
 	OPT_TOP = 1 << 1,	/* --port, --by, --limit */
 	OPT_MIGRATE = 1 << 2,	/* --sql-dir */
+	OPT_PORT = 1 << 3,	/* --port */
+	OPT_TLS = 1 << 4,	/* --below, --min-tls-version */
+	OPT_OUTPUT = 1 << 5,	/* -o */
 };
 
 struct opts {
@@ -52,14 +59,18 @@ struct opts {
 	const char *since_text, *until_text;
 	enum out_format format;
 	const char *port_text, *by, *limit_text, *sql_dir;
+	const char *below, *min_tls, *output;
 	unsigned given;			/* OPT_* bits of the options seen */
 	char **args;			/* COMMAND and its arguments */
 	int nargs;
 	/* derived */
 	char since[32], until[32];	/* timestamptz text */
+	int64_t since_t, until_t;	/* the same, seconds since the epoch */
 	char target[64];		/* ip: the network, "addr/len" */
 	char port[8], limit[8];
 	bool by_user;
+	bool port_given;		/* o->port holds a port */
+	int tls_rank;			/* --below or --min-tls-version */
 };
 
 struct command {
@@ -90,6 +101,12 @@ static void usage(FILE *fp)
 		"  top --port N --by user|ip [--limit K]\n"
 		"                            busiest users or addresses on a port (default 10)\n"
 		"  adoption                  authenticated submissions per UTC day and port\n"
+		"  tls [--port N] [--below TLSv1.2]\n"
+		"                            TLS versions (none = AUTH without TLS) per port,\n"
+		"                            user and network (/24, /64): volume, last seen\n"
+		"  tls-preview --port N --min-tls-version TLSv1.2\n"
+		"                            who that min_tls_version would have refused\n"
+		"  dashboard -o FILE.html     one self-contained HTML page of charts and tables\n"
 		"  migrate [--sql-dir DIR]   apply the schema migrations (default %s)\n"
 		"times (UTC unless a zone is given): YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]',\n"
 		"  ISO 8601 (2024-03-10T08:00:00Z, ...+02:00), or relative 30m, 24h, 7d, 2w;\n"
@@ -244,6 +261,29 @@ static int cmd_adoption(PGconn *conn, const struct opts *o)
 	return show(conn, o, sql_adoption[o->format == OUT_JSON], 2, params);
 }
 
+static int cmd_tls(PGconn *conn, const struct opts *o)
+{
+	struct tls_request q = {o->since, o->until,
+				o->port_given ? o->port : NULL, o->tls_rank,
+				o->format};
+
+	return tls_usage(conn, &q) ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
+static int cmd_tls_preview(PGconn *conn, const struct opts *o)
+{
+	struct tls_request q = {o->since, o->until, o->port, o->tls_rank,
+				o->format};
+
+	return tls_preview(conn, &q) ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
+static int cmd_dashboard(PGconn *conn, const struct opts *o)
+{
+	return dashboard_write(conn, o->since, o->until, o->until_t - o->since_t,
+			       o->output) ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
 static int cmd_migrate(PGconn *conn, const struct opts *o)
 {
 	return migrate_run(conn, o->sql_dir ? o->sql_dir : SQLDIR, stdout) ?
@@ -254,8 +294,11 @@ static const struct command commands[] = {
 	{"ports", 0, OPT_WINDOW, cmd_ports},
 	{"user", 1, OPT_WINDOW, cmd_user},
 	{"ip", 1, OPT_WINDOW, cmd_ip},
-	{"top", 0, OPT_WINDOW | OPT_TOP, cmd_top},
+	{"top", 0, OPT_WINDOW | OPT_TOP | OPT_PORT, cmd_top},
 	{"adoption", 0, OPT_WINDOW, cmd_adoption},
+	{"tls", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls},
+	{"tls-preview", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls_preview},
+	{"dashboard", 0, OPT_WINDOW | OPT_OUTPUT, cmd_dashboard},
 	{"migrate", 0, OPT_MIGRATE, cmd_migrate},
 };
 
@@ -263,7 +306,8 @@ static const struct command commands[] = {
 
 static void parse_options(int argc, char **argv, struct opts *o)
 {
-	enum { O_SINCE = 256, O_UNTIL, O_FORMAT, O_PORT, O_BY, O_LIMIT, O_SQLDIR };
+	enum { O_SINCE = 256, O_UNTIL, O_FORMAT, O_PORT, O_BY, O_LIMIT, O_SQLDIR,
+	       O_BELOW, O_MIN_TLS };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"conninfo", required_argument, NULL, 'd'},
@@ -275,15 +319,19 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		{"by", required_argument, NULL, O_BY},
 		{"limit", required_argument, NULL, O_LIMIT},
 		{"sql-dir", required_argument, NULL, O_SQLDIR},
+		{"below", required_argument, NULL, O_BELOW},
+		{"min-tls-version", required_argument, NULL, O_MIN_TLS},
+		{"output", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:d:ho:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 'd': o->conninfo = optarg; break;
+		case 'o': o->output = optarg; o->given |= OPT_OUTPUT; break;
 		case 'h': usage(stdout); exit(REPORT_EXIT_OK);
 		case O_SINCE: o->since_text = optarg; o->given |= OPT_WINDOW; break;
 		case O_UNTIL: o->until_text = optarg; o->given |= OPT_WINDOW; break;
@@ -292,10 +340,12 @@ static void parse_options(int argc, char **argv, struct opts *o)
 				usage_error("--format must be table, csv or json");
 			o->given |= OPT_WINDOW;
 			break;
-		case O_PORT: o->port_text = optarg; o->given |= OPT_TOP; break;
+		case O_PORT: o->port_text = optarg; o->given |= OPT_PORT; break;
 		case O_BY: o->by = optarg; o->given |= OPT_TOP; break;
 		case O_LIMIT: o->limit_text = optarg; o->given |= OPT_TOP; break;
 		case O_SQLDIR: o->sql_dir = optarg; o->given |= OPT_MIGRATE; break;
+		case O_BELOW: o->below = optarg; o->given |= OPT_TLS; break;
+		case O_MIN_TLS: o->min_tls = optarg; o->given |= OPT_TLS; break;
 		case ':': usage_error("option %s needs a value", argv[optind - 1]);
 		default: usage_error("unknown option %s", argv[optind - 1]);
 		}
@@ -321,11 +371,47 @@ static void parse_window(struct opts *o)
 	if (o->since_text && !tp_parse(o->since_text, now, &since, &why))
 		usage_error("bad --since \"%s\": %s",
 			    str_escape(shown, sizeof(shown), o->since_text), why);
+	o->since_t = since;
+	o->until_t = until;
 	tp_format(since, o->since, sizeof(o->since));
 	tp_format(until, o->until, sizeof(o->until));
 	if (since >= until)
 		usage_error("empty time window: --since (%s) is not before --until (%s)",
 			    o->since, o->until);
+}
+
+/* The options of tls and tls-preview. */
+static void parse_tls(const struct command *cmd, struct opts *o)
+{
+	bool preview = strcmp(cmd->name, "tls-preview") == 0;
+	const char *version = preview ? o->min_tls : o->below;
+	char shown[80];
+	long v;
+
+	if (preview ? o->below != NULL : o->min_tls != NULL)
+		usage_error("%s: %s is an option of %s", cmd->name,
+			    preview ? "--below" : "--min-tls-version",
+			    preview ? "tls" : "tls-preview");
+	if (o->port_text != NULL) {
+		if (!preview && strcmp(o->port_text, "unknown") == 0)
+			v = 0;
+		else if (!str_to_long(o->port_text, preview ? 1 : 0, 65535, &v))
+			usage_error("%s: --port must be a port number %s", cmd->name,
+				    preview ? "1..65535" : "0..65535 or unknown");
+		snprintf(o->port, sizeof(o->port), "%ld", v);
+		o->port_given = true;
+	} else if (preview) {
+		usage_error("tls-preview needs --port N (the port whose min_tls_version would change)");
+	}
+	if (version == NULL) {
+		if (preview)
+			usage_error("tls-preview needs --min-tls-version (TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)");
+		return;
+	}
+	if (!tls_min_parse(version, &o->tls_rank))
+		usage_error("%s: bad %s \"%s\": expected TLSv1, TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3",
+			    cmd->name, preview ? "--min-tls-version" : "--below",
+			    str_escape(shown, sizeof(shown), version));
 }
 
 /* The arguments of user, ip and top. */
@@ -347,6 +433,11 @@ static void parse_target(const struct command *cmd, struct opts *o)
 				    str_escape(shown, sizeof(shown), o->args[1]), why);
 		snprintf(o->target, sizeof(o->target), "%s/%u",
 			 addr_to_text(&net.net, addr, sizeof(addr)), net.prefix);
+	} else if (strcmp(cmd->name, "tls") == 0 || strcmp(cmd->name, "tls-preview") == 0) {
+		parse_tls(cmd, o);
+	} else if (strcmp(cmd->name, "dashboard") == 0) {
+		if (o->output == NULL || o->output[0] == '\0')
+			usage_error("dashboard needs -o FILE.html (where to write the page)");
 	} else if (strcmp(cmd->name, "top") == 0) {
 		if (o->port_text && strcmp(o->port_text, "unknown") == 0)
 			v = 0;

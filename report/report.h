@@ -7,6 +7,9 @@
  *   output.c     out_*  a PGresult as an aligned table, CSV or JSON
  *   db.c         db_*   connect, run parameterized queries, schema check
  *   migrate.c    migrate_run: apply sql/NNN_*.sql in order
+ *   tls.c        tls_*  TLS versions in use, a min_tls_version preview
+ *   dashboard.c  dashboard_write: the HTML dashboard page
+ *   chart.c      chart_*  its SVG charts and data tables
  *
  * Failures are reported on stderr with report_error() by the module that
  * sees them; callers only propagate a bool (or NULL) and choose the exit
@@ -126,5 +129,81 @@ bool db_schema_ok(PGconn *conn, int needed);
  * what it did on fp. false (reported) on the first failure.
  */
 bool migrate_run(PGconn *conn, const char *sql_dir, FILE *fp);
+
+/* ---- tls.c ------------------------------------------------------------ */
+
+struct tls_request {
+	const char *since, *until;	/* timestamptz text */
+	const char *port;		/* decimal; NULL = every port (tls only) */
+	int rank;			/* PM_TLS_1_0..PM_TLS_1_3; tls: 0 = no --below */
+	enum out_format format;
+};
+
+/* "TLSv1", "TLSv1.0" .. "TLSv1.3" (as min_tls_version) into *rank. */
+bool tls_min_parse(const char *text, int *rank);
+
+/*
+ * portmilter-report tls: per port, TLS version ("none" = AUTH without
+ * TLS), SASL user and client network (/24, /64): connections,
+ * transactions, accepted, rejected, first and last seen; only versions
+ * below q->rank if given (none and unrecognised versions are below
+ * all). Oldest version first.
+ */
+bool tls_usage(PGconn *conn, const struct tls_request *q);
+
+/*
+ * portmilter-report tls-preview: the transactions on q->port that
+ * min_tls_version = q->rank would have refused (TLS unrecognised or
+ * below it), per user and client network, with how many were accepted
+ * and rejected as things were. false after report_error on failure.
+ */
+bool tls_preview(PGconn *conn, const struct tls_request *q);
+
+/* ---- dashboard.c, chart.c ------------------------------------------- */
+
+/*
+ * Write the dashboard of the window [since, until) (timestamptz text;
+ * span = until - since in seconds picks the traffic bucket) to path,
+ * through a temporary file in its directory renamed over it. false
+ * (reported) on a database or file error; nothing is left behind.
+ */
+bool dashboard_write(PGconn *conn, const char *since, const char *until,
+		     int64_t span, const char *path);
+
+/*
+ * Numbers by x (a time bucket, a port, a user...) and series (a port, a
+ * TLS version; one unnamed series "" for a bar chart): text[x * ns + s]
+ * as PostgreSQL printed it (NULL: no row), v[] its value.
+ */
+struct chart_grid {
+	size_t nx, ns;
+	char **x, **s;
+	char **text;
+	double *v;
+	size_t *colour;		/* the palette index of each series (default: s) */
+};
+
+/* From rows (x, series or NULL, series order key, value or NULL): x in
+ * row order, series by key. false if the result has not 4 columns. */
+bool chart_grid_load(struct chart_grid *g, const PGresult *r);
+void chart_grid_free(struct chart_grid *g);
+
+/* Text for HTML and SVG: & < > " ' escaped, control bytes as \xNN. */
+void chart_put_text(FILE *fp, const char *s);
+
+/* An inline <svg id="ID-chart" data-chart="ID">: stacked columns (share:
+ * values are fractions, the axis 0..100 %) or horizontal bars; each
+ * shape has data-x, data-series and data-value (the text) and a title. */
+void chart_stacked(FILE *fp, const char *id, const char *title,
+		   const struct chart_grid *g, const char *series_name,
+		   bool share);
+void chart_bars(FILE *fp, const char *id, const char *title,
+		const struct chart_grid *g);
+
+/* <table id="ID-data" data-table="ID">: one row per x, one column per
+ * series, each cell with data-x, data-series, data-value (0 if none). */
+void chart_table(FILE *fp, const char *id, const char *caption,
+		 const struct chart_grid *g, const char *x_name,
+		 const char *series_name, const char *value_name);
 
 #endif

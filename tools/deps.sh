@@ -11,6 +11,7 @@ procps iproute2 util-linux
 debhelper dpkg-dev lintian fakeroot
 libxml2-utils python3
 clang libclang-rt-14-dev
+chromium prometheus libmicrohttpd-dev
 man-db groff-base
 dovecot-core
 shellcheck"

@@ -2,7 +2,8 @@
 # autoconfig - portmilter-conf autoconfig on a test config: the ports
 # (only enabled submission/submissions ports, in preference order),
 # each format read back by a real parser (xmllint for the XML and the
-# HTML, Python's plistlib for the Apple profile), the SRV lines, the
+# HTML, Python's plistlib for the Apple profile, xmllint --schema with
+# tests/conf/autodiscover.xsd for Outlook's), the SRV lines, the
 # escaping of what comes from the command line, and the errors. Every
 # expected value is written here by hand. Needs xmllint (Debian
 # libxml2-utils) and python3. Prints TAP.
@@ -238,7 +239,7 @@ ac_fails "mobileconfig --port 2525 (disabled)" "port 2525 is disabled"
 pc_run -c "$CONF" autoconfig mobileconfig --domain "$D" --port 65536
 ac_fails "mobileconfig --port 65536" "not a port number"
 pc_run -c "$CONF" autoconfig srv --domain "$D" --port 587
-ac_fails "srv --port" "--port is an option of autoconfig mobileconfig only"
+ac_fails "srv --port" "--port is an option of autoconfig mobileconfig and autodiscover only"
 
 # ---- srv -----------------------------------------------------------------
 
@@ -325,6 +326,75 @@ pc_run -c "$CONF" autoconfig html --domain Mail.Example.TEST --name "$HNAME"
 	[ "$(xp "$PC_OUT" "count(//code[. = 'jane@mail.example.test'])" --html)" = 1 ]
 tap_ok $? "html: --name escaped (reads back as text, no <b> element); the domain, lower-cased, in the example address" ||
 	tap_diag_file "$PC_OUT"
+
+# ---- autodiscover ------------------------------------------------------------
+
+# The structure: tests/conf/autodiscover.xsd (our own schema of the POX
+# response subset, strict), then the values by XPath (local names: the
+# two default namespaces are checked once, explicitly).
+XSD=$top_srcdir/tests/conf/autodiscover.xsd
+AD=$PM_TMP/autodiscover.xml
+adp='/*[local-name()="Autodiscover"]/*[local-name()="Response"]/*[local-name()="Account"]/*[local-name()="Protocol"]'
+pc_run -c "$CONF" autoconfig autodiscover --domain "$D" --host "$H"
+cp "$PC_OUT" "$AD"
+ac_ok "autodiscover"
+xmllint --noout --schema "$XSD" "$AD" 2>"$PM_TMP/lint"
+tap_ok $? "autodiscover: valid against tests/conf/autodiscover.xsd (xmllint --schema)" ||
+	tap_diag_file "$PM_TMP/lint"
+
+# The schema is strict: a Protocol without its Encryption fails it.
+grep -v '<Encryption>' "$AD" >"$PM_TMP/ad-broken.xml"
+! xmllint --noout --schema "$XSD" "$PM_TMP/ad-broken.xml" 2>/dev/null
+tap_ok $? "autodiscover: the schema refuses a Protocol without Encryption (the check can fail)"
+
+[ "$(xp "$AD" 'namespace-uri(/*)')" = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006" ] &&
+	[ "$(xp "$AD" 'namespace-uri(/*/*)')" = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a" ] &&
+	[ "$(xp "$AD" '/*/*/*[local-name()="Account"]/*[local-name()="AccountType"]')" = email ] &&
+	[ "$(xp "$AD" '/*/*/*[local-name()="Account"]/*[local-name()="Action"]')" = settings ]
+tap_ok $? "autodiscover: response schema 2006 / Outlook 2006a namespaces, AccountType email, Action settings" ||
+	tap_diag_file "$AD"
+
+got=$(xp_all "$AD" "$adp/*[local-name()=\"Type\"]" | tr '\n' ' ')
+ports=$(xp_all "$AD" "${adp}[*[local-name()=\"Type\"]=\"SMTP\"]/*[local-name()=\"Port\"]" | tr '\n' ' ')
+enc=$(xp_all "$AD" "${adp}[*[local-name()=\"Type\"]=\"SMTP\"]/*[local-name()=\"Encryption\"]" | tr '\n' ' ')
+[ "$got" = "IMAP SMTP SMTP SMTP SMTP SMTP " ] &&
+	[ "$ports" = "587 5870 12345 465 4650 " ] &&
+	[ "$enc" = "TLS TLS TLS SSL SSL " ]
+tap_ok $? "autodiscover: IMAP, then SMTP 587 5870 12345 (TLS = STARTTLS) 465 4650 (SSL); no mx, no disabled port" ||
+	tap_diag "types: $got; ports: $ports; encryption: $enc"
+
+imap="${adp}[1]"
+[ "$(xp "$AD" "$imap/*[local-name()=\"Server\"]")" = "$H" ] &&
+	[ "$(xp "$AD" "$imap/*[local-name()=\"Port\"]")" = 993 ] &&
+	[ "$(xp "$AD" "$imap/*[local-name()=\"Encryption\"]")" = SSL ] &&
+	[ "$(xp_all "$AD" "${adp}[*[local-name()=\"Type\"]=\"SMTP\"]/*[local-name()=\"Server\"]" | sort -u)" = "$H" ] &&
+	[ "$(xp "$AD" "count(${adp}[*[local-name()=\"Type\"]=\"SMTP\"][*[local-name()=\"AuthRequired\"]=\"on\"][*[local-name()=\"SPA\"]=\"off\"][*[local-name()=\"UsePOPAuth\"]=\"on\"])")" = 5 ]
+tap_ok $? "autodiscover: IMAP on HOST 993 SSL; every SMTP on HOST, AuthRequired on, SPA off, UsePOPAuth on" ||
+	tap_diag_file "$AD"
+
+pc_run -c "$CONF" autoconfig autodiscover --domain "$D" --host "$H" --port 4650
+[ "$(xp_all "$PC_OUT" "$adp/*[local-name()=\"Port\"]" | tr '\n' ' ')" = "993 4650 " ] &&
+	[ "$(xp "$PC_OUT" "${adp}[2]/*[local-name()=\"Encryption\"]")" = SSL ]
+tap_ok $? "autodiscover --port 4650: IMAP and SMTP 4650 (SSL) only" || tap_diag_file "$PC_OUT"
+pc_run -c "$CONF" autoconfig autodiscover --domain "$D" --port 25
+ac_fails "autodiscover --port 25 (mx)" "port 25 is of mode mx"
+
+pc_run -c "$CONF" autoconfig autodiscover --domain "$D" --name "$NAME"
+[ "$(xp "$PC_OUT" '/*/*/*[local-name()="User"]/*[local-name()="DisplayName"]')" = "$NAME" ] &&
+	! grep -q '<Mail>' "$PC_OUT"
+tap_ok $? "autodiscover: --name with & < > \" ' is escaped and reads back unchanged" ||
+	tap_diag_file "$PC_OUT"
+
+# An IDN domain in its ASCII form has "--" in a label: no name may go
+# into the XML comment, where "--" is not allowed.
+pc_run -c "$CONF" autoconfig autodiscover --domain xn--bcher-kva.example
+xmllint --noout --schema "$XSD" "$PC_OUT" 2>"$PM_TMP/lint" &&
+	[ "$(xp "$PC_OUT" "${adp}[2]/*[local-name()=\"Server\"]")" = mail.xn--bcher-kva.example ]
+tap_ok $? "autodiscover: an xn-- (IDN) domain gives a valid document" ||
+	tap_diag_file "$PM_TMP/lint"
+
+pc_run -c "$CONF" autoconfig autodiscover --domain '<script>.example'
+ac_fails "autodiscover --domain '<script>.example'" "not a DNS host name"
 
 # ---- errors --------------------------------------------------------------
 

@@ -43,6 +43,8 @@
 #   e2e_wait WANT SQL SECS polls e2e_sql SQL every 0.2 s, for at most SECS
 #                          seconds, until it prints WANT; E2E_GOT = the
 #                          last output
+# Set E2E_METRICS=ADDR:PORT before e2e_start for the milter's /metrics
+# there (metrics_listen).
 # Variables after e2e_start: E2E_OFFSET, E2E_PF (Postfix config dir),
 # E2E_PF_LOG (Postfix's maillog), E2E_CONF (portmilter.conf), E2E_LOG (the
 # milter's log), E2E_DB (the milter's conninfo), E2E_READER (pm_abuse's
@@ -164,7 +166,8 @@ e2e_start() {
 		"milter_socket = unix:$PM_TMP/portmilter.sock" \
 		"local_domains = example.test" \
 		"node_name = e2e-node" \
-		"postfix_chroot = no"
+		"postfix_chroot = no" \
+		"${E2E_METRICS:+metrics_listen = $E2E_METRICS}"
 	pm_start "$E2E_CONF" "unix:$PM_TMP/portmilter.sock" "$E2E_LOG" ||
 		_e2e_fail "the milter did not start" "$E2E_LOG" || return 1
 	# smtpd (user postfix) must reach the socket (mode 0660).

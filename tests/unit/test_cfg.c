@@ -190,6 +190,23 @@ static const struct err_case err_cases[] = {
 	{ "journal_full_action = bounce\n",
 	  "t.conf:1: bad value \"bounce\" for journal_full_action: expected "
 	  "tempfail or drop" },
+	/* metrics_listen: none or ADDRESS:PORT, IPv6 in brackets */
+	{ "metrics_listen = 9465\n",
+	  "t.conf:1: bad value \"9465\" for metrics_listen: expected none or" },
+	{ "metrics_listen = localhost:9465\n",
+	  "t.conf:1: bad value \"localhost:9465\" for metrics_listen" },
+	{ "metrics_listen = 127.0.0.1:0\n",
+	  "t.conf:1: bad value \"127.0.0.1:0\" for metrics_listen" },
+	{ "metrics_listen = 127.0.0.1:65536\n",
+	  "t.conf:1: bad value \"127.0.0.1:65536\" for metrics_listen" },
+	{ "metrics_listen = 127.0.0.1:+80\n",
+	  "t.conf:1: bad value \"127.0.0.1:+80\" for metrics_listen" },
+	{ "metrics_listen = ::1:9465\n",
+	  "t.conf:1: bad value \"::1:9465\" for metrics_listen" },
+	{ "metrics_listen = [127.0.0.1]:9465\n",
+	  "t.conf:1: bad value \"[127.0.0.1]:9465\" for metrics_listen" },
+	{ "metrics_listen = 127.0.0.1:\n",
+	  "t.conf:1: bad value \"127.0.0.1:\" for metrics_listen" },
 	{ "journal_max_size = 1T\n",
 	  "t.conf:1: bad value \"1T\" for journal_max_size" },
 	{ "journal_max_size = 1000\n",
@@ -703,12 +720,37 @@ static void test_empty_defaults(void **state)
 	assert_int_equal(cfg->unknown_port, CFG_UNKNOWN_STRICT);
 	assert_int_equal(cfg->milter_default_action, CFG_MA_TEMPFAIL);
 	assert_true(cfg->postfix_chroot);
+	assert_string_equal(cfg->metrics_listen, "none");
 	assert_int_equal(cfg->nports, 0);
 	check_profile(&cfg->strict, &strict);
 	check_relay(&cfg->strict, "");
 	assert_string_equal(cfg->strict.listen, "all");
 	assert_int_equal(cfg->strict.line, 0);
 	assert_null(cfg_port_find(cfg, 25));
+	cfg_unref(cfg);
+}
+
+/* metrics_listen: the forms accepted, and what they parse to. */
+static void test_metrics_listen(void **state)
+{
+	struct cfg *cfg = parse_ok("metrics_listen = [::1]:9465\n");
+	struct pm_addr a;
+	unsigned port = 0;
+	char text[64];
+
+	(void)state;
+	assert_string_equal(cfg->metrics_listen, "[::1]:9465");
+	assert_true(cfg_hostport_parse(cfg->metrics_listen, &a, &port));
+	assert_int_equal(port, 9465);
+	assert_string_equal(addr_to_text(&a, text, sizeof(text)), "::1");
+	cfg_unref(cfg);
+	cfg = parse_ok("metrics_listen = 127.0.0.1:65535\n");
+	assert_true(cfg_hostport_parse(cfg->metrics_listen, &a, &port));
+	assert_int_equal(port, 65535);
+	assert_string_equal(addr_to_text(&a, text, sizeof(text)), "127.0.0.1");
+	cfg_unref(cfg);
+	cfg = parse_ok("metrics_listen = none\n");
+	assert_string_equal(cfg->metrics_listen, "none");
 	cfg_unref(cfg);
 }
 
@@ -1253,6 +1295,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_empty_defaults),
+		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_mode_defaults),
 		cmocka_unit_test(test_all_keys),
 		cmocka_unit_test(test_postfix_keys),

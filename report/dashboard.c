@@ -1,0 +1,344 @@
+/*
+ * dashboard - portmilter-report dashboard -o FILE.html: one
+ * self-contained HTML page of charts on the window. See report.h.
+ *
+ * The page fetches nothing: no script at all, the charts are inline SVG,
+ * the style is inline, and a Content-Security-Policy of default-src
+ * 'none' makes a browser refuse any fetch a future edit might add.
+ * Printable (@media print: no page break inside a chart) and readable
+ * without colours: every chart has a table of the same numbers under it.
+ *
+ * The sections and what their numbers equal (tests/report/dashboard.sh
+ * checks each against the other commands on the same window):
+ *   ports     per port: the columns of `ports`
+ *   traffic   transactions per bucket (UTC hour when the window is at
+ *             most 3 days, day up to 190 days, else week from Monday)
+ *             and port;
+ *             summed per port = `ports` transactions
+ *   adoption  per UTC day and port: `adoption` share
+ *   rules     rejected events per rule = `ports` rejects_by_rule, summed
+ *   tls       transactions per port and TLS version ("none": no TLS);
+ *             summed per port = `ports` transactions, per version = the
+ *             transactions of `tls`
+ *   users     the 10 users with the most transactions (`user NAME`)
+ *   networks  the 10 client networks (/24, /64) with the most
+ *             connections (`ip NET`)
+ *   exposures credential exposures per user (`user NAME` exposures)
+ * Every query is constant SQL with the window as parameters.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "util.h"
+
+#define DB_WINDOW \
+	" e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz"
+#define DB_PORT "CASE WHEN e.port = 0 THEN 'unknown' ELSE e.port::text END"
+#define DB_NET \
+	"pg_catalog.network(pg_catalog.set_masklen(e.client_addr," \
+	" CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))::text"
+#define DB_TV "NULLIF(e.tls_version, '')"
+
+/* Every query gives (x, series, series order, value); $3 = bucket unit. */
+static const char sql_traffic[] =
+	"WITH b AS (SELECT g AS bucket FROM pg_catalog.generate_series("
+	" pg_catalog.date_trunc($3::text, $1::timestamptz, 'UTC'),"
+	" $2::timestamptz - interval '1 microsecond',"
+	" ('1 ' || $3::text)::interval) AS g)"
+	" SELECT pg_catalog.to_char(b.bucket AT TIME ZONE 'UTC',"
+	" CASE $3::text WHEN 'hour' THEN 'YYYY-MM-DD HH24:00'"
+	" ELSE 'YYYY-MM-DD' END),"
+	" CASE WHEN t.port = 0 THEN 'unknown' ELSE t.port::text END, t.port,"
+	" t.transactions"
+	" FROM b LEFT JOIN portmilter.port_traffic_between($1::timestamptz,"
+	" $2::timestamptz, $3::text) AS t ON t.bucket = b.bucket"
+	" ORDER BY b.bucket, t.port";
+static const char sql_adoption[] =
+	"SELECT a.day::text, CASE WHEN a.port = 0 THEN 'unknown'"
+	" ELSE a.port::text END, a.port, a.share"
+	" FROM portmilter.port_adoption_between($1::timestamptz,"
+	" $2::timestamptz) AS a ORDER BY a.day, a.port";
+static const char sql_rules[] =
+	"SELECT COALESCE(e.rule, '(none)'), NULL, NULL, count(*)"
+	" FROM portmilter.events AS e"
+	" WHERE" DB_WINDOW " AND e.verdict = 'rejected'"
+	" GROUP BY 1 ORDER BY 4 DESC,"
+	" COALESCE(e.rule, '(none)') COLLATE pg_catalog.\"C\"";
+static const char sql_tls[] =
+	"SELECT " DB_PORT ", COALESCE(" DB_TV ", 'none'),"
+	" CASE WHEN " DB_TV " IS NULL THEN 0"
+	" WHEN " DB_TV " ~ '^(TLSv|tlsv)1$' THEN 10"
+	" WHEN " DB_TV " ~ '^(TLSv|tlsv)[1-9]\\.[0-9]$'"
+	" THEN pg_catalog.substr(" DB_TV ", 5, 1)::integer * 10"
+	" + pg_catalog.substr(" DB_TV ", 7, 1)::integer ELSE -1 END,"
+	" count(*)"
+	" FROM portmilter.events AS e"
+	" WHERE" DB_WINDOW " AND e.kind = 'transaction'"
+	" GROUP BY e.port, " DB_TV " ORDER BY e.port, 3";
+static const char sql_users[] =
+	"SELECT e.sasl_user, NULL, NULL,"
+	" count(*) FILTER (WHERE e.kind = 'transaction') AS n"
+	" FROM portmilter.events AS e"
+	" WHERE" DB_WINDOW " AND e.sasl_user IS NOT NULL"
+	" GROUP BY e.sasl_user"
+	" ORDER BY n DESC, e.sasl_user COLLATE pg_catalog.\"C\" LIMIT 10";
+static const char sql_networks[] =
+	"SELECT " DB_NET ", NULL, NULL, count(DISTINCT e.conn_id) AS n"
+	" FROM portmilter.events AS e"
+	" WHERE" DB_WINDOW " AND e.client_addr IS NOT NULL"
+	" GROUP BY " DB_NET " ORDER BY n DESC, 1 LIMIT 10";
+static const char sql_exposures[] =
+	"SELECT COALESCE(e.sasl_user, '(no user)'), NULL, NULL, count(*) AS n"
+	" FROM portmilter.events AS e"
+	" WHERE" DB_WINDOW " AND e.credential_exposure"
+	" GROUP BY 1 ORDER BY n DESC,"
+	" COALESCE(e.sasl_user, '(no user)') COLLATE pg_catalog.\"C\"";
+static const char sql_ports[] =
+	"SELECT CASE WHEN t.port = 0 THEN 'unknown' ELSE t.port::text END"
+	" AS port, connections, transactions, accepted, rejected, tempfailed,"
+	" aborted, users, ips, exposures"
+	" FROM portmilter.port_traffic_between($1::timestamptz,"
+	" $2::timestamptz, NULL) AS t ORDER BY t.port";
+
+static const char dash_style[] =
+	"body{font:15px/1.4 system-ui,sans-serif;color:#222;background:#fff;"
+	"max-width:820px;margin:1em auto;padding:0 1em}"
+	"h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;"
+	"border-bottom:1px solid #bbb}"
+	"section{break-inside:avoid;page-break-inside:avoid}"
+	"svg{display:block;margin:.5em 0}svg text{font:11px sans-serif;"
+	"fill:#222}svg .grid{stroke:#ddd}svg .value{fill:#222}"
+	"table.data{border-collapse:collapse;margin:.5em 0 1em;"
+	"font-size:13px}table.data caption{text-align:left;color:#444;"
+	"padding:.2em 0}table.data th,table.data td{border:1px solid #bbb;"
+	"padding:2px 6px}table.data td{text-align:right;"
+	"font-variant-numeric:tabular-nums}table.data th{text-align:left;"
+	"background:#f2f2f2}p.note{color:#444}"
+	"@media print{body{max-width:none;font-size:11pt}"
+	"*{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
+	"table.data{page-break-inside:auto}}";
+
+struct dash_ctx {
+	PGconn *conn;
+	const char *since, *until;
+	const char *bucket;	/* hour, day or week */
+	FILE *fp;
+	char **ports;		/* the ports of the window, as shown */
+	size_t nports;
+};
+
+/* The query's rows as a grid; NULL result = failure (reported). */
+static bool dash_grid(struct dash_ctx *d, const char *sql,
+		      struct chart_grid *g)
+{
+	const char *params[] = {d->since, d->until, d->bucket};
+	PGresult *r;
+	bool ok;
+
+	r = db_query(d->conn, sql, sql == sql_traffic ? 3 : 2, params);
+	if (r == NULL)
+		return false;
+	ok = chart_grid_load(g, r);
+	PQclear(r);
+	if (!ok)
+		report_error("dashboard: a query gave an unexpected result");
+	return ok;
+}
+
+static void dash_section_open(FILE *fp, const char *id, const char *title,
+			      const char *note)
+{
+	fprintf(fp, "<section id=\"%s\">\n<h2>%s</h2>\n", id, title);
+	if (note)
+		fprintf(fp, "<p class=\"note\">%s</p>\n", note);
+}
+
+enum dash_kind { DASH_STACKED, DASH_SHARE, DASH_BARS };
+
+struct dash_chart {
+	const char *id, *title, *note;
+	const char *sql;
+	enum dash_kind kind;
+	const char *x_name, *series_name, *value_name;
+	bool port_series;	/* series are ports: one colour per port */
+};
+
+static const struct dash_chart dash_charts[] = {
+	{"traffic", "Traffic per port over time",
+	 "Transactions (messages attempted) per port in each UTC bucket.",
+	 sql_traffic, DASH_STACKED, "bucket (UTC)", "port", "transactions",
+	 true},
+	{"adoption", "Adoption of the ports",
+	 "Each port's share of the day's authenticated submissions.",
+	 sql_adoption, DASH_SHARE, "day (UTC)", "port", "share", true},
+	{"rules", "Refusals by rule",
+	 "Rejected events by the rule that decided.",
+	 sql_rules, DASH_BARS, "rule", "", "rejected", false},
+	{"tls", "TLS versions per port",
+	 "Transactions per port by TLS version (none: no TLS).",
+	 sql_tls, DASH_STACKED, "port", "", "transactions", false},
+	{"users", "Top users",
+	 "The ten SASL users with the most transactions.",
+	 sql_users, DASH_BARS, "user", "", "transactions", false},
+	{"networks", "Top client networks",
+	 "The ten client networks (IPv4 /24, IPv6 /64) with the most "
+	 "connections.",
+	 sql_networks, DASH_BARS, "network", "", "connections", false},
+	{"exposures", "Credential exposures",
+	 "Users who sent their password without TLS (AUTH before STARTTLS): "
+	 "change those passwords.",
+	 sql_exposures, DASH_BARS, "user", "", "exposures", false},
+};
+
+static bool dash_chart(struct dash_ctx *d, const struct dash_chart *c)
+{
+	struct chart_grid g;
+
+	if (!dash_grid(d, c->sql, &g))
+		return false;
+	for (size_t s = 0; c->port_series && s < g.ns; s++)
+		for (size_t i = 0; i < d->nports; i++)
+			if (strcmp(g.s[s], d->ports[i]) == 0)
+				g.colour[s] = i;
+	dash_section_open(d->fp, c->id, c->title, c->note);
+	if (g.nx == 0)
+		fputs("<p>Nothing in the window.</p>\n", d->fp);
+	else if (c->kind == DASH_BARS)
+		chart_bars(d->fp, c->id, c->title, &g);
+	else
+		chart_stacked(d->fp, c->id, c->title, &g, c->series_name,
+			      c->kind == DASH_SHARE);
+	chart_table(d->fp, c->id, c->title, &g, c->x_name, c->series_name,
+		    c->value_name);
+	fputs("</section>\n", d->fp);
+	chart_grid_free(&g);
+	return true;
+}
+
+/* The per-port summary: the `ports` command as a table. */
+static bool dash_ports(struct dash_ctx *d)
+{
+	const char *params[] = {d->since, d->until};
+	PGresult *r = db_query(d->conn, sql_ports, 2, params);
+	int rows, cols;
+
+	if (r == NULL)
+		return false;
+	rows = PQntuples(r);
+	cols = PQnfields(r);
+	dash_section_open(d->fp, "ports", "Ports", NULL);
+	fputs("<table class=\"data\" id=\"ports-data\" data-table=\"ports\">\n"
+	      "<caption>Per port, the whole window</caption>\n<thead><tr>",
+	      d->fp);
+	for (int c = 0; c < cols; c++)
+		fprintf(d->fp, "<th scope=\"col\">%s</th>", PQfname(r, c));
+	fputs("</tr></thead>\n<tbody>\n", d->fp);
+	d->ports = xcalloc((size_t) rows + 1, sizeof(*d->ports));
+	for (int i = 0; i < rows; i++) {
+		d->ports[d->nports++] = xstrdup(PQgetvalue(r, i, 0));
+		fputs("<tr>", d->fp);
+		for (int c = 0; c < cols; c++) {
+			fprintf(d->fp, c ? "<td data-col=\"%s\">" :
+				"<th scope=\"row\" data-col=\"%s\">",
+				PQfname(r, c));
+			chart_put_text(d->fp, PQgetvalue(r, i, c));
+			fputs(c ? "</td>" : "</th>", d->fp);
+		}
+		fputs("</tr>\n", d->fp);
+	}
+	if (rows == 0)
+		fprintf(d->fp, "<tr><td colspan=\"%d\">nothing in the window"
+			"</td></tr>\n", cols);
+	fputs("</tbody>\n</table>\n</section>\n", d->fp);
+	PQclear(r);
+	return true;
+}
+
+static bool dash_page(struct dash_ctx *d)
+{
+	char now[32];
+
+	tp_format((int64_t) time(NULL), now, sizeof(now));
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+	      "<meta charset=\"utf-8\">\n"
+	      "<meta http-equiv=\"Content-Security-Policy\" "
+	      "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+	      "<meta name=\"viewport\" content=\"width=device-width\">\n",
+	      d->fp);
+	fprintf(d->fp, "<title>portmilter: %s to %s</title>\n<style>%s</style>\n"
+		"</head>\n<body>\n<h1>portmilter: how the ports are used</h1>\n"
+		"<p>Window: from <time id=\"since\">%s</time> to "
+		"<time id=\"until\">%s</time> (UTC, the end excluded); "
+		"traffic in %s buckets. Made by portmilter-report dashboard "
+		"at %s.</p>\n", d->since, d->until, dash_style, d->since,
+		d->until, d->bucket, now);
+	if (!dash_ports(d))
+		return false;
+	for (size_t i = 0; i < sizeof(dash_charts) / sizeof(*dash_charts); i++)
+		if (!dash_chart(d, &dash_charts[i]))
+			return false;
+	fputs("</body>\n</html>\n", d->fp);
+	return true;
+}
+
+/* Write the page into a temporary file next to path, then rename. */
+bool dashboard_write(PGconn *conn, const char *since, const char *until,
+		     int64_t span, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	struct dash_ctx d = {conn, since, until, NULL, NULL, NULL, 0};
+	char *tmp;
+	mode_t mask;
+	bool ok;
+	int fd;
+
+	d.bucket = span <= 3 * 86400 ? "hour" : span <= 190 * 86400 ?
+		   "day" : "week";
+	tmp = xmalloc(strlen(path) + 16);
+	if (base)
+		sprintf(tmp, "%.*s.%s.XXXXXX", (int) (base + 1 - path), path,
+			base + 1);
+	else
+		sprintf(tmp, ".%s.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) < 0 || (d.fp = fdopen(fd, "w")) == NULL) {
+		report_error("dashboard: cannot create a temporary file for "
+			     "%s: %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+		free(tmp);
+		return false;
+	}
+	mask = umask(0);
+	umask(mask);
+	ok = fchmod(fd, 0666 & ~mask) == 0 && dash_page(&d);
+	if (fflush(d.fp) != 0 || ferror(d.fp) || fsync(fd) != 0) {
+		if (ok)
+			report_error("dashboard: cannot write %s: %s", tmp,
+				     strerror(errno ? errno : EIO));
+		ok = false;
+	}
+	if (fclose(d.fp) != 0 && ok) {
+		report_error("dashboard: cannot write %s: %s", tmp,
+			     strerror(errno));
+		ok = false;
+	}
+	if (ok && rename(tmp, path) != 0) {
+		report_error("dashboard: cannot rename %s to %s: %s", tmp,
+			     path, strerror(errno));
+		ok = false;
+	}
+	if (!ok)
+		unlink(tmp);
+	free(tmp);
+	for (size_t i = 0; i < d.nports; i++)
+		free(d.ports[i]);
+	free(d.ports);
+	return ok;
+}

@@ -1,0 +1,131 @@
+/*
+ * tls - the TLS-deprecation campaign: who still uses an old TLS version
+ * (portmilter-report tls), and who a proposed min_tls_version would
+ * have refused (portmilter-report tls-preview). See report.h.
+ *
+ * A TLS version's rank is that of lib/cfg's cfg_tls_version_parse(), in
+ * SQL: NULL or "" is none (0, no TLS), "TLSv1" 10, "TLSv1.N" 10 + N (also
+ * "tlsv"), anything else (SSLv3, garbage) unknown (-1). The milter's
+ * min_tls_version rule (milter/policy.c) refuses, at MAIL, a session in
+ * TLS whose rank is unknown or below the minimum; a session without TLS
+ * is the business of require_tls and tls_before_auth, which come first.
+ * tls-preview applies exactly that rule to the recorded transactions of
+ * the port: a transaction already refused by an earlier rule has no TLS
+ * (tls_before_auth, require_tls) or never reached MAIL (connect rules),
+ * so it is not counted.
+ *
+ * A client network is the client address's /24 (IPv4) or /64 (IPv6).
+ * Every query is constant SQL with parameters.
+ */
+#include <string.h>
+
+#include "cfg.h"
+#include "report.h"
+
+/* The rank of the text column c (see above). */
+#define SQL_TLS_RANK(c) \
+	"CASE WHEN NULLIF(" c ", '') IS NULL THEN 0" \
+	" WHEN " c " ~ '^(TLSv|tlsv)1$' THEN 10" \
+	" WHEN " c " ~ '^(TLSv|tlsv)[1-9]\\.[0-9]$'" \
+	" THEN pg_catalog.substr(" c ", 5, 1)::integer * 10" \
+	" + pg_catalog.substr(" c ", 7, 1)::integer" \
+	" ELSE -1 END"
+#define SQL_TV "NULLIF(e.tls_version, '')"
+#define SQL_RANK SQL_TLS_RANK(SQL_TV)
+#define SQL_NET \
+	"pg_catalog.network(pg_catalog.set_masklen(e.client_addr," \
+	" CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))"
+#define SQL_IN_WINDOW \
+	" e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz"
+/* As in portmilter-report.c: port 0 is "unknown" (table, CSV), null (JSON). */
+#define SQL_PORT_SHOWN "CASE WHEN e.port = 0 THEN 'unknown' ELSE e.port::text END"
+#define SQL_PORT_JSON "NULLIF(e.port, 0)"
+
+/* $3: port or NULL (every port), $4: rank or NULL (every version). */
+#define SQL_TLS(P) \
+	"SELECT " P " AS port," \
+	" COALESCE(" SQL_TV ", 'none') AS tls_version," \
+	" e.sasl_user AS \"user\", " SQL_NET " AS network," \
+	" count(DISTINCT e.conn_id) AS connections," \
+	" count(*) FILTER (WHERE e.kind = 'transaction') AS transactions," \
+	" count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted," \
+	" count(*) FILTER (WHERE e.verdict = 'rejected') AS rejected," \
+	" min(e.event_time) AS first_seen, max(e.event_time) AS last_seen" \
+	" FROM portmilter.events AS e" \
+	" WHERE" SQL_IN_WINDOW \
+	" AND ($3::integer IS NULL OR e.port = $3::integer)" \
+	" AND (" SQL_TV " IS NOT NULL OR e.sasl_method IS NOT NULL)" \
+	" AND ($4::integer IS NULL OR " SQL_RANK " < $4::integer)" \
+	" GROUP BY e.port, " SQL_TV ", e.sasl_user, " SQL_NET \
+	" ORDER BY e.port, " SQL_RANK ", 2," \
+	" e.sasl_user COLLATE pg_catalog.\"C\" NULLS LAST, 4 NULLS LAST"
+
+static const char *const sql_tls[] = {SQL_TLS(SQL_PORT_SHOWN),
+				      SQL_TLS(SQL_PORT_JSON)};
+
+/* $3: the port, $4: the proposed minimum's rank. */
+static const char sql_preview[] =
+	"SELECT e.sasl_user AS \"user\", " SQL_NET " AS network,"
+	" pg_catalog.array_agg(DISTINCT e.tls_version COLLATE pg_catalog.\"C\""
+	" ORDER BY e.tls_version COLLATE pg_catalog.\"C\") AS tls_versions,"
+	" count(*) AS refused_transactions,"
+	" count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted_now,"
+	" count(*) FILTER (WHERE e.verdict = 'rejected') AS rejected_now,"
+	" count(DISTINCT e.conn_id) AS connections,"
+	" min(e.event_time) AS first_seen, max(e.event_time) AS last_seen"
+	" FROM portmilter.events AS e"
+	" WHERE" SQL_IN_WINDOW
+	" AND e.port = $3::integer AND e.kind = 'transaction'"
+	" AND " SQL_TV " IS NOT NULL"
+	" AND " SQL_RANK " < $4::integer"
+	" GROUP BY e.sasl_user, " SQL_NET
+	" ORDER BY refused_transactions DESC,"
+	" e.sasl_user COLLATE pg_catalog.\"C\" NULLS LAST, 2 NULLS LAST";
+
+bool tls_min_parse(const char *text, int *rank)
+{
+	int v;
+
+	if (text == NULL || strcmp(text, "none") == 0)
+		return false;
+	v = cfg_tls_version_parse(text);
+	if (v < PM_TLS_1_0 || v > PM_TLS_1_3)
+		return false;
+	*rank = v;
+	return true;
+}
+
+static bool tls_show(PGconn *conn, const char *sql, int nparams,
+		     const char *const *params, enum out_format format)
+{
+	PGresult *r = db_query(conn, sql, nparams, params);
+	bool ok;
+
+	if (r == NULL)
+		return false;
+	ok = out_result(stdout, r, format);
+	PQclear(r);
+	return ok;
+}
+
+bool tls_usage(PGconn *conn, const struct tls_request *q)
+{
+	char rank[8];
+	const char *params[4] = {q->since, q->until, q->port, NULL};
+
+	if (q->rank != 0) {
+		snprintf(rank, sizeof(rank), "%d", q->rank);
+		params[3] = rank;
+	}
+	return tls_show(conn, sql_tls[q->format == OUT_JSON], 4, params,
+			q->format);
+}
+
+bool tls_preview(PGconn *conn, const struct tls_request *q)
+{
+	char rank[8];
+	const char *params[4] = {q->since, q->until, q->port, rank};
+
+	snprintf(rank, sizeof(rank), "%d", q->rank);
+	return tls_show(conn, sql_preview, 4, params, q->format);
+}

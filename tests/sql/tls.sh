@@ -1,0 +1,250 @@
+#!/bin/sh
+# tls.sh - portmilter-report tls and tls-preview against a real
+# PostgreSQL (TAP).
+#
+# A throwaway cluster (tests/lib/pg.sh), stopped by a trap whatever
+# happens; the migrations; tests/sql/fixture.sql and
+# tests/sql/tls-fixture.sql; then each command's output compared with
+# values worked out BY HAND from those two files, in every format; the
+# preview's notion of "below the minimum" compared with the milter's own
+# policy engine (tests/unit/policy_driver, when built) on the same TLS
+# version strings; then the bad command lines.
+#
+# Environment (set by the automake harness; defaults for a run by hand
+# from the top of a built source tree): top_srcdir, top_builddir,
+# PORTMILTER_REPORT (the binary), PG_BINDIR.
+
+srcdir=${top_srcdir:-.}
+builddir=${top_builddir:-.}
+report=${PORTMILTER_REPORT:-$builddir/report/portmilter-report}
+driver=$builddir/tests/unit/policy_driver
+. "$srcdir/tests/lib/pg.sh"
+
+if ! pg_bindir >/dev/null; then
+	echo "1..0 # SKIP PostgreSQL server binaries not found (set PG_BINDIR)"
+	exit 0
+fi
+command -v psql >/dev/null 2>&1 || PATH=$(pg_bindir):$PATH
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tls-test.XXXXXX") || {
+	echo "Bail out! mktemp failed"
+	exit 1
+}
+trap 'pg_stop "$tmp"; rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1))
+	echo "not ok $n - $1"
+	shift
+	for f in "$@"; do
+		[ -s "$f" ] && sed 's/^/# /' "$f" | head -n 40
+	done
+	return 0
+}
+DB="dbname=portmilter"
+W="--since 2024-03-10 --until 2024-03-12"
+# rep ARGS...: the report on the test database; $rc, $tmp/out, $tmp/err.
+rep() { "$report" -d "$DB" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
+# same NAME: $tmp/out is exactly $tmp/exp and rc was 0.
+same() {
+	if [ "$rc" -eq 0 ] && cmp -s "$tmp/exp" "$tmp/out"; then
+		ok "$1"
+	else
+		diff -u "$tmp/exp" "$tmp/out" >"$tmp/diff" 2>&1
+		echo "exit status $rc" >>"$tmp/diff"
+		not_ok "$1" "$tmp/diff" "$tmp/err"
+	fi
+}
+exp_csv() { awk '{ printf "%s\r\n", $0 }' >"$tmp/exp"; }
+exp_text() { cat >"$tmp/exp"; }
+# fails NAME RC TEXT ARGS...: the report exits RC and says TEXT on stderr.
+fails() {
+	name=$1 want=$2 text=$3; shift 3
+	"$report" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+	if [ "$rc" -eq "$want" ] && grep -qF -- "$text" "$tmp/err" && [ ! -s "$tmp/out" ]; then
+		ok "$name"
+	else
+		echo "exit status $rc, wanted $want and \"$text\"" >"$tmp/diff"
+		not_ok "$name" "$tmp/diff" "$tmp/err" "$tmp/out"
+	fi
+}
+
+if [ ! -x "$report" ]; then
+	echo "Bail out! $report is not built"
+	exit 1
+fi
+if ! pg_start "$tmp" 2>"$tmp/pg_start.err"; then
+	sed 's/^/# /' "$tmp/pg_start.err"
+	echo "Bail out! cannot start PostgreSQL"
+	exit 1
+fi
+PGTZ=America/New_York	# the report must print UTC whatever the zone
+export PGTZ
+if ! "$report" -d "$DB" migrate --sql-dir "$srcdir/sql" >"$tmp/out" 2>&1 ||
+	! psql -X -q -v ON_ERROR_STOP=1 -d portmilter \
+		-f "$srcdir/tests/sql/fixture.sql" \
+		-f "$srcdir/tests/sql/tls-fixture.sql" >"$tmp/load" 2>&1; then
+	cat "$tmp/out" "$tmp/load" | sed 's/^/# /'
+	echo "Bail out! cannot load the fixtures"
+	exit 1
+fi
+
+# ---- tls ---------------------------------------------------------------------
+
+# Every event in W in TLS, or with AUTH (e08: AUTH without TLS, "none");
+# per port (numeric), version (oldest first: unknown SSLv3, none, TLSv1,
+# ...), user (bytewise, no user last), network. e05-e07, e12, e17, e18
+# (no TLS, no AUTH) are not there.
+rep $W tls --format csv
+exp_csv <<'EOF'
+port,tls_version,user,network,connections,transactions,accepted,rejected,first_seen,last_seen
+25,TLSv1.2,,203.0.113.0/24,1,1,1,0,2024-03-11 17:00:00+00,2024-03-11 17:00:00+00
+465,TLSv1.2,bob,198.51.100.0/24,2,2,2,0,2024-03-10 09:30:00+00,2024-03-11 00:00:00+00
+465,TLSv1.2,,198.51.100.0/24,1,0,0,0,2024-03-11 19:00:00+00,2024-03-11 19:00:00+00
+587,SSLv3,dave,192.0.2.0/24,1,1,1,0,2024-03-11 16:00:00+00,2024-03-11 16:00:00+00
+587,none,bob,198.51.100.0/24,1,1,0,1,2024-03-10 11:00:00+00,2024-03-10 11:00:00+00
+587,TLSv1,carol,2001:db8:1::/64,2,2,2,0,2024-03-10 15:00:00+00,2024-03-11 15:00:00+00
+587,TLSv1.1,alice,192.0.2.0/24,1,1,0,1,2024-03-11 08:00:00+00,2024-03-11 08:00:00+00
+587,TLSv1.2,erin,192.0.2.0/24,1,1,1,0,2024-03-11 18:00:00+00,2024-03-11 18:00:00+00
+587,TLSv1.3,alice,192.0.2.0/24,1,2,2,0,2024-03-10 08:00:05+00,2024-03-10 08:01:00+00
+587,TLSv1.3,caf�,192.0.2.0/24,1,1,1,0,2024-03-10 14:00:00+00,2024-03-10 14:00:00+00
+587,TLSv1.3,o'brien\x,2001:db8::/64,1,1,1,0,2024-03-10 13:00:00+00,2024-03-10 13:00:00+00
+4650,TLSv1.3,alice,192.0.2.0/24,1,2,1,0,2024-03-11 07:00:00+00,2024-03-11 07:00:10+00
+5870,TLSv1.3,alice,192.0.2.0/24,1,1,1,0,2024-03-10 09:15:00+00,2024-03-10 09:15:00+00
+12345,TLSv1.3,alice,192.0.2.0/24,1,1,0,0,2024-03-10 12:00:00+00,2024-03-10 12:00:00+00
+EOF
+same "tls, csv: every version per port, user and network, oldest first"
+
+rep $W tls --below TLSv1.2
+exp_text <<'EOF'
+port  tls_version  user   network          connections  transactions  accepted  rejected  first_seen              last_seen
+----  -----------  -----  ---------------  -----------  ------------  --------  --------  ----------------------  ----------------------
+587   SSLv3        dave   192.0.2.0/24               1             1         1         0  2024-03-11 16:00:00+00  2024-03-11 16:00:00+00
+587   none         bob    198.51.100.0/24            1             1         0         1  2024-03-10 11:00:00+00  2024-03-10 11:00:00+00
+587   TLSv1        carol  2001:db8:1::/64            2             2         2         0  2024-03-10 15:00:00+00  2024-03-11 15:00:00+00
+587   TLSv1.1      alice  192.0.2.0/24               1             1         0         1  2024-03-11 08:00:00+00  2024-03-11 08:00:00+00
+(4 rows)
+EOF
+same "tls --below TLSv1.2, table: unknown, none (AUTH without TLS), TLSv1, TLSv1.1"
+
+rep $W tls --port 465 --format json
+exp_text <<'EOF'
+[
+{"port":465,"tls_version":"TLSv1.2","user":"bob","network":"198.51.100.0/24","connections":2,"transactions":2,"accepted":2,"rejected":0,"first_seen":"2024-03-10 09:30:00+00","last_seen":"2024-03-11 00:00:00+00"},
+{"port":465,"tls_version":"TLSv1.2","user":null,"network":"198.51.100.0/24","connections":1,"transactions":0,"accepted":0,"rejected":0,"first_seen":"2024-03-11 19:00:00+00","last_seen":"2024-03-11 19:00:00+00"}
+]
+EOF
+same "tls --port 465, json: a connection without a transaction counts as a connection only"
+
+rep $W tls --port 587 --below TLSv1 --format csv
+exp_csv <<'EOF'
+port,tls_version,user,network,connections,transactions,accepted,rejected,first_seen,last_seen
+587,SSLv3,dave,192.0.2.0/24,1,1,1,0,2024-03-11 16:00:00+00,2024-03-11 16:00:00+00
+587,none,bob,198.51.100.0/24,1,1,0,1,2024-03-10 11:00:00+00,2024-03-10 11:00:00+00
+EOF
+same "tls --port 587 --below TLSv1: only the unknown version and none"
+
+rep --since 2024-03-13 --until 2024-03-14 tls --format json
+echo '[]' | exp_text
+same "tls on a window with no TLS: an empty JSON array"
+
+# ---- tls-preview ------------------------------------------------------------
+
+# Transactions on 587 whose TLS the minimum refuses: carol (TLSv1, two),
+# alice (TLSv1.1, e16, already refused), dave (SSLv3, unknown): bob's
+# e08 (no TLS) is require_tls/tls_before_auth business, not counted.
+rep $W tls-preview --port 587 --min-tls-version TLSv1.2 --format csv
+exp_csv <<'EOF'
+user,network,tls_versions,refused_transactions,accepted_now,rejected_now,connections,first_seen,last_seen
+carol,2001:db8:1::/64,"[""TLSv1""]",2,2,0,2,2024-03-10 15:00:00+00,2024-03-11 15:00:00+00
+alice,192.0.2.0/24,"[""TLSv1.1""]",1,0,1,1,2024-03-11 08:00:00+00,2024-03-11 08:00:00+00
+dave,192.0.2.0/24,"[""SSLv3""]",1,1,0,1,2024-03-11 16:00:00+00,2024-03-11 16:00:00+00
+EOF
+same "tls-preview --port 587 --min-tls-version TLSv1.2, csv"
+
+rep $W tls-preview --port 587 --min-tls-version TLSv1.3 --format json
+exp_text <<'EOF'
+[
+{"user":"carol","network":"2001:db8:1::/64","tls_versions":["TLSv1"],"refused_transactions":2,"accepted_now":2,"rejected_now":0,"connections":2,"first_seen":"2024-03-10 15:00:00+00","last_seen":"2024-03-11 15:00:00+00"},
+{"user":"alice","network":"192.0.2.0/24","tls_versions":["TLSv1.1"],"refused_transactions":1,"accepted_now":0,"rejected_now":1,"connections":1,"first_seen":"2024-03-11 08:00:00+00","last_seen":"2024-03-11 08:00:00+00"},
+{"user":"dave","network":"192.0.2.0/24","tls_versions":["SSLv3"],"refused_transactions":1,"accepted_now":1,"rejected_now":0,"connections":1,"first_seen":"2024-03-11 16:00:00+00","last_seen":"2024-03-11 16:00:00+00"},
+{"user":"erin","network":"192.0.2.0/24","tls_versions":["TLSv1.2"],"refused_transactions":1,"accepted_now":1,"rejected_now":0,"connections":1,"first_seen":"2024-03-11 18:00:00+00","last_seen":"2024-03-11 18:00:00+00"}
+]
+EOF
+same "tls-preview --min-tls-version TLSv1.3, json: erin (TLSv1.2) too"
+
+rep $W tls-preview --port 465 --min-tls-version TLSv1.2
+exp_text <<'EOF'
+user  network  tls_versions  refused_transactions  accepted_now  rejected_now  connections  first_seen  last_seen
+----  -------  ------------  --------------------  ------------  ------------  -----------  ----------  ---------
+(0 rows)
+EOF
+same "tls-preview --port 465 --min-tls-version TLSv1.2: nobody"
+
+# The preview's "below the minimum" is the milter's: the same version
+# strings through the policy engine with that min_tls_version on a port.
+if [ -x "$driver" ]; then
+	versions="TLSv1 TLSv1.0 tlsv1.1 TLSv1.1 TLSv1.2 TLSv1.3 TLSv2.0 SSLv3 TLSv1.10 TLS1.2 Tlsv1.3"
+	i=0
+	for v in $versions; do
+		i=$((i + 1))
+		echo "INSERT INTO portmilter.events (event_id, event_time, conn_id,
+		conn_time, kind, node, port, port_known, tls_version, sasl_method,
+		sasl_user, nrcpt, nrcpt_rejected, nrcpt_tempfailed, nrcpt_refused,
+		verdict, credential_exposure) VALUES
+		('a0000000-0000-4000-8000-0000000000$((10 + i))', '2024-03-11 20:00+00',
+		 'b0000000-0000-4000-8000-0000000000$((10 + i))', '2024-03-11 20:00+00',
+		 'transaction', 'mx1', 2600, true, '$v', 'PLAIN', '$v', 1, 0, 0, 0,
+		 'accepted', false);"
+	done | psql -X -q -v ON_ERROR_STOP=1 -d portmilter >"$tmp/load" 2>&1
+	bad=
+	for min in TLSv1 TLSv1.1 TLSv1.2 TLSv1.3; do
+		{
+			printf 'append [port 2600]\nappend mode = submission\n'
+			printf 'append min_tls_version = %s\n' "$min"
+			printf 'connect port=2600 client=192.0.2.1\n'
+			for v in $versions; do printf 'mail tls=%s auth=yes\n' "$v"; done
+		} | "$driver" "$srcdir/etc/portmilter.conf" 2>&1 |
+			sed -n 's/^mail tls=\([^ ]*\) auth=yes: REJECT min_tls_version .*/\1/p' |
+			sort >"$tmp/policy"
+		"$report" -d "$DB" $W tls-preview --port 2600 --min-tls-version "$min" \
+			--format csv 2>&1 | tr -d '\r' | sed 1d | cut -d, -f1 |
+			sort >"$tmp/preview"
+		cmp -s "$tmp/policy" "$tmp/preview" ||
+			bad="$bad $min: policy [$(tr '\n' ' ' <"$tmp/policy")] preview [$(tr '\n' ' ' <"$tmp/preview")];"
+	done
+	if [ -z "$bad" ] && [ -s "$tmp/policy" ]; then
+		ok "tls-preview refuses exactly the versions the policy engine refuses, for each minimum"
+	else
+		echo "$bad" >"$tmp/diff"
+		not_ok "tls-preview refuses exactly the versions the policy engine refuses, for each minimum" "$tmp/diff" "$tmp/load"
+	fi
+else
+	n=$((n + 1))
+	echo "ok $n # SKIP tests/unit/policy_driver not built (cmocka missing)"
+fi
+
+# ---- bad command lines --------------------------------------------------------
+
+fails "tls-preview without --port" 2 "needs --port" -d "$DB" tls-preview --min-tls-version TLSv1.2
+fails "tls-preview without --min-tls-version" 2 "needs --min-tls-version" -d "$DB" tls-preview --port 587
+fails "tls-preview --min-tls-version SSLv3" 2 'bad --min-tls-version "SSLv3"' \
+	-d "$DB" tls-preview --port 587 --min-tls-version SSLv3
+fails "tls-preview --min-tls-version none" 2 "bad --min-tls-version" \
+	-d "$DB" tls-preview --port 587 --min-tls-version none
+fails "tls-preview --port unknown" 2 "--port must be a port number 1..65535" \
+	-d "$DB" tls-preview --port unknown --min-tls-version TLSv1.2
+fails "tls --below TLSv1.4" 2 'bad --below "TLSv1.4"' -d "$DB" tls --below TLSv1.4
+fails "tls --port 70000" 2 "--port must be a port number" -d "$DB" tls --port 70000
+fails "tls --min-tls-version" 2 "--min-tls-version is an option of tls-preview" \
+	-d "$DB" tls --min-tls-version TLSv1.2
+fails "tls-preview --below" 2 "--below is an option of tls" \
+	-d "$DB" tls-preview --port 587 --below TLSv1.2
+fails "tls --by user" 2 "option not valid" -d "$DB" tls --by user
+fails "ports --below" 2 "option not valid" -d "$DB" ports --below TLSv1.2
+fails "top --below" 2 "option not valid" -d "$DB" top --port 587 --by ip --below TLSv1.2
+
+echo "1..$n"
