@@ -40,7 +40,7 @@ static bool is_relative(const char *t)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text, fmt[64];
-	const char *why = NULL;
+	char *why = NULL;
 	int64_t t, back;
 
 	if (size > 128)
@@ -50,6 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (why == NULL || *why == '\0')
 			fuzz_fail("\"%s\" refused without a reason",
 				  fuzz_esc(text));
+		free(why);
 		free(text);
 		return 0;
 	}
@@ -65,9 +66,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("\"%s\" = %lld: outside the years 1900..9999",
 			  fuzz_esc(text), (long long)t);
 	tp_format(t, fmt, sizeof(fmt));
-	if (!tp_parse(fmt, NOW, &back, &why) || back != t)
+	if (!tp_parse(fmt, NOW, &back, &why) || back != t) {
+		free(why);
 		fuzz_fail("\"%s\" = %lld formats as \"%s\", which does not "
 			  "parse back", fuzz_esc(text), (long long)t, fmt);
+	}
 	/* No zone: "YYYY-MM-DD" and "HH:MM[:SS]" are what was written. */
 	if (strlen(text) <= 19 && strpbrk(text + 10, "+-Zz") == NULL) {
 		size_t n = strlen(text) > 10 ? strlen(text) - 11 : 0;
