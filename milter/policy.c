@@ -340,3 +340,44 @@ struct policy_verdict policy_rcpt(const struct cfg *cfg,
 	v.relay_networks = true;
 	return v;
 }
+
+struct policy_verdict policy_limit(const struct cfg_port *p,
+				   enum cfg_limit_key key,
+				   const struct cfg_limit *lim)
+{
+	static const char *const what[CFG_NLIMITS] = {
+		[CFG_LIMIT_MESSAGES] = "messages",
+		[CFG_LIMIT_RECIPIENTS] = "recipients",
+		[CFG_LIMIT_BYTES] = "bytes",
+	};
+	struct cfg_limits one = { 1, { *lim } };
+	struct policy_verdict v;
+	char n[64], base[96], text[128], *slash;
+
+	/* "200/1h" -> "Sending limit reached: 200 messages per 1h" */
+	cfg_limits_text(&one, key == CFG_LIMIT_BYTES, n, sizeof(n));
+	slash = strchr(n, '/');
+	if (slash == NULL)
+		msg_panic("policy_limit: \"%s\" has no window", n);
+	*slash = '\0';
+	snprintf(base, sizeof(base), "Sending limit reached: %s %s per %s", n,
+		 what[key], slash + 1);
+	snprintf(text, sizeof(text), "%s, try again later", base);
+	if (p->limit_action == CFG_LIMIT_REJECT)
+		v = verdict(POLICY_REJECT, cfg_limit_name(key), "550", "5.7.1",
+			    base);
+	else
+		v = verdict(POLICY_TEMPFAIL, cfg_limit_name(key),
+			    key == CFG_LIMIT_RECIPIENTS ? "452" : "451", "4.7.1",
+			    text);
+	if (p->limit_action == CFG_LIMIT_HOLD) {
+		v = verdict(POLICY_CONTINUE, cfg_limit_name(key), NULL, NULL,
+			    base);
+		v.hold = true;
+	}
+	if (!p->limits_enforce) {
+		v.monitor = true;
+		v.action = POLICY_CONTINUE;
+	}
+	return v;
+}
