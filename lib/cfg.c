@@ -68,7 +68,8 @@ struct cfg_parser {
 	struct cfg_sect **sects;	/* in file order */
 	size_t nsects, asects;
 	uint32_t *by_port;		/* port -> index + 1, 0 = none */
-	const char *classes_file;	/* for errors in limit_classes */
+	const char *classes_file;	/* for errors in limit_classes or
+					 * sender_login_map */
 };
 
 
@@ -508,6 +509,17 @@ static void cfg_check_built(struct cfg_parser *p, struct cfg *cfg)
 		p->classes_file = cfg->limit_classes;
 		(void) cfg_classes_load(cfg, cfg_class_error, p);
 	}
+	if (cfg->sender_login_map[0] != '\0') {
+		p->classes_file = cfg->sender_login_map;
+		(void) cfg_sender_map_load(cfg, cfg_class_error, p);
+	}
+	p->classes_file = NULL;
+	for (size_t i = 0; i < cfg->nports; i++)
+		if (cfg->ports[i].sender_login == CFG_SL_MAP &&
+		    cfg->sender_login_map[0] == '\0')
+			cfg_error(p, cfg->ports[i].line, "[port %u]: sender_login "
+				  "= map needs sender_login_map = FILE",
+				  cfg->ports[i].port);
 	for (int k = 0; k < CFG_NLIMITS; k++)
 		if ((n = cfg_limit_windows(cfg, k, w)) > CFG_WINDOWS_MAX)
 			cfg_error(p, 0, "%s: %zu distinct windows over all ports "
@@ -632,6 +644,7 @@ void cfg_unref(struct cfg *cfg)
 		cfg_value_free(&cfg_keys[i], &cfg->strict);
 	}
 	cfg_classes_free(&cfg->classes);
+	cfg_sender_map_free(&cfg->sender_map);
 	free(cfg->ports);
 	free(cfg->path);
 	free(cfg);

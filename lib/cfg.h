@@ -126,6 +126,23 @@ enum cfg_limit_action {
 	CFG_LIMIT_HOLD,		/* accepted into Postfix's hold queue */
 };
 
+/* sender_login: must a SASL user's envelope sender be theirs? */
+enum cfg_sender_login {
+	CFG_SL_NONE,		/* no check (default) */
+	CFG_SL_EXACT,		/* sender = login */
+	CFG_SL_DOMAIN,		/* sender's domain = login's domain */
+	CFG_SL_MAP,		/* sender (or @domain) owned in sender_login_map */
+};
+
+/* The sender_login_map file, sorted by key for bsearch. */
+struct cfg_sender_map {
+	size_t n;
+	struct cfg_sender_owner {
+		char *key;		/* "user@domain" or "@domain", lower case */
+		struct cfg_strlist logins;	/* lower case */
+	} *v;
+};
+
 /* A class of the limit_classes file: its own budgets for its users;
  * set[k] false = the port's limits[k] apply. */
 struct cfg_class {
@@ -161,7 +178,9 @@ struct cfg_port {
 	char *listen;			/* "all" or an IP address literal */
 	struct cfg_limits limits[CFG_NLIMITS];	/* by enum cfg_limit_key */
 	enum cfg_limit_action limit_action;
-	bool limits_enforce;		/* no: monitor, refuse nothing */
+	bool limits_enforce;		/* no: monitor, refuse nothing (budgets
+					 * and sender_login) */
+	enum cfg_sender_login sender_login;
 	unsigned line;			/* line of "[port N]"; 0 = built in */
 };
 
@@ -183,6 +202,8 @@ struct cfg {
 	char *metrics_listen;		/* "none" or ADDRESS:PORT (/metrics) */
 	char *limit_classes;		/* file of classes, "" = none */
 	struct cfg_classes classes;	/* read from it with the config */
+	char *sender_login_map;		/* file, "" = none */
+	struct cfg_sender_map sender_map;	/* read from it */
 	/* per-port sections, sorted by port number */
 	size_t nports;
 	struct cfg_port *ports;
@@ -248,6 +269,11 @@ bool cfg_domain_in(const struct cfg_strlist *list, const char *domain);
 /* The class of a SASL login in the limit_classes file, or NULL. */
 const struct cfg_class *cfg_class_find(const struct cfg *cfg,
 				       const char *login);
+
+/* The logins that own key ("user@domain" or "@domain", lower case) in
+ * the sender_login_map file, or NULL. */
+const struct cfg_strlist *cfg_sender_owners(const struct cfg *cfg,
+					    const char *key);
 
 /* "limit_messages", "limit_recipients", "limit_bytes". */
 const char *cfg_limit_name(enum cfg_limit_key key);

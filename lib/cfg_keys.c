@@ -58,6 +58,7 @@ const struct cfg_key cfg_keys[CFG_NKEYS] = {
 	CFG_G(CFG_K_POSTFIX_CHROOT, postfix_chroot, CFG_T_BOOL, "yes"),
 	CFG_G(CFG_K_METRICS_LISTEN, metrics_listen, CFG_T_HOSTPORT, "none"),
 	CFG_G(CFG_K_LIMIT_CLASSES, limit_classes, CFG_T_OPTPATH, ""),
+	CFG_G(CFG_K_SENDER_LOGIN_MAP, sender_login_map, CFG_T_OPTPATH, ""),
 	CFG_P(CFG_K_MODE, "mode", mode, CFG_T_MODE, 0, 0,
 	      "submission", "submission", "submission"),
 	CFG_P(CFG_K_LIKE, "like", like, CFG_T_NUMBER, 1, 65535,
@@ -94,6 +95,8 @@ const struct cfg_key cfg_keys[CFG_NKEYS] = {
 	      CFG_T_LIMIT_ACTION, 0, 0, "tempfail", "tempfail", "tempfail"),
 	CFG_P(CFG_K_LIMITS_ENFORCE, "limits_enforce", limits_enforce,
 	      CFG_T_BOOL, 0, 0, "yes", "yes", "yes"),
+	CFG_P(CFG_K_SENDER_LOGIN, "sender_login", sender_login,
+	      CFG_T_SENDER_LOGIN, 0, 0, "none", "none", "none"),
 };
 
 const char *const cfg_mode_names[3] = {
@@ -461,6 +464,12 @@ bool cfg_value_set(const struct cfg_key *k, const char *v, void *base,
 		[CFG_LIMIT_REJECT] = "reject",
 		[CFG_LIMIT_HOLD] = "hold",
 	};
+	static const char *const sender_logins[] = {
+		[CFG_SL_NONE] = "none",
+		[CFG_SL_EXACT] = "exact",
+		[CFG_SL_DOMAIN] = "domain",
+		[CFG_SL_MAP] = "map",
+	};
 	static const char *const full[] = {
 		[CFG_FULL_TEMPFAIL] = "tempfail",
 		[CFG_FULL_DROP] = "drop",
@@ -510,6 +519,12 @@ bool cfg_value_set(const struct cfg_key *k, const char *v, void *base,
 			return cfg_why(why, wlen, "expected tempfail, reject or "
 				       "hold");
 		*(enum cfg_limit_action *) field = (enum cfg_limit_action) i;
+		return true;
+	case CFG_T_SENDER_LOGIN:
+		if ((i = cfg_choice(v, sender_logins, 4)) < 0)
+			return cfg_why(why, wlen, "expected none, exact, domain "
+				       "or map");
+		*(enum cfg_sender_login *) field = (enum cfg_sender_login) i;
 		return true;
 	case CFG_T_LIMITS:
 	case CFG_T_LIMITS_BYTES:

@@ -36,6 +36,7 @@ enum cfg_type {
 	CFG_T_NETS, CFG_T_NETS_OR_NONE,
 	/* budgets (struct cfg_limits, nothing allocated) and their action */
 	CFG_T_LIMITS, CFG_T_LIMITS_BYTES, CFG_T_LIMIT_ACTION,
+	CFG_T_SENDER_LOGIN,
 };
 
 enum cfg_key_id {	/* global keys first, then per-port keys */
@@ -44,13 +45,13 @@ enum cfg_key_id {	/* global keys first, then per-port keys */
 	CFG_K_NODE_NAME, CFG_K_LOCAL_DOMAINS, CFG_K_RELAY_DOMAINS,
 	CFG_K_LOCAL_TRANSPORTS, CFG_K_UNKNOWN_PORT,
 	CFG_K_MILTER_DEFAULT_ACTION, CFG_K_POSTFIX_CHROOT, CFG_K_METRICS_LISTEN,
-	CFG_K_LIMIT_CLASSES,
+	CFG_K_LIMIT_CLASSES, CFG_K_SENDER_LOGIN_MAP,
 	CFG_K_MODE, CFG_K_LIKE, CFG_K_ENABLED, CFG_K_REQUIRE_TLS,
 	CFG_K_REQUIRE_AUTH, CFG_K_TLS_BEFORE_AUTH, CFG_K_ALLOW_UNAUTH_RELAY,
 	CFG_K_MIN_TLS_VERSION, CFG_K_CLIENT_NETWORKS, CFG_K_RELAY_NETWORKS,
 	CFG_K_MAX_RECIPIENTS, CFG_K_LISTEN,
 	CFG_K_LIMIT_MESSAGES, CFG_K_LIMIT_RECIPIENTS, CFG_K_LIMIT_BYTES,
-	CFG_K_LIMIT_ACTION, CFG_K_LIMITS_ENFORCE,
+	CFG_K_LIMIT_ACTION, CFG_K_LIMITS_ENFORCE, CFG_K_SENDER_LOGIN,
 	CFG_NKEYS
 };
 
@@ -93,6 +94,13 @@ bool cfg_classes_load(struct cfg *cfg, void (*report)(void *arg,
 		      unsigned line, const char *text), void *arg);
 
 void cfg_classes_free(struct cfg_classes *c);
+
+/* Read the sender_login_map file into cfg->sender_map (report: as
+ * cfg_classes_load). */
+bool cfg_sender_map_load(struct cfg *cfg, void (*report)(void *arg,
+			 unsigned line, const char *text), void *arg);
+
+void cfg_sender_map_free(struct cfg_sender_map *m);
 
 /* Whole decimal number in min..max (strtol base 10, no junk). */
 bool cfg_decimal(const char *s, long min, long max, long *out);

@@ -78,25 +78,31 @@ static void cfg_print_limits(const struct cfg *cfg, FILE *fp)
 
 	for (size_t i = 0; i < cfg->nports; i++) {
 		p = &cfg->ports[i];
-		if (p->limits[0].n + p->limits[1].n + p->limits[2].n == 0)
+		if (p->limits[0].n + p->limits[1].n + p->limits[2].n == 0 &&
+		    p->sender_login == CFG_SL_NONE)
 			continue;
 		if (!header)
 			fprintf(fp, "\nbudgets (per SASL login, else per client "
-				"address; shared by every port):\n");
+				"address; shared by every port) and sender_login:\n");
 		header = true;
 		fprintf(fp, "  port %u:", p->port);
 		for (int k = 0; k < CFG_NLIMITS; k++)
 			fprintf(fp, " %s = %s;", cfg_limit_name(k),
 				cfg_limits_text(&p->limits[k], k == CFG_LIMIT_BYTES,
 						text, sizeof(text)));
-		fprintf(fp, " limit_action = %s; limits_enforce = %s\n",
-			actions[p->limit_action],
-			p->limits_enforce ? "yes" : "no (monitor)");
+		fprintf(fp, " limit_action = %s; limits_enforce = %s; "
+			"sender_login = %s\n", actions[p->limit_action],
+			p->limits_enforce ? "yes" : "no (monitor)",
+			(const char *[]) { "none", "exact", "domain", "map" }
+			[p->sender_login]);
 	}
 	if (cfg->limit_classes[0] != '\0')
 		fprintf(fp, "%-18s = %s (%zu classes, %zu logins)\n",
 			"limit_classes", cfg->limit_classes,
 			cfg->classes.nclasses, cfg->classes.nusers);
+	if (cfg->sender_login_map[0] != '\0')
+		fprintf(fp, "%-18s = %s (%zu keys)\n", "sender_login_map",
+			cfg->sender_login_map, cfg->sender_map.n);
 }
 
 void cfg_print(const struct cfg *cfg, FILE *fp)

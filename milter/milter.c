@@ -58,6 +58,7 @@
 #include "msg.h"
 #include "policy.h"
 #include "recorder.h"
+#include "senderlogin.h"
 #include "util.h"
 
 #define SHORT_MAX	256	/* port, TLS version, cipher, auth type */
@@ -515,14 +516,13 @@ static void log_limit(const struct connctx *cc, const char *stage,
 	else
 		snprintf(what, sizeof(what), "hold");
 	msg_info("%s: %s: %s from %s: %s%s%s%s%s; rule=%s port=%u user=<%s> "
-		 "from=<%s> to=<%s> key=%s", queue_id(cc), what, stage,
+		 "from=<%s> to=<%s>", queue_id(cc), what, stage,
 		 client_text(cc, client, sizeof(client)),
 		 v->rcode ? v->rcode : "", v->rcode ? " " : "",
 		 v->xcode ? v->xcode : "", v->xcode ? " " : "", v->text,
 		 v->rule, cc->facts.port, esc(user, sizeof(user), cc->auth_user),
 		 esc_addr(from, sizeof(from), cc->msg.sender),
-		 esc_addr(to, sizeof(to), rcpt), cc->msg.budget_key[0] == 'u' ?
-		 "login" : "address");
+		 esc_addr(to, sizeof(to), rcpt));
 }
 
 /*
@@ -557,6 +557,30 @@ static bool budget_spent(struct connctx *cc, const char *stage,
 	if (!v->monitor)
 		snprintf(cc->msg.hold, sizeof(cc->msg.hold), "portmilter: %s",
 			 v->text);
+	return false;
+}
+
+/*
+ * sender_login: is an authenticated user's sender theirs? In monitor
+ * mode (limits_enforce = no) the mismatch is logged and kept for the
+ * record and the transaction goes on. True when the caller must refuse
+ * with *v.
+ */
+static bool sender_refused(struct connctx *cc, struct policy_verdict *v)
+{
+	const struct cfg_port *p = policy_profile(cc->cfg, cc->facts.port, NULL);
+
+	if (p->sender_login == CFG_SL_NONE || budget_login(cc) == NULL ||
+	    senderlogin_owned(cc->cfg, p->sender_login, budget_login(cc),
+			      cc->msg.sender))
+		return false;
+	*v = policy_sender_login(p);
+	if (!v->monitor)
+		return true;
+	log_limit(cc, "MAIL", v, NULL);
+	cc->msg.rule = v->rule;
+	snprintf(cc->msg.reply, sizeof(cc->msg.reply), "monitor: %s %s %s",
+		 v->rcode, v->xcode, v->text);
 	return false;
 }
 
@@ -780,7 +804,7 @@ static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
 	/* The journal cannot take the event, journal_full_action = tempfail. */
 	if (v.action == POLICY_CONTINUE && !recorder_accepting(cc->cfg))
 		v = policy_rule_verdict(POLICY_RULE_JOURNAL_FULL, 0);
-	if (v.action == POLICY_CONTINUE) {
+	if (v.action == POLICY_CONTINUE && !sender_refused(cc, &v)) {
 		budget_begin(cc);
 		if (!budget_spent(cc, "MAIL", CFG_LIMIT_MESSAGES, 1, NULL, &v) &&
 		    !budget_spent(cc, "MAIL", CFG_LIMIT_BYTES, mail_size_param(argv),

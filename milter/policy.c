@@ -381,3 +381,16 @@ struct policy_verdict policy_limit(const struct cfg_port *p,
 	}
 	return v;
 }
+
+struct policy_verdict policy_sender_login(const struct cfg_port *p)
+{
+	struct policy_verdict v = verdict(POLICY_REJECT, "sender_login", "553",
+					  "5.7.1", "Sender address rejected: "
+					  "not owned by the authenticated user");
+
+	if (!p->limits_enforce) {
+		v.monitor = true;
+		v.action = POLICY_CONTINUE;
+	}
+	return v;
+}

@@ -27,9 +27,11 @@
  *   MAIL:    "limit_messages"   451 4.7.1 (tempfail) / 550 5.7.1 (reject),
  *            "limit_bytes"      451 4.7.1 / 550 5.7.1
  *   RCPT:    "limit_recipients" 452 4.7.1 / 550 5.7.1
+ *   MAIL:    "sender_login"     553 5.7.1: an authenticated user's
+ *            sender is not theirs (milter/senderlogin.h decides)
  *   limit_action = hold: continue, hold = true (the message goes to
  *   Postfix's hold queue at end of message); limits_enforce = no:
- *   continue, monitor = true, with the would-be reply.
+ *   continue, monitor = true, with the would-be reply (sender_login too).
  * A verdict with rule NULL means nothing objected. relay_networks only
  * lifts the relay rule: the MAIL rules (require_tls, require_auth, ...)
  * still apply to such a client.
@@ -140,6 +142,9 @@ struct policy_verdict policy_rcpt(const struct cfg *cfg,
 struct policy_verdict policy_limit(const struct cfg_port *p,
 				   enum cfg_limit_key key,
 				   const struct cfg_limit *lim);
+
+/* The verdict of a sender that is not the user's (sender_login) on p. */
+struct policy_verdict policy_sender_login(const struct cfg_port *p);
 
 /*
  * Is this address sender-routed, i.e. could it make a local-looking
