@@ -596,7 +596,7 @@ static sfsistat pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
 	(void)f2;
 	(void)f3;
-	*pf0 = 0;
+	*pf0 = f0 & SMFIF_QUARANTINE;	/* limit_action = hold */
 	/* libmilter fakes the "no reply" flags for an MTA without them. */
 	*pf1 = (f1 & skip) | (f1 & noreply);
 	*pf2 = 0;
