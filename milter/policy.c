@@ -63,6 +63,23 @@ static const struct policy_rule policy_rules[POLICY_RULE_COUNT] = {
 	[POLICY_RULE_RELAY] = {"relay", "RCPT",
 		POLICY_REJECT, "554", "5.7.1",
 		"Relay access denied"},
+	[POLICY_RULE_SENDER_LOGIN] = {"sender_login", "MAIL",
+		POLICY_REJECT, "553", "5.7.1",
+		"Sender address rejected: not owned by the authenticated user"},
+	/* budgets: the text is the unit; policy_limit_verdict() says
+	 * "Sending limit reached: N UNIT per WINDOW" */
+	[POLICY_RULE_LIMIT_MESSAGES] = {"limit_messages", "MAIL",
+		POLICY_TEMPFAIL, "451", "4.7.1", "messages"},
+	[POLICY_RULE_LIMIT_MESSAGES_REJECT] = {"limit_messages", "MAIL",
+		POLICY_REJECT, "550", "5.7.1", "messages"},
+	[POLICY_RULE_LIMIT_BYTES] = {"limit_bytes", "MAIL",
+		POLICY_TEMPFAIL, "451", "4.7.1", "bytes"},
+	[POLICY_RULE_LIMIT_BYTES_REJECT] = {"limit_bytes", "MAIL",
+		POLICY_REJECT, "550", "5.7.1", "bytes"},
+	[POLICY_RULE_LIMIT_RECIPIENTS] = {"limit_recipients", "RCPT",
+		POLICY_TEMPFAIL, "452", "4.7.1", "recipients"},
+	[POLICY_RULE_LIMIT_RECIPIENTS_REJECT] = {"limit_recipients", "RCPT",
+		POLICY_REJECT, "550", "5.7.1", "recipients"},
 };
 
 static struct policy_verdict verdict_continue(void)
@@ -341,38 +358,49 @@ struct policy_verdict policy_rcpt(const struct cfg *cfg,
 	return v;
 }
 
+struct policy_verdict policy_limit_verdict(enum policy_rule_id id,
+					   const struct cfg_limit *lim)
+{
+	struct policy_verdict v = verdict(id);
+	struct cfg_limits one = { 1, { *lim } };
+	char n[64], *slash;
+
+	if (id < POLICY_RULE_LIMIT_MESSAGES || id >= POLICY_RULE_COUNT)
+		msg_panic("policy_limit_verdict: %s is no budget rule", v.rule);
+	/* "200/1h" -> "Sending limit reached: 200 messages per 1h" */
+	cfg_limits_text(&one, id == POLICY_RULE_LIMIT_BYTES ||
+			id == POLICY_RULE_LIMIT_BYTES_REJECT, n, sizeof(n));
+	if ((slash = strchr(n, '/')) == NULL)
+		msg_panic("policy_limit_verdict: \"%s\" has no window", n);
+	*slash = '\0';
+	snprintf(v.text, sizeof(v.text), "Sending limit reached: %s %s per %s%s",
+		 n, policy_rule(id)->text, slash + 1,
+		 v.action == POLICY_TEMPFAIL ? ", try again later" : "");
+	return v;
+}
+
 struct policy_verdict policy_limit(const struct cfg_port *p,
 				   enum cfg_limit_key key,
 				   const struct cfg_limit *lim)
 {
-	static const char *const what[CFG_NLIMITS] = {
-		[CFG_LIMIT_MESSAGES] = "messages",
-		[CFG_LIMIT_RECIPIENTS] = "recipients",
-		[CFG_LIMIT_BYTES] = "bytes",
+	static const enum policy_rule_id ids[CFG_NLIMITS][2] = {
+		[CFG_LIMIT_MESSAGES] = { POLICY_RULE_LIMIT_MESSAGES,
+					 POLICY_RULE_LIMIT_MESSAGES_REJECT },
+		[CFG_LIMIT_RECIPIENTS] = { POLICY_RULE_LIMIT_RECIPIENTS,
+					   POLICY_RULE_LIMIT_RECIPIENTS_REJECT },
+		[CFG_LIMIT_BYTES] = { POLICY_RULE_LIMIT_BYTES,
+				      POLICY_RULE_LIMIT_BYTES_REJECT },
 	};
-	struct cfg_limits one = { 1, { *lim } };
 	struct policy_verdict v;
-	char n[64], base[96], text[128], *slash;
 
-	/* "200/1h" -> "Sending limit reached: 200 messages per 1h" */
-	cfg_limits_text(&one, key == CFG_LIMIT_BYTES, n, sizeof(n));
-	slash = strchr(n, '/');
-	if (slash == NULL)
-		msg_panic("policy_limit: \"%s\" has no window", n);
-	*slash = '\0';
-	snprintf(base, sizeof(base), "Sending limit reached: %s %s per %s", n,
-		 what[key], slash + 1);
-	snprintf(text, sizeof(text), "%s, try again later", base);
-	if (p->limit_action == CFG_LIMIT_REJECT)
-		v = verdict(POLICY_REJECT, cfg_limit_name(key), "550", "5.7.1",
-			    base);
-	else
-		v = verdict(POLICY_TEMPFAIL, cfg_limit_name(key),
-			    key == CFG_LIMIT_RECIPIENTS ? "452" : "451", "4.7.1",
-			    text);
+	if ((unsigned) key >= CFG_NLIMITS)
+		msg_panic("policy_limit: bad key %d", (int) key);
+	v = policy_limit_verdict(ids[key][p->limit_action != CFG_LIMIT_TEMPFAIL],
+				 lim);
 	if (p->limit_action == CFG_LIMIT_HOLD) {
-		v = verdict(POLICY_CONTINUE, cfg_limit_name(key), NULL, NULL,
-			    base);
+		/* accepted into the hold queue: the text is the reason */
+		v.action = POLICY_CONTINUE;
+		v.rcode = v.xcode = NULL;
 		v.hold = true;
 	}
 	if (!p->limits_enforce) {
@@ -384,9 +412,7 @@ struct policy_verdict policy_limit(const struct cfg_port *p,
 
 struct policy_verdict policy_sender_login(const struct cfg_port *p)
 {
-	struct policy_verdict v = verdict(POLICY_REJECT, "sender_login", "553",
-					  "5.7.1", "Sender address rejected: "
-					  "not owned by the authenticated user");
+	struct policy_verdict v = verdict(POLICY_RULE_SENDER_LOGIN);
 
 	if (!p->limits_enforce) {
 		v.monitor = true;

@@ -98,6 +98,14 @@ enum policy_rule_id {
 	POLICY_RULE_POSTFIX_REJECTED,
 	POLICY_RULE_MAX_RECIPIENTS,
 	POLICY_RULE_RELAY,
+	POLICY_RULE_SENDER_LOGIN,
+	/* budgets: the reply names the spent N/WINDOW (policy_limit) */
+	POLICY_RULE_LIMIT_MESSAGES,		/* limit_action = tempfail */
+	POLICY_RULE_LIMIT_MESSAGES_REJECT,	/* limit_action = reject */
+	POLICY_RULE_LIMIT_BYTES,
+	POLICY_RULE_LIMIT_BYTES_REJECT,
+	POLICY_RULE_LIMIT_RECIPIENTS,
+	POLICY_RULE_LIMIT_RECIPIENTS_REJECT,
 	POLICY_RULE_COUNT
 };
 
@@ -137,8 +145,15 @@ struct policy_verdict policy_rcpt(const struct cfg *cfg,
 				  const struct policy_facts *facts,
 				  const struct policy_rcpt *rcpt);
 
-/* The verdict of a spent budget (rule named after the key) on port p;
- * lim is the N/WINDOW that is spent (named in the reply text). */
+/* The verdict of a budget rule (POLICY_RULE_LIMIT_*) whose N/WINDOW
+ * lim is spent: "Sending limit reached: 200 messages per 1h" (and ",
+ * try again later" for a tempfail). */
+struct policy_verdict policy_limit_verdict(enum policy_rule_id id,
+					   const struct cfg_limit *lim);
+
+/* The verdict of a spent budget (rule named after the key) on port p,
+ * by its limit_action and limits_enforce; lim is the N/WINDOW that is
+ * spent (named in the reply text). */
 struct policy_verdict policy_limit(const struct cfg_port *p,
 				   enum cfg_limit_key key,
 				   const struct cfg_limit *lim);
