@@ -26,6 +26,14 @@
  * failures, probes) would be lost. The saved round trip measured no
  * difference in throughput (bench/postfix-bench.sh).
  *
+ * Budgets and sender_login (README.md, "Sending budgets"): at MAIL the
+ * sender goes to senderlogin.h and the key (login, else client
+ * address) to budget.h for messages and bytes, at RCPT for recipients;
+ * the replies come from the policy's rule table. An accepted message is
+ * counted at end of message (budget_charge), nothing else is. With
+ * limit_action = hold the message is quarantined (smfi_quarantine) at
+ * end of message; in monitor mode only logged and recorded.
+ *
  * Recording: one event per transaction (at end of message, at a refused
  * MAIL, at abort) and one per connection that had none (at close); see
  * doc/events.md. Events go to the journal (recorder.h), never straight
@@ -115,10 +123,10 @@ struct connctx {
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cfg *cfg_current;
 static struct budget *budgets;		/* kept across reloads */
-
-/* Entries of the budget table at most (each ~200 bytes). */
-#define BUDGET_MAX_ENTRIES	(4U << 20)
 static atomic_uint active_conns;
+
+/* Entries of the budget table at most (each ~230 bytes). */
+#define BUDGET_MAX_ENTRIES	(4U << 20)
 
 static const char connect_macros[] = PM_MACROS_CONNECT;
 static const char helo_macros[] = PM_MACROS_HELO;
