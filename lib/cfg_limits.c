@@ -453,7 +453,8 @@ bool cfg_classes_load(struct cfg *cfg, void (*report)(void *, unsigned,
 	for (i = 0; i < c->nusers; i++)
 		c->users[i].cls = cfg_cls_named(c, names[i]);
 	free(names);
-	qsort(c->users, c->nusers, sizeof(*c->users), cfg_user_cmp);
+	if (c->nusers > 1)
+		qsort(c->users, c->nusers, sizeof(*c->users), cfg_user_cmp);
 	for (i = 1; i < c->nusers; i++)
 		if (strcmp(c->users[i - 1].login, c->users[i].login) == 0) {
 			char q[80];

@@ -156,7 +156,8 @@ bool cfg_sender_map_load(struct cfg *cfg, void (*report)(void *, unsigned,
 			cfg_sm_line(m, &p, s, line);
 	}
 	free(buf);
-	qsort(m->v, m->n, sizeof(*m->v), cfg_sm_cmp);
+	if (m->n > 1)
+		qsort(m->v, m->n, sizeof(*m->v), cfg_sm_cmp);
 	for (size_t i = 1; i < m->n; i++)
 		if (strcmp(m->v[i - 1].key, m->v[i].key) == 0)
 			cfg_sm_error(&p, 0, "key \"%s\" listed twice",
