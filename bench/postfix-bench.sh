@@ -31,6 +31,10 @@
 # PostgreSQL and the milter, and by anything else running: wall-clock
 # throughput varies from round to round; CPU per message barely does.
 # The summary prints the medians and the ratios of both.
+# BENCH_BUDGETS=1: portmilter with budgets on port 25 (README.md,
+# "Sending budgets"): limit_messages = 1000000/1h, 10000000/1d,
+# limit_recipients = 1000000/1h, limit_bytes = 100G/1d, counted per
+# client address (never spent: every message is checked and counted).
 set -eu
 M=${1:-2000}
 C=${2:-10}
@@ -89,6 +93,19 @@ proc_usec() {	# user + system CPU of one process, microseconds
 }
 
 . "$top/tests/e2e/lib.sh"
+# BENCH_BUDGETS: the budgets into the running milter's file, reloaded.
+bench_budgets() {
+	awk -v s="[port $(e2e_port 25)]" '{ print } $0 == s {
+		print "limit_messages = 1000000/1h, 10000000/1d"
+		print "limit_recipients = 1000000/1h"
+		print "limit_bytes = 100G/1d" }' "$E2E_CONF" >"$E2E_CONF.new" &&
+		mv "$E2E_CONF.new" "$E2E_CONF" && kill -HUP "$PM_PID" &&
+		pm_wait_log "$E2E_LOG" "reloaded" 100
+}
+if [ -n "${BENCH_BUDGETS:-}" ]; then
+	# shellcheck disable=SC2034 # read by e2e_start (lib.sh)
+	E2E_BEFORE_APPLY=bench_budgets
+fi
 e2e_start
 # cg_done runs after e2e's own clean-up (Postfix and PostgreSQL stopped)
 PM_CLEANUP_HOOK="${PM_CLEANUP_HOOK:-:}; cg_done"
@@ -151,7 +168,8 @@ round() {	# SETTING: prints "msg/s cpu_us_per_msg milter_us_per_msg"
 }
 
 echo "== $M messages per round, $C parallel sessions, $R rounds, port 25 -> discard," \
-	"${REUSE:+many messages per connection}${REUSE:-one message per connection}"
+	"${REUSE:+many messages per connection}${REUSE:-one message per connection}" \
+	"${BENCH_BUDGETS:+(portmilter with budgets on port 25)}"
 res=$PM_TMP/bench.res
 : >"$res"
 r=1

@@ -41,6 +41,7 @@ struct cfg_sect {
 enum { CFG_W_NEW, CFG_W_PATH, CFG_W_DONE };
 
 struct cfg_err {
+	const char *file;		/* NULL = the configuration file */
 	unsigned line;			/* 0 = about the whole file */
 	size_t seq;
 	char *text;
@@ -67,6 +68,8 @@ struct cfg_parser {
 	struct cfg_sect **sects;	/* in file order */
 	size_t nsects, asects;
 	uint32_t *by_port;		/* port -> index + 1, 0 = none */
+	const char *classes_file;	/* for errors in limit_classes or
+					 * sender_login_map */
 };
 
 
@@ -80,6 +83,7 @@ static PM_PRINTF(3, 4) void cfg_error(struct cfg_parser *p, unsigned line,
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	p->errs = cfg_grow(p->errs, &p->aerrs, p->nerrs + 1, sizeof(*p->errs));
+	p->errs[p->nerrs].file = NULL;
 	p->errs[p->nerrs].line = line;
 	p->errs[p->nerrs].seq = p->nerrs;
 	p->errs[p->nerrs].text = xstrdup(text);
@@ -90,6 +94,8 @@ static int cfg_err_cmp(const void *a, const void *b)
 {
 	const struct cfg_err *x = a, *y = b;
 
+	if ((x->file != NULL) != (y->file != NULL))
+		return x->file != NULL ? 1 : -1;
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
@@ -103,11 +109,13 @@ static char *cfg_errors_text(struct cfg_parser *p)
 
 	qsort(p->errs, p->nerrs, sizeof(*p->errs), cfg_err_cmp);
 	for (i = 0; i < p->nerrs; i++)
-		len += namelen + strlen(p->errs[i].text) + 16;
+		len += (p->errs[i].file ? strlen(p->errs[i].file) : namelen) +
+		       strlen(p->errs[i].text) + 16;
 	out = xmalloc(len);
 	out[0] = '\0';
 	for (i = 0; i < p->nerrs; i++)
 		off += (size_t) snprintf(out + off, len - off, "%s:%u: %s\n",
+					 p->errs[i].file ? p->errs[i].file :
 					 p->name, p->errs[i].line,
 					 p->errs[i].text);
 	return out;
@@ -481,6 +489,44 @@ static void cfg_parser_free(struct cfg_parser *p)
 	free(p->by_port);
 }
 
+/* An error in the limit_classes file (cfg_classes_load's report). */
+static void cfg_class_error(void *arg, unsigned line, const char *text)
+{
+	struct cfg_parser *p = arg;
+
+	cfg_error(p, line, "%s", text);
+	p->errs[p->nerrs - 1].file = p->classes_file;
+}
+
+/* What needs the built configuration: the limit_classes file, and the
+ * number of distinct budget windows (the counters' meters). */
+static void cfg_check_built(struct cfg_parser *p, struct cfg *cfg)
+{
+	unsigned w[CFG_WINDOWS_MAX];
+	size_t n;
+
+	if (cfg->limit_classes[0] != '\0') {
+		p->classes_file = cfg->limit_classes;
+		(void) cfg_classes_load(cfg, cfg_class_error, p);
+	}
+	if (cfg->sender_login_map[0] != '\0') {
+		p->classes_file = cfg->sender_login_map;
+		(void) cfg_sender_map_load(cfg, cfg_class_error, p);
+	}
+	p->classes_file = NULL;
+	for (size_t i = 0; i < cfg->nports; i++)
+		if (cfg->ports[i].sender_login == CFG_SL_MAP &&
+		    cfg->sender_login_map[0] == '\0')
+			cfg_error(p, cfg->ports[i].line, "[port %u]: sender_login "
+				  "= map needs sender_login_map = FILE",
+				  cfg->ports[i].port);
+	for (int k = 0; k < CFG_NLIMITS; k++)
+		if ((n = cfg_limit_windows(cfg, k, w)) > CFG_WINDOWS_MAX)
+			cfg_error(p, 0, "%s: %zu distinct windows over all ports "
+				  "and classes: at most %d", cfg_limit_name(k), n,
+				  CFG_WINDOWS_MAX);
+}
+
 static struct cfg *cfg_parse_buf(const char *name, const char *text,
 				 size_t len, char **errors)
 {
@@ -503,8 +549,14 @@ static struct cfg *cfg_parse_buf(const char *name, const char *text,
 	cfg_check_likes(&p);
 	if (p.nerrs == 0)
 		cfg = cfg_build(&p);
-	else if (errors != NULL)
+	if (cfg != NULL)
+		cfg_check_built(&p, cfg);
+	if (p.nerrs > 0 && errors != NULL)
 		*errors = cfg_errors_text(&p);
+	if (p.nerrs > 0 && cfg != NULL) {
+		cfg_unref(cfg);
+		cfg = NULL;
+	}
 	cfg_parser_free(&p);
 	return cfg;
 }
@@ -591,6 +643,8 @@ void cfg_unref(struct cfg *cfg)
 			cfg_value_free(&cfg_keys[i], &cfg->ports[j]);
 		cfg_value_free(&cfg_keys[i], &cfg->strict);
 	}
+	cfg_classes_free(&cfg->classes);
+	cfg_sender_map_free(&cfg->sender_map);
 	free(cfg->ports);
 	free(cfg->path);
 	free(cfg);

@@ -93,6 +93,75 @@ struct cfg_nets {
 	struct pm_cidr *v;		/* NULL when n = 0 */
 };
 
+/*
+ * A budget (limit_messages, limit_recipients, limit_bytes): up to
+ * CFG_LIMITS_MAX "N/WINDOW" pairs, e.g. "200/1h, 1000/1d"; n = 0 =
+ * no limit ("none", the default). Windows are seconds, 1s..30d, each
+ * at most once per key; N is 1..10^12 (limit_bytes: bytes, with an
+ * optional k, M or G, 1024-based). See milter/budget.h for counting.
+ */
+#define CFG_LIMITS_MAX		4
+#define CFG_WINDOW_MAX		(30U * 86400U)
+struct cfg_limit {
+	unsigned long long max;
+	unsigned window;		/* seconds */
+};
+
+struct cfg_limits {
+	unsigned n;
+	struct cfg_limit v[CFG_LIMITS_MAX];
+};
+
+enum cfg_limit_key {
+	CFG_LIMIT_MESSAGES,
+	CFG_LIMIT_RECIPIENTS,
+	CFG_LIMIT_BYTES,
+	CFG_NLIMITS
+};
+
+/* What a budget does once spent (limit_action). */
+enum cfg_limit_action {
+	CFG_LIMIT_TEMPFAIL,	/* 4xx, the client retries (default) */
+	CFG_LIMIT_REJECT,	/* 5xx */
+	CFG_LIMIT_HOLD,		/* accepted into Postfix's hold queue */
+};
+
+/* sender_login: must a SASL user's envelope sender be theirs? */
+enum cfg_sender_login {
+	CFG_SL_NONE,		/* no check (default) */
+	CFG_SL_EXACT,		/* sender = login */
+	CFG_SL_DOMAIN,		/* sender's domain = login's domain */
+	CFG_SL_MAP,		/* sender (or @domain) owned in sender_login_map */
+};
+
+/* The sender_login_map file, sorted by key for bsearch. */
+struct cfg_sender_map {
+	size_t n;
+	struct cfg_sender_owner {
+		char *key;		/* "user@domain" or "@domain", lower case */
+		struct cfg_strlist logins;	/* lower case */
+	} *v;
+};
+
+/* A class of the limit_classes file: its own budgets for its users;
+ * set[k] false = the port's limits[k] apply. */
+struct cfg_class {
+	char *name;
+	bool set[CFG_NLIMITS];
+	struct cfg_limits limits[CFG_NLIMITS];
+};
+
+/* The limit_classes file: classes, and logins sorted for bsearch. */
+struct cfg_classes {
+	size_t nclasses;
+	struct cfg_class *classes;
+	size_t nusers;
+	struct cfg_user_class {
+		char *login;
+		const struct cfg_class *cls;
+	} *users;
+};
+
 struct cfg_port {
 	unsigned port;			/* 1..65535 */
 	enum cfg_mode mode;
@@ -107,6 +176,11 @@ struct cfg_port {
 	unsigned max_recipients;	/* per message, 1..100000 */
 	unsigned like;			/* port inherited from, 0 = none */
 	char *listen;			/* "all" or an IP address literal */
+	struct cfg_limits limits[CFG_NLIMITS];	/* by enum cfg_limit_key */
+	enum cfg_limit_action limit_action;
+	bool limits_enforce;		/* no: monitor, refuse nothing (budgets
+					 * and sender_login) */
+	enum cfg_sender_login sender_login;
 	unsigned line;			/* line of "[port N]"; 0 = built in */
 };
 
@@ -126,6 +200,10 @@ struct cfg {
 	enum cfg_milter_action milter_default_action;	/* for main.cf */
 	bool postfix_chroot;		/* master.cf chroot column of smtpd */
 	char *metrics_listen;		/* "none" or ADDRESS:PORT (/metrics) */
+	char *limit_classes;		/* file of classes, "" = none */
+	struct cfg_classes classes;	/* read from it with the config */
+	char *sender_login_map;		/* file, "" = none */
+	struct cfg_sender_map sender_map;	/* read from it */
 	/* per-port sections, sorted by port number */
 	size_t nports;
 	struct cfg_port *ports;
@@ -187,6 +265,31 @@ const char *cfg_tls_version_name(int version);
 /* Does domain (any case, optional trailing dot) match an entry of the
  * list? "example.com" matches itself; ".example.com" its subdomains. */
 bool cfg_domain_in(const struct cfg_strlist *list, const char *domain);
+
+/* The class of a SASL login in the limit_classes file, or NULL. */
+const struct cfg_class *cfg_class_find(const struct cfg *cfg,
+				       const char *login);
+
+/* The logins that own key ("user@domain" or "@domain", lower case) in
+ * the sender_login_map file, or NULL. */
+const struct cfg_strlist *cfg_sender_owners(const struct cfg *cfg,
+					    const char *key);
+
+/* "limit_messages", "limit_recipients", "limit_bytes". */
+const char *cfg_limit_name(enum cfg_limit_key key);
+
+/* A budget as the file writes it: "200/1h, 1000/1d", or "none". */
+const char *cfg_limits_text(const struct cfg_limits *l, bool bytes,
+			    char *buf, size_t len);
+
+/*
+ * The distinct windows of one budget key over every port, the strict
+ * profile and every class, sorted: at most CFG_WINDOWS_MAX; returns
+ * their number (the budget counters keep one meter per window).
+ */
+#define CFG_WINDOWS_MAX	8
+size_t cfg_limit_windows(const struct cfg *cfg, enum cfg_limit_key key,
+			 unsigned out[CFG_WINDOWS_MAX]);
 
 bool cfg_strlist_has(const struct cfg_strlist *list, const char *word);
 

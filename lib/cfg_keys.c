@@ -57,6 +57,8 @@ const struct cfg_key cfg_keys[CFG_NKEYS] = {
 	      CFG_T_ACTION, "tempfail"),
 	CFG_G(CFG_K_POSTFIX_CHROOT, postfix_chroot, CFG_T_BOOL, "yes"),
 	CFG_G(CFG_K_METRICS_LISTEN, metrics_listen, CFG_T_HOSTPORT, "none"),
+	CFG_G(CFG_K_LIMIT_CLASSES, limit_classes, CFG_T_OPTPATH, ""),
+	CFG_G(CFG_K_SENDER_LOGIN_MAP, sender_login_map, CFG_T_OPTPATH, ""),
 	CFG_P(CFG_K_MODE, "mode", mode, CFG_T_MODE, 0, 0,
 	      "submission", "submission", "submission"),
 	CFG_P(CFG_K_LIKE, "like", like, CFG_T_NUMBER, 1, 65535,
@@ -81,6 +83,20 @@ const struct cfg_key cfg_keys[CFG_NKEYS] = {
 	      CFG_T_NUMBER, 1, 100000, "1000", "100", "100"),
 	CFG_P(CFG_K_LISTEN, "listen", listen, CFG_T_LISTEN, 0, 0,
 	      "all", "all", "all"),
+	CFG_P(CFG_K_LIMIT_MESSAGES, "limit_messages",
+	      limits[CFG_LIMIT_MESSAGES], CFG_T_LIMITS, 0, 0,
+	      "none", "none", "none"),
+	CFG_P(CFG_K_LIMIT_RECIPIENTS, "limit_recipients",
+	      limits[CFG_LIMIT_RECIPIENTS], CFG_T_LIMITS, 0, 0,
+	      "none", "none", "none"),
+	CFG_P(CFG_K_LIMIT_BYTES, "limit_bytes", limits[CFG_LIMIT_BYTES],
+	      CFG_T_LIMITS_BYTES, 0, 0, "none", "none", "none"),
+	CFG_P(CFG_K_LIMIT_ACTION, "limit_action", limit_action,
+	      CFG_T_LIMIT_ACTION, 0, 0, "tempfail", "tempfail", "tempfail"),
+	CFG_P(CFG_K_LIMITS_ENFORCE, "limits_enforce", limits_enforce,
+	      CFG_T_BOOL, 0, 0, "yes", "yes", "yes"),
+	CFG_P(CFG_K_SENDER_LOGIN, "sender_login", sender_login,
+	      CFG_T_SENDER_LOGIN, 0, 0, "none", "none", "none"),
 };
 
 const char *const cfg_mode_names[3] = {
@@ -390,6 +406,10 @@ static bool cfg_str_ok(const struct cfg_key *k, const char *v,
 		       cfg_why(why, wlen, "expected none or ADDRESS:PORT with "
 			       "an IP address (127.0.0.1:9465, [::1]:9465) "
 			       "and a port 1..65535");
+	case CFG_T_OPTPATH:
+		return v[0] == '\0' || v[0] == '/' ||
+		       cfg_why(why, wlen, "expected an absolute path, or "
+			       "nothing for none");
 	case CFG_T_LISTEN:
 		return strcmp(v, "all") == 0 || addr_parse(v, &addr) ||
 		       cfg_why(why, wlen, "expected all or one IP address "
@@ -439,6 +459,17 @@ bool cfg_value_set(const struct cfg_key *k, const char *v, void *base,
 		[CFG_UNKNOWN_STRICT] = "strict",
 		[CFG_UNKNOWN_REJECT] = "reject",
 	};
+	static const char *const limit_actions[] = {
+		[CFG_LIMIT_TEMPFAIL] = "tempfail",
+		[CFG_LIMIT_REJECT] = "reject",
+		[CFG_LIMIT_HOLD] = "hold",
+	};
+	static const char *const sender_logins[] = {
+		[CFG_SL_NONE] = "none",
+		[CFG_SL_EXACT] = "exact",
+		[CFG_SL_DOMAIN] = "domain",
+		[CFG_SL_MAP] = "map",
+	};
 	static const char *const full[] = {
 		[CFG_FULL_TEMPFAIL] = "tempfail",
 		[CFG_FULL_DROP] = "drop",
@@ -483,6 +514,22 @@ bool cfg_value_set(const struct cfg_key *k, const char *v, void *base,
 				       "reject or quarantine");
 		*(enum cfg_milter_action *) field = (enum cfg_milter_action) i;
 		return true;
+	case CFG_T_LIMIT_ACTION:
+		if ((i = cfg_choice(v, limit_actions, 3)) < 0)
+			return cfg_why(why, wlen, "expected tempfail, reject or "
+				       "hold");
+		*(enum cfg_limit_action *) field = (enum cfg_limit_action) i;
+		return true;
+	case CFG_T_SENDER_LOGIN:
+		if ((i = cfg_choice(v, sender_logins, 4)) < 0)
+			return cfg_why(why, wlen, "expected none, exact, domain "
+				       "or map");
+		*(enum cfg_sender_login *) field = (enum cfg_sender_login) i;
+		return true;
+	case CFG_T_LIMITS:
+	case CFG_T_LIMITS_BYTES:
+		return cfg_limits_parse(v, k->type == CFG_T_LIMITS_BYTES,
+					(struct cfg_limits *) field, why, wlen);
 	case CFG_T_SIZE:
 		return cfg_size(v, (unsigned long long *) field, why, wlen);
 	case CFG_T_NUMBER:

@@ -25,7 +25,7 @@ enum cfg_scope {
 enum cfg_type {
 	/* strings (char *): checked by cfg_str_ok() */
 	CFG_T_SOCKET, CFG_T_TEXT, CFG_T_ABSPATH, CFG_T_HOST, CFG_T_HOSTPORT,
-	CFG_T_LISTEN,	/* the last string type */
+	CFG_T_OPTPATH, CFG_T_LISTEN,	/* the last string type */
 	/* lists (struct cfg_strlist) */
 	CFG_T_DOMAINS, CFG_T_WORDS,
 	/* scalars */
@@ -34,6 +34,9 @@ enum cfg_type {
 	/* networks (struct cfg_nets): at least one (client_networks), or
 	 * also "none" or nothing for an empty list (relay_networks) */
 	CFG_T_NETS, CFG_T_NETS_OR_NONE,
+	/* budgets (struct cfg_limits, nothing allocated) and their action */
+	CFG_T_LIMITS, CFG_T_LIMITS_BYTES, CFG_T_LIMIT_ACTION,
+	CFG_T_SENDER_LOGIN,
 };
 
 enum cfg_key_id {	/* global keys first, then per-port keys */
@@ -42,10 +45,13 @@ enum cfg_key_id {	/* global keys first, then per-port keys */
 	CFG_K_NODE_NAME, CFG_K_LOCAL_DOMAINS, CFG_K_RELAY_DOMAINS,
 	CFG_K_LOCAL_TRANSPORTS, CFG_K_UNKNOWN_PORT,
 	CFG_K_MILTER_DEFAULT_ACTION, CFG_K_POSTFIX_CHROOT, CFG_K_METRICS_LISTEN,
+	CFG_K_LIMIT_CLASSES, CFG_K_SENDER_LOGIN_MAP,
 	CFG_K_MODE, CFG_K_LIKE, CFG_K_ENABLED, CFG_K_REQUIRE_TLS,
 	CFG_K_REQUIRE_AUTH, CFG_K_TLS_BEFORE_AUTH, CFG_K_ALLOW_UNAUTH_RELAY,
 	CFG_K_MIN_TLS_VERSION, CFG_K_CLIENT_NETWORKS, CFG_K_RELAY_NETWORKS,
 	CFG_K_MAX_RECIPIENTS, CFG_K_LISTEN,
+	CFG_K_LIMIT_MESSAGES, CFG_K_LIMIT_RECIPIENTS, CFG_K_LIMIT_BYTES,
+	CFG_K_LIMIT_ACTION, CFG_K_LIMITS_ENFORCE, CFG_K_SENDER_LOGIN,
 	CFG_NKEYS
 };
 
@@ -76,6 +82,25 @@ bool cfg_value_check(const struct cfg_key *k, const char *v, char *why,
 		     size_t wlen);
 
 const struct cfg_key *cfg_key_find(const char *name);
+
+/* A budget value: "none" or "N/WINDOW" pairs (cfg.h); bytes: N takes
+ * k, M or G. */
+bool cfg_limits_parse(const char *v, bool bytes, struct cfg_limits *out,
+		      char *why, size_t wlen);
+
+/* Read the limit_classes file into cfg->classes; each problem is a
+ * "FILE:LINE: message" through report(arg, line, text). False on any. */
+bool cfg_classes_load(struct cfg *cfg, void (*report)(void *arg,
+		      unsigned line, const char *text), void *arg);
+
+void cfg_classes_free(struct cfg_classes *c);
+
+/* Read the sender_login_map file into cfg->sender_map (report: as
+ * cfg_classes_load). */
+bool cfg_sender_map_load(struct cfg *cfg, void (*report)(void *arg,
+			 unsigned line, const char *text), void *arg);
+
+void cfg_sender_map_free(struct cfg_sender_map *m);
 
 /* Whole decimal number in min..max (strtol base 10, no junk). */
 bool cfg_decimal(const char *s, long min, long max, long *out);

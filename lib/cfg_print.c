@@ -68,6 +68,43 @@ static void cfg_print_list(FILE *fp, const char *name,
 	fputs(l->n ? "\n" : "(none)\n", fp);
 }
 
+/* The budgets of the ports that have any (nothing when none has). */
+static void cfg_print_limits(const struct cfg *cfg, FILE *fp)
+{
+	static const char *const actions[] = { "tempfail", "reject", "hold" };
+	const struct cfg_port *p;
+	char text[256];
+	bool header = false;
+
+	for (size_t i = 0; i < cfg->nports; i++) {
+		p = &cfg->ports[i];
+		if (p->limits[0].n + p->limits[1].n + p->limits[2].n == 0 &&
+		    p->sender_login == CFG_SL_NONE)
+			continue;
+		if (!header)
+			fprintf(fp, "\nbudgets (per SASL login, else per client "
+				"address; shared by every port) and sender_login:\n");
+		header = true;
+		fprintf(fp, "  port %u:", p->port);
+		for (int k = 0; k < CFG_NLIMITS; k++)
+			fprintf(fp, " %s = %s;", cfg_limit_name(k),
+				cfg_limits_text(&p->limits[k], k == CFG_LIMIT_BYTES,
+						text, sizeof(text)));
+		fprintf(fp, " limit_action = %s; limits_enforce = %s; "
+			"sender_login = %s\n", actions[p->limit_action],
+			p->limits_enforce ? "yes" : "no (monitor)",
+			(const char *[]) { "none", "exact", "domain", "map" }
+			[p->sender_login]);
+	}
+	if (cfg->limit_classes[0] != '\0')
+		fprintf(fp, "%-18s = %s (%zu classes, %zu logins)\n",
+			"limit_classes", cfg->limit_classes,
+			cfg->classes.nclasses, cfg->classes.nusers);
+	if (cfg->sender_login_map[0] != '\0')
+		fprintf(fp, "%-18s = %s (%zu keys)\n", "sender_login_map",
+			cfg->sender_login_map, cfg->sender_map.n);
+}
+
 void cfg_print(const struct cfg *cfg, FILE *fp)
 {
 	struct cfg_print_nets *nets = xcalloc(cfg->nports + 1, sizeof(*nets));
@@ -93,6 +130,7 @@ void cfg_print(const struct cfg *cfg, FILE *fp)
 		free(nets[i].relay);
 	}
 	free(nets);
+	cfg_print_limits(cfg, fp);
 	fprintf(fp, "\n%-18s = %s\n", "milter_socket", cfg->milter_socket);
 	/* a conninfo may hold a password: never print one */
 	fprintf(fp, "%-18s = %s\n", "database",

@@ -36,7 +36,8 @@ static const char *const mx_verdicts[] = {
 static const char *const mx_rules[] = {
 	"port_disabled", "unknown_port", "client_networks", "tls_before_auth",
 	"require_tls", "min_tls_version", "require_auth", "relay",
-	"max_recipients", "postfix_rejected", "journal_full", "none", "other",
+	"max_recipients", "postfix_rejected", "journal_full", "sender_login",
+	"limit_messages", "limit_recipients", "limit_bytes", "none", "other",
 };
 #define MX_NRULES (sizeof(mx_rules) / sizeof(*mx_rules))
 

@@ -26,6 +26,14 @@
  * failures, probes) would be lost. The saved round trip measured no
  * difference in throughput (bench/postfix-bench.sh).
  *
+ * Budgets and sender_login (README.md, "Sending budgets"): at MAIL the
+ * sender goes to senderlogin.h and the key (login, else client
+ * address) to budget.h for messages and bytes, at RCPT for recipients;
+ * the replies come from the policy's rule table. An accepted message is
+ * counted at end of message (budget_charge), nothing else is. With
+ * limit_action = hold the message is quarantined (smfi_quarantine) at
+ * end of message; in monitor mode only logged and recorded.
+ *
  * Recording: one event per transaction (at end of message, at a refused
  * MAIL, at abort) and one per connection that had none (at close); see
  * doc/events.md. Events go to the journal (recorder.h), never straight
@@ -37,15 +45,19 @@
  * with a length cap and only ever logged through str_escape().
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <libmilter/mfapi.h>
 
 #include "addr.h"
+#include "budget.h"
 #include "cfg.h"
 #include "event.h"
 #include "macros.h"
@@ -54,6 +66,7 @@
 #include "msg.h"
 #include "policy.h"
 #include "recorder.h"
+#include "senderlogin.h"
 #include "util.h"
 
 #define SHORT_MAX	256	/* port, TLS version, cipher, auth type */
@@ -81,6 +94,8 @@ struct msgctx {
 	char queue_id[SHORT_MAX];
 	const char *rule;		/* last rule that objected */
 	enum txn_verdict verdict;
+	char budget_key[BUDGET_KEY_MAX];	/* "" = not counted */
+	char hold[160];			/* limit_action = hold: the reason */
 };
 
 struct connctx {
@@ -107,7 +122,11 @@ struct connctx {
 
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cfg *cfg_current;
+static struct budget *budgets;		/* kept across reloads */
 static atomic_uint active_conns;
+
+/* Entries of the budget table at most (each ~230 bytes). */
+#define BUDGET_MAX_ENTRIES	(4U << 20)
 
 static const char connect_macros[] = PM_MACROS_CONNECT;
 static const char helo_macros[] = PM_MACROS_HELO;
@@ -122,6 +141,10 @@ void milter_config_set(struct cfg *cfg)
 	struct cfg *old;
 
 	pthread_mutex_lock(&cfg_lock);
+	if (cfg != NULL && budgets == NULL)
+		budgets = budget_new(cfg, BUDGET_MAX_ENTRIES);
+	else if (cfg != NULL)
+		budget_configure(budgets, cfg);
 	old = cfg_current;
 	cfg_current = cfg;
 	pthread_mutex_unlock(&cfg_lock);
@@ -439,6 +462,136 @@ static sfsistat refuse(SMFICTX *ctx, struct connctx *cc, const char *stage,
 	return reply(ctx, v, cc->msg.reply, sizeof(cc->msg.reply));
 }
 
+/* ---- budgets ------------------------------------------------------------- */
+
+/* Seconds on the monotonic clock (budgets never see wall-clock steps). */
+static uint64_t budget_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec + 1;
+}
+
+/* The SIZE= of MAIL FROM's ESMTP parameters; 0 if none or not a number. */
+static uint64_t mail_size_param(char **argv)
+{
+	long n;
+
+	for (int i = 1; argv != NULL && argv[0] != NULL && argv[i] != NULL; i++)
+		if (strncasecmp(argv[i], "SIZE=", 5) == 0 &&
+		    argv[i][5] >= '0' && argv[i][5] <= '9' &&
+		    str_to_long(argv[i] + 5, 0, LONG_MAX, &n))
+			return (uint64_t) n;
+	return 0;
+}
+
+/* The login whose budgets apply, NULL for the client address. */
+static const char *budget_login(const struct connctx *cc)
+{
+	return cc->facts.authenticated && cc->auth_user && *cc->auth_user ?
+	       cc->auth_user : NULL;
+}
+
+/* At MAIL: the key this transaction is counted under, if any budget
+ * applies to it on this port ("" otherwise: neither checked nor
+ * counted). */
+static void budget_begin(struct connctx *cc)
+{
+	const struct cfg_port *p = policy_profile(cc->cfg, cc->facts.port, NULL);
+	bool any = false;
+
+	cc->msg.budget_key[0] = '\0';
+	for (int k = 0; k < CFG_NLIMITS; k++)
+		any |= budget_limits(cc->cfg, p, budget_login(cc), k)->n > 0;
+	if (any)
+		(void) budget_key(budget_login(cc), &cc->facts.client,
+				  cc->msg.budget_key, sizeof(cc->msg.budget_key));
+}
+
+/* "QID: monitor: would tempfail: MAIL from ...: 451 4.7.1 text; rule=..."
+ * or "QID: hold: MAIL from ...: text; rule=...". */
+static void log_limit(const struct connctx *cc, const char *stage,
+		      const struct policy_verdict *v, const char *rcpt)
+{
+	char client[LOG_VALUE + 80], user[LOG_VALUE], from[LOG_VALUE];
+	char to[LOG_VALUE], what[64];
+
+	if (v->monitor)
+		snprintf(what, sizeof(what), "monitor: would %s",
+			 v->hold ? "hold" : v->action == POLICY_CONTINUE &&
+			 v->rcode && v->rcode[0] == '4' ? "tempfail" : "reject");
+	else
+		snprintf(what, sizeof(what), "hold");
+	msg_info("%s: %s: %s from %s: %s%s%s%s%s; rule=%s port=%u user=<%s> "
+		 "from=<%s> to=<%s>", queue_id(cc), what, stage,
+		 client_text(cc, client, sizeof(client)),
+		 v->rcode ? v->rcode : "", v->rcode ? " " : "",
+		 v->xcode ? v->xcode : "", v->xcode ? " " : "", v->text,
+		 v->rule, cc->facts.port, esc(user, sizeof(user), cc->auth_user),
+		 esc_addr(from, sizeof(from), cc->msg.sender),
+		 esc_addr(to, sizeof(to), rcpt));
+}
+
+/*
+ * Is budget k spent with pending more (at stage)? In monitor mode and
+ * with limit_action = hold the transaction goes on: the rule and the
+ * would-be reply (or the hold) are kept for the record. True when the
+ * caller must refuse with *v.
+ */
+static bool budget_spent(struct connctx *cc, const char *stage,
+			 enum cfg_limit_key k, uint64_t pending,
+			 const char *rcpt, struct policy_verdict *v)
+{
+	const struct cfg_port *p = policy_profile(cc->cfg, cc->facts.port, NULL);
+	struct budget_over over;
+
+	if (cc->msg.budget_key[0] == '\0' ||
+	    !budget_check(budgets, cc->msg.budget_key,
+			  budget_limits(cc->cfg, p, budget_login(cc), k), k,
+			  pending, budget_now(), &over))
+		return false;
+	*v = policy_limit(p, k, &over.limit);
+	if (!v->monitor && !v->hold)
+		return true;
+	log_limit(cc, stage, v, rcpt);
+	cc->msg.rule = v->rule;
+	if (v->monitor && v->rcode != NULL)
+		snprintf(cc->msg.reply, sizeof(cc->msg.reply), "monitor: %s %s %s",
+			 v->rcode, v->xcode, v->text);
+	else
+		snprintf(cc->msg.reply, sizeof(cc->msg.reply), "%shold: %s",
+			 v->monitor ? "monitor: " : "", v->text);
+	if (!v->monitor)
+		snprintf(cc->msg.hold, sizeof(cc->msg.hold), "portmilter: %s",
+			 v->text);
+	return false;
+}
+
+/*
+ * sender_login: is an authenticated user's sender theirs? In monitor
+ * mode (limits_enforce = no) the mismatch is logged and kept for the
+ * record and the transaction goes on. True when the caller must refuse
+ * with *v.
+ */
+static bool sender_refused(struct connctx *cc, struct policy_verdict *v)
+{
+	const struct cfg_port *p = policy_profile(cc->cfg, cc->facts.port, NULL);
+
+	if (p->sender_login == CFG_SL_NONE || budget_login(cc) == NULL ||
+	    senderlogin_owned(cc->cfg, p->sender_login, budget_login(cc),
+			      cc->msg.sender))
+		return false;
+	*v = policy_sender_login(p);
+	if (!v->monitor)
+		return true;
+	log_limit(cc, "MAIL", v, NULL);
+	cc->msg.rule = v->rule;
+	snprintf(cc->msg.reply, sizeof(cc->msg.reply), "monitor: %s %s %s",
+		 v->rcode, v->xcode, v->text);
+	return false;
+}
+
 /* ---- callbacks ---------------------------------------------------------- */
 
 static sfsistat pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -451,7 +604,7 @@ static sfsistat pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
 	(void)f2;
 	(void)f3;
-	*pf0 = 0;
+	*pf0 = f0 & SMFIF_QUARANTINE;	/* limit_action = hold */
 	/* libmilter fakes the "no reply" flags for an MTA without them. */
 	*pf1 = (f1 & skip) | (f1 & noreply);
 	*pf2 = 0;
@@ -466,7 +619,7 @@ static sfsistat pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			 "milter_*_macros settings");
 		return SMFIS_CONTINUE;
 	}
-	*pf0 = SMFIF_SETSYMLIST;
+	*pf0 = SMFIF_SETSYMLIST | (f0 & SMFIF_QUARANTINE);
 	if (smfi_setsymlist(ctx, SMFIM_CONNECT, (char *)connect_macros) != MI_SUCCESS ||
 	    smfi_setsymlist(ctx, SMFIM_HELO, (char *)helo_macros) != MI_SUCCESS ||
 	    smfi_setsymlist(ctx, SMFIM_ENVFROM, (char *)mail_macros) != MI_SUCCESS ||
@@ -659,8 +812,13 @@ static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
 	/* The journal cannot take the event, journal_full_action = tempfail. */
 	if (v.action == POLICY_CONTINUE && !recorder_accepting(cc->cfg))
 		v = policy_rule_verdict(POLICY_RULE_JOURNAL_FULL, 0);
-	if (v.action == POLICY_CONTINUE)
-		return SMFIS_CONTINUE;
+	if (v.action == POLICY_CONTINUE && !sender_refused(cc, &v)) {
+		budget_begin(cc);
+		if (!budget_spent(cc, "MAIL", CFG_LIMIT_MESSAGES, 1, NULL, &v) &&
+		    !budget_spent(cc, "MAIL", CFG_LIMIT_BYTES, mail_size_param(argv),
+				  NULL, &v))
+			return SMFIS_CONTINUE;
+	}
 	r = refuse(ctx, cc, "MAIL", &v, NULL);
 	(void)txn_finish(cc, v.action == POLICY_TEMPFAIL ? TXN_TEMPFAILED
 						     : TXN_REJECTED);
@@ -688,10 +846,17 @@ static sfsistat pm_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_CONTINUE;
 	}
 	if (v.action == POLICY_CONTINUE) {
-		cc->facts.nrcpt++;
-		if (v.relay_networks)
-			log_relay_allowed(cc, r.addr);
-		return SMFIS_CONTINUE;
+		struct policy_verdict lv;
+
+		if (budget_spent(cc, "RCPT", CFG_LIMIT_RECIPIENTS,
+				 (uint64_t) cc->facts.nrcpt + 1, r.addr, &lv)) {
+			v = lv;
+		} else {
+			cc->facts.nrcpt++;
+			if (v.relay_networks)
+				log_relay_allowed(cc, r.addr);
+			return SMFIS_CONTINUE;
+		}
 	}
 	if (v.action == POLICY_TEMPFAIL)
 		cc->msg.nrcpt_tempfailed++;
@@ -736,10 +901,18 @@ static sfsistat pm_eom(SMFICTX *ctx)
 	queue_id_refresh(ctx, cc);
 	cc->msg.has_data = true;
 	cc->msg.size += 2;		/* the empty line after the headers */
+	if (cc->msg.hold[0] != '\0' &&
+	    smfi_quarantine(ctx, cc->msg.hold) != MI_SUCCESS)
+		msg_warn("%s: cannot put the message on hold (smfi_quarantine "
+			 "failed: does the MTA offer SMFIF_QUARANTINE?)",
+			 queue_id(cc));
 	if (!txn_close(cc, TXN_ACCEPTED) &&
 	    cc->cfg->journal_full_action == CFG_FULL_TEMPFAIL) {
 		full = policy_rule_verdict(POLICY_RULE_JOURNAL_FULL, 0);
 		r = refuse(ctx, cc, "END-OF-MESSAGE", &full, NULL);
+	} else if (cc->msg.budget_key[0] != '\0') {
+		budget_charge(budgets, cc->msg.budget_key, cc->facts.nrcpt,
+			      cc->msg.size, budget_now());
 	}
 	txn_reset(cc);
 	return r;
@@ -792,7 +965,7 @@ bool milter_register(const char *name)
 	memset(&desc, 0, sizeof(desc));
 	desc.xxfi_name = (char *)name;
 	desc.xxfi_version = SMFI_VERSION;
-	desc.xxfi_flags = SMFIF_SETSYMLIST;
+	desc.xxfi_flags = SMFIF_SETSYMLIST | SMFIF_QUARANTINE;
 	desc.xxfi_connect = pm_connect;
 	desc.xxfi_helo = pm_helo;
 	desc.xxfi_envfrom = pm_envfrom;

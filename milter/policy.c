@@ -63,6 +63,23 @@ static const struct policy_rule policy_rules[POLICY_RULE_COUNT] = {
 	[POLICY_RULE_RELAY] = {"relay", "RCPT",
 		POLICY_REJECT, "554", "5.7.1",
 		"Relay access denied"},
+	[POLICY_RULE_SENDER_LOGIN] = {"sender_login", "MAIL",
+		POLICY_REJECT, "553", "5.7.1",
+		"Sender address rejected: not owned by the authenticated user"},
+	/* budgets: the text is the unit; policy_limit_verdict() says
+	 * "Sending limit reached: N UNIT per WINDOW" */
+	[POLICY_RULE_LIMIT_MESSAGES] = {"limit_messages", "MAIL",
+		POLICY_TEMPFAIL, "451", "4.7.1", "messages"},
+	[POLICY_RULE_LIMIT_MESSAGES_REJECT] = {"limit_messages", "MAIL",
+		POLICY_REJECT, "550", "5.7.1", "messages"},
+	[POLICY_RULE_LIMIT_BYTES] = {"limit_bytes", "MAIL",
+		POLICY_TEMPFAIL, "451", "4.7.1", "bytes"},
+	[POLICY_RULE_LIMIT_BYTES_REJECT] = {"limit_bytes", "MAIL",
+		POLICY_REJECT, "550", "5.7.1", "bytes"},
+	[POLICY_RULE_LIMIT_RECIPIENTS] = {"limit_recipients", "RCPT",
+		POLICY_TEMPFAIL, "452", "4.7.1", "recipients"},
+	[POLICY_RULE_LIMIT_RECIPIENTS_REJECT] = {"limit_recipients", "RCPT",
+		POLICY_REJECT, "550", "5.7.1", "recipients"},
 };
 
 static struct policy_verdict verdict_continue(void)
@@ -338,5 +355,68 @@ struct policy_verdict policy_rcpt(const struct cfg *cfg,
 	if (!cfg_nets_has(&p->relay_networks, &facts->client))
 		return verdict(POLICY_RULE_RELAY);
 	v.relay_networks = true;
+	return v;
+}
+
+struct policy_verdict policy_limit_verdict(enum policy_rule_id id,
+					   const struct cfg_limit *lim)
+{
+	struct policy_verdict v = verdict(id);
+	struct cfg_limits one = { 1, { *lim } };
+	char n[64], *slash;
+
+	if (id < POLICY_RULE_LIMIT_MESSAGES || id >= POLICY_RULE_COUNT)
+		msg_panic("policy_limit_verdict: %s is no budget rule", v.rule);
+	/* "200/1h" -> "Sending limit reached: 200 messages per 1h" */
+	cfg_limits_text(&one, id == POLICY_RULE_LIMIT_BYTES ||
+			id == POLICY_RULE_LIMIT_BYTES_REJECT, n, sizeof(n));
+	if ((slash = strchr(n, '/')) == NULL)
+		msg_panic("policy_limit_verdict: \"%s\" has no window", n);
+	*slash = '\0';
+	snprintf(v.text, sizeof(v.text), "Sending limit reached: %s %s per %s%s",
+		 n, policy_rule(id)->text, slash + 1,
+		 v.action == POLICY_TEMPFAIL ? ", try again later" : "");
+	return v;
+}
+
+struct policy_verdict policy_limit(const struct cfg_port *p,
+				   enum cfg_limit_key key,
+				   const struct cfg_limit *lim)
+{
+	static const enum policy_rule_id ids[CFG_NLIMITS][2] = {
+		[CFG_LIMIT_MESSAGES] = { POLICY_RULE_LIMIT_MESSAGES,
+					 POLICY_RULE_LIMIT_MESSAGES_REJECT },
+		[CFG_LIMIT_RECIPIENTS] = { POLICY_RULE_LIMIT_RECIPIENTS,
+					   POLICY_RULE_LIMIT_RECIPIENTS_REJECT },
+		[CFG_LIMIT_BYTES] = { POLICY_RULE_LIMIT_BYTES,
+				      POLICY_RULE_LIMIT_BYTES_REJECT },
+	};
+	struct policy_verdict v;
+
+	if ((unsigned) key >= CFG_NLIMITS)
+		msg_panic("policy_limit: bad key %d", (int) key);
+	v = policy_limit_verdict(ids[key][p->limit_action != CFG_LIMIT_TEMPFAIL],
+				 lim);
+	if (p->limit_action == CFG_LIMIT_HOLD) {
+		/* accepted into the hold queue: the text is the reason */
+		v.action = POLICY_CONTINUE;
+		v.rcode = v.xcode = NULL;
+		v.hold = true;
+	}
+	if (!p->limits_enforce) {
+		v.monitor = true;
+		v.action = POLICY_CONTINUE;
+	}
+	return v;
+}
+
+struct policy_verdict policy_sender_login(const struct cfg_port *p)
+{
+	struct policy_verdict v = verdict(POLICY_RULE_SENDER_LOGIN);
+
+	if (!p->limits_enforce) {
+		v.monitor = true;
+		v.action = POLICY_CONTINUE;
+	}
 	return v;
 }

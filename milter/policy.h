@@ -22,6 +22,16 @@
  *            (an unknown address never is), allow_unauth_relay = no and
  *            the recipient not local (an address longer than 255 bytes
  *            of domain is never local)
+ *   budgets (milter/budget.h decides whether one is spent; these say
+ *   what follows, by the port's limit_action and limits_enforce):
+ *   MAIL:    "limit_messages"   451 4.7.1 (tempfail) / 550 5.7.1 (reject),
+ *            "limit_bytes"      451 4.7.1 / 550 5.7.1
+ *   RCPT:    "limit_recipients" 452 4.7.1 / 550 5.7.1
+ *   MAIL:    "sender_login"     553 5.7.1: an authenticated user's
+ *            sender is not theirs (milter/senderlogin.h decides)
+ *   limit_action = hold: continue, hold = true (the message goes to
+ *   Postfix's hold queue at end of message); limits_enforce = no:
+ *   continue, monitor = true, with the would-be reply (sender_login too).
  * A verdict with rule NULL means nothing objected. relay_networks only
  * lifts the relay rule: the MAIL rules (require_tls, require_auth, ...)
  * still apply to such a client.
@@ -68,6 +78,10 @@ struct policy_verdict {
 	bool postfix_rejected;		/* RCPT already refused by Postfix */
 	bool relay_networks;		/* CONTINUE: a relay without AUTH,
 					 * allowed by relay_networks */
+	bool monitor;			/* CONTINUE: limits_enforce = no; the
+					 * reply is what would have been said */
+	bool hold;			/* CONTINUE: limit_action = hold; text
+					 * is the reason for the hold queue */
 };
 
 /* The rules, in the order of policy.c's table. */
@@ -84,6 +98,14 @@ enum policy_rule_id {
 	POLICY_RULE_POSTFIX_REJECTED,
 	POLICY_RULE_MAX_RECIPIENTS,
 	POLICY_RULE_RELAY,
+	POLICY_RULE_SENDER_LOGIN,
+	/* budgets: the reply names the spent N/WINDOW (policy_limit) */
+	POLICY_RULE_LIMIT_MESSAGES,		/* limit_action = tempfail */
+	POLICY_RULE_LIMIT_MESSAGES_REJECT,	/* limit_action = reject */
+	POLICY_RULE_LIMIT_BYTES,
+	POLICY_RULE_LIMIT_BYTES_REJECT,
+	POLICY_RULE_LIMIT_RECIPIENTS,
+	POLICY_RULE_LIMIT_RECIPIENTS_REJECT,
 	POLICY_RULE_COUNT
 };
 
@@ -122,6 +144,22 @@ struct policy_verdict policy_mail(const struct cfg *cfg,
 struct policy_verdict policy_rcpt(const struct cfg *cfg,
 				  const struct policy_facts *facts,
 				  const struct policy_rcpt *rcpt);
+
+/* The verdict of a budget rule (POLICY_RULE_LIMIT_*) whose N/WINDOW
+ * lim is spent: "Sending limit reached: 200 messages per 1h" (and ",
+ * try again later" for a tempfail). */
+struct policy_verdict policy_limit_verdict(enum policy_rule_id id,
+					   const struct cfg_limit *lim);
+
+/* The verdict of a spent budget (rule named after the key) on port p,
+ * by its limit_action and limits_enforce; lim is the N/WINDOW that is
+ * spent (named in the reply text). */
+struct policy_verdict policy_limit(const struct cfg_port *p,
+				   enum cfg_limit_key key,
+				   const struct cfg_limit *lim);
+
+/* The verdict of a sender that is not the user's (sender_login) on p. */
+struct policy_verdict policy_sender_login(const struct cfg_port *p);
 
 /*
  * Is this address sender-routed, i.e. could it make a local-looking

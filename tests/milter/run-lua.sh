@@ -12,7 +12,9 @@
 # preamble that puts the journal in the temporary directory, and after
 # SCRIPT.conf-head when the script has one, e.g. badinput.conf-head for
 # badinput.lua), runs the script under miltertest, then checks and stops
-# the daemon.
+# the daemon. A script with a SCRIPT.conf gets that whole file instead of
+# the shipped sections (budgets.lua: ports the shipped file does not
+# have); its pid is in PM_DAEMON_PID (for SIGHUP).
 #
 # TAP: the Lua script prints its cases without a plan and keeps the
 # number printed so far in $PM_TMP/count (lib.lua). This runner then adds
@@ -32,7 +34,15 @@ pm_tmp_setup
 
 conf=$PM_TMP/portmilter.conf
 head=${script%.lua}.conf-head
-if [ -f "$head" ]; then
+own=${script%.lua}.conf
+if [ -f "$own" ]; then
+	# SCRIPT.conf: a whole configuration of its own (after the test
+	# preamble); @srcdir@ becomes the directory of the script.
+	mkdir -p "$PM_TMP/journal" && {
+		echo "journal_directory = $PM_TMP/journal"
+		sed "s|@srcdir@|$(cd "$(dirname "$script")" && pwd)|g" "$own"
+	} >"$conf"
+elif [ -f "$head" ]; then
 	pm_conf_build "$conf" "$head"
 else
 	pm_conf_build "$conf"
@@ -51,6 +61,9 @@ if ! pm_start "$conf" "$PM_SOCKET" "$PM_LOG"; then
 	exit 99
 fi
 
+# The daemon's pid, for scripts that send it SIGHUP.
+PM_DAEMON_PID=$PM_PID
+export PM_DAEMON_PID
 "$MILTERTEST" -s "$script"
 mt_status=$?
 

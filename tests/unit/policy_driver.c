@@ -7,7 +7,8 @@
  *
  * -r prints the rule table, one rule a line: "STAGE|RULE|REPLY", the
  * reply as the rule gives it ("554 5.7.1 Relay access denied"; for
- * min_tls_version with TLSv1.2 as the minimum) or "none"
+ * min_tls_version with TLSv1.2 as the minimum, for a budget rule with
+ * README's example limit: 200/1h, 100M/1h, 500/1h) or "none"
  * (tests/doc/rules.sh compares it with README's table).
  *
  * The configuration is CONFIG-FILE (normally etc/portmilter.conf) as
@@ -367,6 +368,14 @@ static int print_rules(void)
 	for (int i = 0; i < POLICY_RULE_COUNT; i++) {
 		const struct policy_rule *r = policy_rule(i);
 		struct policy_verdict v = policy_rule_verdict(i, PM_TLS_1_2);
+		/* budgets: the example limits of README's table */
+		struct cfg_limit example = {
+			strcmp(r->text ? r->text : "", "bytes") == 0 ?
+			100ULL << 20 : strcmp(r->text ? r->text : "",
+			"recipients") == 0 ? 500 : 200, 3600 };
+
+		if (i >= POLICY_RULE_LIMIT_MESSAGES)
+			v = policy_limit_verdict(i, &example);
 
 		if (v.rcode == NULL)
 			printf("%s|%s|none\n", r->stage, r->name);

@@ -465,6 +465,32 @@ static const struct err_case err_cases[] = {
 	{ "[port 25]\r\nmode = mx\r\nfoo = 1\r\n",
 	  "t.conf:3: unknown key \"foo\" in [port 25]" },
 	{ "[port 25]\nmode = mx\nfoo = 1", "t.conf:3: unknown key \"foo\"" },
+	/* budgets and sender_login (issue 11; every form in test_budget.c
+	 * and test_senderlogin.c) */
+	{ "[port 587]\nlimit_messages =\n",
+	  "t.conf:2: bad value \"\" for limit_messages: expected none or "
+	  "N/WINDOW, like 200/1h, 1000/1d" },
+	{ "[port 587]\nlimit_recipients = 5/1x\n",
+	  "t.conf:2: bad value \"5/1x\" for limit_recipients: WINDOW must be "
+	  "a decimal number and a unit s, m, h or d, from 1s to 30d" },
+	{ "[port 587]\nlimit_bytes = 0/1h\n",
+	  "t.conf:2: bad value \"0/1h\" for limit_bytes: N must be a decimal "
+	  "number of bytes from 1 to 10^12" },
+	{ "[port 587]\nlimit_action = defer\n",
+	  "t.conf:2: bad value \"defer\" for limit_action: expected tempfail, "
+	  "reject or hold" },
+	{ "[port 587]\nlimits_enforce = monitor\n",
+	  "t.conf:2: bad value \"monitor\" for limits_enforce: expected yes "
+	  "or no" },
+	{ "[port 587]\nsender_login = yes\n",
+	  "t.conf:2: bad value \"yes\" for sender_login: expected none, "
+	  "exact, domain or map" },
+	{ "limit_classes = classes\n",
+	  "t.conf:1: bad value \"classes\" for limit_classes: expected an "
+	  "absolute path, or nothing for none" },
+	{ "sender_login_map = map\n",
+	  "t.conf:1: bad value \"map\" for sender_login_map: expected an "
+	  "absolute path, or nothing for none" },
 };
 
 static void test_error_table(void **state)
