@@ -57,6 +57,7 @@ const struct cfg_key cfg_keys[CFG_NKEYS] = {
 	      CFG_T_ACTION, "tempfail"),
 	CFG_G(CFG_K_POSTFIX_CHROOT, postfix_chroot, CFG_T_BOOL, "yes"),
 	CFG_G(CFG_K_METRICS_LISTEN, metrics_listen, CFG_T_HOSTPORT, "none"),
+	CFG_G(CFG_K_POSTFIX_LOG, postfix_log, CFG_T_ABSPATH_OR_NONE, ""),
 	CFG_P(CFG_K_MODE, "mode", mode, CFG_T_MODE, 0, 0,
 	      "submission", "submission", "submission"),
 	CFG_P(CFG_K_LIKE, "like", like, CFG_T_NUMBER, 1, 65535,
@@ -380,6 +381,9 @@ static bool cfg_str_ok(const struct cfg_key *k, const char *v,
 	case CFG_T_ABSPATH:
 		return v[0] == '/' ||
 		       cfg_why(why, wlen, "expected an absolute path");
+	case CFG_T_ABSPATH_OR_NONE:
+		return v[0] == '/' || v[0] == '\0' ||
+		       cfg_why(why, wlen, "expected an absolute path or nothing");
 	case CFG_T_HOST:
 		return (strlen(v) <= 253 && cfg_only(v, CFG_HOST_CHARS)) ||
 		       cfg_why(why, wlen, "expected a host name (letters, "
