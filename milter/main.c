@@ -51,6 +51,7 @@
 #include <libmilter/mfapi.h>
 
 #include "cfg.h"
+#include "logreader.h"
 #include "metrics.h"
 #include "milter.h"
 #include "msg.h"
@@ -533,6 +534,7 @@ int main(int argc, char **argv)
 		if (!metrics_start(err, sizeof(err)))
 			msg_fatal("%s", err);
 	}
+	logreader_start(cfg);
 	signals_setup();
 	if (pthread_create(&tid, NULL, milter_thread, NULL) != 0)
 		msg_fatal("cannot start the milter thread");
@@ -544,6 +546,7 @@ int main(int argc, char **argv)
 	msg_info("stopping: waiting for %u open sessions", milter_active());
 	drain();
 	metrics_stop();
+	logreader_stop();
 	recorder_close(SHIP_SECONDS);
 	pidfile_remove(&pidfile);
 	close(lockfd);
