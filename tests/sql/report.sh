@@ -331,25 +331,25 @@ EOS
 U="--since 2024-04-20 --until 2024-04-21"
 rep $U ports --format csv
 exp_csv <<'EOF'
-port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures
-unknown,2,0,0,0,0,0,{},0,1,0
-25,1,0,0,0,0,0,{},0,1,0
+port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures,auth_failures,refused_before_mail,tls_failures
+unknown,2,0,0,0,0,0,{},0,1,0,0,0,0
+25,1,0,0,0,0,0,{},0,1,0,0,0,0
 EOF
 same "ports: port 0 is \"unknown\" in CSV, first"
 rep $U ports --format json
 exp_text <<'EOF'
 [
-{"port":null,"connections":2,"transactions":0,"accepted":0,"rejected":0,"tempfailed":0,"aborted":0,"rejects_by_rule":{},"users":0,"ips":1,"exposures":0},
-{"port":25,"connections":1,"transactions":0,"accepted":0,"rejected":0,"tempfailed":0,"aborted":0,"rejects_by_rule":{},"users":0,"ips":1,"exposures":0}
+{"port":null,"connections":2,"transactions":0,"accepted":0,"rejected":0,"tempfailed":0,"aborted":0,"rejects_by_rule":{},"users":0,"ips":1,"exposures":0,"auth_failures":0,"refused_before_mail":0,"tls_failures":0},
+{"port":25,"connections":1,"transactions":0,"accepted":0,"rejected":0,"tempfailed":0,"aborted":0,"rejects_by_rule":{},"users":0,"ips":1,"exposures":0,"auth_failures":0,"refused_before_mail":0,"tls_failures":0}
 ]
 EOF
 same "ports: port 0 is null in JSON, the others numbers"
 rep $U ports
 squeeze
 exp_text <<'EOF'
-port connections transactions accepted rejected tempfailed aborted rejects_by_rule users ips exposures
-unknown 2 0 0 0 0 0 {} 0 1 0
-25 1 0 0 0 0 0 {} 0 1 0
+port connections transactions accepted rejected tempfailed aborted rejects_by_rule users ips exposures auth_failures refused_before_mail tls_failures
+unknown 2 0 0 0 0 0 {} 0 1 0 0 0 0
+25 1 0 0 0 0 0 {} 0 1 0 0 0 0
 (2 rows)
 EOF
 same "ports: port 0 is \"unknown\" in a table"
