@@ -141,9 +141,11 @@ static noreturn void usage_error(const char *fmt, ...)
 
 /* Counts shared by user, ip and top; e = portmilter.events. As in
  * sql/004_logreader.sql: connections and aborted count the milter's rows
- * only, rejected and tempfailed Postfix's refusals (kind refused) too. */
+ * only, rejected and tempfailed also Postfix's refusals before MAIL (those
+ * at RCPT and later the milter records itself: not counted twice). */
 #define SQL_MILTER_ROW "e.kind IN ('transaction', 'connection')"
-#define SQL_REFUSAL "e.kind IN ('transaction', 'connection', 'refused')"
+#define SQL_REFUSAL "(" SQL_MILTER_ROW " OR (e.kind = 'refused' AND e.rule NOT IN" \
+	" ('postfix_rcpt', 'postfix_data', 'postfix_bdat', 'postfix_end-of-message')))"
 #define SQL_COUNTS \
 	"count(DISTINCT e.conn_id) FILTER (WHERE " SQL_MILTER_ROW ") AS connections," \
 	" count(*) FILTER (WHERE e.kind = 'transaction') AS transactions," \

@@ -8,7 +8,8 @@
 --                      implicit-TLS port)
 -- The per-port report keeps the meaning of its columns for the milter's
 -- rows (connections, users: kinds transaction and connection), counts
--- Postfix's refusals in rejected / rejects_by_rule, and gains the columns
+-- Postfix's refusals before MAIL in rejected / rejects_by_rule (those at
+-- RCPT and later the milter records itself), and gains the columns
 -- auth_failures, refused_before_mail and tls_failures. The activity
 -- views gain auth_failures. A view portmilter.auth_failures lists them
 -- per user, address and port.
@@ -42,7 +43,10 @@ BEGIN
 	--   connections, transactions, accepted, aborted, users: the
 	--     milter's rows only (a log row has its own conn_id);
 	--   rejected, tempfailed, rejects_by_rule: also Postfix's refusals
-	--     (kind refused), so require_tls appears for MAIL without TLS;
+	--     before the milter's MAIL step (kind refused, except at RCPT,
+	--     DATA, BDAT, END-OF-MESSAGE: the milter records those itself,
+	--     rule postfix_rejected), so require_tls appears for MAIL
+	--     without TLS and nothing is counted twice;
 	--   ips, exposures: every row;
 	--   auth_failures: kind auth_failure;
 	--   refused_before_mail: Postfix's refusals before the milter's MAIL
@@ -74,10 +78,12 @@ BEGIN
 				('transaction', 'connection')) AS connections,
 			       count(*) FILTER (WHERE e.kind = 'transaction') AS transactions,
 			       count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted,
-			       count(*) FILTER (WHERE e.verdict = 'rejected' AND e.kind IN
-				('transaction', 'connection', 'refused')) AS rejected,
-			       count(*) FILTER (WHERE e.verdict = 'tempfailed' AND e.kind IN
-				('transaction', 'connection', 'refused')) AS tempfailed,
+			       count(*) FILTER (WHERE e.verdict = 'rejected' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused'
+				AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
+						   'postfix_end-of-message')))) AS rejected,
+			       count(*) FILTER (WHERE e.verdict = 'tempfailed' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused'
+				AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
+						   'postfix_end-of-message')))) AS tempfailed,
 			       count(*) FILTER (WHERE e.verdict = 'aborted' AND e.kind IN
 				('transaction', 'connection')) AS aborted,
 			       count(DISTINCT e.sasl_user) FILTER (WHERE e.kind IN
@@ -106,7 +112,9 @@ BEGIN
 				FROM portmilter.events AS e
 				WHERE e.event_time >= p_since AND e.event_time < p_until
 				  AND e.verdict = 'rejected'
-				  AND e.kind IN ('transaction', 'connection', 'refused')
+				  AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused'
+				AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
+						   'postfix_end-of-message')))
 				GROUP BY 1, 2, 3
 			) AS x
 			GROUP BY x.bucket, x.port
@@ -131,10 +139,12 @@ BEGIN
 			('transaction', 'connection')) AS connections,
 		       count(*) FILTER (WHERE e.kind = 'transaction') AS transactions,
 		       count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted,
-		       count(*) FILTER (WHERE e.verdict = 'rejected' AND e.kind IN
-			('transaction', 'connection', 'refused')) AS rejected,
-		       count(*) FILTER (WHERE e.verdict = 'tempfailed' AND e.kind IN
-			('transaction', 'connection', 'refused')) AS tempfailed,
+		       count(*) FILTER (WHERE e.verdict = 'rejected' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused'
+				AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
+						   'postfix_end-of-message')))) AS rejected,
+		       count(*) FILTER (WHERE e.verdict = 'tempfailed' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused'
+				AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
+						   'postfix_end-of-message')))) AS tempfailed,
 		       count(*) FILTER (WHERE e.verdict = 'aborted' AND e.kind IN
 			('transaction', 'connection')) AS aborted,
 		       count(*) FILTER (WHERE e.credential_exposure) AS exposures,
@@ -154,10 +164,12 @@ BEGIN
 			('transaction', 'connection')) AS connections,
 		       count(*) FILTER (WHERE e.kind = 'transaction') AS transactions,
 		       count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted,
-		       count(*) FILTER (WHERE e.verdict = 'rejected' AND e.kind IN
-			('transaction', 'connection', 'refused')) AS rejected,
-		       count(*) FILTER (WHERE e.verdict = 'tempfailed' AND e.kind IN
-			('transaction', 'connection', 'refused')) AS tempfailed,
+		       count(*) FILTER (WHERE e.verdict = 'rejected' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused'
+				AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
+						   'postfix_end-of-message')))) AS rejected,
+		       count(*) FILTER (WHERE e.verdict = 'tempfailed' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused'
+				AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
+						   'postfix_end-of-message')))) AS tempfailed,
 		       count(*) FILTER (WHERE e.verdict = 'aborted' AND e.kind IN
 			('transaction', 'connection')) AS aborted,
 		       count(*) FILTER (WHERE e.credential_exposure) AS exposures,
