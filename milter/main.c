@@ -418,6 +418,9 @@ static void reload(const char *path)
 	if (old && strcmp(old->metrics_listen, cfg->metrics_listen) != 0)
 		msg_warn("metrics_listen changed to %s: takes effect at restart",
 			 cfg->metrics_listen);
+	if (old && strcmp(old->postfix_log, cfg->postfix_log) != 0)
+		msg_warn("postfix_log changed to \"%s\": takes effect at restart",
+			 cfg->postfix_log);
 	if (old)
 		cfg_unref(old);
 	recorder_reload(cfg);
