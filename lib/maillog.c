@@ -396,6 +396,7 @@ static bool p_reject(const char *s, struct maillog_rec *r)
 		size_t n = strcspn(end, ">");
 
 		put(r, r->sender, sizeof(r->sender), end, n);
+		r->sender_logged = true;
 	}
 	return true;
 }

@@ -87,6 +87,7 @@ struct maillog_rec {
 	char reply_enh[16];	/* "5.7.1", "" if none */
 	char reply_text[512];	/* after the codes, up to "; from=<" */
 	char sender[256];	/* from=<...> of a reject, without <> */
+	bool sender_logged;	/* the reject had a from=<...> ("" = <>) */
 	char detail[512];	/* SASL reason, SSL_accept detail, lost
 				 * connection's "lost connection" / ... */
 	struct maillog_count ehlo, helo, starttls, auth, mail, rcpt, data,

@@ -405,7 +405,7 @@ static bool line_events(struct reader *r, const struct cfg *cfg,
 			ev.f[EV_VERDICT] = m->reply_code[0] == '4' ? "tempfailed" :
 					   "rejected";
 			ev.f[EV_QUEUE_ID] = m->queue_id[0] ? m->queue_id : NULL;
-			if (strstr(line, "; from=<") != NULL) {
+			if (m->sender_logged) {
 				snprintf(sender, sizeof(sender), "<%s>", m->sender);
 				ev.f[EV_SENDER] = sender;
 			}

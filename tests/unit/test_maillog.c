@@ -208,7 +208,13 @@ static void test_fields(void **state)
 	assert_int_equal(maillog_parse(l, strlen(l), &r), ML_REJECT);
 	assert_string_equal(r.reply_text, "<x@y>: no; x");
 	assert_string_equal(r.sender, "s@d");
+	assert_true(r.sender_logged);
 	assert_string_equal(r.queue_id, "");
+	l = PFX "postfix/smtpd[1]: NOQUEUE: reject: CONNECT from a[1.2.3.4]: "
+	    "554 5.7.1 <a[1.2.3.4]>: Client host rejected; proto=SMTP";
+	assert_int_equal(maillog_parse(l, strlen(l), &r), ML_REJECT);
+	assert_false(r.sender_logged);
+	assert_string_equal(r.reply_text, "<a[1.2.3.4]>: Client host rejected");
 }
 
 /* Every line of the captured log, by kind. */
