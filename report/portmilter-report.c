@@ -140,7 +140,7 @@ static noreturn void usage_error(const char *fmt, ...)
 /* ---- the queries -------------------------------------------------------- */
 
 /* Counts shared by user, ip and top; e = portmilter.events. As in
- * sql/004_logreader.sql: connections and aborted count the milter's rows
+ * sql/005_logreader.sql: connections and aborted count the milter's rows
  * only, rejected and tempfailed also Postfix's refusals before MAIL (those
  * at RCPT and later the milter records itself: not counted twice). */
 #define SQL_MILTER_ROW "e.kind IN ('transaction', 'connection')"
