@@ -20,6 +20,7 @@
 
 e2e_require
 command -v perl >/dev/null 2>&1 || { echo "1..0 # SKIP perl not installed"; exit 77; }
+# shellcheck disable=SC2034 # read by e2e_start (tests/e2e/lib.sh)
 E2E_POSTFIX_LOG=yes
 T0=$(date +%s)
 if ! e2e_start; then
