@@ -124,8 +124,11 @@ static void pos_save(struct reader *r)
 		     PRIx64 "\n", (uintmax_t)r->dev, (uintmax_t)r->ino, r->off,
 		     r->last_len, r->last_hash);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", r->pos_path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0 || write(fd, text, (size_t)n) != n || fdatasync(fd) != 0 ||
+	/* 0640 whatever the umask, never through a symlink (as the
+	 * journal's own files) */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0 || fchmod(fd, 0640) != 0 ||
+	    write(fd, text, (size_t)n) != n || fdatasync(fd) != 0 ||
 	    close(fd) != 0 || rename(tmp, r->pos_path) != 0) {
 		msg_warn("logreader: cannot save the position in %s: %s",
 			 r->pos_path, strerror(errno));
@@ -144,11 +147,14 @@ struct pos {
 /* The saved position; false if none (or unreadable: said so). */
 static bool pos_load(struct reader *r, struct pos *p)
 {
-	FILE *fp = fopen(r->pos_path, "r");
+	int fd = open(r->pos_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
 	char line[200];
 	bool ok;
 
 	if (fp == NULL) {
+		if (fd >= 0)
+			(void)close(fd);
 		if (errno != ENOENT)
 			msg_warn("logreader: cannot read %s: %s", r->pos_path,
 				 strerror(errno));
@@ -677,8 +683,10 @@ static void *reader_main(void *arg)
 		pos_save(r);
 		saved = now_ms();
 		stats(r, false);
-		check_file(r);
 		nap(r, POLL_MS);
+		/* right before the next read: a copytruncate and a refill past
+		 * the old size during the nap must not be read as new lines */
+		check_file(r);
 	}
 	/* stopping: take what is there now, then save */
 	while (r->fd >= 0 && read_some(r) > 0)
