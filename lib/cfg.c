@@ -667,6 +667,21 @@ const struct cfg_port *cfg_port_find(const struct cfg *cfg, unsigned port)
 }
 
 /* "any", or the networks joined by commas (malloc'd). */
+const char *cfg_port_label(unsigned port, char *buf, size_t len)
+{
+	switch (port) {
+	case 25:
+		return "smtp";
+	case 587:
+		return "submission";
+	case 465:
+		return "submissions";
+	default:
+		snprintf(buf, len, "%u", port);
+		return buf;
+	}
+}
+
 const char *cfg_mode_name(enum cfg_mode mode)
 {
 	if ((unsigned) mode < sizeof(cfg_mode_names) / sizeof(*cfg_mode_names))

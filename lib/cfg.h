@@ -204,6 +204,7 @@ struct cfg {
 	struct cfg_classes classes;	/* read from it with the config */
 	char *sender_login_map;		/* file, "" = none */
 	struct cfg_sender_map sender_map;	/* read from it */
+	char *postfix_log;		/* Postfix's log to follow; "" = off */
 	/* per-port sections, sorted by port number */
 	size_t nports;
 	struct cfg_port *ports;
@@ -250,6 +251,12 @@ void cfg_print(const struct cfg *cfg, FILE *fp);
 bool cfg_socket_check(const char *v, char *why, size_t wlen);
 
 const char *cfg_mode_name(enum cfg_mode mode);
+
+/* The name of a port's generated Postfix service and of its syslog_name
+ * ("postfix/LABEL"): "smtp" (25), "submission" (587), "submissions"
+ * (465), else the number in buf (len >= 6). portmilter-conf's service
+ * names and the log reader's port mapping must agree on it. */
+const char *cfg_port_label(unsigned port, char *buf, size_t len);
 
 /* "tempfail", "accept", "reject", "quarantine" (Postfix's words). */
 const char *cfg_milter_action_name(enum cfg_milter_action action);

@@ -59,6 +59,7 @@ const struct cfg_key cfg_keys[CFG_NKEYS] = {
 	CFG_G(CFG_K_METRICS_LISTEN, metrics_listen, CFG_T_HOSTPORT, "none"),
 	CFG_G(CFG_K_LIMIT_CLASSES, limit_classes, CFG_T_OPTPATH, ""),
 	CFG_G(CFG_K_SENDER_LOGIN_MAP, sender_login_map, CFG_T_OPTPATH, ""),
+	CFG_G(CFG_K_POSTFIX_LOG, postfix_log, CFG_T_OPTPATH, ""),
 	CFG_P(CFG_K_MODE, "mode", mode, CFG_T_MODE, 0, 0,
 	      "submission", "submission", "submission"),
 	CFG_P(CFG_K_LIKE, "like", like, CFG_T_NUMBER, 1, 65535,

@@ -169,6 +169,8 @@ void cfg_print(const struct cfg *cfg, FILE *fp)
 	fprintf(fp, "%-18s = %s\n", "metrics_listen",
 		strcmp(cfg->metrics_listen, "none") == 0 ?
 		"none (no /metrics)" : cfg->metrics_listen);
+	fprintf(fp, "%-18s = %s\n", "postfix_log", cfg->postfix_log[0] ?
+		cfg->postfix_log : "(none: Postfix's log is not read)");
 }
 
 const char *cfg_milter_action_name(enum cfg_milter_action action)

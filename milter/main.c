@@ -51,6 +51,7 @@
 #include <libmilter/mfapi.h>
 
 #include "cfg.h"
+#include "logreader.h"
 #include "metrics.h"
 #include "milter.h"
 #include "msg.h"
@@ -417,6 +418,9 @@ static void reload(const char *path)
 	if (old && strcmp(old->metrics_listen, cfg->metrics_listen) != 0)
 		msg_warn("metrics_listen changed to %s: takes effect at restart",
 			 cfg->metrics_listen);
+	if (old && strcmp(old->postfix_log, cfg->postfix_log) != 0)
+		msg_warn("postfix_log changed to \"%s\": takes effect at restart",
+			 cfg->postfix_log);
 	if (old)
 		cfg_unref(old);
 	recorder_reload(cfg);
@@ -533,6 +537,7 @@ int main(int argc, char **argv)
 		if (!metrics_start(err, sizeof(err)))
 			msg_fatal("%s", err);
 	}
+	logreader_start(cfg);
 	signals_setup();
 	if (pthread_create(&tid, NULL, milter_thread, NULL) != 0)
 		msg_fatal("cannot start the milter thread");
@@ -544,6 +549,7 @@ int main(int argc, char **argv)
 	msg_info("stopping: waiting for %u open sessions", milter_active());
 	drain();
 	metrics_stop();
+	logreader_stop();
 	recorder_close(SHIP_SECONDS);
 	pidfile_remove(&pidfile);
 	close(lockfd);

@@ -23,22 +23,6 @@ const char *const pc_main_params[PC_NMAIN] = {
 	"milter_rcpt_macros", "milter_end_of_data_macros",
 };
 
-/* Postfix's (and IANA's) names of the standard ports. */
-static const char *pc_port_name(unsigned port, char *buf, size_t len)
-{
-	switch (port) {
-	case 25:
-		return "smtp";
-	case 587:
-		return "submission";
-	case 465:
-		return "submissions";
-	default:
-		snprintf(buf, len, "%u", port);
-		return buf;
-	}
-}
-
 static void pc_over(struct pc_service *s, const char *param,
 		    enum pc_over_how how, char *value)
 {
@@ -121,7 +105,7 @@ static void pc_service_build(struct pc_service *s, const struct cfg_port *p,
 			     bool chroot)
 {
 	char num[16], addr[64];
-	const char *label = pc_port_name(p->port, num, sizeof(num));
+	const char *label = cfg_port_label(p->port, num, sizeof(num));
 	struct pm_addr a;
 
 	memset(s, 0, sizeof(*s));

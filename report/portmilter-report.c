@@ -15,6 +15,9 @@
  *   tls-preview --port N --min-tls-version V
  *                           who min_tls_version = V would have refused
  *   dashboard -o FILE.html  one self-contained HTML page of charts
+ *   auth [--user U] [--ip ADDR|CIDR] [--port N]
+ *                           failed logins (from Postfix's log) per user,
+ *                           client address and port
  *   migrate [--sql-dir DIR] apply the sql/NNN_*.sql not yet applied
  *
  * The database: -d CONNINFO, else the "database" key of the config file
@@ -51,6 +54,7 @@ enum {
 	OPT_PORT = 1 << 3,	/* --port */
 	OPT_TLS = 1 << 4,	/* --below, --min-tls-version */
 	OPT_OUTPUT = 1 << 5,	/* -o */
+	OPT_AUTH = 1 << 6,	/* --user, --ip */
 };
 
 struct opts {
@@ -60,6 +64,7 @@ struct opts {
 	enum out_format format;
 	const char *port_text, *by, *limit_text, *sql_dir;
 	const char *below, *min_tls, *output;
+	const char *user_text, *ip_text;	/* auth */
 	unsigned given;			/* OPT_* bits of the options seen */
 	char **args;			/* COMMAND and its arguments */
 	int nargs;
@@ -107,6 +112,8 @@ static void usage(FILE *fp)
 		"  tls-preview --port N --min-tls-version TLSv1.2\n"
 		"                            who that min_tls_version would have refused\n"
 		"  dashboard -o FILE.html     one self-contained HTML page of charts and tables\n"
+		"  auth [--user U] [--ip ADDR|CIDR] [--port N]\n"
+		"                            failed logins per user, address and port\n"
 		"  migrate [--sql-dir DIR]   apply the schema migrations (default %s)\n"
 		"times (UTC unless a zone is given): YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]',\n"
 		"  ISO 8601 (2024-03-10T08:00:00Z, ...+02:00), or relative 30m, 24h, 7d, 2w;\n"
@@ -132,14 +139,20 @@ static noreturn void usage_error(const char *fmt, ...)
 
 /* ---- the queries -------------------------------------------------------- */
 
-/* Counts shared by user, ip and top; e = portmilter.events. */
+/* Counts shared by user, ip and top; e = portmilter.events. As in
+ * sql/005_logreader.sql: connections and aborted count the milter's rows
+ * only, rejected and tempfailed also Postfix's refusals before MAIL (those
+ * at RCPT and later the milter records itself: not counted twice). */
+#define SQL_MILTER_ROW "e.kind IN ('transaction', 'connection')"
+#define SQL_REFUSAL "(" SQL_MILTER_ROW " OR (e.kind = 'refused' AND e.rule NOT IN" \
+	" ('postfix_rcpt', 'postfix_data', 'postfix_bdat', 'postfix_end-of-message')))"
 #define SQL_COUNTS \
-	"count(DISTINCT e.conn_id) AS connections," \
+	"count(DISTINCT e.conn_id) FILTER (WHERE " SQL_MILTER_ROW ") AS connections," \
 	" count(*) FILTER (WHERE e.kind = 'transaction') AS transactions," \
 	" count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted," \
-	" count(*) FILTER (WHERE e.verdict = 'rejected') AS rejected," \
-	" count(*) FILTER (WHERE e.verdict = 'tempfailed') AS tempfailed," \
-	" count(*) FILTER (WHERE e.verdict = 'aborted') AS aborted," \
+	" count(*) FILTER (WHERE e.verdict = 'rejected' AND " SQL_REFUSAL ") AS rejected," \
+	" count(*) FILTER (WHERE e.verdict = 'tempfailed' AND " SQL_REFUSAL ") AS tempfailed," \
+	" count(*) FILTER (WHERE e.verdict = 'aborted' AND " SQL_MILTER_ROW ") AS aborted," \
 	" COALESCE(sum(e.nrcpt) FILTER (WHERE e.verdict = 'accepted'), 0)" \
 	" AS recipients," \
 	" count(*) FILTER (WHERE e.credential_exposure) AS exposures,"
@@ -166,7 +179,8 @@ static noreturn void usage_error(const char *fmt, ...)
 /* Each query with the port as a table or CSV shows it, and for JSON. */
 #define SQL_PORTS(P) \
 	"SELECT " P("t.port") " AS port, connections, transactions, accepted," \
-	" rejected, tempfailed, aborted, rejects_by_rule, users, ips, exposures" \
+	" rejected, tempfailed, aborted, rejects_by_rule, users, ips, exposures," \
+	" auth_failures, refused_before_mail, tls_failures" \
 	" FROM portmilter.port_traffic_between($1::timestamptz, $2::timestamptz, NULL)" \
 	" AS t ORDER BY t.port"
 #define SQL_USER(P) \
@@ -212,6 +226,25 @@ static const char sql_top_ip[] =
 	" GROUP BY e.client_addr"
 	" ORDER BY transactions DESC, connections DESC, e.client_addr"
 	" LIMIT $4::integer";
+
+/* $3 user, $4 network, $5 port: NULL = any. */
+#define SQL_AUTH(P) \
+	"SELECT e.sasl_user AS \"user\", e.client_addr, " P("e.port") " AS port," \
+	" count(*) AS failures," \
+	" array_agg(DISTINCT e.sasl_method COLLATE pg_catalog.\"C\"" \
+	" ORDER BY e.sasl_method COLLATE pg_catalog.\"C\")" \
+	" FILTER (WHERE e.sasl_method IS NOT NULL) AS mechanisms," \
+	" min(e.event_time) AS first_seen, max(e.event_time) AS last_seen" \
+	" FROM portmilter.events AS e" \
+	" WHERE e.kind = 'auth_failure' AND" SQL_WINDOW("1", "2") \
+	" AND ($3::text IS NULL OR e.sasl_user = $3::text)" \
+	" AND ($4::cidr IS NULL OR e.client_addr <<= $4::cidr)" \
+	" AND ($5::integer IS NULL OR e.port = $5::integer)" \
+	" GROUP BY e.sasl_user, e.client_addr, e.port" \
+	" ORDER BY failures DESC, e.sasl_user COLLATE pg_catalog.\"C\" NULLS LAST," \
+	" e.client_addr NULLS LAST, e.port"
+static const char *const sql_auth[] = {SQL_AUTH(SQL_PORT_SHOWN),
+				       SQL_AUTH(SQL_PORT_JSON)};
 
 static int show(PGconn *conn, const struct opts *o, const char *sql, int nparams,
 		const char *const *params)
@@ -284,6 +317,15 @@ static int cmd_dashboard(PGconn *conn, const struct opts *o)
 			       o->output) ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
 }
 
+static int cmd_auth(PGconn *conn, const struct opts *o)
+{
+	const char *params[] = {o->since, o->until, o->user_text,
+				o->ip_text ? o->target : NULL,
+				o->port_text ? o->port : NULL};
+
+	return show(conn, o, sql_auth[o->format == OUT_JSON], 5, params);
+}
+
 static int cmd_migrate(PGconn *conn, const struct opts *o)
 {
 	return migrate_run(conn, o->sql_dir ? o->sql_dir : SQLDIR, stdout) ?
@@ -299,6 +341,7 @@ static const struct command commands[] = {
 	{"tls", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls},
 	{"tls-preview", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls_preview},
 	{"dashboard", 0, OPT_WINDOW | OPT_OUTPUT, cmd_dashboard},
+	{"auth", 0, OPT_WINDOW | OPT_PORT | OPT_AUTH, cmd_auth},
 	{"migrate", 0, OPT_MIGRATE, cmd_migrate},
 };
 
@@ -307,7 +350,7 @@ static const struct command commands[] = {
 static void parse_options(int argc, char **argv, struct opts *o)
 {
 	enum { O_SINCE = 256, O_UNTIL, O_FORMAT, O_PORT, O_BY, O_LIMIT, O_SQLDIR,
-	       O_BELOW, O_MIN_TLS };
+	       O_BELOW, O_MIN_TLS, O_USER, O_IP };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"conninfo", required_argument, NULL, 'd'},
@@ -322,6 +365,8 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		{"below", required_argument, NULL, O_BELOW},
 		{"min-tls-version", required_argument, NULL, O_MIN_TLS},
 		{"output", required_argument, NULL, 'o'},
+		{"user", required_argument, NULL, O_USER},
+		{"ip", required_argument, NULL, O_IP},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -341,6 +386,8 @@ static void parse_options(int argc, char **argv, struct opts *o)
 			o->given |= OPT_WINDOW;
 			break;
 		case O_PORT: o->port_text = optarg; o->given |= OPT_PORT; break;
+		case O_USER: o->user_text = optarg; o->given |= OPT_AUTH; break;
+		case O_IP: o->ip_text = optarg; o->given |= OPT_AUTH; break;
 		case O_BY: o->by = optarg; o->given |= OPT_TOP; break;
 		case O_LIMIT: o->limit_text = optarg; o->given |= OPT_TOP; break;
 		case O_SQLDIR: o->sql_dir = optarg; o->given |= OPT_MIGRATE; break;
@@ -451,6 +498,31 @@ static void parse_target(const struct command *cmd, struct opts *o)
 		if (o->limit_text && !str_to_long(o->limit_text, 1, TOP_MAX, &v))
 			usage_error("top: --limit must be 1..%d", TOP_MAX);
 		snprintf(o->limit, sizeof(o->limit), "%ld", v);
+	} else if (strcmp(cmd->name, "auth") == 0) {
+		struct pm_cidr net;
+		const char *why;
+		char addr[64];
+
+		if (o->user_text && (o->user_text[0] == '\0' ||
+				     !utf8_valid(o->user_text)))
+			usage_error("auth: --user must be non-empty UTF-8");
+		if (o->ip_text) {
+			if (!cidr_parse(o->ip_text, &net, &why))
+				usage_error("auth: bad --ip \"%s\": %s",
+					    str_escape(shown, sizeof(shown), o->ip_text),
+					    why);
+			snprintf(o->target, sizeof(o->target), "%s/%u",
+				 addr_to_text(&net.net, addr, sizeof(addr)),
+				 net.prefix);
+		}
+		if (o->port_text) {
+			if (strcmp(o->port_text, "unknown") == 0)
+				v = 0;
+			else if (!str_to_long(o->port_text, 0, 65535, &v))
+				usage_error("auth: --port must be a port number "
+					    "0..65535 or unknown");
+			snprintf(o->port, sizeof(o->port), "%ld", v);
+		}
 	}
 }
 

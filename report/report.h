@@ -35,7 +35,7 @@ enum {
 };
 
 /* The schema version (sql/NNN) whose objects the queries use. */
-#define REPORT_SCHEMA_NEEDED 2
+#define REPORT_SCHEMA_NEEDED 5
 
 /* "portmilter-report: " + message + newline, on stderr. */
 void report_error(const char *fmt, ...) PM_PRINTF(1, 2);

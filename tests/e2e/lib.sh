@@ -44,7 +44,9 @@
 #                          seconds, until it prints WANT; E2E_GOT = the
 #                          last output
 # Set E2E_METRICS=ADDR:PORT before e2e_start for the milter's /metrics
-# there (metrics_listen).
+# there (metrics_listen). \
+# E2E_POSTFIX_LOG=yes before e2e_start: the milter reads Postfix's log
+# (postfix_log = E2E_PF_LOG, milter/logreader.h).
 # Variables after e2e_start: E2E_OFFSET, E2E_PF (Postfix config dir),
 # E2E_PF_LOG (Postfix's maillog), E2E_CONF (portmilter.conf), E2E_LOG (the
 # milter's log), E2E_DB (the milter's conninfo), E2E_READER (pm_abuse's
@@ -167,7 +169,8 @@ e2e_start() {
 		"local_domains = example.test" \
 		"node_name = e2e-node" \
 		"postfix_chroot = no" \
-		"${E2E_METRICS:+metrics_listen = $E2E_METRICS}"
+		"${E2E_METRICS:+metrics_listen = $E2E_METRICS}" \
+		"postfix_log = ${E2E_POSTFIX_LOG:+$PM_TMP/log/postfix.log}"
 	pm_start "$E2E_CONF" "unix:$PM_TMP/portmilter.sock" "$E2E_LOG" ||
 		_e2e_fail "the milter did not start" "$E2E_LOG" || return 1
 	# smtpd (user postfix) must reach the socket (mode 0660).

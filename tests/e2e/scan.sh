@@ -117,9 +117,9 @@ tap_ok $? "db: $N25 connections on port $P25 (known), $NHAND on port 0 (not know
 "$E2E_REPORT" -d "$E2E_READER" --format csv ports >"$PM_TMP/report.csv" 2>&1
 st=$?
 {
-	echo "port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures"
-	echo "unknown,$NHAND,0,0,0,0,0,{},0,0,0"
-	echo "$P25,$N25,0,0,0,0,0,{},0,0,0"
+	echo "port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures,auth_failures,refused_before_mail,tls_failures"
+	echo "unknown,$NHAND,0,0,0,0,0,{},0,0,0,0,0,0"
+	echo "$P25,$N25,0,0,0,0,0,{},0,0,0,0,0,0"
 } | awk '{ printf "%s\r\n", $0 }' >"$PM_TMP/report.want"
 [ "$st" -eq 0 ] && cmp -s "$PM_TMP/report.want" "$PM_TMP/report.csv"
 tap_ok $? "portmilter-report ports: $P25 and \"unknown\", no port 0" ||

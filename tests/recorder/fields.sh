@@ -204,13 +204,13 @@ rec_is "no *_raw column set (every value was valid UTF-8)" "0" \
 	>"$PM_TMP/ports.out" 2>"$PM_TMP/ports.err"
 rc=$?
 awk '{ printf "%s\r\n", $0 }' >"$PM_TMP/ports.exp" <<'EOF'
-port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures
-25,3,3,1,1,0,1,"{""relay"": 1}",0,3,0
-465,1,1,1,0,0,0,{},1,1,0
-587,2,2,1,1,0,0,"{""tls_before_auth"": 1}",2,2,1
-2526,1,1,0,1,0,0,"{""require_tls"": 1}",0,1,0
-2527,1,1,1,0,0,0,{},0,1,0
-5870,1,0,0,0,0,0,{},0,1,0
+port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures,auth_failures,refused_before_mail,tls_failures
+25,3,3,1,1,0,1,"{""relay"": 1}",0,3,0,0,0,0
+465,1,1,1,0,0,0,{},1,1,0,0,0,0
+587,2,2,1,1,0,0,"{""tls_before_auth"": 1}",2,2,1,0,0,0
+2526,1,1,0,1,0,0,"{""require_tls"": 1}",0,1,0,0,0,0
+2527,1,1,1,0,0,0,{},0,1,0,0,0,0
+5870,1,0,0,0,0,0,{},0,1,0,0,0,0
 EOF
 [ "$rc" -eq 0 ] && cmp -s "$PM_TMP/ports.exp" "$PM_TMP/ports.out"
 if ! tap_ok $? "portmilter-report ports (as pm_abuse) counts what was sent"; then

@@ -233,6 +233,11 @@ static const struct err_case err_cases[] = {
 	  "t.conf:2: \"milter_default_action\" is a global key" },
 	{ "postfix_chroot = y\n",
 	  "t.conf:1: bad value \"y\" for postfix_chroot: expected yes or no" },
+	{ "postfix_log = mail.log\n",
+	  "t.conf:1: bad value \"mail.log\" for postfix_log: expected an "
+	  "absolute path or nothing" },
+	{ "[port 25]\npostfix_log = /var/log/mail.log\n",
+	  "t.conf:2: \"postfix_log\" is a global key" },
 	{ "[port 25]\nlisten = 127.0.0.1:25\n",
 	  "t.conf:2: bad value \"127.0.0.1:25\" for listen: expected all or "
 	  "one IP address" },
@@ -747,6 +752,7 @@ static void test_empty_defaults(void **state)
 	assert_int_equal(cfg->milter_default_action, CFG_MA_TEMPFAIL);
 	assert_true(cfg->postfix_chroot);
 	assert_string_equal(cfg->metrics_listen, "none");
+	assert_string_equal(cfg->postfix_log, "");
 	assert_int_equal(cfg->nports, 0);
 	check_profile(&cfg->strict, &strict);
 	check_relay(&cfg->strict, "");
@@ -857,8 +863,10 @@ static void test_postfix_keys(void **state)
 	(void)state;
 	for (size_t i = 0; i < N(actions); i++) {
 		snprintf(text, sizeof(text), "milter_default_action = %s\n"
-			 "postfix_chroot = no\n", actions[i]);
+			 "postfix_chroot = no\npostfix_log = /var/log/mail.log\n",
+			 actions[i]);
 		cfg = parse_ok(text);
+		assert_string_equal(cfg->postfix_log, "/var/log/mail.log");
 		assert_int_equal(cfg->milter_default_action, (int)i);
 		assert_string_equal(cfg_milter_action_name(
 				    cfg->milter_default_action), actions[i]);
@@ -1161,6 +1169,7 @@ static void test_print(void **state)
 		"required", "optional", "TLSv1.2", "milter_socket",
 		"journal_directory", "unknown_port", "strict", "listen",
 		"milter_default_action", "tempfail", "postfix_chroot",
+		"postfix_log",
 	};
 	for (size_t i = 0; i < N(want); i++)
 		if (strstr(out, want[i]) == NULL)
