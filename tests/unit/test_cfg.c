@@ -235,7 +235,7 @@ static const struct err_case err_cases[] = {
 	  "t.conf:1: bad value \"y\" for postfix_chroot: expected yes or no" },
 	{ "postfix_log = mail.log\n",
 	  "t.conf:1: bad value \"mail.log\" for postfix_log: expected an "
-	  "absolute path or nothing" },
+	  "absolute path, or nothing for none" },
 	{ "[port 25]\npostfix_log = /var/log/mail.log\n",
 	  "t.conf:2: \"postfix_log\" is a global key" },
 	{ "[port 25]\nlisten = 127.0.0.1:25\n",
