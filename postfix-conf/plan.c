@@ -587,12 +587,13 @@ static void pc_plan_service(struct pc_plan *plan, const struct pc_want *want,
 		free(entry);
 	} else {
 		pc_plan_identity(plan, w, l);
-		pc_plan_fields(plan, w, l, live, force);
 		pc_final_load(&finals[i], live, l->name);
+		/* Not even a field with --force (postconf -F). */
 		if (pc_plan_svc_braces(plan, w->port, l, live)) {
 			finals[i].done = finals[i].alone = true;
 			return;
 		}
+		pc_plan_fields(plan, w, l, live, force);
 	}
 	if (b < want->nservices && !finals[b].alone)
 		pc_plan_like(&c, &want->services[b], match[b] ?
