@@ -330,6 +330,28 @@ static const char *pc_get(const struct pc_kvlist *l, const char *key)
 	return v ? v : "";
 }
 
+/* A main.cf list Postfix cannot parse (text.h, pc_list_brace_error):
+ * reported and left to the admin, true; false when it is sound. What
+ * we would append could end up inside the element left open, at every
+ * run. */
+static bool pc_plan_braces(struct pc_plan *plan, const struct pc_main *m,
+			   const struct pc_live *live)
+{
+	const char *raw = pc_get(&live->raw, m->param);
+	const char *x = pc_get(&live->expanded, m->param), *why;
+	char *elem = NULL;
+
+	if ((why = pc_list_brace_error(raw, &elem)) == NULL &&
+	    (why = pc_list_brace_error(x, &elem)) == NULL)
+		return false;
+	pc_item(plan, PC_I_MANUAL, 0, pc_strf(
+		"main.cf: %s = %s: its element %s has %s; apply leaves %s "
+		"alone (it cannot tell what the list holds) until the braces "
+		"are fixed by hand", m->param, raw, elem, why, m->param));
+	free(elem);
+	return true;
+}
+
 /* An exact value, set explicitly (the default may change). */
 static void pc_plan_exact(struct pc_plan *plan, const struct pc_main *m,
 			  const struct pc_live *live)
@@ -353,6 +375,8 @@ static void pc_plan_milters(struct pc_plan *plan, const struct pc_main *m,
 	struct cfg_strlist words = { 0, NULL };
 	char *value;
 
+	if (pc_plan_braces(plan, m, live))
+		return;
 	pc_list_words(pc_get(&live->expanded, m->param), true, &words);
 	for (size_t i = 0; i < words.n; i++)
 		if (strcmp(words.v[i], m->value) != 0 &&
@@ -381,8 +405,11 @@ static void pc_plan_macros(struct pc_plan *plan, const struct pc_main *m,
 {
 	const char *raw = pc_get(&live->raw, m->param);
 	struct cfg_strlist have = { 0, NULL }, ours = { 0, NULL };
-	char *missing = xstrdup(""), *t, *value;
+	char *missing, *t, *value;
 
+	if (pc_plan_braces(plan, m, live))
+		return;
+	missing = xstrdup("");
 	pc_list_words(pc_get(&live->expanded, m->param), false, &have);
 	pc_list_words(m->value, false, &ours);
 	for (size_t i = 0; i < ours.n; i++) {
@@ -503,6 +530,38 @@ static void pc_plan_group(struct pc_plan *plan, unsigned port,
 	free(have);
 }
 
+/* A live service with an -o value Postfix cannot parse (text.h,
+ * pc_list_brace_error): master(8) and postconf read the rest of the
+ * entry into the element left open, so postconf -P would rewrite the
+ * entry wrongly. Reported; true: apply must leave the service alone. */
+static bool pc_plan_svc_braces(struct pc_plan *plan, unsigned port,
+			       const struct pc_svc *l,
+			       const struct pc_live *live)
+{
+	char *prefix = pc_strf("%s/inet/", l->name), *elem = NULL;
+	size_t plen = strlen(prefix);
+	const char *why = NULL;
+	size_t i;
+
+	for (i = 0; i < live->overrides.n && why == NULL; i++)
+		if (strncmp(live->overrides.v[i].key, prefix, plen) == 0)
+			why = pc_list_brace_error(live->overrides.v[i].value,
+						  &elem);
+	free(prefix);
+	if (why == NULL)
+		return false;
+	i--;
+	pc_item(plan, PC_I_MANUAL, port, pc_strf(
+		"%s/inet (port %u): -o %s=%s: its element %s has %s; "
+		"postconf cannot edit this service (Postfix reads the rest of "
+		"its entry into that element): apply leaves %s/inet alone "
+		"until the braces are fixed by hand", l->name, port,
+		live->overrides.v[i].key + strlen(l->name) + 6,
+		live->overrides.v[i].value, elem, why, l->name));
+	free(elem);
+	return true;
+}
+
 /* One wanted service: existing (l) or new. */
 static void pc_plan_service(struct pc_plan *plan, const struct pc_want *want,
 			    size_t i, struct pc_svc **match,
@@ -528,10 +587,15 @@ static void pc_plan_service(struct pc_plan *plan, const struct pc_want *want,
 		free(entry);
 	} else {
 		pc_plan_identity(plan, w, l);
-		pc_plan_fields(plan, w, l, live, force);
 		pc_final_load(&finals[i], live, l->name);
+		/* Not even a field with --force (postconf -F). */
+		if (pc_plan_svc_braces(plan, w->port, l, live)) {
+			finals[i].done = finals[i].alone = true;
+			return;
+		}
+		pc_plan_fields(plan, w, l, live, force);
 	}
-	if (b < want->nservices)
+	if (b < want->nservices && !finals[b].alone)
 		pc_plan_like(&c, &want->services[b], match[b] ?
 			     match[b]->name : want->services[b].name, &finals[b]);
 	else

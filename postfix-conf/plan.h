@@ -39,6 +39,12 @@
  *   - main.cf: milter_protocol and milter_default_action are set
  *     explicitly; our milter is appended to smtpd_milters and missing
  *     macros to milter_*_macros, keeping everything already listed.
+ *   - Braces Postfix cannot parse (text.h, pc_list_brace_error: a "{"
+ *     left open would swallow what we append, at every run): a live
+ *     service with such an -o value is left alone, reported (postconf
+ *     -P cannot edit it; its like ports plan their own section); such
+ *     a main.cf list (smtpd_milters, milter_*_macros, the one a list
+ *     -o is seeded from) is reported and not changed.
  */
 #ifndef PM_PLAN_H
 #define PM_PLAN_H

@@ -26,6 +26,8 @@
 struct pc_final {
 	struct pc_kvlist over;		/* param -> value after apply */
 	bool done;
+	bool alone;			/* left to the admin: a like port
+					 * gets its own section's -o */
 };
 
 /* One service being planned. */

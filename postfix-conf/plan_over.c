@@ -75,8 +75,8 @@ static void pc_plan_list(struct pc_one *c, const struct pc_override *o,
 			 const char *have)
 {
 	enum pc_guard g = o->how == PC_O_MX_RELAY ? PC_GUARD_MX : PC_GUARD_AUTH;
-	const char *from = have, *x;
-	char *out, *added, *dropped, *why = NULL, *key;
+	const char *from = have, *x, *brace;
+	char *out, *added, *dropped, *why = NULL, *key, *elem = NULL;
 	struct pc_item *it;
 	bool main_cf = false;
 
@@ -91,6 +91,19 @@ static void pc_plan_list(struct pc_one *c, const struct pc_override *o,
 		key = pc_strf("%s/inet/%s", c->name, o->param);
 		x = pc_kv_get(&c->live->overrides_x, key);
 		free(key);
+	}
+	if (from != NULL && ((brace = pc_list_brace_error(from, &elem)) != NULL ||
+	    (x != NULL && (brace = pc_list_brace_error(x, &elem)) != NULL))) {
+		pc_item(c->plan, PC_I_MANUAL, c->w->port, pc_strf(
+			"%s/inet (port %u): %s %s=%s: its element %s has %s; "
+			"apply leaves the list as it is (it cannot tell what "
+			"it holds) until the braces are fixed by hand",
+			c->name, c->w->port, main_cf ? "main.cf's" : "-o",
+			o->param, from, elem, brace));
+		free(elem);
+		if (have != NULL)
+			pc_kv_set(&c->final->over, o->param, have);
+		return;
 	}
 	if (from == NULL) {
 		pc_set(c, o->param, o->value, NULL, pc_strf(

@@ -18,23 +18,18 @@ struct pc_elems {
 	char *v[256];
 };
 
-/* Split as Postfix does; false when there are more than 256 elements. */
+/* Split as Postfix does (pc_list_next()); false when there are more
+ * than 256 elements. */
 static bool pc_elems_split(const char *value, struct pc_elems *e)
 {
-	const char *s = value, *end;
+	const char *s = value, *w;
+	size_t len;
 
 	e->n = 0;
-	while (*(s += strspn(s, SEP)) != '\0') {
+	while ((w = pc_list_next(&s, &len)) != NULL) {
 		if (e->n == sizeof(e->v) / sizeof(*e->v))
 			return false;
-		if (*s == '{') {
-			end = strchr(s, '}');
-			end = end ? end + 1 : s + strlen(s);
-		} else {
-			end = s + strcspn(s, SEP);
-		}
-		e->v[e->n++] = xstrndup(s, (size_t) (end - s));
-		s = end;
+		e->v[e->n++] = xstrndup(w, len);
 	}
 	return true;
 }
@@ -77,7 +72,11 @@ static bool pc_elems_ok(enum pc_guard guard, const struct pc_elems *e)
 bool pc_restr_ok(enum pc_guard guard, const char *value)
 {
 	struct pc_elems e;
-	bool ok = pc_elems_split(value, &e) && pc_elems_ok(guard, &e);
+	bool ok;
+
+	if (pc_list_brace_error(value, NULL) != NULL)
+		return false;
+	ok = pc_elems_split(value, &e) && pc_elems_ok(guard, &e);
 
 	pc_elems_free(&e);
 	return ok;
@@ -147,7 +146,15 @@ bool pc_restr_merge(enum pc_guard guard, const char *value, bool force,
 	struct pc_elems e;
 	size_t i;
 	struct strbuf b = { 0 };
+	const char *brace;
+	char *elem;
 
+	if ((brace = pc_list_brace_error(value, &elem)) != NULL) {
+		*why = pc_strf("its element %s has %s: fix the braces by "
+			       "hand", elem, brace);
+		free(elem);
+		return false;
+	}
 	if (!pc_elems_split(value, &e)) {
 		pc_elems_free(&e);
 		*why = pc_strf("more than 256 elements");

@@ -4,7 +4,8 @@
  * the admin's list without dropping any of its elements.
  *
  * A list is split as Postfix does (elements separated by commas and/or
- * white space; "{ ... }" is one element). Guards:
+ * white space outside braces; "{ ... }" is one element: text.h,
+ * pc_list_next()). Guards:
  *   PC_GUARD_AUTH  (a port that requires AUTH: client, helo, relay,
  *       recipient restrictions): holds when the list has
  *       permit_sasl_authenticated, ends in reject, and has no bare
@@ -17,6 +18,12 @@
  *       reject_unauth_destination (554, not 454), else it is appended.
  * A bare "permit" is a conflict: only force drops it (pc_restr_merge
  * returns false without force).
+ *
+ * A list Postfix cannot parse (pc_list_brace_error(): a "{" left
+ * open, text after a group's "}") holds no guard and is never merged:
+ * pc_restr_ok is false, pc_restr_merge returns false and *why names
+ * the element (an element running to the end of the value would
+ * swallow whatever a merge appends, at every run).
  *
  * The merged value is written with commas only (postconf -P refuses
  * white space); an element holding white space ("{ ... }" with blanks)

@@ -120,22 +120,70 @@ static void pc_strlist_add(struct cfg_strlist *l, const char *s, size_t len)
 	l->v[l->n++] = xstrndup(s, len);
 }
 
+const char *pc_list_next(const char **s, size_t *len)
+{
+	const char *start = *s + strspn(*s, PC_LIST_SEP), *cp;
+	int level = 0;
+
+	for (cp = start; *cp != '\0'; cp++) {
+		if (*cp == '{')
+			level++;
+		else if (level > 0 && *cp == '}')
+			level--;
+		else if (level == 0 && strchr(PC_LIST_SEP, *cp) != NULL)
+			break;
+	}
+	*s = cp;
+	*len = (size_t) (cp - start);
+	return *len > 0 ? start : NULL;
+}
+
+const char *pc_list_brace_error(const char *value, char **elem)
+{
+	const char *s = value, *e, *why = NULL;
+	size_t len;
+	int level;
+
+	while (why == NULL && (e = pc_list_next(&s, &len)) != NULL) {
+		level = 0;
+		for (size_t i = 0; i < len; i++)
+			if (e[i] == '{')
+				level++;
+			else if (level > 0 && e[i] == '}')
+				level--;
+		if (level > 0)
+			why = "an unbalanced '{' (Postfix warns "
+			      "\"missing '}'\")";
+		else if (e[0] == '{' && e[len - 1] != '}')
+			why = "text after its '}' (Postfix warns "
+			      "\"syntax error after '}'\")";
+		if (why != NULL && elem != NULL)
+			*elem = xstrndup(e, len);
+	}
+	return why;
+}
+
 void pc_list_words(const char *value, bool groups, struct cfg_strlist *out)
 {
-	const char *s = value, *end, *w;
+	const char *s = value, *e, *w, *end;
+	size_t len;
 
-	while (*(s += strspn(s, PC_LIST_SEP)) != '\0') {
-		if (groups && *s == '{') {
-			end = strchr(s, '}');
-			end = end ? end + 1 : s + strlen(s);
-			w = s + 1 + strspn(s + 1, PC_LIST_SEP);
-			if (w < end && *w != '}')
-				pc_strlist_add(out, w, strcspn(w, PC_LIST_SEP "}"));
-			s = end;
-		} else {
+	if (!groups) {
+		while (*(s += strspn(s, PC_LIST_SEP)) != '\0') {
 			pc_strlist_add(out, s, strcspn(s, PC_LIST_SEP));
 			s += strcspn(s, PC_LIST_SEP);
 		}
+		return;
+	}
+	while ((e = pc_list_next(&s, &len)) != NULL) {
+		if (*e != '{') {
+			pc_strlist_add(out, e, len);
+			continue;
+		}
+		end = e + len;
+		w = e + 1 + strspn(e + 1, PC_LIST_SEP);
+		if (w < end && *w != '}' && *w != '{')
+			pc_strlist_add(out, w, strcspn(w, PC_LIST_SEP "{}"));
 	}
 }
 

@@ -46,9 +46,27 @@ void pc_kv_parse(struct pc_kvlist *l, const char *text);
 
 void pc_kv_free(struct pc_kvlist *l);
 
+/* The next element of a Postfix list from *s on, split as Postfix's
+ * mystrtokq() splits it: white space and commas end an element only
+ * outside braces, and "{" and "}" nest anywhere in it (so an element
+ * with a "{" left open runs to the end of the value). Its start, its
+ * length in *len, *s moved past it; NULL when there is none left. */
+const char *pc_list_next(const char **s, size_t *len);
+
+/* Why Postfix cannot parse a list, NULL when it can: "an unbalanced
+ * '{' (Postfix warns "missing '}'")" when an element leaves a "{" open,
+ * "text after its '}' (...)" when a "{ ... }" element goes on after
+ * its "}" (static strings). *elem (if elem is not NULL) is then
+ * that element, malloc'd. A value with such an element must be left
+ * to the admin: what it lists is not what we would read. */
+const char *pc_list_brace_error(const char *value, char **elem);
+
 /* The names of the elements of a Postfix list (see above); groups:
- * "{ ... }" is a group (smtpd_milters), else a "{" is part of a word
- * (milter_*_macros: "{daemon_port}"). */
+ * "{ ... }" is a group (smtpd_milters) and elements are split as
+ * pc_list_next() does, else a "{" is part of a word and only white
+ * space and commas split (milter_*_macros: "{daemon_port}"). Check
+ * pc_list_brace_error() first: the names of a list Postfix cannot
+ * parse are meaningless. */
 void pc_list_words(const char *value, bool groups, struct cfg_strlist *out);
 
 void pc_strlist_free(struct cfg_strlist *l);

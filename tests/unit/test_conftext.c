@@ -126,7 +126,67 @@ static const struct words_row words_rows[] = {
 	{ "macros over lines", false, "i\t{auth_type}\n{auth_authen}",
 	  "i|{auth_type}|{auth_authen}" },
 	{ "macros: a '{' alone is a word", false, "{ x }", "{|x|}" },
+	{ "nested group: one element", true,
+	  "{ inet:a:1 { x } }, unix:/b", "inet:a:1|unix:/b" },
+	{ "braces inside a word: one element, as Postfix splits", true,
+	  "a{b, c}, d", "a{b, c}|d" },
+	{ "a stray '}' is a word", true, "a } b", "a|}|b" },
+	/* An element left open runs to the end: what follows it (our
+	 * milter, appended at every run) is not a name of the list. */
+	{ "an unclosed group swallows the rest", true,
+	  "inet:localhost:8891 {x, unix:/portmilter/portmilter.sock",
+	  "inet:localhost:8891|x" },
 };
+
+struct brace_row {
+	const char *name;
+	const char *value;
+	const char *why;	/* the start of the reason, NULL: none */
+	const char *elem;
+};
+
+static const struct brace_row brace_rows[] = {
+	{ "none", "inet:a:1, unix:/b", NULL, NULL },
+	{ "empty", "", NULL, NULL },
+	{ "a milter group", "{ inet:a:1, default_action=accept }, unix:/b",
+	  NULL, NULL },
+	{ "nested groups", "{ a { b } }, c", NULL, NULL },
+	{ "macros", "j {daemon_name} {daemon_port}", NULL, NULL },
+	{ "a stray '}' (Postfix reads it as a word)", "a } b", NULL, NULL },
+	{ "an unclosed group", "inet:localhost:8891 {x", "an unbalanced '{'",
+	  "{x" },
+	{ "an unclosed group swallowing ours", "inet:localhost:8891 {x, "
+	  "unix:/portmilter/portmilter.sock", "an unbalanced '{'",
+	  "{x, unix:/portmilter/portmilter.sock" },
+	{ "a restriction list", "permit_sasl_authenticated,{reject",
+	  "an unbalanced '{'", "{reject" },
+	{ "a '{' left open inside a word", "a{b, c", "an unbalanced '{'",
+	  "a{b, c" },
+	{ "a nested group left open", "{ a { b }, c", "an unbalanced '{'",
+	  "{ a { b }, c" },
+	{ "text after a group's '}'", "{a}b, c", "text after its '}'",
+	  "{a}b" },
+	{ "the first of two", "{a}b {c", "text after its '}'", "{a}b" },
+};
+
+static void test_brace_row(void **state)
+{
+	const struct brace_row *r = *state;
+	char *elem = NULL;
+	const char *why = pc_list_brace_error(r->value, &elem);
+
+	if (r->why == NULL) {
+		assert_null(why);
+		assert_null(elem);
+		assert_null(pc_list_brace_error(r->value, NULL));
+		return;
+	}
+	assert_non_null(why);
+	assert_true(strncmp(why, r->why, strlen(r->why)) == 0);
+	assert_string_equal(elem, r->elem);
+	assert_ptr_equal(pc_list_brace_error(r->value, NULL), why);
+	free(elem);
+}
 
 static void test_words_row(void **state)
 {
@@ -176,7 +236,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_kv_get_last),
 	};
 	static char names[UNIT_N(kv_rows) + UNIT_N(words_rows) +
-			  UNIT_N(quote_rows)][96];
+			  UNIT_N(brace_rows) + UNIT_N(quote_rows)][96];
 	static struct CMUnitTest tests[UNIT_N(named) + UNIT_N(names)];
 	size_t i, n = 0, k = 0;
 
@@ -190,6 +250,11 @@ int main(int argc, char **argv)
 		snprintf(names[k], sizeof(names[k]), "list: %s",
 			 words_rows[i].name);
 		tests[n++] = unit_row(names[k], test_words_row, &words_rows[i]);
+	}
+	for (i = 0; i < UNIT_N(brace_rows); i++, k++) {
+		snprintf(names[k], sizeof(names[k]), "braces: %s",
+			 brace_rows[i].name);
+		tests[n++] = unit_row(names[k], test_brace_row, &brace_rows[i]);
 	}
 	for (i = 0; i < UNIT_N(quote_rows); i++, k++) {
 		snprintf(names[k], sizeof(names[k]), "quote: %.60s",

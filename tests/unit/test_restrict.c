@@ -30,48 +30,72 @@ struct row {
 	const char *out;	/* merged, NULL: merge refused */
 	const char *added;
 	const char *dropped;
+	const char *why;	/* a refused merge: *why holds it, or NULL */
 };
 
 static const struct row rows[] = {
 	{ "auth: empty list", PC_GUARD_AUTH, "", false, false,
-	  PSA ",reject", PSA ",reject", "" },
+	  PSA ",reject", PSA ",reject", "", NULL },
 	{ "auth: the admin's policy first, kept", PC_GUARD_AUTH,
 	  POL ", " PSA ", reject", true, false,
-	  POLC "," PSA ",reject", "", "" },
+	  POLC "," PSA ",reject", "", "", NULL },
 	{ "auth: psa before the first reject", PC_GUARD_AUTH,
 	  POL ", reject_unauth_destination", false, false,
-	  POLC "," PSA ",reject_unauth_destination,reject", PSA ",reject", "" },
+	  POLC "," PSA ",reject_unauth_destination,reject", PSA ",reject", "", NULL },
 	{ "auth: Postfix's default relay list", PC_GUARD_AUTH,
 	  "permit_mynetworks, " PSA ", defer_unauth_destination", false, false,
 	  "permit_mynetworks," PSA ",defer_unauth_destination,reject",
-	  "reject", "" },
+	  "reject", "", NULL },
 	{ "auth: $mua_* kept in front", PC_GUARD_AUTH,
 	  "$mua_client_restrictions", false, false,
-	  "$mua_client_restrictions," PSA ",reject", PSA ",reject", "" },
+	  "$mua_client_restrictions," PSA ",reject", PSA ",reject", "", NULL },
 	{ "auth: bare permit refused", PC_GUARD_AUTH, "permit", false, false,
-	  NULL, NULL, NULL },
+	  NULL, NULL, NULL, NULL },
 	{ "auth: bare permit dropped with force", PC_GUARD_AUTH,
 	  POL ", permit", false, true, POLC "," PSA ",reject",
-	  PSA ",reject", "permit" },
+	  PSA ",reject", "permit", NULL },
 	{ "auth: blanks in a group cannot be written", PC_GUARD_AUTH,
 	  "check_policy_service { inet:127.0.0.1:1, timeout=10s }", false,
-	  false, NULL, NULL, NULL },
+	  false, NULL, NULL, NULL, NULL },
 	{ "mx: reject_unauth_destination holds", PC_GUARD_MX,
 	  "permit_mynetworks " PSA " reject_unauth_destination " POL, true,
 	  false, "permit_mynetworks," PSA ",reject_unauth_destination," POLC,
-	  "", "" },
+	  "", "", NULL },
 	{ "mx: defer becomes reject", PC_GUARD_MX,
 	  POL ", permit_mynetworks, " PSA ", defer_unauth_destination", false,
 	  false, POLC ",permit_mynetworks," PSA ",reject_unauth_destination",
-	  "defer_unauth_destination -> reject_unauth_destination", "" },
+	  "defer_unauth_destination -> reject_unauth_destination", "", NULL },
 	{ "mx: appended", PC_GUARD_MX, "permit_mynetworks", false, false,
 	  "permit_mynetworks,reject_unauth_destination",
-	  "reject_unauth_destination", "" },
+	  "reject_unauth_destination", "", NULL },
 	{ "mx: permit after the guard is the admin's", PC_GUARD_MX,
 	  "reject_unauth_destination, permit", true, false,
-	  "reject_unauth_destination,permit", "", "" },
+	  "reject_unauth_destination,permit", "", "", NULL },
 	{ "mx: permit before the guard refused", PC_GUARD_MX,
-	  "permit, reject_unauth_destination", false, false, NULL, NULL, NULL },
+	  "permit, reject_unauth_destination", false, false, NULL, NULL, NULL, NULL },
+	/* Braces Postfix cannot parse: an element left open would swallow
+	 * whatever a merge appends (",reject" once more at every apply). */
+	{ "auth: an unclosed '{' refused", PC_GUARD_AUTH,
+	  PSA ",{reject", false, false, NULL, NULL, NULL,
+	  "its element {reject has an unbalanced '{'" },
+	{ "auth: an unclosed '{' after a blank refused", PC_GUARD_AUTH,
+	  POL ", " PSA " {reject", false, false, NULL, NULL, NULL,
+	  "its element {reject has an unbalanced '{'" },
+	{ "auth: a '{' left open inside a word refused", PC_GUARD_AUTH,
+	  "check_x{y, " PSA ", reject", false, false, NULL, NULL, NULL,
+	  "unbalanced '{'" },
+	{ "auth: text after a group's '}' refused", PC_GUARD_AUTH,
+	  "{a}b, " PSA ", reject", false, false, NULL, NULL, NULL,
+	  "its element {a}b has text after its '}'" },
+	{ "mx: the guard before an unclosed '{' does not hold", PC_GUARD_MX,
+	  "reject_unauth_destination, {x", false, false, NULL, NULL, NULL,
+	  "unbalanced '{'" },
+	{ "auth: nested braces are one element", PC_GUARD_AUTH,
+	  "check_policy_service,{inet:127.0.0.1:1,{timeout=10s}}," PSA
+	  ",reject", true, false, "check_policy_service,{inet:127.0.0.1:1,"
+	  "{timeout=10s}}," PSA ",reject", "", "", NULL },
+	{ "auth: a stray '}' is a word, as in Postfix", PC_GUARD_AUTH,
+	  "x}, " PSA, false, false, "x}," PSA ",reject", "reject", "", NULL },
 };
 
 static void test_rows(void **state)
@@ -89,6 +113,8 @@ static void test_rows(void **state)
 		if (r->out == NULL) {
 			assert_false(merged);
 			assert_non_null(why);
+			if (r->why != NULL && strstr(why, r->why) == NULL)
+				fail_msg("why: \"%s\" lacks \"%s\"", why, r->why);
 			free(why);
 			continue;
 		}
