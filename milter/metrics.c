@@ -248,6 +248,14 @@ char *metrics_render(size_t *len)
 		"Bytes in the journal (not yet shipped or not yet removed).");
 	mx_printf(&b, "portmilter_journal_bytes %llu\n",
 		  (unsigned long long) rs.journal_bytes);
+	mx_head(&b, "portmilter_journal_oldest_unshipped_timestamp_seconds",
+		"gauge", "When the oldest event not yet in PostgreSQL happened, "
+		"Unix time; absent when all is shipped.");
+	if (rs.oldest_unshipped_us > 0)
+		mx_printf(&b, "portmilter_journal_oldest_unshipped_timestamp_seconds"
+			  " %lld.%06lld\n",
+			  (long long) (rs.oldest_unshipped_us / 1000000),
+			  (long long) (rs.oldest_unshipped_us % 1000000));
 	mx_head(&b, "portmilter_shipper_rows_total", "counter",
 		"Events stored in PostgreSQL by the shipper.");
 	mx_printf(&b, "portmilter_shipper_rows_total %llu\n",

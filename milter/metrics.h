@@ -29,6 +29,11 @@
  *   portmilter_events_journaled_total                 events written
  *   portmilter_events_not_journaled_total             events lost (full)
  *   portmilter_journal_bytes                          gauge
+ *   portmilter_journal_oldest_unshipped_timestamp_seconds
+ *                                                     gauge: when the
+ *                                                     oldest event not in
+ *                                                     PostgreSQL happened;
+ *                                                     absent when none
  *   portmilter_shipper_rows_total                     events stored in
  *                                                     PostgreSQL
  *   portmilter_shipper_up                             1 connected, 0 not
