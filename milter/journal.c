@@ -44,6 +44,10 @@ struct journal {
 	bool at_cap;			/* last append refused for the cap */
 	uint64_t refused;
 	time_t full_logged;
+	/* Unix time (us) of the oldest append the reader has not read yet,
+	 * 0 = none: set by the writer and cleared by the reader under lock,
+	 * read lock-free (__atomic) for the metrics. */
+	int64_t unread_us;
 	/* reading side, shipper thread only */
 	int rfd;
 	uint64_t rseg;
@@ -287,6 +291,13 @@ bool journal_append(struct journal *j, const void *payload, size_t len)
 	j->seg_size += reclen;
 	j->total += reclen;
 	j->appended++;
+	if (__atomic_load_n(&j->unread_us, __ATOMIC_RELAXED) == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		__atomic_store_n(&j->unread_us, (int64_t)ts.tv_sec * 1000000 +
+				 ts.tv_nsec / 1000, __ATOMIC_RELAXED);
+	}
 	pthread_cond_signal(&j->cond);
 	ok = true;
 out:
@@ -351,6 +362,11 @@ void journal_wait(struct journal *j, int timeout_ms)
 		if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) != 0)
 			break;
 	pthread_mutex_unlock(&j->lock);
+}
+
+int64_t journal_unread_since(struct journal *j)
+{
+	return __atomic_load_n(&j->unread_us, __ATOMIC_RELAXED);
 }
 
 uint64_t journal_corrupt(struct journal *j)
@@ -577,8 +593,16 @@ size_t journal_read(struct journal *j, const struct journal_pos *start,
 			pos.off = 0;
 		}
 		if (pos.off >= limit) {
-			if (pos.seg == wseg)
-				break;	/* nothing new yet */
+			if (pos.seg == wseg) {
+				/* Nothing new yet: the reader has read all,
+				 * unless a record came since writer_pos(). */
+				pthread_mutex_lock(&j->lock);
+				if (j->seg == pos.seg && j->seg_size == pos.off)
+					__atomic_store_n(&j->unread_us, 0,
+							 __ATOMIC_RELAXED);
+				pthread_mutex_unlock(&j->lock);
+				break;
+			}
 			pos.seg++, pos.off = 0;
 			continue;
 		}

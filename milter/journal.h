@@ -90,6 +90,16 @@ void journal_wait(struct journal *j, int timeout_ms);
 
 uint64_t journal_corrupt(struct journal *j);
 
+/*
+ * When (Unix time in microseconds, as the writer appended it) the oldest
+ * record that no journal_read() has read yet was appended; 0 when the
+ * reader has read everything appended since the open. Lock-free (for
+ * the metrics): the writer sets it within its append, the reader clears
+ * it when a read reaches the end. Records left from a previous run are
+ * not counted until read: the shipper knows their times when it does.
+ */
+int64_t journal_unread_since(struct journal *j);
+
 /* Bytes the reader has read from segments so far (for the tests and
  * bench/resync_bench). Linear: every byte once, plus at most one
  * record's length for each corrupt spot, however hostile the bytes. */

@@ -20,6 +20,7 @@
 #include "addr.h"
 #include "metrics.h"
 #include "milter.h"
+#include "policy.h"
 #include "recorder.h"
 #include "util.h"
 
@@ -32,14 +33,22 @@ static const char *const mx_verdicts[] = {
 };
 #define MX_NVERDICTS (sizeof(mx_verdicts) / sizeof(*mx_verdicts))
 
-/* The rules of milter/policy.h and the recorder's, then the rest. */
-static const char *const mx_rules[] = {
-	"port_disabled", "unknown_port", "client_networks", "tls_before_auth",
-	"require_tls", "min_tls_version", "require_auth", "relay",
-	"max_recipients", "postfix_rejected", "journal_full", "sender_login",
-	"limit_messages", "limit_recipients", "limit_bytes", "none", "other",
+/*
+ * The rule labels: the distinct names of policy.c's rule table (in its
+ * order), then "none" and "other"; filled by metrics_open(), before any
+ * callback, so a new rule always has its own label.
+ */
+#define MX_NRULES (POLICY_RULE_COUNT + 2)
+static const char *mx_rules[MX_NRULES];
+static size_t mx_nrules;
+
+/* The budget rules, by cfg_limit_key, and the modes of a hit. */
+static const char *const mx_budget_rules[CFG_NLIMITS] = {
+	[CFG_LIMIT_MESSAGES] = "limit_messages",
+	[CFG_LIMIT_RECIPIENTS] = "limit_recipients",
+	[CFG_LIMIT_BYTES] = "limit_bytes",
 };
-#define MX_NRULES (sizeof(mx_rules) / sizeof(*mx_rules))
+static const char *const mx_modes[] = {"enforce", "monitor"};
 
 static const char *const mx_tls[] = {
 	"none", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", "other",
@@ -53,6 +62,7 @@ struct mx_port {
 	atomic_ulong tls[MX_NTLS];
 	atomic_ulong refusals[MX_NRULES];
 	atomic_ulong exposures;
+	atomic_ulong budget_hits[CFG_NLIMITS][2];	/* [rule][monitor] */
 };
 
 /* METRICS_PORTS slots, then the one of every other port. */
@@ -114,7 +124,7 @@ void metrics_event(unsigned port, bool transaction, const char *verdict,
 		mx_add(&p->exposures);
 	if (verdict != NULL && (strcmp(verdict, "rejected") == 0 ||
 				strcmp(verdict, "tempfailed") == 0))
-		mx_add(&p->refusals[mx_index(mx_rules, MX_NRULES,
+		mx_add(&p->refusals[mx_index(mx_rules, mx_nrules,
 					     rule ? rule : "none")]);
 	if (!transaction)
 		return;
@@ -127,6 +137,28 @@ void metrics_event(unsigned port, bool transaction, const char *verdict,
 		mx_add(&p->tls[1]);
 	else
 		mx_add(&p->tls[mx_index(mx_tls, MX_NTLS, tls_version)]);
+}
+
+void metrics_budget_hit(unsigned port, enum cfg_limit_key k, bool monitor)
+{
+	if ((unsigned) k < CFG_NLIMITS)
+		mx_add(&mx_slot(port)->budget_hits[k][monitor ? 1 : 0]);
+}
+
+static void mx_rules_init(void)
+{
+	mx_nrules = 0;
+	for (int id = 0; id < POLICY_RULE_COUNT; id++) {
+		const char *name = policy_rule((enum policy_rule_id) id)->name;
+		size_t k;
+
+		for (k = 0; k < mx_nrules && strcmp(mx_rules[k], name) != 0; k++)
+			;
+		if (k == mx_nrules)
+			mx_rules[mx_nrules++] = name;
+	}
+	mx_rules[mx_nrules++] = "none";
+	mx_rules[mx_nrules++] = "other";
 }
 
 void metrics_reload(bool ok)
@@ -207,6 +239,34 @@ static void mx_family(struct strbuf *b, const char *name, const char *help,
 	}
 }
 
+/* portmilter_budget_hits_total{port,rule,mode}: the ports with a hit. */
+static void mx_budget_family(struct strbuf *b)
+{
+	static const char name[] = "portmilter_budget_hits_total";
+	char pb[12];
+
+	mx_head(b, name, "counter", "Sending budgets found spent, by port, "
+		"rule and mode (monitor: limits_enforce = no, a would-be hit).");
+	for (size_t i = 0; i <= METRICS_PORTS; i++) {
+		const char *port = mx_port_label(i, pb);
+		unsigned long n[CFG_NLIMITS][2], any = 0;
+
+		if (!mx_used(i))
+			continue;
+		for (size_t k = 0; k < CFG_NLIMITS; k++)
+			for (size_t m = 0; m < 2; m++)
+				any |= n[k][m] = atomic_load(
+					&mx_ports[i].budget_hits[k][m]);
+		if (any == 0)
+			continue;
+		for (size_t k = 0; k < CFG_NLIMITS; k++)
+			for (size_t m = 0; m < 2; m++)
+				mx_printf(b, "%s{port=\"%s\",rule=\"%s\",mode=\"%s\"}"
+					  " %lu\n", name, port, mx_budget_rules[k],
+					  mx_modes[m], n[k][m]);
+	}
+}
+
 char *metrics_render(size_t *len)
 {
 	struct strbuf b = {0};
@@ -232,7 +292,8 @@ char *metrics_render(size_t *len)
 		  "tls_version", mx_tls, MX_NTLS, offsetof(struct mx_port, tls));
 	mx_family(&b, "portmilter_refusals_total",
 		  "Events rejected or tempfailed, by port and rule.", "rule",
-		  mx_rules, MX_NRULES, offsetof(struct mx_port, refusals));
+		  mx_rules, mx_nrules, offsetof(struct mx_port, refusals));
+	mx_budget_family(&b);
 	mx_family(&b, "portmilter_credential_exposures_total",
 		  "Events with AUTH without TLS (a password in clear), by port.",
 		  NULL, NULL, 1, offsetof(struct mx_port, exposures));
@@ -248,6 +309,14 @@ char *metrics_render(size_t *len)
 		"Bytes in the journal (not yet shipped or not yet removed).");
 	mx_printf(&b, "portmilter_journal_bytes %llu\n",
 		  (unsigned long long) rs.journal_bytes);
+	mx_head(&b, "portmilter_journal_oldest_unshipped_timestamp_seconds",
+		"gauge", "When the oldest event not yet in PostgreSQL happened, "
+		"Unix time; absent when all is shipped.");
+	if (rs.oldest_unshipped_us > 0)
+		mx_printf(&b, "portmilter_journal_oldest_unshipped_timestamp_seconds"
+			  " %lld.%06lld\n",
+			  (long long) (rs.oldest_unshipped_us / 1000000),
+			  (long long) (rs.oldest_unshipped_us % 1000000));
 	mx_head(&b, "portmilter_shipper_rows_total", "counter",
 		"Events stored in PostgreSQL by the shipper.");
 	mx_printf(&b, "portmilter_shipper_rows_total %llu\n",
@@ -323,6 +392,7 @@ bool metrics_open(const struct cfg *cfg, char *err, size_t errlen)
 	unsigned port;
 	int one = 1;
 
+	mx_rules_init();
 	if (strcmp(cfg->metrics_listen, "none") == 0)
 		return true;
 	if (!cfg_hostport_parse(cfg->metrics_listen, &a, &port)) {

@@ -26,15 +26,29 @@
  *                                                     tempfailed, by rule
  *   portmilter_credential_exposures_total{port}       events with AUTH
  *                                                     without TLS
+ *   portmilter_budget_hits_total{port,rule,mode}      budgets found spent:
+ *                                                     rule limit_messages,
+ *                                                     limit_recipients,
+ *                                                     limit_bytes; mode
+ *                                                     enforce (refused or
+ *                                                     held) or monitor
+ *                                                     (limits_enforce = no)
  *   portmilter_events_journaled_total                 events written
  *   portmilter_events_not_journaled_total             events lost (full)
  *   portmilter_journal_bytes                          gauge
+ *   portmilter_journal_oldest_unshipped_timestamp_seconds
+ *                                                     gauge: when the
+ *                                                     oldest event not in
+ *                                                     PostgreSQL happened;
+ *                                                     absent when none
  *   portmilter_shipper_rows_total                     events stored in
  *                                                     PostgreSQL
  *   portmilter_shipper_up                             1 connected, 0 not
  *   portmilter_config_reloads_total{result}           success, failure
  *   portmilter_config_last_reload_success_timestamp_seconds
- * Port "unknown" is a connection whose port nobody could tell.
+ * Port "unknown" is a connection whose port nobody could tell. The rule
+ * labels are the names of policy.c's rule table (policy_rule()), then
+ * "none" (a refusal without a rule) and "other" (never expected).
  */
 #ifndef PM_METRICS_H
 #define PM_METRICS_H
@@ -46,7 +60,8 @@
 #define METRICS_PORTS	32
 
 /* Bind cfg->metrics_listen (before the daemon forks, while root); false
- * with err set if it cannot. Nothing to do for "none". */
+ * with err set if it cannot. Nothing to bind for "none". Called once,
+ * before any hook (it also builds the rule labels). */
 bool metrics_open(const struct cfg *cfg, char *err, size_t errlen);
 
 /* Serve on the bound socket (after the fork); false with err set. */
@@ -60,6 +75,10 @@ void metrics_session(unsigned port);
 void metrics_event(unsigned port, bool transaction, const char *verdict,
 		   const char *rule, const char *tls_version, bool exposure,
 		   bool journaled);
+
+/* A budget found spent (budget k, on port): refused or held, or only
+ * logged in monitor mode. Lock-free, like the hooks above. */
+void metrics_budget_hit(unsigned port, enum cfg_limit_key k, bool monitor);
 
 /* The text of /metrics, malloc'd; *len its length. */
 char *metrics_render(size_t *len);

@@ -552,6 +552,7 @@ static bool budget_spent(struct connctx *cc, const char *stage,
 			  pending, budget_now(), &over))
 		return false;
 	*v = policy_limit(p, k, &over.limit);
+	metrics_budget_hit(cc->facts.port, k, v->monitor);
 	if (!v->monitor && !v->hold)
 		return true;
 	log_limit(cc, stage, v, rcpt);

@@ -86,6 +86,7 @@ void recorder_stats(struct recorder_stats *st)
 	st->journal_bytes = j ? journal_size(j) : 0;
 	st->shipped = s ? shipper_shipped(s) : 0;
 	st->shipper_up = s ? shipper_up(s) : false;
+	st->oldest_unshipped_us = s ? shipper_oldest_unshipped(s) : 0;
 }
 
 const char *recorder_node(const struct cfg *cfg)

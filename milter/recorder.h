@@ -34,11 +34,13 @@ void recorder_close(int seconds);
 /* The node name for events: node_name, else the host name. */
 const char *recorder_node(const struct cfg *cfg);
 
-/* For /metrics: journal size, events shipped, database connection up. */
+/* For /metrics: journal size, events shipped, database connection up,
+ * the oldest unshipped event's time. */
 struct recorder_stats {
 	uint64_t journal_bytes;
 	uint64_t shipped;
 	bool shipper_up;
+	int64_t oldest_unshipped_us;	/* shipper_oldest_unshipped(), 0 none */
 };
 void recorder_stats(struct recorder_stats *st);
 

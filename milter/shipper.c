@@ -44,6 +44,8 @@ struct shipper {
 	size_t *row_end;		/* end offset of each row in rows */
 	size_t nrows;
 	uint64_t shipped;		/* atomic reads only */
+	int64_t head_us;		/* atomic: event time (us) of the first
+					 * record of the batch in hand, 0 none */
 	bool up;			/* atomic: connection up */
 	time_t down_logged;
 };
@@ -101,6 +103,33 @@ static void copy_bytea(struct strbuf *b, const char *s)
 	}
 }
 
+/* An event_time ("YYYY-MM-DD HH:MM:SS.ffffff+00", event_time_now()) in
+ * microseconds since the epoch; 0 if it is not one. */
+static int64_t event_time_us(const char *t)
+{
+	struct tm tm = {0};
+	int n = 0, y, mo, d, h, mi, sec;
+	long us = 0;
+	time_t secs;
+
+	if (t == NULL || sscanf(t, "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d,
+				&h, &mi, &sec, &n) != 6 || n != 19)
+		return 0;
+	if (t[n] == '.') {
+		char *end;
+
+		errno = 0;
+		us = strtol(t + n + 1, &end, 10);
+		if (errno != 0 || end != t + n + 7 || us < 0)
+			return 0;
+	}
+	tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
+	tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = sec;
+	if ((secs = timegm(&tm)) == (time_t)-1 || secs <= 0)
+		return 0;
+	return (int64_t)secs * 1000000 + us;
+}
+
 static void add_row(void *arg, const unsigned char *payload, size_t len)
 {
 	struct shipper *s = arg;
@@ -109,6 +138,15 @@ static void add_row(void *arg, const unsigned char *payload, size_t len)
 	if (!event_decode(payload, len, &ev)) {
 		msg_warn("shipper: undecodable journal record of %zu bytes skipped", len);
 		return;
+	}
+	/* Published before journal_read() clears the journal's unread
+	 * time, so the oldest unshipped event never looks absent. */
+	if (s->nrows == 0) {
+		int64_t us = event_time_us(ev.f[EV_EVENT_TIME]);
+
+		if (us == 0)	/* not a time: the journal's view at least */
+			us = journal_unread_since(s->j);
+		__atomic_store_n(&s->head_us, us, __ATOMIC_RELAXED);
 	}
 	for (int i = 0; i < EVENT_NFIELDS; i++) {
 		if (i)
@@ -425,18 +463,40 @@ static void nap_ms(struct shipper *s, int ms)
 	}
 }
 
+/*
+ * The batch is read before the database is connected, so that with the
+ * database down (a restart with a backlog included) head_us still gives
+ * the oldest unshipped event's time for the metrics; a batch that could
+ * not be shipped is kept and sent again.
+ */
 static void *shipper_main(void *arg)
 {
 	struct shipper *s = arg;
-	struct journal_pos pos = journal_checkpoint(s->j), next;
+	struct journal_pos pos = journal_checkpoint(s->j), next = pos;
 	int backoff = 1;
-	bool late, changed;
+	bool late, changed, have_batch = false;
 
 	for (;;) {
 		bool stop = stopping(s, &late);
 
 		if (late)
 			break;
+		if (!have_batch) {
+			s->rows.len = 0;
+			s->nrows = 0;
+			if (journal_read(s->j, &pos, BATCH_MAX, add_row, s,
+					 &next) > 0) {
+				have_batch = true;
+			} else {
+				__atomic_store_n(&s->head_us, 0, __ATOMIC_RELAXED);
+				/* Nothing new, but the read may have moved past
+				 * the end of a segment: save that, so the
+				 * segment can go. */
+				if ((next.seg != pos.seg || next.off != pos.off) &&
+				    journal_commit(s->j, &next))
+					pos = next;
+			}
+		}
 		pthread_mutex_lock(&s->lock);
 		changed = s->conninfo_changed;
 		pthread_mutex_unlock(&s->lock);
@@ -454,14 +514,7 @@ static void *shipper_main(void *arg)
 		}
 		__atomic_store_n(&s->up, PQstatus(s->conn) == CONNECTION_OK,
 				 __ATOMIC_RELAXED);
-		s->rows.len = 0;
-		s->nrows = 0;
-		if (journal_read(s->j, &pos, BATCH_MAX, add_row, s, &next) == 0) {
-			/* Nothing new, but the read may have moved past the end
-			 * of a segment: save that, so the segment can go. */
-			if ((next.seg != pos.seg || next.off != pos.off) &&
-			    journal_commit(s->j, &next))
-				pos = next;
+		if (!have_batch) {
 			if (stop)
 				break;	/* drained */
 			journal_wait(s->j, 250);
@@ -476,9 +529,15 @@ static void *shipper_main(void *arg)
 			continue;	/* same batch again */
 		}
 		backoff = 1;
+		have_batch = false;
 		__atomic_add_fetch(&s->shipped, s->nrows, __ATOMIC_RELAXED);
 		if (journal_commit(s->j, &next))
 			pos = next;
+		/* A full batch: head_us stays (a little old) until the next
+		 * read sets it; a partial one reached the journal's end, which
+		 * now knows of anything newer. */
+		if (s->nrows < BATCH_MAX)
+			__atomic_store_n(&s->head_us, 0, __ATOMIC_RELAXED);
 		/* A partial batch: let records gather a moment rather than
 		 * pay a transaction and a checkpoint for every few of them
 		 * (the CPU is shared with Postfix and the SMTP path). */
@@ -550,6 +609,16 @@ void shipper_stop(struct shipper *s, int seconds)
 bool shipper_up(struct shipper *s)
 {
 	return __atomic_load_n(&s->up, __ATOMIC_RELAXED);
+}
+
+int64_t shipper_oldest_unshipped(struct shipper *s)
+{
+	int64_t head = __atomic_load_n(&s->head_us, __ATOMIC_RELAXED);
+	int64_t unread = journal_unread_since(s->j);
+
+	if (head == 0 || (unread != 0 && unread < head))
+		return unread;
+	return head;
 }
 
 uint64_t shipper_shipped(struct shipper *s)

@@ -42,6 +42,16 @@ void shipper_stop(struct shipper *s, int seconds);
 /* Events stored so far (for logs and tests). */
 uint64_t shipper_shipped(struct shipper *s);
 
+/*
+ * When the oldest event not yet in PostgreSQL happened, in microseconds
+ * since the epoch; 0 when everything journaled is shipped. Lock-free:
+ * the event time of the first record of the batch the shipper holds
+ * (read even while the database is down, so a backlog left by a previous
+ * run counts from the shipper's first read, a moment after the start),
+ * else the journal's time of the oldest record not read yet.
+ */
+int64_t shipper_oldest_unshipped(struct shipper *s);
+
 /* Is its database connection up (as last seen by the shipper thread)? */
 bool shipper_up(struct shipper *s);
 

@@ -260,7 +260,7 @@ tap_ok $? "scrape cost with the six shipped ports: $(cat "$PM_TMP/cost")"
 promtool check rules "$top_srcdir/doc/prometheus/portmilter.rules.yml" >"$PM_TMP/rules" 2>&1
 tap_ok $? "promtool check rules doc/prometheus/portmilter.rules.yml" || tap_diag_file "$PM_TMP/rules"
 (cd "$top_srcdir/doc/prometheus" && promtool test rules portmilter.rules.test.yml) >"$PM_TMP/rules" 2>&1
-tap_ok $? "promtool test rules: down, shipper disconnected, journal growing, exposure" ||
+tap_ok $? "promtool test rules: down, shipper disconnected, journal growing, shipping late, exposure" ||
 	tap_diag_file "$PM_TMP/rules"
 promtool check config "$top_srcdir/doc/prometheus/prometheus.yml" >"$PM_TMP/rules" 2>&1
 tap_ok $? "promtool check config doc/prometheus/prometheus.yml (the example scrape config)" ||

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crc32c.h"
@@ -214,6 +215,41 @@ static void test_append_read_commit(void **state)
 	/* The old segment is wholly shipped: deleted. */
 	assert_int_equal(count_segments(dir), 1);
 	assert_int_equal(journal_read(j, &next, 10, collect, &c, &pos), 0);
+	collected_free(&c);
+	journal_close(j);
+	rmtree(dir);
+}
+
+/* journal_unread_since(): the append time of the oldest record not read
+ * yet, 0 once a read reaches the end; a read that stops short keeps it. */
+static void test_unread_since(void **state)
+{
+	char *dir = tempdir(), err[256];
+	struct journal *j = journal_open(dir, 1 << 20, err, sizeof(err));
+	struct journal_pos pos, next;
+	struct collected c = {0};
+	int64_t t0, t1, first;
+
+	(void)state;
+	assert_non_null(j);
+	assert_int_equal(journal_unread_since(j), 0);
+	t0 = (int64_t)time(NULL) * 1000000;
+	append_str(j, "one");
+	first = journal_unread_since(j);
+	append_str(j, "two");
+	t1 = ((int64_t)time(NULL) + 1) * 1000000;
+	assert_true(first >= t0 && first <= t1);
+	/* The second append keeps the first one's time. */
+	assert_int_equal(journal_unread_since(j), first);
+	pos = journal_checkpoint(j);
+	assert_int_equal(journal_read(j, &pos, 1, collect, &c, &next), 1);
+	assert_int_equal(journal_unread_since(j), first);
+	assert_int_equal(journal_read(j, &next, 10, collect, &c, &pos), 1);
+	assert_int_equal(journal_unread_since(j), 0);
+	append_str(j, "three");
+	assert_true(journal_unread_since(j) >= first);
+	assert_int_equal(journal_read(j, &pos, 10, collect, &c, &next), 1);
+	assert_int_equal(journal_unread_since(j), 0);
 	collected_free(&c);
 	journal_close(j);
 	rmtree(dir);
@@ -772,6 +808,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_crc32c_known),
 		cmocka_unit_test(test_crc32c_shift),
 		cmocka_unit_test(test_append_read_commit),
+		cmocka_unit_test(test_unread_since),
 		cmocka_unit_test(test_corrupt_record_skipped),
 		cmocka_unit_test(test_truncated_tail_skipped),
 		cmocka_unit_test(test_size_cap),
