@@ -11,7 +11,8 @@ set -eu
 [ $# -eq 2 ] || { echo "usage: fuzz/build.sh SRCDIR OUTDIR" >&2; exit 1; }
 src=$1 out=$2
 cc=${FUZZ_CC:-clang}
-HARNESSES="addr cfg timeparse journal postconf policy"
+# every fuzz/fuzz_NAME.c is a harness
+HARNESSES=$(cd "$src/fuzz" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
 
 if ! command -v "$cc" >/dev/null 2>&1; then
 	echo "fuzz/build.sh: $cc not found (Debian: clang, libclang-rt-14-dev)" >&2

@@ -15,7 +15,7 @@ top_srcdir=${top_srcdir:?set by make check}
 top_builddir=${top_builddir:?set by make check}
 . "$top_srcdir/tests/milter/lib.sh"
 
-HARNESSES="addr cfg timeparse journal postconf policy"
+HARNESSES=$(cd "$top_srcdir/fuzz" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
 out=$top_builddir/fuzz
 runs=${FUZZ_SMOKE_RUNS:-2000}
 
