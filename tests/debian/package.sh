@@ -269,7 +269,8 @@ tap_ok $? "portmilter -n on the installed configuration: valid, socket and journ
 # ---- the documentation path --------------------------------------------------
 
 # Every path to the Debian notes that the postinst, the unit and README.md
-# name exists once installed (README.Debian.gz alone was installed while
+# name (a file, or the examples directory) exists once installed
+# (README.Debian.gz alone was installed while
 # they all named README.Debian).
 {
 	grep -ho '/usr/share/doc/portmilter/[A-Za-z0-9._-]*' \
@@ -278,7 +279,7 @@ tap_ok $? "portmilter -n on the installed configuration: valid, socket and journ
 } | sort -u >"$PM_TMP/docpaths"
 missing=
 while read -r f; do
-	[ -f "$f" ] || missing="$missing $f"
+	[ -e "$f" ] || missing="$missing $f"
 done <"$PM_TMP/docpaths"
 [ -s "$PM_TMP/docpaths" ] && [ -z "$missing" ]
 tap_ok $? "the notes' path named by the postinst, the unit's Documentation= and README.md exists: $(tr '\n' ' ' <"$PM_TMP/docpaths")" ||

@@ -66,9 +66,25 @@ done
 
 # The tags: Postfix's own for the stock smtp service (no syslog_name),
 # \w+ words for the others, as postfix.conf's _daemon expects.
+# service_of PORT: the name of the inet service listening on PORT, as
+# master.cf spells it ("127.0.0.1:5870", or "127.0.0.1:submission"
+# when apply kept the admin's service on a port with a name).
+service_of() {
+	postconf -c "$E2E_PF" -M 2>/dev/null | while read -r _so_name _so_type _; do
+		[ "$_so_type" = inet ] || continue
+		_so_p=${_so_name##*:}
+		case $_so_p in
+		*[!0-9]*) _so_p=$(getent services "$_so_p/tcp" | awk '{ sub("/.*", "", $2); print $2 }') ;;
+		esac
+		[ "$_so_p" = "$1" ] && { echo "$_so_name"; break; }
+	done
+}
+
 _ok=0
 for n in $PORTS; do
-	tag=$(postconf -c "$E2E_PF" -Ph "127.0.0.1:$(e2e_port "$n")/inet/syslog_name" 2>/dev/null)
+	svc=$(service_of "$(e2e_port "$n")")
+	[ -n "$svc" ] || { _ok=1; tap_diag "port $n: no inet service in master.cf"; }
+	tag=$(postconf -c "$E2E_PF" -Ph "$svc/inet/syslog_name" 2>/dev/null)
 	tag=${tag:-postfix}
 	# Port 25 itself (no offset) is the stock smtp service: postfix/smtpd.
 	if [ "$n" = 25 ] && [ "$E2E_OFFSET" -eq 0 ] && [ "$tag" != postfix ]; then
