@@ -57,17 +57,24 @@ static void pc_keep(struct pc_one *c, const char *param, const char *value,
 		"%s/inet/%s = %s (%s)", c->name, param, value, why));
 }
 
-/* Set -o param=value on the service (text: the drift, may be NULL). */
+/* Set -o param=value on the service (text: the drift, may be NULL).
+ * have may point into the service's final options, which the set
+ * replaces: it is copied first. */
 static struct pc_item *pc_set(struct pc_one *c, const char *param,
 			      const char *value, const char *have, char *text)
 {
+	char *old = have ? xstrdup(have) : NULL;
+	struct pc_item *it;
+
 	if (c->fresh) {
 		free(text);
 		text = NULL;
 	}
 	pc_kv_set(&c->final->over, param, value);
-	return pc_fix(c->plan, PC_I_OVER, c->w->port, pc_strf("%s/inet/%s",
-		      c->name, param), value, have, text);
+	it = pc_fix(c->plan, PC_I_OVER, c->w->port, pc_strf("%s/inet/%s",
+		    c->name, param), value, old, text);
+	free(old);
+	return it;
 }
 
 /* A restriction list: the admin's (or main.cf's) with what we need. */
