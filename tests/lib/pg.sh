@@ -7,6 +7,13 @@
 #                  PGHOST (the socket directory), PGPORT and PGUSER=postgres.
 #                  Returns non-zero (and prints why on stderr) on failure;
 #                  the server log is DIR/log. The port is kept in DIR/port.
+#   pg_test_begin NAME
+#                  the opening of a report test: "1..0 # SKIP" and exit 0
+#                  without PostgreSQL's server binaries, psql on PATH,
+#                  tmp = a new temporary directory (NAME-test.XXXXXX)
+#                  whose cluster is stopped and which is removed on any
+#                  exit; and the TAP helpers ok NAME and not_ok NAME
+#                  [FILE...] (each FILE shown as "# " lines), counting in n
 #   pg_restart DIR start the cluster pg_start made in DIR again (after
 #                  pg_stop), on the same port and socket, and export the
 #                  same PG* variables: clients keep their connection
@@ -156,5 +163,31 @@ pg_stop() {
 	'' | *[!0-9]*) return 0 ;;
 	esac
 	kill -KILL "$_pg_pid" 2>/dev/null
+	return 0
+}
+
+pg_test_begin() {
+	if ! pg_bindir >/dev/null; then
+		echo "1..0 # SKIP PostgreSQL server binaries not found (set PG_BINDIR)"
+		exit 0
+	fi
+	command -v psql >/dev/null 2>&1 || PATH=$(pg_bindir):$PATH
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1-test.XXXXXX") || {
+		echo "Bail out! mktemp failed"
+		exit 1
+	}
+	trap 'pg_stop "$tmp"; rm -rf "$tmp"' EXIT
+	trap 'exit 1' HUP INT TERM
+	n=0
+}
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1))
+	echo "not ok $n - $1"
+	shift
+	for _nf in "$@"; do
+		[ -s "$_nf" ] && sed 's/^/# /' "$_nf" | head -n 40
+	done
 	return 0
 }

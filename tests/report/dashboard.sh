@@ -21,30 +21,9 @@ report=${PORTMILTER_REPORT:-$builddir/report/portmilter-report}
 chromium=${CHROMIUM:-$(command -v chromium || true)}
 . "$srcdir/tests/lib/pg.sh"
 
-if ! pg_bindir >/dev/null; then
-	echo "1..0 # SKIP PostgreSQL server binaries not found (set PG_BINDIR)"
-	exit 0
-fi
-command -v psql >/dev/null 2>&1 || PATH=$(pg_bindir):$PATH
+tmp='' n=0	# both set by pg_test_begin (tests/lib/pg.sh)
+pg_test_begin dashboard	# skip, psql, $tmp and its cleanup, ok/not_ok
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dashboard-test.XXXXXX") || {
-	echo "Bail out! mktemp failed"
-	exit 1
-}
-trap 'pg_stop "$tmp"; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1))
-	echo "not ok $n - $1"
-	shift
-	for f in "$@"; do
-		[ -s "$f" ] && sed 's/^/# /' "$f" | head -n 40
-	done
-	return 0
-}
 skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 check() { # check NAME STATUS [FILES...]
 	_name=$1 _st=$2; shift 2

@@ -19,34 +19,11 @@ report=${PORTMILTER_REPORT:-$builddir/report/portmilter-report}
 sqldir=$srcdir/sql
 . "$srcdir/tests/lib/pg.sh"
 
-if ! pg_bindir >/dev/null; then
-	echo "1..0 # SKIP PostgreSQL server binaries not found (set PG_BINDIR)"
-	exit 0
-fi
-if ! command -v psql >/dev/null 2>&1; then
-	PATH=$(pg_bindir):$PATH
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/report-test.XXXXXX") || {
-	echo "Bail out! mktemp failed"
-	exit 1
-}
-trap 'pg_stop "$tmp"; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
+tmp='' n=0	# both set by pg_test_begin (tests/lib/pg.sh)
+pg_test_begin report	# skip, psql, $tmp and its cleanup, ok/not_ok
 
 # ---- TAP helpers ------------------------------------------------------------
 
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1))
-	echo "not ok $n - $1"
-	shift
-	for f in "$@"; do
-		[ -s "$f" ] && sed 's/^/# /' "$f" | head -n 40
-	done
-	return 0
-}
 # check NAME COMMAND...: the command succeeds.
 check() {
 	name=$1; shift
