@@ -188,12 +188,21 @@ pm_stop() {
 	_sp_killed=0
 	[ -n "$PM_PID" ] || return 0
 	kill -TERM "$PM_PID" 2>/dev/null
+	# A process that is exiting can look gone for one reading of
+	# /proc and running at the next (seen once in the ASan build: the
+	# loop ended, the check after it said alive, and a milter that
+	# exited 0 was counted as killed).  It counts as gone after two
+	# readings in a row; SIGKILL only when the time is up.
 	_sp_i=0
-	while pm_alive && [ "$_sp_i" -lt "$_sp_max" ]; do
+	while [ "$_sp_i" -lt "$_sp_max" ]; do
+		if ! pm_alive; then
+			sleep 0.05
+			pm_alive || break
+		fi
 		sleep 0.1
 		_sp_i=$((_sp_i + 1))
 	done
-	if pm_alive; then
+	if [ "$_sp_i" -ge "$_sp_max" ] && pm_alive; then
 		kill -KILL "$PM_PID" 2>/dev/null
 		_sp_killed=1
 	fi
