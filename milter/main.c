@@ -176,13 +176,24 @@ static void signals_setup(void)
 		msg_fatal("pthread_sigmask failed");
 }
 
-/* The directory part of path ("." for a bare name), malloc'd. */
-static char *path_dir(const char *path)
+/*
+ * The directory part of path ("." for a bare name) into dir[PATH_MAX].
+ * No allocation: the start-up checks that use it end in msg_fatal(),
+ * which would leave a malloc'd copy behind (LeakSanitizer saw one).
+ */
+static void path_dir(const char *path, char dir[PATH_MAX])
 {
 	const char *slash = strrchr(path, '/');
+	size_t len = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
 
-	return slash == NULL ? xstrdup(".") :
-	       xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	if (slash == NULL) {
+		strcpy(dir, ".");
+		return;
+	}
+	if (len >= PATH_MAX)
+		msg_fatal("%s: path too long", path);
+	memcpy(dir, path, len);
+	dir[len] = '\0';
 }
 
 static const char *path_base(const char *path)
@@ -213,7 +224,7 @@ static const char *socket_path(const char *socket)
 static void socket_open(const char *socket)
 {
 	const char *path = socket_path(socket);
-	char *dir, why[PATH_MAX + 256];
+	char dir[PATH_MAX], why[PATH_MAX + 256];
 	struct stat st;
 	bool ok;
 
@@ -222,7 +233,7 @@ static void socket_open(const char *socket)
 			msg_fatal("cannot open milter socket %s", socket);
 		return;
 	}
-	dir = path_dir(path);
+	path_dir(path, dir);
 	if (runas_can_create(dir)) {
 		runas_user();
 		ok = smfi_opensocket(true) == MI_SUCCESS;
@@ -242,7 +253,6 @@ static void socket_open(const char *socket)
 			     AT_SYMLINK_NOFOLLOW) != 0)
 			msg_fatal("chown %s: %s", path, strerror(errno));
 	}
-	free(dir);
 }
 
 /*
@@ -319,7 +329,7 @@ struct pidfile {
 
 static void pidfile_open(struct pidfile *pf, const char *path)
 {
-	char *dir;
+	char dir[PATH_MAX];
 	struct stat st;
 	int saved = 0;
 
@@ -327,7 +337,7 @@ static void pidfile_open(struct pidfile *pf, const char *path)
 	pf->dirfd = pf->fd = -1;
 	if (path == NULL)
 		return;
-	dir = path_dir(path);
+	path_dir(path, dir);
 	if (runas_name() != NULL) {
 		if (!runas_can_create(dir))
 			msg_fatal("-P %s: %s cannot create files in %s, so the daemon "
@@ -347,7 +357,6 @@ static void pidfile_open(struct pidfile *pf, const char *path)
 		msg_fatal("open %s: %s", path, strerror(saved));
 	if (fstat(pf->fd, &st) != 0 || !S_ISREG(st.st_mode))
 		msg_fatal("%s: not a regular file", path);
-	free(dir);
 }
 
 /* Written by the final process, after the fork. */
