@@ -12,6 +12,7 @@ debhelper dpkg-dev lintian fakeroot
 libxml2-utils python3
 clang libclang-rt-14-dev
 chromium prometheus libmicrohttpd-dev
+libcurl4-openssl-dev libmaxminddb-dev libmaxmind-db-writer-perl
 fail2ban postfwd
 man-db groff-base
 dovecot-core
