@@ -20,20 +20,13 @@
 
 bool notify_errf(char **err, const char *fmt, ...)
 {
+	char buf[1024];		/* a message: longer ones are cut */
 	va_list ap;
-	int n;
-	char *s;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	s = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	*err = s;
+	*err = xstrdup(buf);
 	return false;
 }
 

@@ -88,7 +88,8 @@ bool notify_webhook_post(void *handle, const struct notify_cfg *cfg,
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(cfg->webhook_timeout_s > 0 ? cfg->webhook_timeout_s : 10));
+	curl_easy_setopt(c, CURLOPT_TIMEOUT,
+			 cfg->webhook_timeout_s > 0 ? (long)cfg->webhook_timeout_s : 10L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (cfg->webhook_ca_file != NULL)
