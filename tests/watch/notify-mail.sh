@@ -12,6 +12,9 @@
 #
 # Environment: top_srcdir, top_builddir (set by the automake harness).
 
+# Set by notify-lib.sh (named here: shellcheck does not read it).
+srcdir='' tmp='' n=0 rc=0
+# shellcheck source=tests/watch/notify-lib.sh
 . "${top_srcdir:-.}/tests/watch/notify-lib.sh"
 
 notify_begin notify-mail
