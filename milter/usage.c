@@ -56,7 +56,7 @@ static struct {
  * $1 node, $2 start (epoch seconds), $3 span (seconds), $4 the previous
  * snapshot (the incremental read only). */
 #define SQL_ROWS \
-	"SELECT pg_catalog.extract(epoch FROM u.at)::bigint, u.port, u.login," \
+	"SELECT pg_catalog.date_part('epoch', u.at)::bigint, u.port, u.login," \
 	" pg_catalog.host(u.client), u.messages, u.recipients, u.kbytes" \
 	" FROM portmilter.usage AS u" \
 	" WHERE u.at >= pg_catalog.now() - $3::bigint * interval '1 second'" \
