@@ -185,8 +185,8 @@ static bool connect_db(const char *conninfo, char *err, size_t errlen)
 	PQclear(r);
 	if (version < USAGE_SCHEMA || version > PM_SCHEMA_VERSION)
 		return false;
-	msg_info("usage: connected to database %s: learning the other nodes' "
-		 "budget usage every %d s", PQdb(U.conn), USAGE_PULL_SECONDS);
+	msg_info("usage: connected to database %s (sending budgets across "
+		 "nodes, read every %d s)", PQdb(U.conn), USAGE_PULL_SECONDS);
 	return true;
 }
 
@@ -356,22 +356,28 @@ static bool round_once(void)
 	if (cfg == NULL)
 		return true;
 	span = span_of(cfg);
-	if (span == 0) {		/* no budgets: nothing to learn */
-		if (U.conn != NULL)
-			disconnect();
-		free(U.snapshot);
+	if (span == 0) {		/* no budgets: nothing to learn, only */
+		free(U.snapshot);	/* the table to keep short */
 		U.snapshot = NULL;
-		cfg_unref(cfg);
-		return true;
+		if (U.conn != NULL && time(NULL) - U.pruned < PRUNE_EVERY) {
+			cfg_unref(cfg);
+			return true;
+		}
 	}
 	if (U.conn != NULL && (PQstatus(U.conn) != CONNECTION_OK ||
 			       strcmp(U.conninfo, cfg->database) != 0))
 		disconnect();
 	if (U.conn == NULL && !connect_db(cfg->database, err, sizeof(err))) {
 		disconnect();
-		log_down(err);
+		if (span > 0)
+			log_down(err);
 		cfg_unref(cfg);
 		return false;
+	}
+	if (span == 0) {
+		prune(0);
+		cfg_unref(cfg);
+		return true;
 	}
 	first = U.snapshot == NULL;
 	if (!pull(cfg, span, &n, err, sizeof(err))) {

@@ -24,7 +24,8 @@
  * made on has a budget for that login or address (the same rule as the
  * local count, milter.c), under the same key (budget_key()). About
  * every minute it deletes the rows older than the longest window
- * (usage_prune()).
+ * (usage_prune()); without any budget it only does that, keeping one
+ * minute (the trigger writes usage whatever the configuration).
  *
  * The database down, or its schema older than 008: the budgets count
  * this node's usage only; that is logged at most once a minute, the

@@ -30,7 +30,7 @@ stop_a() {
 	PM_PID=$_sa_pid
 	return "$_sa_rc"
 }
-# shellcheck disable=SC2016 # run by pm_cleanup
+# shellcheck disable=SC2016,SC2034 # run by pm_cleanup (tests/milter/lib.sh)
 PM_CLEANUP_HOOK='stop_a; pg_stop "$PM_TMP/pg"'
 
 node_conf() {	# NAME
@@ -47,14 +47,14 @@ limit_messages = 4/1h
 EOF
 }
 
-# start_node NAME: the daemon on $PM_TMP/NAME.sock, log NAME.K.log
+# start_node NAME: the daemon on $PM_TMP/NAME.sock (PM_PID), its log
+# NAME.K.log in SN_LOG
 start_node() {
 	REC_STARTS=$((REC_STARTS + 1))
-	eval "LOG_$1=\$PM_TMP/$1.\$REC_STARTS.log"
-	eval "_sn_log=\$LOG_$1"
-	if ! pm_start "$PM_TMP/$1.conf" "unix:$PM_TMP/$1.sock" "$_sn_log"; then
+	SN_LOG=$PM_TMP/$1.$REC_STARTS.log
+	if ! pm_start "$PM_TMP/$1.conf" "unix:$PM_TMP/$1.sock" "$SN_LOG"; then
 		echo "Bail out! node $1 did not start"
-		tap_diag_file "$_sn_log"
+		tap_diag_file "$SN_LOG"
 		exit 99
 	fi
 }
@@ -63,10 +63,11 @@ node_conf a
 node_conf b
 start_node a
 A_PID=$PM_PID
+LOG_a=$SN_LOG
 start_node b
 B_PID=$PM_PID
+LOG_b=$SN_LOG
 # PM_PID is B from now on; A is A_PID.
-# shellcheck disable=SC2154 # LOG_a, LOG_b are set by start_node (eval)
 PM_LOG=$LOG_b
 export PM_LOG
 PM_SOCKET=unix:$PM_TMP/b.sock
@@ -229,6 +230,7 @@ stop_a
 tap_ok $? "node A stopped on SIGTERM (status $A_STATUS)"
 start_node a
 A_PID=$PM_PID
+LOG_a=$SN_LOG
 PM_PID=$B_PID
 pm_wait_log "$LOG_a" "usage: loaded" 100
 tap_ok $? "node A restarted and loaded the usage"
