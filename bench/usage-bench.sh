@@ -80,10 +80,11 @@ batch() {
 for mode in with without; do
 	[ "$mode" = without ] &&
 		q -c "ALTER TABLE portmilter.events DISABLE TRIGGER events_usage"
-	total=0
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	total=0 k=0
+	while [ "$k" -lt 20 ]; do
 		t=$(batch)
 		total=$(echo "$total + $t" | bc)
+		k=$((k + 1))
 	done
 	echo "   $mode the trigger: $(echo "scale=1; $total / 20" | bc) ms per 2000-event batch"
 done
