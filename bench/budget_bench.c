@@ -7,7 +7,9 @@
  * then times CHECKS budget_check() calls (messages, two windows) on
  * random logins among them, and one charge each. Prints ns per call,
  * the entries held and the resident memory they added (VmRSS of
- * /proc/self/status). Nothing is asserted: figures for README.md.
+ * /proc/self/status); then the same once every user also has usage
+ * learnt from another node (budget_remote_add: a second set of rings).
+ * Nothing is asserted: figures for README.md.
  *
  * usage: budget_bench [USERS [CHECKS]]
  */
@@ -107,6 +109,33 @@ int main(int argc, char **argv)
 	printf("budget_charge (new user): %.0f ns\n", (t1 - t0) / users * 1e9);
 	printf("budget_check (2 windows, random user among %ld): %.0f ns "
 	       "(key formatting subtracted; %ld spent)\n", users,
+	       ((t2 - t1) - (t3 - t2)) / checks * 1e9, hits);
+	/* every user also seen on another node: remote rings too */
+	rss0 = rss_kib();
+	t0 = now();
+	for (long i = 0; i < users; i++) {
+		snprintf(key, sizeof(key), "u:user%ld@example.com", i);
+		budget_remote_add(b, key, 1, 3, 20, t - 600, t);
+	}
+	t1 = now();
+	rss1 = rss_kib();
+	srand(7);
+	hits = 0;
+	for (long i = 0; i < checks; i++) {
+		snprintf(key, sizeof(key), "u:user%ld@example.com",
+			 (long)rand() % users);
+		hits += budget_check(b, key, lim, CFG_LIMIT_MESSAGES, 1, t, &over);
+	}
+	t2 = now();
+	for (long i = 0; i < checks; i++)
+		snprintf(key, sizeof(key), "u:user%ld@example.com",
+			 (long)rand() % users);
+	t3 = now();
+	printf("every user also on another node: %.1f MiB more (%.0f bytes "
+	       "per user)\n", (double)(rss1 - rss0) / 1024.0,
+	       (double)(rss1 - rss0) * 1024.0 / (double)users);
+	printf("budget_remote_add: %.0f ns\n", (t1 - t0) / users * 1e9);
+	printf("budget_check with remote usage: %.0f ns (%ld spent)\n",
 	       ((t2 - t1) - (t3 - t2)) / checks * 1e9, hits);
 	budget_free(b);
 	cfg_unref(cfg);

@@ -5,8 +5,12 @@
  * and a list of its entries from the most to the least recently
  * charged. An entry holds one struct budget_ring per meter of the
  * layout (one meter per distinct window of each limit key, from the
- * configuration), then its key. Only budget_charge() creates entries: a
- * check on an unknown key sees zero usage and allocates nothing.
+ * configuration), then its key; the other nodes' usage, once some was
+ * learnt, in a second array of rings of the same layout (e->remote, NULL
+ * until then: a user seen on this node only costs a pointer and its
+ * checks one more test). Only budget_charge() and budget_remote_add()
+ * create entries: a check on an unknown key sees zero usage and
+ * allocates nothing.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -68,6 +72,21 @@ void budget_ring_add(struct budget_ring *r, uint32_t width, uint64_t now,
 	*slot = n >= UINT32_MAX - *slot ? UINT32_MAX : *slot + (uint32_t) n;
 }
 
+void budget_ring_add_at(struct budget_ring *r, uint32_t width, uint64_t now,
+			uint64_t when, uint64_t n)
+{
+	uint64_t idx = when / width;
+	uint32_t *slot;
+
+	budget_ring_advance(r, width, now);
+	if (idx > r->head)
+		idx = r->head;		/* from the future: counts now */
+	if (r->head - idx >= BUDGET_SLOTS)
+		return;			/* drained already */
+	slot = &r->b[idx % BUDGET_SLOTS];
+	*slot = n >= UINT32_MAX - *slot ? UINT32_MAX : *slot + (uint32_t) n;
+}
+
 /* ---- the table -------------------------------------------------------------- */
 
 struct budget_layout {
@@ -85,6 +104,7 @@ struct bentry {
 	uint32_t hash;
 	uint32_t keylen;
 	uint64_t last;				/* time of the last charge */
+	struct budget_ring *remote;		/* layout.n, or NULL */
 	struct budget_ring ring[];		/* layout.n, then the key */
 };
 
@@ -183,6 +203,7 @@ void budget_free(struct budget *b)
 	for (int i = 0; i < BUDGET_SHARDS; i++) {
 		for (e = b->shard[i].head; e != NULL; e = next) {
 			next = e->next;
+			free(e->remote);
 			free(e);
 		}
 		free(b->shard[i].tab);
@@ -243,6 +264,7 @@ static void shard_remove(struct bshard *s, struct bentry *e)
 		p = &(*p)->hnext;
 	*p = e->hnext;
 	lru_unlink(s, e);
+	free(e->remote);
 	free(e);
 	s->count--;
 }
@@ -285,6 +307,22 @@ static void shard_evict(struct budget *b, struct bshard *s, uint64_t now)
 		shard_remove(s, s->tail);
 }
 
+/* The entry of key, made if needed, moved to the hot end. */
+static struct bentry *shard_take(struct bshard *s, const char *key, size_t len,
+				 uint32_t hash, unsigned nmeters)
+{
+	struct bentry *e = shard_find(s, key, len, hash, nmeters);
+
+	if (e == NULL) {
+		e = bentry_new(key, len, hash, nmeters);
+		shard_insert(s, e);
+	} else {
+		lru_unlink(s, e);
+		lru_push(s, e);
+	}
+	return e;
+}
+
 bool budget_check(struct budget *b, const char *key,
 		  const struct cfg_limits *limits, enum cfg_limit_key k,
 		  uint64_t pending, uint64_t now, struct budget_over *over)
@@ -307,9 +345,14 @@ bool budget_check(struct budget *b, const char *key,
 
 		m = layout_meter(l, k, lim->window);
 		used = 0;
-		if (e != NULL && m >= 0)
+		if (e != NULL && m >= 0) {
 			used = budget_ring_sum(&e->ring[m], l->width[m],
 					       l->window[m], now);
+			if (e->remote != NULL)
+				used += budget_ring_sum(&e->remote[m],
+							l->width[m],
+							l->window[m], now);
+		}
 		if (k == CFG_LIMIT_BYTES) {
 			used *= 1024;
 			hit = used >= lim->max || used + pending > lim->max;
@@ -342,14 +385,7 @@ void budget_charge(struct budget *b, const char *key, uint64_t nrcpt,
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
-	e = shard_find(s, key, len, hash, l->n);
-	if (e == NULL) {
-		e = bentry_new(key, len, hash, l->n);
-		shard_insert(s, e);
-	} else {
-		lru_unlink(s, e);
-		lru_push(s, e);
-	}
+	e = shard_take(s, key, len, hash, l->n);
 	if (now > e->last)
 		e->last = now;
 	for (int k = 0; k < CFG_NLIMITS; k++)
@@ -360,6 +396,66 @@ void budget_charge(struct budget *b, const char *key, uint64_t nrcpt,
 		}
 	shard_evict(b, s, now);
 	pthread_mutex_unlock(&s->lock);
+}
+
+void budget_remote_add(struct budget *b, const char *key, uint64_t nmsg,
+		       uint64_t nrcpt, uint64_t kbytes, uint64_t when,
+		       uint64_t now)
+{
+	size_t len = strlen(key);
+	uint32_t hash = budget_hash(key, len);
+	struct bshard *s = shard_of(b, hash);
+	const struct budget_layout *l;
+	const uint64_t add[CFG_NLIMITS] = { nmsg, nrcpt, kbytes };
+	struct bentry *e;
+
+	pthread_mutex_lock(&s->lock);
+	l = &b->layout;
+	if (l->n == 0 || when > now || now - when >= l->span) {
+		pthread_mutex_unlock(&s->lock);
+		return;		/* no budgets, or drained from every window */
+	}
+	e = shard_take(s, key, len, hash, l->n);
+	if (e->remote == NULL)
+		e->remote = xcalloc(l->n, sizeof(*e->remote));
+	if (when > e->last)
+		e->last = when;
+	for (int k = 0; k < CFG_NLIMITS; k++)
+		for (unsigned i = 0; i < l->nwin[k]; i++) {
+			unsigned m = l->first[k] + i;
+
+			budget_ring_add_at(&e->remote[m], l->width[m], now,
+					   when, add[k]);
+		}
+	shard_evict(b, s, now);
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool budget_usage(struct budget *b, const char *key, enum cfg_limit_key k,
+		  unsigned window, uint64_t now, uint64_t *local,
+		  uint64_t *remote)
+{
+	size_t len = strlen(key);
+	uint32_t hash = budget_hash(key, len);
+	struct bshard *s = shard_of(b, hash);
+	const struct budget_layout *l;
+	struct bentry *e;
+	int m;
+
+	*local = *remote = 0;
+	pthread_mutex_lock(&s->lock);
+	l = &b->layout;
+	m = layout_meter(l, k, window);
+	e = m >= 0 ? shard_find(s, key, len, hash, l->n) : NULL;
+	if (e != NULL) {
+		*local = budget_ring_sum(&e->ring[m], l->width[m], l->window[m],
+					 now);
+		if (e->remote != NULL)
+			*remote = budget_ring_sum(&e->remote[m], l->width[m],
+						  l->window[m], now);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return m >= 0;
 }
 
 /* Rebuild one shard's entries for a new layout, keeping the rings of
@@ -386,9 +482,15 @@ static void shard_migrate(struct bshard *s, const struct budget_layout *from,
 		next = e->prev;
 		n = bentry_new(bentry_key(e, from->n), e->keylen, e->hash, to->n);
 		n->last = e->last;
+		if (e->remote != NULL && to->n > 0)
+			n->remote = xcalloc(to->n, sizeof(*n->remote));
 		for (unsigned m = 0; m < to->n; m++)
-			if (map[m] >= 0)
+			if (map[m] >= 0) {
 				n->ring[m] = e->ring[map[m]];
+				if (n->remote != NULL)
+					n->remote[m] = e->remote[map[m]];
+			}
+		free(e->remote);
 		free(e);
 		shard_insert(s, n);
 	}

@@ -8,7 +8,14 @@
  * IPv6 its /64). The counters of a key are shared by every port: a port's
  * limit_* are checked against the key's usage on all ports, so a user
  * does not get three budgets by using 587, 5870 and 12345 (give those
- * ports the same limits, "like = 587"). Usage is this node's only.
+ * ports the same limits, "like = 587").
+ *
+ * Other nodes. Besides this node's counts (budget_charge), each key
+ * holds the other nodes' usage apart (budget_remote_add, fed by the
+ * usage puller, milter/usage.h), in rings of the same windows, placed at
+ * the time it happened: a check compares the sum of both with the limit.
+ * The two are never mixed, so nothing this node counted is learnt again
+ * from the database.
  *
  * What is counted (budget_charge, at end of message, only when the
  * message is accepted): 1 message, the recipients accepted, the size in
@@ -59,6 +66,10 @@ uint64_t budget_ring_sum(struct budget_ring *r, uint32_t width,
 			 uint32_t window, uint64_t now);
 void budget_ring_add(struct budget_ring *r, uint32_t width, uint64_t now,
 		     uint64_t n);
+/* Add n at time when <= now (a later one counts at now); nothing if the
+ * slot of when has already drained out of the ring. */
+void budget_ring_add_at(struct budget_ring *r, uint32_t width, uint64_t now,
+			uint64_t when, uint64_t n);
 /* The slot width of a window. */
 uint32_t budget_width(uint32_t window);
 
@@ -94,6 +105,25 @@ bool budget_check(struct budget *b, const char *key,
 /* Count an accepted message: 1 message, nrcpt recipients, size bytes. */
 void budget_charge(struct budget *b, const char *key, uint64_t nrcpt,
 		   uint64_t size, uint64_t now);
+
+/*
+ * Another node's usage of key: nmsg messages, nrcpt recipients and
+ * kbytes KiB, which happened at time when (same clock as now; a time
+ * after now counts at now). Counted in every window like a charge made
+ * then, but apart from this node's counts; usage older than every
+ * window (now - when >= the longest window plus its slot) is ignored,
+ * and without any budget configured nothing is kept.
+ */
+void budget_remote_add(struct budget *b, const char *key, uint64_t nmsg,
+		       uint64_t nrcpt, uint64_t kbytes, uint64_t when,
+		       uint64_t now);
+
+/* Key k's usage in the configured window (seconds) at now: this node's
+ * (bytes in KiB) in *local, the other nodes' in *remote; false (both 0)
+ * if no budget has that window. For tests and reports. */
+bool budget_usage(struct budget *b, const char *key, enum cfg_limit_key k,
+		  unsigned window, uint64_t now, uint64_t *local,
+		  uint64_t *remote);
 
 /* Entries held (for tests and the benchmark). */
 size_t budget_entries(struct budget *b);

@@ -58,6 +58,7 @@
 #include "journal.h"
 #include "recorder.h"
 #include "runas.h"
+#include "usage.h"
 #include "util.h"
 
 #define DRAIN_SECONDS 30	/* how long SIGTERM waits for sessions */
@@ -540,6 +541,7 @@ int main(int argc, char **argv)
 			  cfg->journal_directory, strerror(errno));
 	pidfile_write(&pidfile);
 	recorder_start(cfg);
+	usage_start();
 	{
 		char err[512];
 
@@ -559,6 +561,7 @@ int main(int argc, char **argv)
 	drain();
 	metrics_stop();
 	logreader_stop();
+	usage_stop();
 	recorder_close(SHIP_SECONDS);
 	pidfile_remove(&pidfile);
 	close(lockfd);

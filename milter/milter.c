@@ -464,13 +464,25 @@ static sfsistat refuse(SMFICTX *ctx, struct connctx *cc, const char *stage,
 
 /* ---- budgets ------------------------------------------------------------- */
 
-/* Seconds on the monotonic clock (budgets never see wall-clock steps). */
-static uint64_t budget_now(void)
+/* Seconds on the monotonic clock (budgets never see wall-clock steps),
+ * from MILTER_BUDGET_EPOCH on: another node's usage up to the longest
+ * window old can be placed in the past even just after a boot. */
+uint64_t milter_budget_now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec + 1;
+	return (uint64_t) ts.tv_sec + MILTER_BUDGET_EPOCH;
+}
+
+struct budget *milter_budgets(void)
+{
+	struct budget *b;
+
+	pthread_mutex_lock(&cfg_lock);
+	b = budgets;
+	pthread_mutex_unlock(&cfg_lock);
+	return b;
 }
 
 /* The SIZE= of MAIL FROM's ESMTP parameters; 0 if none or not a number. */
@@ -549,7 +561,7 @@ static bool budget_spent(struct connctx *cc, const char *stage,
 	if (cc->msg.budget_key[0] == '\0' ||
 	    !budget_check(budgets, cc->msg.budget_key,
 			  budget_limits(cc->cfg, p, budget_login(cc), k), k,
-			  pending, budget_now(), &over))
+			  pending, milter_budget_now(), &over))
 		return false;
 	*v = policy_limit(p, k, &over.limit);
 	metrics_budget_hit(cc->facts.port, k, v->monitor);
@@ -913,7 +925,7 @@ static sfsistat pm_eom(SMFICTX *ctx)
 		r = refuse(ctx, cc, "END-OF-MESSAGE", &full, NULL);
 	} else if (cc->msg.budget_key[0] != '\0') {
 		budget_charge(budgets, cc->msg.budget_key, cc->facts.nrcpt,
-			      cc->msg.size, budget_now());
+			      cc->msg.size, milter_budget_now());
 	}
 	txn_reset(cc);
 	return r;

@@ -18,6 +18,10 @@
  *   auth [--user U] [--ip ADDR|CIDR] [--port N]
  *                           failed logins (from Postfix's log) per user,
  *                           client address and port
+ *   limits [--port N] [--near PCT]
+ *                           who has used PCT % (default 80) or more of a
+ *                           sending budget of the config file, per port
+ *                           (the budgets' own windows, not --since)
  *   migrate [--sql-dir DIR] apply the sql/NNN_*.sql not yet applied
  *
  * The database: -d CONNINFO, else the "database" key of the config file
@@ -55,6 +59,8 @@ enum {
 	OPT_TLS = 1 << 4,	/* --below, --min-tls-version */
 	OPT_OUTPUT = 1 << 5,	/* -o */
 	OPT_AUTH = 1 << 6,	/* --user, --ip */
+	OPT_FORMAT = 1 << 7,	/* --format (with OPT_WINDOW, or alone) */
+	OPT_NEAR = 1 << 8,	/* --near */
 };
 
 struct opts {
@@ -65,6 +71,7 @@ struct opts {
 	const char *port_text, *by, *limit_text, *sql_dir;
 	const char *below, *min_tls, *output;
 	const char *user_text, *ip_text;	/* auth */
+	const char *near_text;		/* limits */
 	unsigned given;			/* OPT_* bits of the options seen */
 	char **args;			/* COMMAND and its arguments */
 	int nargs;
@@ -76,6 +83,7 @@ struct opts {
 	bool by_user;
 	bool port_given;		/* o->port holds a port */
 	int tls_rank;			/* --below or --min-tls-version */
+	int near;			/* limits: percentage */
 };
 
 struct command {
@@ -114,6 +122,9 @@ static void usage(FILE *fp)
 		"  dashboard -o FILE.html     one self-contained HTML page of charts and tables\n"
 		"  auth [--user U] [--ip ADDR|CIDR] [--port N]\n"
 		"                            failed logins per user, address and port\n"
+		"  limits [--port N] [--near PCT]\n"
+		"                            who used PCT %% (default 80) or more of a sending\n"
+		"                            budget of CONFIG, per port, in its own window\n"
 		"  migrate [--sql-dir DIR]   apply the schema migrations (default %s)\n"
 		"times (UTC unless a zone is given): YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]',\n"
 		"  ISO 8601 (2024-03-10T08:00:00Z, ...+02:00), or relative 30m, 24h, 7d, 2w;\n"
@@ -326,6 +337,31 @@ static int cmd_auth(PGconn *conn, const struct opts *o)
 	return show(conn, o, sql_auth[o->format == OUT_JSON], 5, params);
 }
 
+static int cmd_limits(PGconn *conn, const struct opts *o)
+{
+	const char *path = o->config ? o->config : CFG_DEFAULT_PATH;
+	char *errors = NULL;
+	struct cfg *cfg;
+	bool ok;
+
+	if (!db_schema_ok(conn, LIMITS_SCHEMA_NEEDED))
+		return REPORT_EXIT_RUNTIME;
+	if ((cfg = cfg_load(path, &errors)) == NULL) {
+		size_t n = errors ? strlen(errors) : 0;
+
+		while (n > 0 && errors[n - 1] == '\n')
+			errors[--n] = '\0';
+		report_error("limits: cannot read the budgets:\n%s",
+			     errors ? errors : path);
+		free(errors);
+		return REPORT_EXIT_RUNTIME;
+	}
+	ok = limits_report(conn, cfg, o->port_given ? o->port : NULL, o->near,
+			   o->format);
+	cfg_unref(cfg);
+	return ok ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
 static int cmd_migrate(PGconn *conn, const struct opts *o)
 {
 	return migrate_run(conn, o->sql_dir ? o->sql_dir : SQLDIR, stdout) ?
@@ -342,6 +378,7 @@ static const struct command commands[] = {
 	{"tls-preview", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls_preview},
 	{"dashboard", 0, OPT_WINDOW | OPT_OUTPUT, cmd_dashboard},
 	{"auth", 0, OPT_WINDOW | OPT_PORT | OPT_AUTH, cmd_auth},
+	{"limits", 0, OPT_FORMAT | OPT_PORT | OPT_NEAR, cmd_limits},
 	{"migrate", 0, OPT_MIGRATE, cmd_migrate},
 };
 
@@ -350,7 +387,7 @@ static const struct command commands[] = {
 static void parse_options(int argc, char **argv, struct opts *o)
 {
 	enum { O_SINCE = 256, O_UNTIL, O_FORMAT, O_PORT, O_BY, O_LIMIT, O_SQLDIR,
-	       O_BELOW, O_MIN_TLS, O_USER, O_IP };
+	       O_BELOW, O_MIN_TLS, O_USER, O_IP, O_NEAR };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"conninfo", required_argument, NULL, 'd'},
@@ -367,6 +404,7 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		{"output", required_argument, NULL, 'o'},
 		{"user", required_argument, NULL, O_USER},
 		{"ip", required_argument, NULL, O_IP},
+		{"near", required_argument, NULL, O_NEAR},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -383,11 +421,12 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		case O_FORMAT:
 			if (!out_format_parse(optarg, &o->format))
 				usage_error("--format must be table, csv or json");
-			o->given |= OPT_WINDOW;
+			o->given |= OPT_FORMAT;
 			break;
 		case O_PORT: o->port_text = optarg; o->given |= OPT_PORT; break;
 		case O_USER: o->user_text = optarg; o->given |= OPT_AUTH; break;
 		case O_IP: o->ip_text = optarg; o->given |= OPT_AUTH; break;
+		case O_NEAR: o->near_text = optarg; o->given |= OPT_NEAR; break;
 		case O_BY: o->by = optarg; o->given |= OPT_TOP; break;
 		case O_LIMIT: o->limit_text = optarg; o->given |= OPT_TOP; break;
 		case O_SQLDIR: o->sql_dir = optarg; o->given |= OPT_MIGRATE; break;
@@ -498,6 +537,18 @@ static void parse_target(const struct command *cmd, struct opts *o)
 		if (o->limit_text && !str_to_long(o->limit_text, 1, TOP_MAX, &v))
 			usage_error("top: --limit must be 1..%d", TOP_MAX);
 		snprintf(o->limit, sizeof(o->limit), "%ld", v);
+	} else if (strcmp(cmd->name, "limits") == 0) {
+		if (o->port_text) {
+			if (!str_to_long(o->port_text, 1, 65535, &v))
+				usage_error("limits: --port must be a port number "
+					    "1..65535");
+			snprintf(o->port, sizeof(o->port), "%ld", v);
+			o->port_given = true;
+		}
+		v = 80;
+		if (o->near_text && !str_to_long(o->near_text, 0, 1000, &v))
+			usage_error("limits: --near must be a percentage 0..1000");
+		o->near = (int) v;
 	} else if (strcmp(cmd->name, "auth") == 0) {
 		struct pm_cidr net;
 		const char *why;
@@ -540,7 +591,7 @@ static const struct command *parse_command(struct opts *o)
 	if (o->nargs - 1 != cmd->nargs)
 		usage_error("%s takes %d argument%s", cmd->name, cmd->nargs,
 			    cmd->nargs == 1 ? "" : "s");
-	if (o->given & ~cmd->opts)
+	if (o->given & ~(cmd->opts | (cmd->opts & OPT_WINDOW ? OPT_FORMAT : 0)))
 		usage_error("%s: option not valid for this command", cmd->name);
 	parse_target(cmd, o);
 	if (cmd->opts & OPT_WINDOW)

@@ -8,6 +8,7 @@
  *   db.c         db_*   connect, run parameterized queries, schema check
  *   migrate.c    migrate_run: apply sql/NNN_*.sql in order
  *   tls.c        tls_*  TLS versions in use, a min_tls_version preview
+ *   limits.c     limits_report: who is near or over a sending budget
  *   dashboard.c  dashboard_write: the HTML dashboard page
  *   chart.c      chart_*  its SVG charts and data tables
  *
@@ -158,6 +159,26 @@ bool tls_usage(PGconn *conn, const struct tls_request *q);
  * and rejected as things were. false after report_error on failure.
  */
 bool tls_preview(PGconn *conn, const struct tls_request *q);
+
+/* ---- limits.c --------------------------------------------------------- */
+
+/* The schema version of portmilter.usage (sql/008_usage.sql). */
+#define LIMITS_SCHEMA_NEEDED 8
+
+struct cfg;
+
+/*
+ * portmilter-report limits: per port (port: decimal, NULL = every port)
+ * and budget key (login, else client address or /64) that used it
+ * within the longest window, each limit of cfg that applies there (the
+ * class's where the login's class sets that key, else the port's) whose
+ * usage over every port and node in the last WINDOW seconds is at least
+ * near % of it: port, user, class, limit, budget, used, percent, status
+ * (near, spent: = N, over: > N). Fullest first. false after
+ * report_error on failure.
+ */
+bool limits_report(PGconn *conn, const struct cfg *cfg, const char *port,
+		   int near, enum out_format format);
 
 /* ---- dashboard.c, chart.c ------------------------------------------- */
 

@@ -191,6 +191,26 @@ case("limit_bytes 4k/1h (5873): the size counts at end of message",
 		     "limit_bytes", "Sending limit reached: 4k bytes per 1h")
 end)
 
+case("limit_bytes 4k/1h (5873): MAIL refused when the declared SIZE= "
+     .. "would exceed it", function()
+	-- nothing used yet: SIZE=4096 fits, SIZE=4097 does not
+	local m = log_mark()
+	local r = send(5873, "ivan@example.test", "b-ivan-1", 1,
+		       { mail_args = { "SIZE=4097" } })
+	refused(r.mail, m, "b-ivan-1@", "MAIL", "451", "4.7.1", "limit_bytes")
+	check(r.rcpt[1] == nil, "RCPT sent after a refused MAIL")
+	accepted(send(5873, "ivan@example.test", "b-ivan-2", 1,
+		      { mail_args = { "BODY=8BITMIME", "SIZE=4096" } }),
+		 "SIZE=4096 (exactly the budget)")
+	-- that message took 1 KiB: now SIZE=3073 is over, 3072 fits
+	m = log_mark()
+	r = send(5873, "ivan@example.test", "b-ivan-3", 1,
+		 { mail_args = { "SIZE=3073" } })
+	refused(r.mail, m, "b-ivan-3@", "MAIL", "451", "4.7.1", "limit_bytes")
+	accepted(send(5873, "ivan@example.test", "b-ivan-4", 1,
+		      { mail_args = { "SIZE=3072" } }), "SIZE=3072")
+end)
+
 case("25 mx, no AUTH: counted per client address", function()
 	local function mx(ip, tag)
 		return session({ port = 25, client_ip = ip, from = tag_from(tag),

@@ -32,6 +32,8 @@
 --   t.user        {auth_authen}; default "user@example.test"
 --   t.helo        default "client.example"
 --   t.from        MAIL FROM argument; default "<sender@client.example>"
+--   t.mail_args   MAIL's ESMTP parameters, a list of
+--                 strings such as { "SIZE=5000" }; default none
 --   t.rcpts       list of {addr=..., mailer=...} (mailer false = no
 --                 {rcpt_mailer}); default one local recipient
 --   t.headers     (miltertest) list of {name, value} sent after the
@@ -51,6 +53,7 @@
 --   t.may_drop    (raw) the milter may close the session: r.dropped says
 --                 why, instead of an error
 --   t.keep        (miltertest) leave the connection open: r.handle
+--   t.socket      (miltertest) the milter socket; default PM_SOCKET
 --   t.mta_pflags  (raw) the protocol flags the MTA offers (default: all)
 -- Postfix's order is followed: connect macros, connect; HELO (for
 -- STARTTLS: HELO, abort, TLS macros, HELO again); MAIL macros (AUTH and
@@ -81,8 +84,8 @@
 -- ("tempfail" for 4xx) among the lines containing needle (give each case
 -- a unique sender or HELO); decision(...) checks only the line.
 -- not_refused(mark, needle) checks that no decision line contains needle.
--- connect() opens and negotiates a miltertest connection, for scripts
--- that drive mt.* themselves.
+-- connect([socket]) opens and negotiates a miltertest connection (on
+-- PM_SOCKET by default), for scripts that drive mt.* themselves.
 
 -- Shorthands of the session tables: a local recipient, and a sender or a
 -- remote recipient made unique by a tag (to find the case's log line).
@@ -366,7 +369,7 @@ local function session_steps(t)
 	end
 	macro(SMFIC_MAIL, add_extra(t, SMFIC_MAIL, mm))
 	steps[#steps + 1] = { kind = "mail", from = t.from or "<sender@client.example>",
-			      slot = "mail" }
+			      args = t.mail_args or {}, slot = "mail" }
 
 	local rcpts = t.rcpts or { { addr = "<user@example.test>", mailer = "local" } }
 	for i, rc in ipairs(rcpts) do
@@ -417,16 +420,17 @@ local function must(what, err)
 	end
 end
 
-function connect()
-	local conn = mt.connect(SOCKET, 10, 0.1)
-	check(conn ~= nil, "mt.connect(%s) failed", tostring(SOCKET))
+function connect(socket)
+	socket = socket or SOCKET
+	local conn = mt.connect(socket, 10, 0.1)
+	check(conn ~= nil, "mt.connect(%s) failed", tostring(socket))
 	must("mt.negotiate", mt.negotiate(conn, nil, nil, nil))
 	return conn
 end
 
 local function run_miltertest(steps, t)
 	local r = { rcpt = {}, text = { rcpt = {} } }
-	local conn = connect()
+	local conn = connect(t.socket)
 	r.handle = conn
 	for _, s in ipairs(steps) do
 		local reply
@@ -441,7 +445,8 @@ local function run_miltertest(steps, t)
 		elseif s.kind == "abort" then
 			must("mt.abort", mt.abort(conn))
 		elseif s.kind == "mail" then
-			must("mt.mailfrom", mt.mailfrom(conn, s.from))
+			must("mt.mailfrom", mt.mailfrom(conn, s.from,
+							 table.unpack(s.args)))
 			reply = mt.getreply(conn)
 		elseif s.kind == "rcpt" then
 			must("mt.rcptto", mt.rcptto(conn, s.addr))
@@ -595,7 +600,11 @@ local function encode(steps, t)
 		elseif s.kind == "abort" then
 			out[#out + 1] = packet("A")
 		elseif s.kind == "mail" then
-			out[#out + 1] = packet("M", s.from .. "\0")
+			local m = s.from .. "\0"
+			for _, a in ipairs(s.args) do
+				m = m .. a .. "\0"
+			end
+			out[#out + 1] = packet("M", m)
 		elseif s.kind == "rcpt" then
 			out[#out + 1] = packet("R", s.addr .. "\0")
 		elseif s.kind == "eom" then

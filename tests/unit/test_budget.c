@@ -514,6 +514,131 @@ static void test_reconfigure(void **state)
 	cfg_unref(d);
 }
 
+/* Another node's usage placed in the past: counted from then, drains
+ * like a charge made then; from the future: counts now; older than the
+ * ring: ignored. */
+static void test_ring_add_at(void **state)
+{
+	static const struct {
+		const char *name;
+		uint32_t width, window;
+		uint64_t now, when, at;	/* add at `when` (time now), sum at `at` */
+		uint64_t want;
+	} rows[] = {
+		{ "1 s slots: 3 s ago counts", 1, 7, 100, 97, 100, 1 },
+		{ "1 s slots: counts until when + W - 1", 1, 7, 100, 97, 103, 1 },
+		{ "1 s slots: gone at when + W", 1, 7, 100, 97, 104, 0 },
+		{ "1 s slots: W ago is outside", 1, 7, 100, 93, 100, 0 },
+		{ "1 s slots: W - 1 ago is inside", 1, 7, 100, 94, 100, 1 },
+		{ "from the future: counts now", 1, 7, 100, 150, 106, 1 },
+		{ "from the future: gone at now + W", 1, 7, 100, 150, 107, 0 },
+		{ "older than the ring: ignored", 1, 7, 100, 50, 100, 0 },
+		{ "1h: 30 min ago counts", 515, 3600, 10000, 8200, 10000, 1 },
+		{ "1h: 30 min ago, 29 min later (59 min old)", 515, 3600, 10000, 8200,
+		  11740, 1 },
+		{ "1h: 30 min ago, gone 1h + width later", 515, 3600, 10000,
+		  8200, 8200 + 3600 + 515, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(rows); i++) {
+		struct budget_ring r;
+
+		memset(&r, 0, sizeof(r));
+		budget_ring_add_at(&r, rows[i].width, rows[i].now, rows[i].when,
+				   1);
+		if (budget_ring_sum(&r, rows[i].width, rows[i].window,
+				    rows[i].at) != rows[i].want)
+			fail_msg("%s: want %llu", rows[i].name,
+				 (unsigned long long) rows[i].want);
+	}
+}
+
+/* The other nodes' usage, merged: kept apart from this node's, summed
+ * by the check, sliding from the time it happened. */
+static void test_remote(void **state)
+{
+	struct cfg *cfg = parse_ok("[port 5870]\nlimit_messages = 4/1h\n"
+				   "limit_recipients = 10/1h\n"
+				   "limit_bytes = 8k/1h\n");
+	const struct cfg_port *p = cfg_port_find(cfg, 5870);
+	const struct cfg_limits *msgs = &p->limits[CFG_LIMIT_MESSAGES];
+	const struct cfg_limits *bytes = &p->limits[CFG_LIMIT_BYTES];
+	struct budget *b = budget_new(cfg, 1000);
+	struct budget_over over;
+	uint64_t t = 100000, local, remote;
+
+	(void)state;
+	/* 2 here, 2 on another node 10 minutes ago: the 5th is refused */
+	budget_charge(b, "u:alice", 1, 100, t);
+	budget_charge(b, "u:alice", 1, 100, t);
+	budget_remote_add(b, "u:alice", 2, 5, 6, t - 600, t);
+	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_MESSAGES, 3600, t,
+				 &local, &remote));
+	assert_int_equal(local, 2);
+	assert_int_equal(remote, 2);
+	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_RECIPIENTS, 3600, t,
+				 &local, &remote));
+	assert_int_equal(local, 2);
+	assert_int_equal(remote, 5);
+	assert_true(budget_check(b, "u:alice", msgs, CFG_LIMIT_MESSAGES, 1, t,
+				 &over));
+	assert_int_equal(over.used, 4);
+	/* bytes: 2 KiB here + 6 KiB there = 8k spent */
+	assert_true(budget_check(b, "u:alice", bytes, CFG_LIMIT_BYTES, 0, t,
+				 &over));
+	assert_int_equal(over.used, 8192);
+	/* the remote two drain an hour after they happened, before ours */
+	assert_false(budget_check(b, "u:alice", msgs, CFG_LIMIT_MESSAGES, 1,
+				  t - 600 + 3600 + 515, &over));
+	assert_true(budget_check(b, "u:alice", msgs, CFG_LIMIT_MESSAGES, 3,
+				 t - 600 + 3600 + 515, &over));
+	/* a user seen only elsewhere gets an entry; a check of another
+	 * stays at zero */
+	budget_remote_add(b, "u:bob", 4, 4, 1, t, t);
+	assert_int_equal(budget_entries(b), 2);
+	assert_true(budget_check(b, "u:bob", msgs, CFG_LIMIT_MESSAGES, 1, t,
+				 &over));
+	assert_false(budget_check(b, "u:carol", msgs, CFG_LIMIT_MESSAGES, 1, t,
+				  &over));
+	/* older than every window: nothing kept */
+	budget_remote_add(b, "u:dave", 9, 9, 9, t - 3600 - 515, t);
+	assert_int_equal(budget_entries(b), 2);
+	/* a window that is not configured */
+	assert_false(budget_usage(b, "u:alice", CFG_LIMIT_MESSAGES, 60, t,
+				  &local, &remote));
+	budget_free(b);
+	cfg_unref(cfg);
+}
+
+/* A reload keeps the other nodes' usage of the windows still there. */
+static void test_remote_reconfigure(void **state)
+{
+	struct cfg *a = parse_ok("[port 1]\nlimit_messages = 4/1h\n");
+	struct cfg *c = parse_ok("[port 1]\nlimit_messages = 4/1h, 10/1d\n");
+	struct cfg *none = parse_ok("[port 1]\n");
+	struct budget *b = budget_new(a, 1000);
+	uint64_t local, remote;
+
+	(void)state;
+	budget_remote_add(b, "u:alice", 3, 0, 0, 5000, 5000);
+	budget_configure(b, c);
+	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_MESSAGES, 3600, 5001,
+				 &local, &remote));
+	assert_int_equal(local, 0);
+	assert_int_equal(remote, 3);
+	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_MESSAGES, 86400, 5001,
+				 &local, &remote));
+	assert_int_equal(remote, 0);	/* a new window starts empty */
+	budget_configure(b, none);
+	budget_remote_add(b, "u:bob", 3, 0, 0, 5000, 5000);
+	assert_int_equal(budget_entries(b), 1);	/* no budgets: not kept */
+	budget_free(b);
+	cfg_unref(a);
+	cfg_unref(c);
+	cfg_unref(none);
+}
+
 static void test_key(void **state)
 {
 	struct pm_addr a;
@@ -597,6 +722,9 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_reconfigure),
+		cmocka_unit_test(test_ring_add_at),
+		cmocka_unit_test(test_remote),
+		cmocka_unit_test(test_remote_reconfigure),
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_policy_limit),
 	};
