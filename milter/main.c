@@ -59,6 +59,7 @@
 #include "recorder.h"
 #include "runas.h"
 #include "usage.h"
+#include "suspsync.h"
 #include "util.h"
 
 #define DRAIN_SECONDS 30	/* how long SIGTERM waits for sessions */
@@ -434,6 +435,7 @@ static void reload(const char *path)
 	if (old)
 		cfg_unref(old);
 	recorder_reload(cfg);
+	suspsync_reload(cfg);
 	msg_info("reloaded %s: %zu port sections", path, cfg->nports);
 	milter_config_set(cfg);
 }
@@ -542,6 +544,7 @@ int main(int argc, char **argv)
 	pidfile_write(&pidfile);
 	recorder_start(cfg);
 	usage_start();
+	suspsync_start(cfg);
 	{
 		char err[512];
 
@@ -562,6 +565,7 @@ int main(int argc, char **argv)
 	metrics_stop();
 	logreader_stop();
 	usage_stop();
+	suspsync_stop();
 	recorder_close(SHIP_SECONDS);
 	pidfile_remove(&pidfile);
 	close(lockfd);

@@ -26,6 +26,11 @@
  * failures, probes) would be lost. The saved round trip measured no
  * difference in throughput (bench/postfix-bench.sh).
  *
+ * Suspensions (README.md, "Suspensions"): at MAIL, after the policy's
+ * MAIL rules, the login and the client address are looked up in the
+ * suspension list held in memory (suspsync.h); a hit is refused with
+ * the rule "suspended", on every port, never only monitored.
+ *
  * Budgets and sender_login (README.md, "Sending budgets"): at MAIL the
  * sender goes to senderlogin.h and the key (login, else client
  * address) to budget.h for messages and bytes, at RCPT for recipients;
@@ -67,6 +72,7 @@
 #include "policy.h"
 #include "recorder.h"
 #include "senderlogin.h"
+#include "suspsync.h"
 #include "util.h"
 
 #define SHORT_MAX	256	/* port, TLS version, cipher, auth type */
@@ -605,6 +611,28 @@ static bool sender_refused(struct connctx *cc, struct policy_verdict *v)
 	return false;
 }
 
+/*
+ * Is the login or the client address suspended (suspsync.h: a lookup in
+ * memory, never the database)? On every port and whatever
+ * limits_enforce says. True when the caller must refuse with *v.
+ */
+static bool suspended(struct connctx *cc, struct policy_verdict *v)
+{
+	struct suspend_hit hit;
+	char subject[LOG_VALUE];
+
+	if (!suspsync_lookup(budget_login(cc), &cc->facts.client, &hit))
+		return false;
+	*v = policy_rule_verdict(hit.kind == SUSPEND_USER ?
+				 POLICY_RULE_SUSPENDED_USER :
+				 POLICY_RULE_SUSPENDED_ADDRESS, 0);
+	if (hit.kind == SUSPEND_ADDRESS)
+		msg_info("%s: suspended: client [%s] is in the suspended network %s",
+			 queue_id(cc), cc->client_addr,
+			 esc(subject, sizeof(subject), hit.subject));
+	return true;
+}
+
 /* ---- callbacks ---------------------------------------------------------- */
 
 static sfsistat pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -822,6 +850,8 @@ static sfsistat pm_envfrom(SMFICTX *ctx, char **argv)
 		cc->exposure = true;
 		log_exposure(cc);
 	}
+	if (v.action == POLICY_CONTINUE)
+		(void)suspended(cc, &v);
 	/* The journal cannot take the event, journal_full_action = tempfail. */
 	if (v.action == POLICY_CONTINUE && !recorder_accepting(cc->cfg))
 		v = policy_rule_verdict(POLICY_RULE_JOURNAL_FULL, 0);

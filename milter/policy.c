@@ -80,6 +80,13 @@ static const struct policy_rule policy_rules[POLICY_RULE_COUNT] = {
 		POLICY_TEMPFAIL, "452", "4.7.1", "recipients"},
 	[POLICY_RULE_LIMIT_RECIPIENTS_REJECT] = {"limit_recipients", "RCPT",
 		POLICY_REJECT, "550", "5.7.1", "recipients"},
+	/* RFC 5321 lists 550, not 554, among the replies to MAIL */
+	[POLICY_RULE_SUSPENDED_USER] = {"suspended", "MAIL",
+		POLICY_REJECT, "550", "5.7.1",
+		"Account suspended, contact your provider"},
+	[POLICY_RULE_SUSPENDED_ADDRESS] = {"suspended", "MAIL",
+		POLICY_REJECT, "550", "5.7.1",
+		"Client address suspended, contact your provider"},
 };
 
 static struct policy_verdict verdict_continue(void)
@@ -365,7 +372,7 @@ struct policy_verdict policy_limit_verdict(enum policy_rule_id id,
 	struct cfg_limits one = { 1, { *lim } };
 	char n[64], *slash;
 
-	if (id < POLICY_RULE_LIMIT_MESSAGES || id >= POLICY_RULE_COUNT)
+	if (id < POLICY_RULE_LIMIT_MESSAGES || id > POLICY_RULE_LIMIT_RECIPIENTS_REJECT)
 		msg_panic("policy_limit_verdict: %s is no budget rule", v.rule);
 	/* "200/1h" -> "Sending limit reached: 200 messages per 1h" */
 	cfg_limits_text(&one, id == POLICY_RULE_LIMIT_BYTES ||

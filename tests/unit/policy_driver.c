@@ -374,7 +374,8 @@ static int print_rules(void)
 			100ULL << 20 : strcmp(r->text ? r->text : "",
 			"recipients") == 0 ? 500 : 200, 3600 };
 
-		if (i >= POLICY_RULE_LIMIT_MESSAGES)
+		if (i >= POLICY_RULE_LIMIT_MESSAGES &&
+		    i <= POLICY_RULE_LIMIT_RECIPIENTS_REJECT)
 			v = policy_limit_verdict(i, &example);
 
 		if (v.rcode == NULL)
