@@ -23,6 +23,14 @@
  *                           sending budget of the config file, per port
  *                           (the budgets' own windows, not --since)
  *   migrate [--sql-dir DIR] apply the sql/NNN_*.sql not yet applied
+ *   suspend USER|ADDRESS|CIDR [--reason TEXT] [--until TIME]
+ *                           refuse at MAIL on every node (role
+ *                           portmilter_admin); --until: a time, or a
+ *                           duration from now (12h, 7d)
+ *   unsuspend USER|ADDRESS|CIDR
+ *                           lift the suspensions in force of it
+ *   suspended [--all]       the suspensions in force (--all: every one
+ *                           ever made, lifted and expired too)
  *
  * The database: -d CONNINFO, else the "database" key of the config file
  * (-c, default CFG_DEFAULT_PATH). Exit: 0 ok, 1 database or runtime
@@ -61,6 +69,9 @@ enum {
 	OPT_AUTH = 1 << 6,	/* --user, --ip */
 	OPT_FORMAT = 1 << 7,	/* --format (with OPT_WINDOW, or alone) */
 	OPT_NEAR = 1 << 8,	/* --near */
+	OPT_UNTIL = 1 << 9,	/* --until (with OPT_WINDOW; suspend: its end) */
+	OPT_REASON = 1 << 10,	/* --reason */
+	OPT_ALL = 1 << 11,	/* --all */
 };
 
 struct opts {
@@ -72,6 +83,9 @@ struct opts {
 	const char *below, *min_tls, *output;
 	const char *user_text, *ip_text;	/* auth */
 	const char *near_text;		/* limits */
+	const char *reason;			/* suspend */
+	bool all;				/* suspended */
+	struct suspend_request suspend;		/* derived: suspend & co */
 	unsigned given;			/* OPT_* bits of the options seen */
 	char **args;			/* COMMAND and its arguments */
 	int nargs;
@@ -126,6 +140,12 @@ static void usage(FILE *fp)
 		"                            who used PCT %% (default 80) or more of a sending\n"
 		"                            budget of CONFIG, per port, in its own window\n"
 		"  migrate [--sql-dir DIR]   apply the schema migrations (default %s)\n"
+		"  suspend USER|ADDRESS|CIDR [--reason TEXT] [--until TIME]\n"
+		"                            refuse it at MAIL on every node (within seconds);\n"
+		"                            --until: a time, or a duration from now (12h, 7d)\n"
+		"  unsuspend USER|ADDRESS|CIDR\n"
+		"                            lift its suspensions\n"
+		"  suspended [--all]         suspensions in force (--all: lifted, expired too)\n"
 		"times (UTC unless a zone is given): YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]',\n"
 		"  ISO 8601 (2024-03-10T08:00:00Z, ...+02:00), or relative 30m, 24h, 7d, 2w;\n"
 		"  the window is [since, until), by default the last 24 hours.\n"
@@ -362,6 +382,21 @@ static int cmd_limits(PGconn *conn, const struct opts *o)
 	return ok ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
 }
 
+static int cmd_suspend(PGconn *conn, const struct opts *o)
+{
+	return suspend_run(conn, &o->suspend);
+}
+
+static int cmd_unsuspend(PGconn *conn, const struct opts *o)
+{
+	return unsuspend_run(conn, &o->suspend);
+}
+
+static int cmd_suspended(PGconn *conn, const struct opts *o)
+{
+	return suspended_run(conn, &o->suspend);
+}
+
 static int cmd_migrate(PGconn *conn, const struct opts *o)
 {
 	return migrate_run(conn, o->sql_dir ? o->sql_dir : SQLDIR, stdout) ?
@@ -380,6 +415,9 @@ static const struct command commands[] = {
 	{"auth", 0, OPT_WINDOW | OPT_PORT | OPT_AUTH, cmd_auth},
 	{"limits", 0, OPT_FORMAT | OPT_PORT | OPT_NEAR, cmd_limits},
 	{"migrate", 0, OPT_MIGRATE, cmd_migrate},
+	{"suspend", 1, OPT_UNTIL | OPT_FORMAT | OPT_REASON, cmd_suspend},
+	{"unsuspend", 1, OPT_FORMAT, cmd_unsuspend},
+	{"suspended", 0, OPT_FORMAT | OPT_ALL, cmd_suspended},
 };
 
 /* ---- the command line --------------------------------------------------- */
@@ -387,7 +425,7 @@ static const struct command commands[] = {
 static void parse_options(int argc, char **argv, struct opts *o)
 {
 	enum { O_SINCE = 256, O_UNTIL, O_FORMAT, O_PORT, O_BY, O_LIMIT, O_SQLDIR,
-	       O_BELOW, O_MIN_TLS, O_USER, O_IP, O_NEAR };
+	       O_BELOW, O_MIN_TLS, O_USER, O_IP, O_NEAR, O_REASON, O_ALL };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"conninfo", required_argument, NULL, 'd'},
@@ -405,6 +443,8 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		{"user", required_argument, NULL, O_USER},
 		{"ip", required_argument, NULL, O_IP},
 		{"near", required_argument, NULL, O_NEAR},
+		{"reason", required_argument, NULL, O_REASON},
+		{"all", no_argument, NULL, O_ALL},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -417,7 +457,7 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		case 'o': o->output = optarg; o->given |= OPT_OUTPUT; break;
 		case 'h': usage(stdout); exit(REPORT_EXIT_OK);
 		case O_SINCE: o->since_text = optarg; o->given |= OPT_WINDOW; break;
-		case O_UNTIL: o->until_text = optarg; o->given |= OPT_WINDOW; break;
+		case O_UNTIL: o->until_text = optarg; o->given |= OPT_UNTIL; break;
 		case O_FORMAT:
 			if (!out_format_parse(optarg, &o->format))
 				usage_error("--format must be table, csv or json");
@@ -430,6 +470,8 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		case O_BY: o->by = optarg; o->given |= OPT_TOP; break;
 		case O_LIMIT: o->limit_text = optarg; o->given |= OPT_TOP; break;
 		case O_SQLDIR: o->sql_dir = optarg; o->given |= OPT_MIGRATE; break;
+		case O_REASON: o->reason = optarg; o->given |= OPT_REASON; break;
+		case O_ALL: o->all = true; o->given |= OPT_ALL; break;
 		case O_BELOW: o->below = optarg; o->given |= OPT_TLS; break;
 		case O_MIN_TLS: o->min_tls = optarg; o->given |= OPT_TLS; break;
 		case ':': usage_error("option %s needs a value", argv[optind - 1]);
@@ -577,6 +619,32 @@ static void parse_target(const struct command *cmd, struct opts *o)
 	}
 }
 
+/* The arguments of suspend, unsuspend and suspended. */
+static void parse_suspend(const struct command *cmd, struct opts *o)
+{
+	struct suspend_request *q = &o->suspend;
+	char shown[80], *why = NULL;
+	const char *cwhy = NULL;
+
+	q->format = o->format;
+	q->all = o->all;
+	q->reason = o->reason;
+	if (cmd->nargs == 1 &&
+	    !suspend_subject_parse(o->args[1], &q->subject, &cwhy))
+		usage_error("%s: bad user, address or network \"%s\": %s",
+			    cmd->name, str_escape(shown, sizeof(shown), o->args[1]),
+			    cwhy);
+	if (o->reason != NULL && (!utf8_valid(o->reason) ||
+				  strlen(o->reason) > 1000))
+		usage_error("%s: --reason must be UTF-8 of at most 1000 bytes",
+			    cmd->name);
+	if (o->until_text != NULL &&
+	    !suspend_until_parse(o->until_text, (int64_t)time(NULL), &q->until,
+				 &why))
+		usage_error("%s: bad --until \"%s\": %s", cmd->name,
+			    str_escape(shown, sizeof(shown), o->until_text), why);
+}
+
 static const struct command *parse_command(struct opts *o)
 {
 	const struct command *cmd = NULL;
@@ -591,11 +659,15 @@ static const struct command *parse_command(struct opts *o)
 	if (o->nargs - 1 != cmd->nargs)
 		usage_error("%s takes %d argument%s", cmd->name, cmd->nargs,
 			    cmd->nargs == 1 ? "" : "s");
-	if (o->given & ~(cmd->opts | (cmd->opts & OPT_WINDOW ? OPT_FORMAT : 0)))
+	if (o->given & ~(cmd->opts | (cmd->opts & OPT_WINDOW ?
+					OPT_FORMAT | OPT_UNTIL : 0)))
 		usage_error("%s: option not valid for this command", cmd->name);
 	parse_target(cmd, o);
 	if (cmd->opts & OPT_WINDOW)
 		parse_window(o);
+	else if (cmd->run == cmd_suspend || cmd->run == cmd_unsuspend ||
+		 cmd->run == cmd_suspended)
+		parse_suspend(cmd, o);
 	return cmd;
 }
 

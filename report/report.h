@@ -11,6 +11,7 @@
  *   limits.c     limits_report: who is near or over a sending budget
  *   dashboard.c  dashboard_write: the HTML dashboard page
  *   chart.c      chart_*  its SVG charts and data tables
+ *   suspend.c    suspend, unsuspend, suspended: the suspension list
  *
  * Failures are reported on stderr with report_error() by the module that
  * sees them; callers only propagate a bool (or NULL) and choose the exit
@@ -179,6 +180,54 @@ struct cfg;
  */
 bool limits_report(PGconn *conn, const struct cfg *cfg, const char *port,
 		   int near, enum out_format format);
+
+/* ---- suspend.c -------------------------------------------------------- */
+
+/* What suspend and unsuspend act on. */
+struct suspend_subject {
+	bool address;		/* a client address or network */
+	char text[1100];	/* the login, or the network "addr/len" */
+};
+
+/*
+ * The argument of suspend / unsuspend: an address or network (as
+ * cidr_parse: "192.0.2.7", "198.51.100.0/24", "2001:db8::/32"; host bits
+ * set are refused), else a SASL login (non-empty UTF-8, no control
+ * character, at most 1024 bytes). Text that looks like an address but
+ * does not parse ("192.0.2.1/24", "10.0.0.300") is refused, not taken
+ * for a login; digits alone are a login. false with *why.
+ */
+bool suspend_subject_parse(const char *text, struct suspend_subject *out,
+			   const char **why);
+
+/*
+ * suspend --until: as --since/--until (tp_parse), except that a
+ * duration (30m, 12h, 7d, 2w) counts forward from now. The result must
+ * be in the future. false with *err (malloc'd).
+ */
+bool suspend_until_parse(const char *text, int64_t now, int64_t *out,
+			 char **err);
+
+struct suspend_request {
+	struct suspend_subject subject;
+	const char *reason;		/* NULL = "" */
+	int64_t until;			/* Unix seconds; 0 = until lifted */
+	bool all;			/* suspended --all */
+	enum out_format format;
+};
+
+/*
+ * The commands; each checks that the schema has the suspensions
+ * (version 6) and returns an exit code. suspend prints the suspension
+ * (result "suspended", or "already suspended" with the one in force,
+ * whose reason and until stay); unsuspend the number lifted (and says
+ * on stderr when it was none); suspended the ones in force, or every
+ * one with all. Failures are reported (with a hint when the role lacks
+ * portmilter_admin).
+ */
+int suspend_run(PGconn *conn, const struct suspend_request *q);
+int unsuspend_run(PGconn *conn, const struct suspend_request *q);
+int suspended_run(PGconn *conn, const struct suspend_request *q);
 
 /* ---- dashboard.c, chart.c ------------------------------------------- */
 
