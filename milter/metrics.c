@@ -22,6 +22,7 @@
 #include "milter.h"
 #include "policy.h"
 #include "recorder.h"
+#include "suspsync.h"
 #include "util.h"
 
 #define MX_CONN_LIMIT	4
@@ -271,8 +272,10 @@ char *metrics_render(size_t *len)
 {
 	struct strbuf b = {0};
 	struct recorder_stats rs;
+	struct suspsync_stats ss;
 
 	recorder_stats(&rs);
+	suspsync_stats(&ss);
 	mx_head(&b, "portmilter_build_info", "gauge",
 		"The running portmilter's version (always 1).");
 	mx_printf(&b, "portmilter_build_info{version=\"%s\"} 1\n",
@@ -324,6 +327,17 @@ char *metrics_render(size_t *len)
 	mx_head(&b, "portmilter_shipper_up", "gauge",
 		"1 if the shipper's database connection is up, else 0.");
 	mx_printf(&b, "portmilter_shipper_up %d\n", rs.shipper_up ? 1 : 0);
+	mx_head(&b, "portmilter_suspensions", "gauge",
+		"Suspensions in force in this milter's list, by kind.");
+	mx_printf(&b, "portmilter_suspensions{kind=\"user\"} %zu\n"
+		  "portmilter_suspensions{kind=\"address\"} %zu\n",
+		  ss.users, ss.addresses);
+	mx_head(&b, "portmilter_suspensions_last_sync_timestamp_seconds",
+		"gauge", "When the suspension list was last read from "
+		"PostgreSQL, Unix time; absent when not since the start.");
+	if (ss.synced > 0)
+		mx_printf(&b, "portmilter_suspensions_last_sync_timestamp_seconds"
+			  " %lld\n", (long long) ss.synced);
 	mx_head(&b, "portmilter_config_reloads_total", "counter",
 		"Configuration reloads (SIGHUP) by result.");
 	mx_printf(&b, "portmilter_config_reloads_total{result=\"success\"} %lu\n"

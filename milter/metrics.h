@@ -44,6 +44,14 @@
  *   portmilter_shipper_rows_total                     events stored in
  *                                                     PostgreSQL
  *   portmilter_shipper_up                             1 connected, 0 not
+ *   portmilter_suspensions{kind}                      gauge: user, address
+ *                                                     suspensions in force
+ *                                                     (suspsync.h)
+ *   portmilter_suspensions_last_sync_timestamp_seconds
+ *                                                     gauge: when the list
+ *                                                     was last read from
+ *                                                     PostgreSQL; absent
+ *                                                     before the first read
  *   portmilter_config_reloads_total{result}           success, failure
  *   portmilter_config_last_reload_success_timestamp_seconds
  * Port "unknown" is a connection whose port nobody could tell. The rule

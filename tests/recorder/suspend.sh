@@ -226,7 +226,7 @@ tap_ok $? "suspended --all shows the lifted ones and who lifted them; suspended 
 	tap_diag_file "$PM_TMP/out" "$PM_TMP/out2"
 
 # ---- until: ends by itself, in each milter's own clock ----------------------
-until_t=$(($(date +%s) + 6))
+until_t=$(($(date +%s) + 10))
 until=$(date -u -d "@$until_t" '+%Y-%m-%d %H:%M:%S')
 T0=$(date +%s%N)
 "$REC_REPORT" -d "$ADMIN" suspend u3@example.test --until "$until" >/dev/null 2>&1
