@@ -13,8 +13,9 @@
 # until ends by itself. PostgreSQL stopped and a milter restarted: it
 # still refuses, from its file (0640); the outage is logged once.
 # Along the way: the report's suspend / unsuspend / suspended output
-# (table, CSV, JSON), its command-line errors, and the roles (a reader
-# may not suspend, the writer may not read the table).
+# (table, CSV, JSON), its command-line errors, the roles (a reader
+# may not suspend, the writer may not read the table), and node 1's
+# /metrics (portmilter_suspensions, refusals by rule suspended).
 
 set -u
 . "${top_srcdir:?top_srcdir must be set}/tests/recorder/lib.sh"
@@ -44,10 +45,11 @@ PM_CLEANUP_HOOK='stop_b; pg_stop "$PM_TMP/pg"'
 
 # Node 1 as rec_conf makes it; node 2 the same with its own journal and
 # name, and limits_enforce = no on 587.
-rec_conf "$PM_TMP/node1.conf"
+MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null)
+rec_conf "$PM_TMP/node1.conf" ${MPORT:+"metrics_listen = 127.0.0.1:$MPORT"}
 mkdir -p "$PM_TMP/journal2"
 sed -e "s|^journal_directory = .*|journal_directory = $PM_TMP/journal2|" \
-	-e "s|^node_name = .*|node_name = rec-node-2|" \
+	-e "s|^node_name = .*|node_name = rec-node-2|" -e '/^metrics_listen/d' \
 	-e '/^\[port 587\]/a limits_enforce = no' \
 	"$PM_TMP/node1.conf" >"$PM_TMP/node2.conf"
 SOCK1=unix:$PM_TMP/pm.sock
@@ -252,6 +254,18 @@ f=$REC_JOURNAL/suspensions
 	grep -q '^user 0 u4@example.test$' "$f"
 tap_ok $? "node 1 keeps the list in $f (0640, the milter's user)" ||
 	ls -l "$f" | tap_diag_file -
+if [ -n "$MPORT" ]; then
+	python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+		"http://127.0.0.1:$MPORT/metrics" >"$PM_TMP/metrics" 2>&1
+	grep -qx 'portmilter_suspensions{kind="user"} 1' "$PM_TMP/metrics" &&
+		grep -qx 'portmilter_suspensions{kind="address"} 0' "$PM_TMP/metrics" &&
+		grep -q '^portmilter_suspensions_last_sync_timestamp_seconds [1-9][0-9]*$' "$PM_TMP/metrics" &&
+		grep -q '^portmilter_refusals_total{port="5870",rule="suspended"} [1-9]' "$PM_TMP/metrics"
+	tap_ok $? "node 1's /metrics: 1 user suspension in force, last sync, refusals by rule suspended" ||
+		grep suspen "$PM_TMP/metrics" | tap_diag_file -
+else
+	tap_skip "python3 missing: /metrics not checked"
+fi
 rec_pg_down
 rec_stop
 rec_start "$PM_TMP/node1.conf"
