@@ -1,0 +1,54 @@
+-- 011_ship.sql - a shipping watermark per journal, so that the milter's
+-- shipper can COPY straight into portmilter.events.
+--
+-- Each milter journal (a directory of segment files, identified by the
+-- random id in its "id" file) has one row: every record of that journal
+-- before position (seg, off) is stored in portmilter.events. The shipper
+-- moves it in the same transaction as the rows it ships, so the two
+-- cannot disagree. A batch that starts at or after the watermark cannot
+-- hold a stored event: it is COPYed into portmilter.events directly,
+-- with no staging table and no ON CONFLICT (half of PostgreSQL's work
+-- per event). A batch behind the watermark (a restart after a crash
+-- between the database commit and the journal checkpoint) is skipped if
+-- wholly behind it, and shipped the old way (staging table, INSERT ...
+-- ON CONFLICT DO NOTHING) if it straddles it; so is a batch whose direct
+-- COPY meets an event already stored by any other path (a restore, a
+-- journal copied from elsewhere): exactly once in every case.
+--
+-- portmilter_writer may SELECT, INSERT and UPDATE this table (not
+-- DELETE); portmilter_reader may read it (shipped_at per node: how far
+-- behind is each node).
+--
+-- Apply with `portmilter-report migrate`, or
+--   psql -X -v ON_ERROR_STOP=1 -1 -f sql/011_ship.sql DBNAME
+-- One DO block: atomic, and a no-op when schema_version holds version 11.
+
+DO $migration$
+BEGIN
+	PERFORM pg_catalog.pg_advisory_xact_lock(1886218599);
+	IF pg_catalog.to_regclass('portmilter.schema_version') IS NULL
+	   OR NOT EXISTS (SELECT FROM portmilter.schema_version WHERE version = 5) THEN
+		RAISE EXCEPTION 'portmilter: migration 011 needs 001 to 005 first';
+	END IF;
+	IF EXISTS (SELECT FROM portmilter.schema_version WHERE version = 11) THEN
+		RAISE NOTICE 'portmilter: migration 011 already applied, nothing done';
+		RETURN;
+	END IF;
+
+	CREATE TABLE portmilter.ship_watermark (
+		journal uuid PRIMARY KEY,
+		node text NOT NULL,
+		seg bigint NOT NULL CONSTRAINT ship_watermark_seg_check CHECK (seg >= 0),
+		off bigint NOT NULL CONSTRAINT ship_watermark_off_check CHECK (off >= 0),
+		shipped_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+	);
+	COMMENT ON TABLE portmilter.ship_watermark IS
+		'per milter journal: every record before (seg, off) is in events '
+		'(moved by the shipper in the same transaction as its rows)';
+
+	GRANT SELECT, INSERT, UPDATE ON portmilter.ship_watermark TO portmilter_writer;
+	GRANT SELECT ON portmilter.ship_watermark TO portmilter_reader;
+
+	INSERT INTO portmilter.schema_version (version) VALUES (11);
+END
+$migration$;
