@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,7 +31,6 @@ static const unsigned char magic[4] = {'P', 'M', 'J', '1'};
 
 struct journal {
 	char *dir;
-	char id[37];			/* journal_id() */
 	uint64_t max_size;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -199,103 +197,12 @@ static bool seg_start(struct journal *j, uint64_t seg, char *err, size_t errlen)
 	return true;
 }
 
-/* ---- identity ---------------------------------------------------------- */
-
-/* Is s a lower-case 8-4-4-4-12 hex UUID? */
-static bool id_valid(const char *s)
-{
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') ||
-					   (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	}
-	return s[36] == '\0';
-}
-
-/* A new random id (a version 4 UUID), written to "id" atomically. */
-static bool id_new(struct journal *j, char *err, size_t errlen)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char r[16];
-	size_t n = strlen(j->dir) + 16;
-	char *tmp = xmalloc(n), *final = xmalloc(n), *q = j->id;
-	bool ok = false;
-	int fd = -1;
-
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		snprintf(err, errlen, "journal %s: no random bytes for its id: %s",
-			 j->dir, strerror(errno));
-		goto out;
-	}
-	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			*q++ = '-';
-		*q++ = hex[r[i] >> 4];
-		*q++ = hex[r[i] & 0xf];
-	}
-	*q = '\0';
-	snprintf(tmp, n, "%s/id.tmp", j->dir);
-	snprintf(final, n, "%s/id", j->dir);
-	if ((fd = file_open(tmp, O_WRONLY | O_CREAT | O_TRUNC)) < 0 ||
-	    write(fd, j->id, 36) != 36 || write(fd, "\n", 1) != 1 ||
-	    fdatasync(fd) != 0 || rename(tmp, final) != 0) {
-		snprintf(err, errlen, "cannot write %s: %s", final,
-			 errno == EINVAL ? "not a regular file" : strerror(errno));
-		goto out;
-	}
-	ok = true;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(tmp);
-	free(final);
-	return ok;
-}
-
-/*
- * The journal's id: read from "id", or made anew when the journal has no
- * segment at all (a new or emptied journal: positions start again at
- * segment 1, so they must not be compared with the old journal's) or
- * when the file is missing or unreadable (a journal from before ids).
- */
-static bool id_load(struct journal *j, bool fresh, char *err, size_t errlen)
-{
-	char buf[64];
-	int fd;
-	ssize_t got = -1;
-
-	if (!fresh && (fd = journal_file_open(j, "id", O_RDONLY)) >= 0) {
-		got = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (got > 0) {
-		buf[got] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		if (id_valid(buf)) {
-			memcpy(j->id, buf, 37);
-			return true;
-		}
-		msg_warn("journal %s: malformed id file: a new id", j->dir);
-	}
-	return id_new(j, err, errlen);
-}
-
-const char *journal_id(const struct journal *j)
-{
-	return j->id;
-}
-
 struct journal *journal_open(const char *dir, uint64_t max_size, char *err,
 			     size_t errlen)
 {
 	struct journal *j = xcalloc(1, sizeof(*j));
 	uint64_t lo = 0, hi = 0;
 	struct stat st;
-	bool have;
 
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
 		snprintf(err, errlen, "journal directory %s: %s", dir,
@@ -308,13 +215,8 @@ struct journal *journal_open(const char *dir, uint64_t max_size, char *err,
 	j->fd = j->rfd = -1;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
-	have = seg_scan(j, &lo, &hi);
-	if (!id_load(j, !have, err, errlen)) {
-		journal_close(j);
-		return NULL;
-	}
 	/* Never append to an old segment: its tail may be torn. */
-	if (!seg_start(j, have ? hi + 1 : 1, err, errlen)) {
+	if (!seg_start(j, seg_scan(j, &lo, &hi) ? hi + 1 : 1, err, errlen)) {
 		journal_close(j);
 		return NULL;
 	}

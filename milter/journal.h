@@ -3,8 +3,8 @@
  *
  * A directory of append-only segment files "NNNNNNNNNNNNNNNN.seg" (hex
  * sequence numbers), a "checkpoint" file naming the first record not
- * yet shipped, an "id" file (journal_id()), a "lock" file
- * (journal_lock()) and "rejected.log" (rows the database refused). Every file is created 0640 or stricter, never
+ * yet shipped, a "lock" file (journal_lock()) and "rejected.log" (rows
+ * the database refused). Every file is created 0640 or stricter, never
  * through a symlink. Each record is
  *     magic "PMJ1" | u32 length | u32 CRC-32C(length, payload) | payload
  * (little-endian), written with one write(2) under a mutex: a callback
@@ -51,17 +51,6 @@ uint64_t journal_set_max_size(struct journal *j, uint64_t max_size);
 
 /* Is the journal at its size cap (or was the disk full)? */
 bool journal_full(struct journal *j);
-
-/*
- * The journal's identity, a random UUID ("8-4-4-4-12" lower-case hex)
- * kept in the file "id". Positions (struct journal_pos) only grow within
- * one id: journal_open() makes a new id whenever it finds no segment at
- * all (a new or emptied journal, whose numbering starts again) or no
- * valid id file, so a position saved elsewhere with the id (the
- * database's shipping watermark) is never compared with another
- * journal's positions.
- */
-const char *journal_id(const struct journal *j);
 
 /* The directory, as given to journal_open(). */
 const char *journal_dir(const struct journal *j);

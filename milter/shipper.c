@@ -39,10 +39,12 @@ struct shipper {
 	bool conninfo_changed;		/* under lock */
 	bool stopping;			/* under lock */
 	time_t deadline;		/* under lock, with stopping */
-	char *node;			/* node_name, for the watermark row */
+	char *node;			/* node_name: its watermark row */
+	char run[37];			/* this run's id (a UUID) */
 	PGconn *conn;
-	/* The database's watermark for this journal (sql/011_ship.sql),
-	 * read on every connection: every record before wm is stored. */
+	/* The node's watermark (sql/011_ship.sql), read on every
+	 * connection: every record of this run's journal before wm is
+	 * stored; (0, 0) when the row names another run. */
 	bool wm_known;			/* the schema has the table */
 	struct journal_pos wm;
 	struct strbuf rows;		/* COPY text of the current batch */
@@ -250,17 +252,21 @@ static void result_error(PGresult *r, char *err, size_t errlen)
 }
 
 /*
- * This journal's watermark (sql/011_ship.sql), read on every
- * connection, its row created at (0, 0) if missing: nothing of the
- * journal is known to be stored. A schema from before 011 (no table, or
- * no privilege on it) is shipped into as before: every batch through the
- * staging table, with ON CONFLICT. false only when the database fails.
+ * The node's watermark (sql/011_ship.sql), read on every connection.
+ * Journal positions only grow while the journal stays open, so the
+ * watermark holds only for the run that set it (this process: a
+ * restart, a journal restored from a copy or a snapshot start again
+ * from (0, 0), and their replays meet the stored events as unique
+ * violations). The row is created at (0, 0) if missing. A schema from
+ * before 011 (no table, or no privilege on it) is shipped into as
+ * before: every batch through the staging table, with ON CONFLICT.
+ * false only when the database fails.
  */
 static bool wm_load(struct shipper *s, char *err, size_t errlen)
 {
-	const char *params[2] = {journal_id(s->j), s->node};
-	PGresult *r = PQexecParams(s->conn, "SELECT seg, off FROM "
-				   "portmilter.ship_watermark WHERE journal = $1",
+	const char *params[2] = {s->node, s->run};
+	PGresult *r = PQexecParams(s->conn, "SELECT run::text, seg, off FROM "
+				   "portmilter.ship_watermark WHERE node = $1",
 				   1, NULL, params, NULL, NULL, 0);
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	long seg, off;
@@ -282,20 +288,21 @@ static bool wm_load(struct shipper *s, char *err, size_t errlen)
 		return ok;
 	}
 	if (PQntuples(r) == 1) {
-		if (!str_to_long(PQgetvalue(r, 0, 0), 0, INT64_MAX, &seg) ||
-		    !str_to_long(PQgetvalue(r, 0, 1), 0, INT64_MAX, &off)) {
+		if (!str_to_long(PQgetvalue(r, 0, 1), 0, INT64_MAX, &seg) ||
+		    !str_to_long(PQgetvalue(r, 0, 2), 0, INT64_MAX, &off)) {
 			snprintf(err, errlen, "unexpected watermark in the database");
 			PQclear(r);
 			return false;
 		}
-		s->wm.seg = (uint64_t)seg, s->wm.off = (uint64_t)off;
+		if (strcmp(PQgetvalue(r, 0, 0), s->run) == 0)
+			s->wm.seg = (uint64_t)seg, s->wm.off = (uint64_t)off;
 		s->wm_known = true;
 		PQclear(r);
 		return true;
 	}
 	PQclear(r);
 	r = PQexecParams(s->conn, "INSERT INTO portmilter.ship_watermark "
-			 "(journal, node, seg, off) VALUES ($1, $2, 0, 0) "
+			 "(node, run, seg, off) VALUES ($1, $2, 0, 0) "
 			 "ON CONFLICT DO NOTHING", 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_COMMAND_OK)
 		s->wm_known = true;
@@ -311,16 +318,20 @@ static bool wm_move(struct shipper *s, const struct journal_pos *next,
 		    char *err, size_t errlen)
 {
 	char seg[24], off[24];
-	const char *params[4] = {journal_id(s->j), seg, off, s->node};
+	const char *params[4] = {s->node, seg, off, s->run};
 	PGresult *r;
 	bool ok;
 
 	snprintf(seg, sizeof(seg), "%" PRIu64, next->seg);
 	snprintf(off, sizeof(off), "%" PRIu64, next->off);
-	r = PQexecParams(s->conn, "UPDATE portmilter.ship_watermark SET seg = $2, "
-			 "off = $3, node = $4, shipped_at = pg_catalog.now() "
-			 "WHERE journal = $1", 4, NULL, params, NULL, NULL, 0);
+	r = PQexecParams(s->conn, "UPDATE portmilter.ship_watermark SET run = $4, "
+			 "seg = $2, off = $3, shipped_at = pg_catalog.now() "
+			 "WHERE node = $1", 4, NULL, params, NULL, NULL, 0);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (ok && strcmp(PQcmdTuples(r), "1") != 0) {
+		snprintf(err, errlen, "the watermark row of node %s is gone", s->node);
+		ok = false;
+	}
 	if (!ok)
 		result_error(r, err, errlen);
 	PQclear(r);
@@ -552,12 +563,13 @@ static bool data_error(const char *err)
 
 /*
  * Ship the batch in s->rows, journal positions [pos, next); false = try
- * again later. With the watermark: a batch wholly behind it is stored
- * already (a restart after a crash between the database's commit and the
- * journal checkpoint) and skipped; one from it on is COPYed straight into
- * events; one that straddles it, or whose direct COPY meets an event
- * stored some other way (unique violation), goes through the staging
- * table, which drops what is stored.
+ * again later. A batch from the watermark on cannot hold a stored event
+ * of this run: it is COPYed straight into events. One that starts behind
+ * it (read again after a commit whose outcome was lost with the
+ * connection), or whose direct COPY meets an event stored before this
+ * run (a unique violation: a crash between commit and checkpoint, a
+ * restored journal, a restore of the database), goes through the
+ * staging table, which drops what is stored.
  */
 static bool ship_batch(struct shipper *s, const struct journal_pos *pos,
 		       const struct journal_pos *next, size_t *stored)
@@ -566,15 +578,12 @@ static bool ship_batch(struct shipper *s, const struct journal_pos *pos,
 	enum ship_how how = SHIP_STAGED;
 
 	*stored = s->nrows;
-	if (s->wm_known && pos_cmp(next, &s->wm) <= 0) {
-		msg_info("shipper: %zu records already in the database (journal "
-			 "%s before %016" PRIx64 ":%" PRIu64 "): skipped", s->nrows,
-			 journal_id(s->j), s->wm.seg, s->wm.off);
-		*stored = 0;
-		return true;
-	}
 	if (s->wm_known && pos_cmp(pos, &s->wm) >= 0)
 		how = SHIP_DIRECT;
+	else if (s->wm_known)
+		msg_info("shipper: a batch from before the watermark "
+			 "(%016" PRIx64 ":%" PRIu64 "): through the staging table",
+			 s->wm.seg, s->wm.off);
 	if (ship_rows(s, how, 0, s->nrows, next, err, sizeof(err)))
 		return true;
 	if (how == SHIP_DIRECT && PQstatus(s->conn) == CONNECTION_OK &&
@@ -736,6 +745,7 @@ struct shipper *shipper_start(struct journal *j, const char *conninfo,
 
 	s->j = j;
 	s->node = xstrdup(node);
+	event_uuid(s->run);
 	s->conninfo = xstrdup(conninfo);
 	pthread_mutex_init(&s->lock, NULL);
 	/* Signals belong to the main thread and libmilter's. */

@@ -1,23 +1,25 @@
--- 011_ship.sql - a shipping watermark per journal, so that the milter's
+-- 011_ship.sql - a shipping watermark per node, so that the milter's
 -- shipper can COPY straight into portmilter.events.
 --
--- Each milter journal (a directory of segment files, identified by the
--- random id in its "id" file) has one row: every record of that journal
+-- One row per node (node_name): every record of the journal of the
+-- shipper's current run (run: a random id made when the milter starts)
 -- before position (seg, off) is stored in portmilter.events. The shipper
 -- moves it in the same transaction as the rows it ships, so the two
 -- cannot disagree. A batch that starts at or after the watermark cannot
 -- hold a stored event: it is COPYed into portmilter.events directly,
--- with no staging table and no ON CONFLICT (half of PostgreSQL's work
--- per event). A batch behind the watermark (a restart after a crash
--- between the database commit and the journal checkpoint) is skipped if
--- wholly behind it, and shipped the old way (staging table, INSERT ...
--- ON CONFLICT DO NOTHING) if it straddles it; so is a batch whose direct
--- COPY meets an event already stored by any other path (a restore, a
--- journal copied from elsewhere): exactly once in every case.
+-- with no staging table and no ON CONFLICT (about half of PostgreSQL's
+-- work per event). A batch behind it (read again after a commit whose
+-- outcome was lost with the connection), or whose direct COPY meets an
+-- event already stored (a restart after a crash between the commit and
+-- the journal checkpoint, a journal restored from a copy, a database
+-- restore), goes through a staging table and INSERT ... ON CONFLICT DO
+-- NOTHING: exactly once in every case. The watermark is trusted only
+-- within one run because journal positions only grow while the journal
+-- stays open: a journal restored from a snapshot would reuse them.
 --
 -- portmilter_writer may SELECT, INSERT and UPDATE this table (not
--- DELETE); portmilter_reader may read it (shipped_at per node: how far
--- behind is each node).
+-- DELETE); portmilter_reader may read it (shipped_at per node: when each
+-- node last shipped).
 --
 -- Apply with `portmilter-report migrate`, or
 --   psql -X -v ON_ERROR_STOP=1 -1 -f sql/011_ship.sql DBNAME
@@ -36,15 +38,15 @@ BEGIN
 	END IF;
 
 	CREATE TABLE portmilter.ship_watermark (
-		journal uuid PRIMARY KEY,
-		node text NOT NULL,
+		node text PRIMARY KEY,
+		run uuid NOT NULL,
 		seg bigint NOT NULL CONSTRAINT ship_watermark_seg_check CHECK (seg >= 0),
 		off bigint NOT NULL CONSTRAINT ship_watermark_off_check CHECK (off >= 0),
 		shipped_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 	);
 	COMMENT ON TABLE portmilter.ship_watermark IS
-		'per milter journal: every record before (seg, off) is in events '
-		'(moved by the shipper in the same transaction as its rows)';
+		'per node: every record of the journal of the shipper''s run before '
+		'(seg, off) is in events (moved in the same transaction as its rows)';
 
 	GRANT SELECT, INSERT, UPDATE ON portmilter.ship_watermark TO portmilter_writer;
 	GRANT SELECT ON portmilter.ship_watermark TO portmilter_reader;

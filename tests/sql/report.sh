@@ -196,13 +196,13 @@ sql_is "the writer can read schema_version (004: the shipper checks it)" "$known
 	-U t_writer -c "SELECT pg_catalog.max(version) FROM portmilter.schema_version"
 denied "... and nothing else: not change it" t_writer \
 	"DELETE FROM portmilter.schema_version"
-wm="INSERT INTO portmilter.ship_watermark (journal, node, seg, off)
-	VALUES ('00000000-0000-4000-8000-0000000000c1', 'mx1', 0, 0)"
-tag_is "the writer can add its journal's watermark (011)" "INSERT 0 1" -U t_writer -c "$wm"
+wm="INSERT INTO portmilter.ship_watermark (node, run, seg, off)
+	VALUES ('mx1', '00000000-0000-4000-8000-0000000000c1', 0, 0)"
+tag_is "the writer can add its node's watermark (011)" "INSERT 0 1" -U t_writer -c "$wm"
 tag_is "... move it" "UPDATE 1" -U t_writer -c "UPDATE portmilter.ship_watermark
-	SET seg = 2, off = 100 WHERE journal = '00000000-0000-4000-8000-0000000000c1'"
+	SET seg = 2, off = 100 WHERE node = 'mx1'"
 sql_is "... and read it" "2|100" -U t_writer -c "SELECT seg, off
-	FROM portmilter.ship_watermark WHERE journal = '00000000-0000-4000-8000-0000000000c1'"
+	FROM portmilter.ship_watermark WHERE node = 'mx1'"
 denied "... but not delete it" t_writer "DELETE FROM portmilter.ship_watermark"
 sql_is "the reader can read the watermarks" "mx1" -U t_reader -c \
 	"SELECT node FROM portmilter.ship_watermark"
