@@ -2,6 +2,7 @@
 # lib.sh - helpers shared by the bench/*.sh scripts (sourced, POSIX sh).
 #
 #   bench_ms         wall clock, milliseconds
+#   proc_cpu_ms PID  CPU time (user + system, milliseconds) of a process
 #   pg_cpu_ms DIR    CPU time (user + system, milliseconds) used so far by
 #                    the cluster pg_start made in DIR: its postmaster, every
 #                    live child (backends, checkpointer, WAL writer, ...)
@@ -11,6 +12,12 @@
 #                    resolution, the kernel's clock ticks).
 
 bench_ms() { date +%s%3N; }
+
+# proc_cpu_ms PID: CPU time (user + system, ms) of process PID so far
+proc_cpu_ms() {
+	sed 's/^[0-9]* .*) //' "/proc/$1/stat" |
+		awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", ($12 + $13) * 1000 / hz }'
+}
 
 pg_cpu_ms() {
 	_pc_pm=$(head -n 1 "$1/data/postmaster.pid" 2>/dev/null) || return 1

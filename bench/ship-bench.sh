@@ -77,32 +77,36 @@ ship() {
 	done
 	t1=$(bench_ms)
 	c1=$(pg_cpu_ms "$PM_TMP/pg")
+	MCPU=$(proc_cpu_ms "$PM_PID")
 	pm_stop
 	c=$(sql "SELECT count(*) FROM portmilter.events")
 	[ "$c" -eq "$N" ] || { echo "FAILED: $c rows stored, $N expected"; exit 1; }
 	WALL=$((t1 - t0)) CPU=$((c1 - c0))
 }
 
-# line NAME WALL CPU: one line of figures
+# line NAME WALL CPU [MILTER_CPU]: one line of figures
 line() {
-	awk -v n="$N" -v name="$1" -v w="$2" -v c="$3" 'BEGIN {
+	awk -v n="$N" -v name="$1" -v w="$2" -v c="$3" -v m="${4:-}" 'BEGIN {
 		w = w > 0 ? w : 1
-		printf "%-8s %7d ms %9d events/s   PostgreSQL CPU %6d ms = %5.1f us/event\n",
-		       name, w, n * 1000 / w, c, c * 1000 / n }'
+		printf "%-8s %7d ms %9d events/s   PostgreSQL CPU %6d ms = %5.1f us/event",
+		       name, w, n * 1000 / w, c, c * 1000 / n
+		if (m != "")
+			printf "   portmilter CPU %6d ms = %5.1f us/event", m, m * 1000 / n
+		printf "\n" }'
 }
 
 echo "== 2. shipping them with portmilter (writer role, batches of 10,000)"
 sql "REVOKE ALL ON portmilter.ship_watermark FROM portmilter_writer"
 ship staged
 sw=$WALL sc=$CPU
-line staged "$sw" "$sc"
+line staged "$sw" "$sc" "$MCPU"
 grep -q "no shipping watermark" "$PM_TMP/pm.staged.log" ||
 	{ echo "FAILED: the staged run used the watermark"; exit 1; }
 sql "\\copy (SELECT * FROM portmilter.events) TO '$PM_TMP/rows.copy'"
 sql "GRANT SELECT, INSERT, UPDATE ON portmilter.ship_watermark TO portmilter_writer"
 ship direct
 dw=$WALL dc=$CPU
-line direct "$dw" "$dc"
+line direct "$dw" "$dc" "$MCPU"
 
 echo "== 3. baseline: raw COPY of the same $N rows"
 sql "TRUNCATE portmilter.events; CHECKPOINT"

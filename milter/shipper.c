@@ -49,7 +49,7 @@ struct shipper {
 	struct journal_pos wm;
 	struct strbuf rows;		/* COPY text of the current batch */
 	size_t *row_end;		/* end offset of each row in rows */
-	size_t nrows;
+	size_t nrows, row_cap;
 	uint64_t shipped;		/* atomic reads only */
 	int64_t head_us;		/* atomic: event time (us) of the first
 					 * record of the batch in hand, 0 none */
@@ -79,7 +79,17 @@ static void copy_text(struct strbuf *b, const char *s)
 	}
 	while (*p) {
 		unsigned cp;
-		size_t n = utf8_decode(p, &cp);
+		size_t n;
+		const unsigned char *run = p;
+
+		/* A run of printable ASCII other than '\\' goes in at once. */
+		while (*p >= 0x20 && *p < 0x7f && *p != '\\')
+			p++;
+		if (p > run)
+			strbuf_add(b, (const char *)run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
+		n = utf8_decode(p, &cp);
 
 		if (n == 0) {
 			strbuf_str(b, "\xef\xbf\xbd");
@@ -171,7 +181,10 @@ static void add_row(void *arg, const unsigned char *payload, size_t len)
 	}
 	strbuf_str(&s->rows, "\n");
 	event_free(&ev);
-	s->row_end = xrealloc(s->row_end, (s->nrows + 1) * sizeof(*s->row_end));
+	if (s->nrows == s->row_cap) {
+		s->row_cap = s->row_cap ? 2 * s->row_cap : 1024;
+		s->row_end = xrealloc(s->row_end, s->row_cap * sizeof(*s->row_end));
+	}
 	s->row_end[s->nrows++] = s->rows.len;
 }
 
