@@ -82,8 +82,9 @@ mn_rows() {
 	fi
 }
 
-mn_answered() {
-	grep -c '^a ' "$PM_TMP/load$1.out" 2>/dev/null || :
+mn_answered() {	# 0 before the load has written its file
+	_mn_n=$(grep -c '^a ' "$PM_TMP/load$1.out" 2>/dev/null)
+	echo "${_mn_n:-0}"
 }
 
 # mn_wait_answered K N SECS: until node K's load has N answered
