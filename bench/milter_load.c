@@ -18,7 +18,7 @@
  *       default: as fast as the milter answers
  *   -w  how long to keep retrying while the milter is away (a restart),
  *       default 30 s; a session it breaks is not resumed, the next one
- *       starts on a new connection
+ *       starts on a new connection once the milter is back
  *   SOCKET  the milter's socket path ("unix:" prefix allowed)
  *   OUT     one line per transaction sent: "a SEQ" when its end of
  *           message was answered (the milter journaled it first), "u SEQ"
@@ -292,7 +292,8 @@ static int transaction(struct conn *c)
 	return r;
 }
 
-/* One session: -1 the connection broke, 0 done, 1 wrong reply. */
+/* One session: -2 no connection, -1 the connection broke, 0 done, 1 wrong
+ * reply. */
 static int session(long n)
 {
 	struct conn *c = xmalloc(sizeof(*c));
@@ -314,7 +315,7 @@ static int session(long n)
 	snprintf(port, sizeof(port), "%ld", 1024 + n % 60000);
 	if (!opened(c)) {
 		free(c);
-		return -1;
+		return -2;	/* the milter is away: the same session again */
 	}
 	if (!(c->proto & NOCONNECT)) {
 		len = strs(b, sizeof(b), (const char *[]){name}, 1);
@@ -360,6 +361,8 @@ static void *worker(void *arg)
 				return NULL;
 			}
 			nanosleep(&ts, NULL);
+			if (r == -2)
+				continue;
 			/* a broken session is not resumed: the next one */
 			n = __atomic_add_fetch(&next_session, 1, __ATOMIC_RELAXED);
 			if (n > sessions)
