@@ -41,7 +41,7 @@ fi
 make -C "$build" -j2 all bench/milter_load >/dev/null
 set +e	# the test libraries return non-zero as a matter of course
 . "$top/tests/recorder/lib.sh"
-. "$top/tests/recorder/nodes.sh"
+. "$top/tests/recorder/multinode-lib.sh"
 . "$top/bench/lib.sh"
 rec_init >/dev/null
 # shellcheck disable=SC2016,SC2034 # run by pm_cleanup
