@@ -26,6 +26,7 @@
 #define FULL_LOG_EVERY	60		/* seconds between "journal full" logs */
 #define SYNC_EVERY	1		/* seconds between fdatasync()s */
 #define FILE_MODE	0640		/* every journal file, at most */
+#define RBUF_SIZE	(256u << 10)	/* reader's read-ahead */
 
 static const unsigned char magic[4] = {'P', 'M', 'J', '1'};
 
@@ -51,6 +52,13 @@ struct journal {
 	/* reading side, shipper thread only */
 	int rfd;
 	uint64_t rseg;
+	/* read-ahead: bytes [rbuf_off, rbuf_off + rbuf_len) of segment
+	 * rbuf_seg, all below the writer's size when read (never a record
+	 * being written) */
+	unsigned char *rbuf;
+	uint64_t rbuf_seg, rbuf_off;
+	size_t rbuf_len;
+	uint64_t lim_seg, lim;		/* size of a segment behind the writer's */
 	uint64_t corrupt;
 	uint64_t scanned;		/* bytes read from segments */
 	time_t synced;
@@ -231,6 +239,7 @@ void journal_close(struct journal *j)
 		close(j->fd);
 	if (j->rfd >= 0)
 		close(j->rfd);
+	free(j->rbuf);
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->cond);
 	free(j->dir);
@@ -426,17 +435,44 @@ static bool read_at(int fd, void *buf, size_t len, uint64_t off)
 }
 
 /*
+ * Read len bytes at off of the reader's segment seg (fd), all below limit,
+ * through the read-ahead buffer: one pread(2) for many small records.
+ * Bytes below limit are whole records, never rewritten, so what the
+ * buffer holds stays true.
+ */
+static bool read_ahead(struct journal *j, int fd, uint64_t seg, void *buf,
+		       size_t len, uint64_t off, uint64_t limit)
+{
+	if (len > RBUF_SIZE || off + len > limit)
+		return read_at(fd, buf, len, off);
+	if (j->rbuf_seg != seg || off < j->rbuf_off ||
+	    off + len > j->rbuf_off + j->rbuf_len) {
+		uint64_t want = limit - off < RBUF_SIZE ? limit - off : RBUF_SIZE;
+
+		if (j->rbuf == NULL)
+			j->rbuf = xmalloc(RBUF_SIZE);
+		j->rbuf_len = 0;
+		if (!read_at(fd, j->rbuf, (size_t)want, off))
+			return false;
+		j->rbuf_seg = seg, j->rbuf_off = off, j->rbuf_len = (size_t)want;
+	}
+	memcpy(buf, j->rbuf + (off - j->rbuf_off), len);
+	return true;
+}
+
+/*
  * Is there a valid record at off, wholly before limit? On success
  * *payload is a malloc'd copy (caller frees) and *len its size.
  */
-static bool record_at(struct journal *j, int fd, uint64_t off, uint64_t limit,
-		      unsigned char **payload, uint32_t *len)
+static bool record_at(struct journal *j, int fd, uint64_t seg, uint64_t off,
+		      uint64_t limit, unsigned char **payload, uint32_t *len)
 {
 	unsigned char hdr[HDR_LEN];
 	unsigned char *buf;
 	uint32_t n;
 
-	if (limit < HDR_LEN || off > limit - HDR_LEN || !read_at(fd, hdr, HDR_LEN, off) ||
+	if (limit < HDR_LEN || off > limit - HDR_LEN ||
+	    !read_ahead(j, fd, seg, hdr, HDR_LEN, off, limit) ||
 	    memcmp(hdr, magic, 4) != 0)
 		return false;
 	n = get_u32(hdr + 4);
@@ -444,7 +480,8 @@ static bool record_at(struct journal *j, int fd, uint64_t off, uint64_t limit,
 		return false;
 	buf = xmalloc(n ? n : 1);
 	j->scanned += HDR_LEN + n;
-	if (!read_at(fd, buf, n, off + HDR_LEN) || record_crc(hdr, buf, n) != get_u32(hdr + 8)) {
+	if (!read_ahead(j, fd, seg, buf, n, off + HDR_LEN, limit) ||
+	    record_crc(hdr, buf, n) != get_u32(hdr + 8)) {
 		free(buf);
 		return false;
 	}
@@ -584,7 +621,14 @@ size_t journal_read(struct journal *j, const struct journal_pos *start,
 			pos.seg++, pos.off = 0;
 			continue;
 		}
-		limit = pos.seg == wseg ? wsize : (fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0);
+		if (pos.seg == wseg) {
+			limit = wsize;
+		} else if (j->lim_seg == pos.seg && j->lim > 0) {
+			limit = j->lim;	/* behind the writer: it no longer grows */
+		} else {
+			limit = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+			j->lim_seg = pos.seg, j->lim = limit;
+		}
 		if (pos.off > limit) {
 			/* Not where a read stopped: never skip what is there. */
 			msg_warn("journal %s: position %" PRIu64 " is past the end of "
@@ -606,7 +650,7 @@ size_t journal_read(struct journal *j, const struct journal_pos *start,
 			pos.seg++, pos.off = 0;
 			continue;
 		}
-		if (!record_at(j, fd, pos.off, limit, &payload, &len)) {
+		if (!record_at(j, fd, pos.seg, pos.off, limit, &payload, &len)) {
 			uint64_t to = resync(j, fd, pos.off, limit);
 
 			j->corrupt++;

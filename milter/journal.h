@@ -13,7 +13,9 @@
  * has the data); the shipper fdatasync()s segments it reads, so a power
  * loss can lose at most the records of the last second or so.
  *
- * The reader (one shipper thread) walks records from the checkpoint on.
+ * The reader (one shipper thread) walks records from the checkpoint on,
+ * reading ahead up to 256 KiB at a time, never past the bytes the writer
+ * has finished (so what it buffers stays true).
  * A record whose header or CRC is wrong - a crash mid-write, a bit flip -
  * is reported once, counted, and skipped by scanning to the next valid
  * record, so what follows it is not lost; that scan reads each byte

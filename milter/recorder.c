@@ -29,7 +29,7 @@ bool recorder_open(const struct cfg *cfg, char *err, size_t errlen)
 
 void recorder_start(const struct cfg *cfg)
 {
-	shipper = shipper_start(journal, cfg->database);
+	shipper = shipper_start(journal, cfg->database, recorder_node(cfg));
 }
 
 void recorder_reload(const struct cfg *cfg)

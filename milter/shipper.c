@@ -26,7 +26,7 @@
 #include "shipper.h"
 #include "util.h"
 
-#define BATCH_MAX	2000		/* records per transaction */
+#define BATCH_MAX	10000		/* records per transaction */
 #define BACKOFF_MAX	30		/* seconds */
 #define DOWN_LOG_EVERY	60		/* seconds between "database down" logs */
 #define GATHER_MS	200		/* after a partial batch, wait this long */
@@ -39,10 +39,17 @@ struct shipper {
 	bool conninfo_changed;		/* under lock */
 	bool stopping;			/* under lock */
 	time_t deadline;		/* under lock, with stopping */
+	char *node;			/* node_name: its watermark row */
+	char run[37];			/* this run's id (a UUID) */
 	PGconn *conn;
+	/* The node's watermark (sql/011_ship.sql), read on every
+	 * connection: every record of this run's journal before wm is
+	 * stored; (0, 0) when the row names another run. */
+	bool wm_known;			/* the schema has the table */
+	struct journal_pos wm;
 	struct strbuf rows;		/* COPY text of the current batch */
 	size_t *row_end;		/* end offset of each row in rows */
-	size_t nrows;
+	size_t nrows, row_cap;
 	uint64_t shipped;		/* atomic reads only */
 	int64_t head_us;		/* atomic: event time (us) of the first
 					 * record of the batch in hand, 0 none */
@@ -72,7 +79,17 @@ static void copy_text(struct strbuf *b, const char *s)
 	}
 	while (*p) {
 		unsigned cp;
-		size_t n = utf8_decode(p, &cp);
+		size_t n;
+		const unsigned char *run = p;
+
+		/* A run of printable ASCII other than '\\' goes in at once. */
+		while (*p >= 0x20 && *p < 0x7f && *p != '\\')
+			p++;
+		if (p > run)
+			strbuf_add(b, (const char *)run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
+		n = utf8_decode(p, &cp);
 
 		if (n == 0) {
 			strbuf_str(b, "\xef\xbf\xbd");
@@ -164,7 +181,10 @@ static void add_row(void *arg, const unsigned char *payload, size_t len)
 	}
 	strbuf_str(&s->rows, "\n");
 	event_free(&ev);
-	s->row_end = xrealloc(s->row_end, (s->nrows + 1) * sizeof(*s->row_end));
+	if (s->nrows == s->row_cap) {
+		s->row_cap = s->row_cap ? 2 * s->row_cap : 1024;
+		s->row_end = xrealloc(s->row_end, s->row_cap * sizeof(*s->row_end));
+	}
 	s->row_end[s->nrows++] = s->rows.len;
 }
 
@@ -224,6 +244,111 @@ static const char *stage_sql(void)
 		free(b.p);
 	}
 	return sql;
+}
+
+/* Positions in one journal, in the order records are written. */
+static int pos_cmp(const struct journal_pos *a, const struct journal_pos *b)
+{
+	if (a->seg != b->seg)
+		return a->seg < b->seg ? -1 : 1;
+	return (a->off > b->off) - (a->off < b->off);
+}
+
+/* An error message with its SQLSTATE first, on one line. */
+static void result_error(PGresult *r, char *err, size_t errlen)
+{
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	snprintf(err, errlen, "%s%s%s", st ? st : "", st ? " " : "",
+		 PQresultErrorMessage(r));
+	err[strcspn(err, "\n")] = '\0';
+}
+
+/*
+ * The node's watermark (sql/011_ship.sql), read on every connection.
+ * Journal positions only grow while the journal stays open, so the
+ * watermark holds only for the run that set it (this process: a
+ * restart, a journal restored from a copy or a snapshot start again
+ * from (0, 0), and their replays meet the stored events as unique
+ * violations). The row is created at (0, 0) if missing. A schema from
+ * before 011 (no table, or no privilege on it) is shipped into as
+ * before: every batch through the staging table, with ON CONFLICT.
+ * false only when the database fails.
+ */
+static bool wm_load(struct shipper *s, char *err, size_t errlen)
+{
+	const char *params[2] = {s->node, s->run};
+	PGresult *r = PQexecParams(s->conn, "SELECT run::text, seg, off FROM "
+				   "portmilter.ship_watermark WHERE node = $1",
+				   1, NULL, params, NULL, NULL, 0);
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	long seg, off;
+	bool ok = true;
+
+	s->wm_known = false;
+	s->wm.seg = s->wm.off = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (state != NULL && (strcmp(state, "42P01") == 0 ||
+				      strcmp(state, "42501") == 0)) {
+			msg_info("shipper: no shipping watermark in this database "
+				 "(schema before 011): every batch goes through a "
+				 "staging table");
+		} else {
+			result_error(r, err, errlen);
+			ok = false;
+		}
+		PQclear(r);
+		return ok;
+	}
+	if (PQntuples(r) == 1) {
+		if (!str_to_long(PQgetvalue(r, 0, 1), 0, INT64_MAX, &seg) ||
+		    !str_to_long(PQgetvalue(r, 0, 2), 0, INT64_MAX, &off)) {
+			snprintf(err, errlen, "unexpected watermark in the database");
+			PQclear(r);
+			return false;
+		}
+		if (strcmp(PQgetvalue(r, 0, 0), s->run) == 0)
+			s->wm.seg = (uint64_t)seg, s->wm.off = (uint64_t)off;
+		s->wm_known = true;
+		PQclear(r);
+		return true;
+	}
+	PQclear(r);
+	r = PQexecParams(s->conn, "INSERT INTO portmilter.ship_watermark "
+			 "(node, run, seg, off) VALUES ($1, $2, 0, 0) "
+			 "ON CONFLICT DO NOTHING", 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK)
+		s->wm_known = true;
+	else
+		result_error(r, err, errlen);
+	ok = s->wm_known;
+	PQclear(r);
+	return ok;
+}
+
+/* Inside the batch's transaction: the watermark moves to next. */
+static bool wm_move(struct shipper *s, const struct journal_pos *next,
+		    char *err, size_t errlen)
+{
+	char seg[24], off[24];
+	const char *params[4] = {s->node, seg, off, s->run};
+	PGresult *r;
+	bool ok;
+
+	snprintf(seg, sizeof(seg), "%" PRIu64, next->seg);
+	snprintf(off, sizeof(off), "%" PRIu64, next->off);
+	r = PQexecParams(s->conn, "UPDATE portmilter.ship_watermark SET run = $4, "
+			 "seg = $2, off = $3, shipped_at = pg_catalog.now() "
+			 "WHERE node = $1", 4, NULL, params, NULL, NULL, 0);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (ok && strcmp(PQcmdTuples(r), "1") != 0) {
+		snprintf(err, errlen, "the watermark row of node %s is gone", s->node);
+		ok = false;
+	}
+	if (!ok)
+		result_error(r, err, errlen);
+	PQclear(r);
+	return ok;
 }
 
 static void log_down(struct shipper *s, const char *what, int backoff)
@@ -316,6 +441,8 @@ static bool db_connect(struct shipper *s, int backoff)
 			goto fail;
 		}
 	}
+	if (!wm_load(s, err, sizeof(err)))
+		goto fail;
 	msg_info("shipper: connected to database %s on %s port %s", PQdb(s->conn),
 		 PQhost(s->conn) ? PQhost(s->conn) : "local socket", PQport(s->conn) ? PQport(s->conn) : "?");
 	s->down_logged = 0;
@@ -327,13 +454,49 @@ fail:
 	return false;
 }
 
-/* COPY rows [from, to) into pm_stage and move them into events. */
-static bool ship_rows(struct shipper *s, size_t from, size_t to, char *err,
+/* COPY (the statement given) rows [from, to) of the batch. */
+static bool copy_rows(struct shipper *s, const char *sql, size_t from,
+		      size_t to, char *err, size_t errlen)
+{
+	size_t a = from ? s->row_end[from - 1] : 0, b = s->row_end[to - 1];
+	PGresult *r = PQexec(s->conn, sql);
+	bool ok = PQresultStatus(r) == PGRES_COPY_IN;
+
+	if (!ok)
+		result_error(r, err, errlen);
+	PQclear(r);
+	if (ok)
+		ok = PQputCopyData(s->conn, s->rows.p + a, (int)(b - a)) == 1 &&
+		     PQputCopyEnd(s->conn, NULL) == 1;
+	while ((r = PQgetResult(s->conn)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && ok) {
+			result_error(r, err, errlen);
+			ok = false;
+		}
+		PQclear(r);
+	}
+	if (!ok && err[0] == '\0')
+		snprintf(err, errlen, "COPY failed: %s", PQerrorMessage(s->conn));
+	return ok;
+}
+
+enum ship_how {
+	SHIP_DIRECT,	/* COPY into portmilter.events: none can be stored */
+	SHIP_STAGED	/* COPY into pm_stage, INSERT ... ON CONFLICT DO NOTHING */
+};
+
+/*
+ * Store rows [from, to) in one transaction, the direct or the staged
+ * way; with next (the whole batch), move the watermark to it in the
+ * same transaction. Whatever else must commit with a batch, and only
+ * with it, goes between the rows and the COMMIT, like the watermark.
+ */
+static bool ship_rows(struct shipper *s, enum ship_how how, size_t from,
+		      size_t to, const struct journal_pos *next, char *err,
 		      size_t errlen)
 {
-	static char copy_sql[2048], insert_sql[4096];
-	size_t a = from ? s->row_end[from - 1] : 0, b = s->row_end[to - 1];
-	PGresult *r;
+	static char cols_sql[1024], direct_sql[2048], copy_sql[2048],
+		    insert_sql[4096];
 	bool ok;
 
 	if (copy_sql[0] == '\0') {
@@ -347,38 +510,34 @@ static bool ship_rows(struct shipper *s, size_t from, size_t to, char *err,
 			strbuf_str(&cols, ", ");
 			strbuf_str(&cols, raw_columns[i]);
 		}
-		snprintf(copy_sql, sizeof(copy_sql), "COPY pg_temp.pm_stage (%s) FROM STDIN", cols.p);
-		snprintf(insert_sql, sizeof(insert_sql), "INSERT INTO portmilter.events (%s) "
-			 "SELECT %s FROM pg_temp.pm_stage ON CONFLICT DO NOTHING", cols.p, cols.p);
+		if (cols.len >= sizeof(cols_sql))
+			msg_panic("ship_rows: column list too long");
+		memcpy(cols_sql, cols.p, cols.len + 1);
 		free(cols.p);
+		snprintf(direct_sql, sizeof(direct_sql), "COPY portmilter.events (%s) "
+			 "FROM STDIN", cols_sql);
+		snprintf(insert_sql, sizeof(insert_sql), "INSERT INTO portmilter.events (%s) "
+			 "SELECT %s FROM pg_temp.pm_stage ON CONFLICT DO NOTHING",
+			 cols_sql, cols_sql);
+		snprintf(copy_sql, sizeof(copy_sql), "COPY pg_temp.pm_stage (%s) FROM STDIN",
+			 cols_sql);
 	}
 	if (!exec_ok(s->conn, "BEGIN", err, errlen))
 		return false;
-	r = PQexec(s->conn, copy_sql);
-	ok = PQresultStatus(r) == PGRES_COPY_IN;
-	PQclear(r);
-	if (ok)
-		ok = PQputCopyData(s->conn, s->rows.p + a, (int)(b - a)) == 1 &&
-		     PQputCopyEnd(s->conn, NULL) == 1;
-	while ((r = PQgetResult(s->conn)) != NULL) {
-		if (PQresultStatus(r) != PGRES_COMMAND_OK && ok) {
-			const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
-			snprintf(err, errlen, "%s %s", st ? st : "", PQresultErrorMessage(r));
-			err[strcspn(err, "\n")] = '\0';
-			ok = false;
-		}
-		PQclear(r);
-	}
-	if (!ok && err[0] == '\0')
-		snprintf(err, errlen, "COPY failed: %s", PQerrorMessage(s->conn));
-	ok = ok && exec_ok(s->conn, insert_sql, err, errlen) &&
+	if (how == SHIP_DIRECT)
+		ok = copy_rows(s, direct_sql, from, to, err, errlen);
+	else
+		ok = copy_rows(s, copy_sql, from, to, err, errlen) &&
+		     exec_ok(s->conn, insert_sql, err, errlen);
+	ok = ok && (next == NULL || !s->wm_known || wm_move(s, next, err, errlen)) &&
 	     exec_ok(s->conn, "COMMIT", err, errlen);
 	if (!ok && PQstatus(s->conn) == CONNECTION_OK) {
 		char ignored[64];
 
 		(void)exec_ok(s->conn, "ROLLBACK", ignored, sizeof(ignored));
 	}
+	if (ok && next != NULL && s->wm_known)
+		s->wm = *next;
 	return ok;
 }
 
@@ -415,13 +574,39 @@ static bool data_error(const char *err)
 	return strncmp(err, "22", 2) == 0 || strncmp(err, "23", 2) == 0;
 }
 
-/* Ship the batch in s->rows; false = try again later. */
-static bool ship_batch(struct shipper *s)
+/*
+ * Ship the batch in s->rows, journal positions [pos, next); false = try
+ * again later. A batch from the watermark on cannot hold a stored event
+ * of this run: it is COPYed straight into events. One that starts behind
+ * it (read again after a commit whose outcome was lost with the
+ * connection), or whose direct COPY meets an event stored before this
+ * run (a unique violation: a crash between commit and checkpoint, a
+ * restored journal, a restore of the database), goes through the
+ * staging table, which drops what is stored.
+ */
+static bool ship_batch(struct shipper *s, const struct journal_pos *pos,
+		       const struct journal_pos *next, size_t *stored)
 {
 	char err[600] = "";
+	enum ship_how how = SHIP_STAGED;
 
-	if (ship_rows(s, 0, s->nrows, err, sizeof(err)))
+	*stored = s->nrows;
+	if (s->wm_known && pos_cmp(pos, &s->wm) >= 0)
+		how = SHIP_DIRECT;
+	else if (s->wm_known)
+		msg_info("shipper: a batch from before the watermark "
+			 "(%016" PRIx64 ":%" PRIu64 "): through the staging table",
+			 s->wm.seg, s->wm.off);
+	if (ship_rows(s, how, 0, s->nrows, next, err, sizeof(err)))
 		return true;
+	if (how == SHIP_DIRECT && PQstatus(s->conn) == CONNECTION_OK &&
+	    strncmp(err, "23505", 5) == 0) {
+		msg_info("shipper: a batch holds events already stored (%s): "
+			 "shipping it through the staging table", err);
+		err[0] = '\0';
+		if (ship_rows(s, SHIP_STAGED, 0, s->nrows, next, err, sizeof(err)))
+			return true;
+	}
 	if (PQstatus(s->conn) != CONNECTION_OK || !data_error(err)) {
 		log_down(s, err, 1);
 		return false;
@@ -429,11 +614,23 @@ static bool ship_batch(struct shipper *s)
 	/* One bad record: ship one by one and put the bad ones aside. */
 	for (size_t i = 0; i < s->nrows; i++) {
 		err[0] = '\0';
-		if (ship_rows(s, i, i + 1, err, sizeof(err)))
+		if (ship_rows(s, SHIP_STAGED, i, i + 1, NULL, err, sizeof(err)))
 			continue;
 		if (PQstatus(s->conn) != CONNECTION_OK || !data_error(err))
 			return false;
 		quarantine(s, i, err);
+	}
+	/* Every row is stored or put aside: the watermark may move. */
+	err[0] = '\0';
+	if (s->wm_known && !(exec_ok(s->conn, "BEGIN", err, sizeof(err)) &&
+			     wm_move(s, next, err, sizeof(err)) &&
+			     exec_ok(s->conn, "COMMIT", err, sizeof(err)))) {
+		/* Harmless: behind, the watermark only costs a staged batch. */
+		msg_warn("shipper: cannot move the watermark: %s", err);
+		if (PQstatus(s->conn) == CONNECTION_OK)
+			(void)exec_ok(s->conn, "ROLLBACK", err, sizeof(err));
+	} else if (s->wm_known) {
+		s->wm = *next;
 	}
 	return true;
 }
@@ -474,6 +671,7 @@ static void *shipper_main(void *arg)
 	struct shipper *s = arg;
 	struct journal_pos pos = journal_checkpoint(s->j), next = pos;
 	int backoff = 1;
+	size_t stored = 0;
 	bool late, changed, have_batch = false;
 
 	for (;;) {
@@ -520,7 +718,8 @@ static void *shipper_main(void *arg)
 			journal_wait(s->j, 250);
 			continue;
 		}
-		if (s->nrows > 0 && !ship_batch(s)) {
+		stored = 0;
+		if (s->nrows > 0 && !ship_batch(s, &pos, &next, &stored)) {
 			__atomic_store_n(&s->up, PQstatus(s->conn) == CONNECTION_OK,
 					 __ATOMIC_RELAXED);
 			if (PQstatus(s->conn) != CONNECTION_OK || !stop)
@@ -530,7 +729,7 @@ static void *shipper_main(void *arg)
 		}
 		backoff = 1;
 		have_batch = false;
-		__atomic_add_fetch(&s->shipped, s->nrows, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->shipped, stored, __ATOMIC_RELAXED);
 		if (journal_commit(s->j, &next))
 			pos = next;
 		/* A full batch: head_us stays (a little old) until the next
@@ -551,12 +750,15 @@ static void *shipper_main(void *arg)
 	return NULL;
 }
 
-struct shipper *shipper_start(struct journal *j, const char *conninfo)
+struct shipper *shipper_start(struct journal *j, const char *conninfo,
+			       const char *node)
 {
 	struct shipper *s = xcalloc(1, sizeof(*s));
 	sigset_t set, old;
 
 	s->j = j;
+	s->node = xstrdup(node);
+	event_uuid(s->run);
 	s->conninfo = xstrdup(conninfo);
 	pthread_mutex_init(&s->lock, NULL);
 	/* Signals belong to the main thread and libmilter's. */
@@ -600,6 +802,7 @@ void shipper_stop(struct shipper *s, int seconds)
 		msg_info("shipper: stopped; %" PRIu64 " journal bytes kept for the "
 			 "next start", journal_size(s->j));
 	free(s->conninfo);
+	free(s->node);
 	free(s->rows.p);
 	free(s->row_end);
 	pthread_mutex_destroy(&s->lock);

@@ -1,10 +1,22 @@
 /*
  * shipper - the writer thread: ships journal records to PostgreSQL.
  *
- * It reads batches from the journal checkpoint on, sends each batch in
- * one transaction (COPY into a temporary table, then INSERT ... ON
- * CONFLICT DO NOTHING into portmilter.events, so a record shipped twice
- * is stored once), then advances the checkpoint. The database down or
+ * It reads batches (up to 10,000 records) from the journal checkpoint
+ * on, sends each batch in one transaction, then advances the checkpoint.
+ * Exactly once: the database keeps a watermark per node
+ * (portmilter.ship_watermark, sql/011_ship.sql: every record of this
+ * run's journal before a position is stored; a run is the shipper's life,
+ * with a random id, since positions only grow while the journal is open),
+ * read on every connection and moved in the batch's own transaction. A
+ * batch from the watermark on is COPYed straight into portmilter.events.
+ * One from before it (read again after a commit whose outcome was lost),
+ * or whose COPY meets an event already stored (a unique violation: a
+ * replay after a crash, a journal restored from a copy, a restored
+ * database), goes through a temporary staging table and INSERT ... ON
+ * CONFLICT DO NOTHING, which stores a record shipped twice once; so does
+ * every batch into a schema older than 011. Two milters with the same
+ * node_name share the row: each then finds the other's run there and
+ * ships from (0, 0), which costs speed, never a record. The database down or
  * slow only delays shipping: the connection is dropped and retried with
  * an exponential backoff (1 s .. 30 s), logged at most once a minute.
  * A batch the server refuses for its data (SQLSTATE class 22 or 23) is
@@ -32,7 +44,9 @@
 
 struct shipper;
 
-struct shipper *shipper_start(struct journal *j, const char *conninfo);
+/* node: the node name, the key of its watermark row. */
+struct shipper *shipper_start(struct journal *j, const char *conninfo,
+			      const char *node);
 
 /* A new conninfo (after a reload): reconnect with it. */
 void shipper_set_conninfo(struct shipper *s, const char *conninfo);

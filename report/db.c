@@ -192,6 +192,27 @@ PGresult *db_query(PGconn *conn, const char *sql, int nparams,
 	return r;
 }
 
+bool db_session_mode(PGconn *conn, const char *command, bool writes)
+{
+	static const char *const ro[] = {"default_transaction_read_only", "on"};
+	PGresult *r;
+	bool ok;
+
+	if (!writes) {
+		r = db_query(conn, "SELECT pg_catalog.set_config($1, $2, false)", 2, ro);
+		PQclear(r);
+		return r != NULL;
+	}
+	if ((r = db_query(conn, "SELECT pg_catalog.pg_is_in_recovery()", 0, NULL)) == NULL)
+		return false;
+	ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "f") == 0;
+	PQclear(r);
+	if (!ok)
+		report_error("%s writes, and this server is a hot standby (read "
+			     "only): run it against the primary", command);
+	return ok;
+}
+
 bool db_schema_ok(PGconn *conn, int needed)
 {
 	char state[6], msg[2048], where[512];

@@ -105,6 +105,7 @@ struct command {
 	int nargs;			/* arguments after the name */
 	unsigned opts;			/* OPT_* bits allowed */
 	int (*run)(PGconn *conn, const struct opts *o);
+	bool writes;			/* else every transaction is READ ONLY */
 };
 
 void report_error(const char *fmt, ...)
@@ -404,20 +405,20 @@ static int cmd_migrate(PGconn *conn, const struct opts *o)
 }
 
 static const struct command commands[] = {
-	{"ports", 0, OPT_WINDOW, cmd_ports},
-	{"user", 1, OPT_WINDOW, cmd_user},
-	{"ip", 1, OPT_WINDOW, cmd_ip},
-	{"top", 0, OPT_WINDOW | OPT_TOP | OPT_PORT, cmd_top},
-	{"adoption", 0, OPT_WINDOW, cmd_adoption},
-	{"tls", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls},
-	{"tls-preview", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls_preview},
-	{"dashboard", 0, OPT_WINDOW | OPT_OUTPUT, cmd_dashboard},
-	{"auth", 0, OPT_WINDOW | OPT_PORT | OPT_AUTH, cmd_auth},
-	{"limits", 0, OPT_FORMAT | OPT_PORT | OPT_NEAR, cmd_limits},
-	{"migrate", 0, OPT_MIGRATE, cmd_migrate},
-	{"suspend", 1, OPT_UNTIL | OPT_FORMAT | OPT_REASON, cmd_suspend},
-	{"unsuspend", 1, OPT_FORMAT, cmd_unsuspend},
-	{"suspended", 0, OPT_FORMAT | OPT_ALL, cmd_suspended},
+	{"ports", 0, OPT_WINDOW, cmd_ports, false},
+	{"user", 1, OPT_WINDOW, cmd_user, false},
+	{"ip", 1, OPT_WINDOW, cmd_ip, false},
+	{"top", 0, OPT_WINDOW | OPT_TOP | OPT_PORT, cmd_top, false},
+	{"adoption", 0, OPT_WINDOW, cmd_adoption, false},
+	{"tls", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls, false},
+	{"tls-preview", 0, OPT_WINDOW | OPT_PORT | OPT_TLS, cmd_tls_preview, false},
+	{"dashboard", 0, OPT_WINDOW | OPT_OUTPUT, cmd_dashboard, false},
+	{"auth", 0, OPT_WINDOW | OPT_PORT | OPT_AUTH, cmd_auth, false},
+	{"limits", 0, OPT_FORMAT | OPT_PORT | OPT_NEAR, cmd_limits, false},
+	{"migrate", 0, OPT_MIGRATE, cmd_migrate, true},
+	{"suspend", 1, OPT_UNTIL | OPT_FORMAT | OPT_REASON, cmd_suspend, true},
+	{"unsuspend", 1, OPT_FORMAT, cmd_unsuspend, true},
+	{"suspended", 0, OPT_FORMAT | OPT_ALL, cmd_suspended, false},
 };
 
 /* ---- the command line --------------------------------------------------- */
@@ -716,7 +717,9 @@ int main(int argc, char **argv)
 	free(conninfo);
 	if (conn == NULL)
 		return REPORT_EXIT_RUNTIME;
-	if (cmd->run != cmd_migrate && !db_schema_ok(conn, REPORT_SCHEMA_NEEDED))
+	if (!db_session_mode(conn, cmd->name, cmd->writes))
+		status = REPORT_EXIT_RUNTIME;
+	else if (cmd->run != cmd_migrate && !db_schema_ok(conn, REPORT_SCHEMA_NEEDED))
 		status = REPORT_EXIT_RUNTIME;
 	else
 		status = cmd->run(conn, &o);

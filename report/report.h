@@ -115,6 +115,17 @@ PGresult *db_query_quiet(PGconn *conn, const char *sql, int nparams,
 			 size_t msglen);
 
 /*
+ * The session for one command. A command that only reads (every one but
+ * migrate) runs with default_transaction_read_only on: all its
+ * transactions are READ ONLY, on the primary as on a hot standby, so it
+ * can be pointed at a standby and a statement that would write fails
+ * (SQLSTATE 25006) even on the primary, where the tests see it. A
+ * command that writes is refused, with a message naming it, on a server
+ * in recovery (a standby). false (reported) on failure.
+ */
+bool db_session_mode(PGconn *conn, const char *command, bool writes);
+
+/*
  * Check that the portmilter schema exists, is at least at version
  * `needed` and at most PM_SCHEMA_VERSION (schema.h); report "schema
  * missing", "too old" (run migrate) or "newer than this

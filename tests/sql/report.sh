@@ -126,7 +126,6 @@ check "psql -f each migration again is harmless" \
 	sql $(echo "$files" | sed "s|^|-f $sqldir/|")
 # The programs know the newest migration shipped (lib/schema.h).
 known=$(sed -n 's/^#define PM_SCHEMA_VERSION \([0-9][0-9]*\)$/\1/p' "$srcdir/lib/schema.h")
-newest=$(cd "$sqldir" && ls [0-9][0-9][0-9]_*.sql | sed -n '$s/^0*\([0-9][0-9]*\)_.*/\1/p')
 if [ -n "$known" ] && [ "$known" = "$newest" ]; then
 	ok "PM_SCHEMA_VERSION ($known) is the newest migration in sql/ ($newest)"
 else
@@ -197,6 +196,18 @@ sql_is "the writer can read schema_version (004: the shipper checks it)" "$known
 	-U t_writer -c "SELECT pg_catalog.max(version) FROM portmilter.schema_version"
 denied "... and nothing else: not change it" t_writer \
 	"DELETE FROM portmilter.schema_version"
+wm="INSERT INTO portmilter.ship_watermark (node, run, seg, off)
+	VALUES ('mx1', '00000000-0000-4000-8000-0000000000c1', 0, 0)"
+tag_is "the writer can add its node's watermark (011)" "INSERT 0 1" -U t_writer -c "$wm"
+tag_is "... move it" "UPDATE 1" -U t_writer -c "UPDATE portmilter.ship_watermark
+	SET seg = 2, off = 100 WHERE node = 'mx1'"
+sql_is "... and read it" "2|100" -U t_writer -c "SELECT seg, off
+	FROM portmilter.ship_watermark WHERE node = 'mx1'"
+denied "... but not delete it" t_writer "DELETE FROM portmilter.ship_watermark"
+sql_is "the reader can read the watermarks" "mx1" -U t_reader -c \
+	"SELECT node FROM portmilter.ship_watermark"
+denied "... but not move them" t_reader "UPDATE portmilter.ship_watermark SET seg = 0"
+sql -c "DELETE FROM portmilter.ship_watermark" >/dev/null
 sql_is "the reader can SELECT events and every view" "1|0|0|0|0|0" -U t_reader -c \
 	"SELECT (SELECT count(*) FROM portmilter.events WHERE port = 2527),
 		(SELECT count(*) FROM portmilter.port_hourly WHERE port = 0),
