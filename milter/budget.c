@@ -5,12 +5,11 @@
  * and a list of its entries from the most to the least recently
  * charged. An entry holds one struct budget_ring per meter of the
  * layout (one meter per distinct window of each limit key, from the
- * configuration), then its key; the other nodes' usage, once some was
- * learnt, in a second array of rings of the same layout (e->remote, NULL
- * until then: a user seen on this node only costs a pointer and its
- * checks one more test). Only budget_charge() and budget_remote_add()
- * create entries: a check on an unknown key sees zero usage and
- * allocates nothing.
+ * configuration), then its key. The other nodes' usage goes into the
+ * same rings, in the slot of the second it happened: it costs no memory
+ * and a check one ring sum per window, whoever sent. Only
+ * budget_charge() and budget_remote_add() create entries: a check on an
+ * unknown key sees zero usage and allocates nothing.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -104,7 +103,6 @@ struct bentry {
 	uint32_t hash;
 	uint32_t keylen;
 	uint64_t last;				/* time of the last charge */
-	struct budget_ring *remote;		/* layout.n, or NULL */
 	struct budget_ring ring[];		/* layout.n, then the key */
 };
 
@@ -203,7 +201,6 @@ void budget_free(struct budget *b)
 	for (int i = 0; i < BUDGET_SHARDS; i++) {
 		for (e = b->shard[i].head; e != NULL; e = next) {
 			next = e->next;
-			free(e->remote);
 			free(e);
 		}
 		free(b->shard[i].tab);
@@ -264,7 +261,6 @@ static void shard_remove(struct bshard *s, struct bentry *e)
 		p = &(*p)->hnext;
 	*p = e->hnext;
 	lru_unlink(s, e);
-	free(e->remote);
 	free(e);
 	s->count--;
 }
@@ -345,14 +341,9 @@ bool budget_check(struct budget *b, const char *key,
 
 		m = layout_meter(l, k, lim->window);
 		used = 0;
-		if (e != NULL && m >= 0) {
+		if (e != NULL && m >= 0)
 			used = budget_ring_sum(&e->ring[m], l->width[m],
 					       l->window[m], now);
-			if (e->remote != NULL)
-				used += budget_ring_sum(&e->remote[m],
-							l->width[m],
-							l->window[m], now);
-		}
 		if (k == CFG_LIMIT_BYTES) {
 			used *= 1024;
 			hit = used >= lim->max || used + pending > lim->max;
@@ -416,15 +407,13 @@ void budget_remote_add(struct budget *b, const char *key, uint64_t nmsg,
 		return;		/* no budgets, or drained from every window */
 	}
 	e = shard_take(s, key, len, hash, l->n);
-	if (e->remote == NULL)
-		e->remote = xcalloc(l->n, sizeof(*e->remote));
 	if (when > e->last)
 		e->last = when;
 	for (int k = 0; k < CFG_NLIMITS; k++)
 		for (unsigned i = 0; i < l->nwin[k]; i++) {
 			unsigned m = l->first[k] + i;
 
-			budget_ring_add_at(&e->remote[m], l->width[m], now,
+			budget_ring_add_at(&e->ring[m], l->width[m], now,
 					   when, add[k]);
 		}
 	shard_evict(b, s, now);
@@ -432,8 +421,7 @@ void budget_remote_add(struct budget *b, const char *key, uint64_t nmsg,
 }
 
 bool budget_usage(struct budget *b, const char *key, enum cfg_limit_key k,
-		  unsigned window, uint64_t now, uint64_t *local,
-		  uint64_t *remote)
+		  unsigned window, uint64_t now, uint64_t *used)
 {
 	size_t len = strlen(key);
 	uint32_t hash = budget_hash(key, len);
@@ -442,18 +430,14 @@ bool budget_usage(struct budget *b, const char *key, enum cfg_limit_key k,
 	struct bentry *e;
 	int m;
 
-	*local = *remote = 0;
+	*used = 0;
 	pthread_mutex_lock(&s->lock);
 	l = &b->layout;
 	m = layout_meter(l, k, window);
 	e = m >= 0 ? shard_find(s, key, len, hash, l->n) : NULL;
-	if (e != NULL) {
-		*local = budget_ring_sum(&e->ring[m], l->width[m], l->window[m],
-					 now);
-		if (e->remote != NULL)
-			*remote = budget_ring_sum(&e->remote[m], l->width[m],
-						  l->window[m], now);
-	}
+	if (e != NULL)
+		*used = budget_ring_sum(&e->ring[m], l->width[m], l->window[m],
+					now);
 	pthread_mutex_unlock(&s->lock);
 	return m >= 0;
 }
@@ -482,15 +466,9 @@ static void shard_migrate(struct bshard *s, const struct budget_layout *from,
 		next = e->prev;
 		n = bentry_new(bentry_key(e, from->n), e->keylen, e->hash, to->n);
 		n->last = e->last;
-		if (e->remote != NULL && to->n > 0)
-			n->remote = xcalloc(to->n, sizeof(*n->remote));
 		for (unsigned m = 0; m < to->n; m++)
-			if (map[m] >= 0) {
+			if (map[m] >= 0)
 				n->ring[m] = e->ring[map[m]];
-				if (n->remote != NULL)
-					n->remote[m] = e->remote[map[m]];
-			}
-		free(e->remote);
 		free(e);
 		shard_insert(s, n);
 	}

@@ -10,12 +10,13 @@
  * does not get three budgets by using 587, 5870 and 12345 (give those
  * ports the same limits, "like = 587").
  *
- * Other nodes. Besides this node's counts (budget_charge), each key
- * holds the other nodes' usage apart (budget_remote_add, fed by the
- * usage puller, milter/usage.h), in rings of the same windows, placed at
- * the time it happened: a check compares the sum of both with the limit.
- * The two are never mixed, so nothing this node counted is learnt again
- * from the database.
+ * Other nodes. The other nodes' usage (budget_remote_add, fed by the
+ * usage puller, milter/usage.h) is added to the same counters as this
+ * node's (budget_charge), at the time it happened: a check compares the
+ * whole with the limit, and a user seen on several nodes costs no more
+ * memory than one seen here only. The caller must never feed back what
+ * this node counted itself (the puller reads this node's rows only from
+ * before its process started), or it would count twice.
  *
  * What is counted (budget_charge, at end of message, only when the
  * message is accepted): 1 message, the recipients accepted, the size in
@@ -110,20 +111,19 @@ void budget_charge(struct budget *b, const char *key, uint64_t nrcpt,
  * Another node's usage of key: nmsg messages, nrcpt recipients and
  * kbytes KiB, which happened at time when (same clock as now; a time
  * after now counts at now). Counted in every window like a charge made
- * then, but apart from this node's counts; usage older than every
- * window (now - when >= the longest window plus its slot) is ignored,
- * and without any budget configured nothing is kept.
+ * then, into the same counters; usage older than every window
+ * (now - when >= the longest window plus its slot) is ignored, and
+ * without any budget configured nothing is kept.
  */
 void budget_remote_add(struct budget *b, const char *key, uint64_t nmsg,
 		       uint64_t nrcpt, uint64_t kbytes, uint64_t when,
 		       uint64_t now);
 
-/* Key k's usage in the configured window (seconds) at now: this node's
- * (bytes in KiB) in *local, the other nodes' in *remote; false (both 0)
- * if no budget has that window. For tests and reports. */
+/* Key k's usage in the configured window (seconds) at now, this node's
+ * and the other nodes' together (bytes in KiB), in *used; false (0) if
+ * no budget has that window. For tests and reports. */
 bool budget_usage(struct budget *b, const char *key, enum cfg_limit_key k,
-		  unsigned window, uint64_t now, uint64_t *local,
-		  uint64_t *remote);
+		  unsigned window, uint64_t now, uint64_t *used);
 
 /* Entries held (for tests and the benchmark). */
 size_t budget_entries(struct budget *b);

@@ -17,8 +17,12 @@
  * previous snapshot: exactly once, whatever order the shippers'
  * transactions commit in) of the other nodes, and of this node those
  * older than this process (the usage of before a restart, which its
- * memory lost). Its first read (at start, after the database comes
- * back for the first time, or when budgets are first configured)
+ * memory lost; never this process's own, which budget_charge() already
+ * put in the same counters: usage_start() runs before libmilter takes
+ * a connection, so every row of this process is at or after its
+ * start, unless node_name changes or the wall clock steps back). Its
+ * first read (at start, after the database comes back for the first
+ * time, or when budgets are first configured)
  * loads every row of the longest window instead. Each row counts as
  * the other node's usage at the end of its second, if the port it was
  * made on has a budget for that login or address (the same rule as the

@@ -554,8 +554,8 @@ static void test_ring_add_at(void **state)
 	}
 }
 
-/* The other nodes' usage, merged: kept apart from this node's, summed
- * by the check, sliding from the time it happened. */
+/* The other nodes' usage, merged into this node's counters (no entry
+ * of its own), checked as a whole, sliding from the time it happened. */
 static void test_remote(void **state)
 {
 	struct cfg *cfg = parse_ok("[port 5870]\nlimit_messages = 4/1h\n"
@@ -566,21 +566,28 @@ static void test_remote(void **state)
 	const struct cfg_limits *bytes = &p->limits[CFG_LIMIT_BYTES];
 	struct budget *b = budget_new(cfg, 1000);
 	struct budget_over over;
-	uint64_t t = 100000, local, remote;
+	uint64_t t = 100000, used;
 
 	(void)state;
 	/* 2 here, 2 on another node 10 minutes ago: the 5th is refused */
 	budget_charge(b, "u:alice", 1, 100, t);
 	budget_charge(b, "u:alice", 1, 100, t);
-	budget_remote_add(b, "u:alice", 2, 5, 6, t - 600, t);
 	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_MESSAGES, 3600, t,
-				 &local, &remote));
-	assert_int_equal(local, 2);
-	assert_int_equal(remote, 2);
+				 &used));
+	assert_int_equal(used, 2);
+	assert_false(budget_check(b, "u:alice", msgs, CFG_LIMIT_MESSAGES, 2, t,
+				  &over));
+	budget_remote_add(b, "u:alice", 2, 5, 6, t - 600, t);
+	assert_int_equal(budget_entries(b), 1);	/* the same entry */
+	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_MESSAGES, 3600, t,
+				 &used));
+	assert_int_equal(used, 4);
 	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_RECIPIENTS, 3600, t,
-				 &local, &remote));
-	assert_int_equal(local, 2);
-	assert_int_equal(remote, 5);
+				 &used));
+	assert_int_equal(used, 7);
+	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_BYTES, 3600, t,
+				 &used));
+	assert_int_equal(used, 8);		/* KiB: 1 + 1 + 6 */
 	assert_true(budget_check(b, "u:alice", msgs, CFG_LIMIT_MESSAGES, 1, t,
 				 &over));
 	assert_int_equal(over.used, 4);
@@ -593,20 +600,41 @@ static void test_remote(void **state)
 				  t - 600 + 3600 + 515, &over));
 	assert_true(budget_check(b, "u:alice", msgs, CFG_LIMIT_MESSAGES, 3,
 				 t - 600 + 3600 + 515, &over));
+	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_MESSAGES, 3600,
+				 t - 600 + 3600 + 515, &used));
+	assert_int_equal(used, 2);
+	/* ours drain an hour (at most a slot more) after they happened */
+	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_MESSAGES, 3600,
+				 t + 3600 + 515, &used));
+	assert_int_equal(used, 0);
+	/* usage learnt later, of the same second as ours: counted with it */
+	budget_charge(b, "u:erin", 1, 0, t);
+	budget_remote_add(b, "u:erin", 3, 3, 0, t, t + 30);
+	assert_true(budget_usage(b, "u:erin", CFG_LIMIT_MESSAGES, 3600, t + 30,
+				 &used));
+	assert_int_equal(used, 4);
+	assert_true(budget_usage(b, "u:erin", CFG_LIMIT_MESSAGES, 3600,
+				 t + 3600 + 515, &used));
+	assert_int_equal(used, 0);
 	/* a user seen only elsewhere gets an entry; a check of another
 	 * stays at zero */
 	budget_remote_add(b, "u:bob", 4, 4, 1, t, t);
-	assert_int_equal(budget_entries(b), 2);
+	assert_int_equal(budget_entries(b), 3);
 	assert_true(budget_check(b, "u:bob", msgs, CFG_LIMIT_MESSAGES, 1, t,
 				 &over));
 	assert_false(budget_check(b, "u:carol", msgs, CFG_LIMIT_MESSAGES, 1, t,
 				  &over));
 	/* older than every window: nothing kept */
 	budget_remote_add(b, "u:dave", 9, 9, 9, t - 3600 - 515, t);
-	assert_int_equal(budget_entries(b), 2);
+	assert_int_equal(budget_entries(b), 3);
+	budget_remote_add(b, "u:bob", 9, 9, 9, t - 3600 - 515, t);
+	assert_true(budget_usage(b, "u:bob", CFG_LIMIT_MESSAGES, 3600, t,
+				 &used));
+	assert_int_equal(used, 4);
 	/* a window that is not configured */
 	assert_false(budget_usage(b, "u:alice", CFG_LIMIT_MESSAGES, 60, t,
-				  &local, &remote));
+				  &used));
+	assert_int_equal(used, 0);
 	budget_free(b);
 	cfg_unref(cfg);
 }
@@ -618,18 +646,18 @@ static void test_remote_reconfigure(void **state)
 	struct cfg *c = parse_ok("[port 1]\nlimit_messages = 4/1h, 10/1d\n");
 	struct cfg *none = parse_ok("[port 1]\n");
 	struct budget *b = budget_new(a, 1000);
-	uint64_t local, remote;
+	uint64_t used;
 
 	(void)state;
 	budget_remote_add(b, "u:alice", 3, 0, 0, 5000, 5000);
+	budget_charge(b, "u:alice", 0, 0, 5000);
 	budget_configure(b, c);
 	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_MESSAGES, 3600, 5001,
-				 &local, &remote));
-	assert_int_equal(local, 0);
-	assert_int_equal(remote, 3);
+				 &used));
+	assert_int_equal(used, 4);
 	assert_true(budget_usage(b, "u:alice", CFG_LIMIT_MESSAGES, 86400, 5001,
-				 &local, &remote));
-	assert_int_equal(remote, 0);	/* a new window starts empty */
+				 &used));
+	assert_int_equal(used, 0);	/* a new window starts empty */
 	budget_configure(b, none);
 	budget_remote_add(b, "u:bob", 3, 0, 0, 5000, 5000);
 	assert_int_equal(budget_entries(b), 1);	/* no budgets: not kept */
