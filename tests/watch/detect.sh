@@ -28,7 +28,15 @@ tmp='' n=0	# both set by pg_test_begin
 pg_test_begin watch
 pids=''
 # Stop our daemons (and only them) before the cluster goes.
-trap 'for p in $pids; do kill "$p" 2>/dev/null; done; wait; pg_stop "$tmp"; rm -rf "$tmp"' EXIT
+stop_all() {
+	for _p in $pids; do
+		kill "$_p" 2>/dev/null
+	done
+	wait
+	pg_stop "$tmp"
+	rm -rf "$tmp"
+}
+trap stop_all EXIT
 
 if [ ! -x "$watch" ] || [ ! -x "$report" ]; then
 	echo "Bail out! portmilter-watch or portmilter-report is not built"
@@ -215,6 +223,17 @@ if [ "$st" -eq 0 ] && ! grep -qE 'fatal|panic|ERROR|runtime error|Sanitizer' "$t
 else
 	not_ok "both daemons stopped cleanly (status $st)" "$tmp/w1.log" "$tmp/w2.log"
 fi
+
+# ---- two leaders in a split moment: the unique key, not the lock --------
+for i in 1 2; do
+	psqlq -c "BEGIN" -c "SELECT count(*) FROM portmilter.watch_fire('split', 'user',
+		'x@example.test', 's', '{}', '1 hour', 'n$i', '{syslog}', false)" \
+		-c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null 2>"$tmp/split$i.err" &
+done
+wait
+is "watch_fire() in two concurrent transactions: one alert" "1" \
+	"SELECT count(*) FROM portmilter.alerts WHERE detector = 'split'"
+psqlq -c "DELETE FROM portmilter.alerts WHERE detector = 'split'" >/dev/null
 
 # ---- portmilter-report alerts ----------------------------------------------
 "$report" -d dbname=portmilter --format csv alerts --since 1h >"$tmp/a.csv" 2>"$tmp/a.err"
