@@ -67,8 +67,18 @@ node_name = bench
 syslog = no
 EOF
 
+# Loading is faster with the secondary indexes built afterwards (the same
+# definitions as sql/001_schema.sql).
 t0=$(date +%s)
+psqlq -c "DROP INDEX portmilter.events_port_time_idx, portmilter.events_user_time_idx,
+	portmilter.events_addr_time_idx" >/dev/null || exit 1
 psqlq -v users="$users" -v days="$days" -f "$here/bench/watch-population.sql" >/dev/null || exit 1
+psqlq -c "SET maintenance_work_mem = '256MB'" \
+	-c "CREATE INDEX events_port_time_idx ON portmilter.events (port, event_time)" \
+	-c "CREATE INDEX events_user_time_idx ON portmilter.events (sasl_user, event_time)
+	    WHERE sasl_user IS NOT NULL" \
+	-c "CREATE INDEX events_addr_time_idx ON portmilter.events (client_addr, event_time)
+	    WHERE client_addr IS NOT NULL" -c "ANALYZE portmilter.events" >/dev/null || exit 1
 t1=$(date +%s)
 events=$(psqlq -c "SELECT count(*) FROM portmilter.events")
 echo "population: $users users, $days days, $events events (made in $((t1 - t0)) s)"

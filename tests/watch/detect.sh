@@ -164,12 +164,24 @@ is "spraying address: auth_spray fired once, 50 users" \
 is "burst far above the user's own baseline: volume fired once" \
 	"burst@example.test|300" \
 	"SELECT subject, evidence->>'messages' FROM portmilter.alerts WHERE detector = 'volume'"
-is "normal user and bulk sender in its class: no alert" "0" \
+is "guessing one account: auth_guess fired once, 25 failures from 3 addresses" \
+	"guessed@example.test|25|3" \
+	"SELECT subject, evidence->>'failures', evidence->>'addresses'
+	 FROM portmilter.alerts WHERE detector = 'auth_guess'"
+is "spam to a bad list: refusals fired once, 40 of 50 refused" \
+	"spammer@example.test|40|10" \
+	"SELECT subject, evidence->>'refused_recipients', evidence->>'accepted_recipients'
+	 FROM portmilter.alerts WHERE detector = 'refusals'"
+is "a budget hit 4 times (1 in monitor mode): budget_hits fired once" \
+	"pusher@example.test|4|1" \
+	"SELECT subject, evidence->>'hits', evidence->>'monitor_only'
+	 FROM portmilter.alerts WHERE detector = 'budget_hits'"
+is "normal user, a typo, bulk sender in its class: no alert" "0" \
 	"SELECT count(*) FROM portmilter.alerts
-	 WHERE subject IN ('normal@example.test', 'bulk@example.test')"
-is "three alerts in all, none twice (two daemons, several cycles)" "3" \
+	 WHERE subject IN ('normal@example.test', 'bulk@example.test', 'typo@example.test')"
+is "six alerts in all, none twice (two daemons, several cycles)" "6" \
 	"SELECT count(*) FROM portmilter.alerts"
-is "one syslog delivery queued per alert" "3|syslog" \
+is "one syslog delivery queued per alert" "6|syslog" \
 	"SELECT count(*), min(channel) FROM portmilter.alert_deliveries"
 if [ "$(grep -c 'leader: node' "$tmp/w1.log" "$tmp/w2.log" | awk -F: '{ s += $2 } END { print s }')" -eq 1 ] &&
    grep -q 'standing by' "$tmp/w2.log"; then
@@ -237,10 +249,10 @@ psqlq -c "DELETE FROM portmilter.alerts WHERE detector = 'split'" >/dev/null
 
 # ---- portmilter-report alerts ----------------------------------------------
 "$report" -d dbname=portmilter --format csv alerts --since 1h >"$tmp/a.csv" 2>"$tmp/a.err"
-if [ $? -eq 0 ] && [ "$(wc -l <"$tmp/a.csv")" -eq 6 ] &&
+if [ $? -eq 0 ] && [ "$(wc -l <"$tmp/a.csv")" -eq 9 ] &&
    grep -q '^alert_id,fired_at,detector,subject_kind,subject,state,suspended,summary,evidence' "$tmp/a.csv" &&
    grep -q 'many_places,user,hijacked@example.test,fired,true,' "$tmp/a.csv"; then
-	ok "portmilter-report alerts: 5 alerts with their evidence (csv)"
+	ok "portmilter-report alerts: 8 alerts with their evidence (csv)"
 else
 	not_ok "portmilter-report alerts (csv)" "$tmp/a.csv" "$tmp/a.err"
 fi

@@ -62,3 +62,30 @@ SELECT pmt_ev('victim' || u || '@example.test', '192.0.2.99',
 	now() - make_interval(secs => 15 * u + a), 'auth_failure', 'rejected',
 	0, 'postfix_auth')
 FROM generate_series(1, 50) AS u, generate_series(0, 1) AS a;
+
+-- Guessing one account: 25 failed logins in 5 minutes from 3 addresses;
+-- a typo: 3 failures, no alert.
+SELECT pmt_ev('guessed@example.test', ('192.0.2.' || (60 + i % 3))::inet,
+	now() - make_interval(secs => 12 * i), 'auth_failure', 'rejected', 0)
+FROM generate_series(1, 25) AS i;
+SELECT pmt_ev('typo@example.test', '192.0.2.20',
+	now() - make_interval(secs => 20 * i), 'auth_failure', 'rejected', 0)
+FROM generate_series(1, 3) AS i;
+
+-- Spam to a bad list: 10 messages, 1 recipient accepted and 4 refused
+-- each (40 of 50 refused); a typo: 1 refused of 6, no alert.
+SELECT pmt_ev('spammer@example.test', '192.0.2.70',
+	now() - make_interval(mins => 2 * i), p_nrcpt => 1, p_refused => 4)
+FROM generate_series(1, 10) AS i;
+SELECT pmt_ev('normal@example.test', '192.0.2.20',
+	now() - interval '15 minutes', p_nrcpt => 5, p_refused => 1);
+
+-- Pushing against a budget: 4 refusals by limit_messages in an hour (one
+-- in monitor mode).
+SELECT pmt_ev('pusher@example.test', '192.0.2.80',
+	now() - make_interval(mins => 10 * i), 'transaction', 'tempfailed', 0,
+	'limit_messages', p_reply => '451 4.7.1 message budget exceeded')
+FROM generate_series(1, 3) AS i;
+SELECT pmt_ev('pusher@example.test', '192.0.2.80', now() - interval '45 minutes',
+	'transaction', 'accepted', 1, 'limit_messages',
+	p_reply => 'monitor: 451 4.7.1 message budget exceeded');
