@@ -276,13 +276,20 @@ static bool lead(struct state *s)
 static void cycle(struct state *s)
 {
 	const struct wconf *w = s->w;
-	struct notify_cfg nc = {w->webhook_url, w->webhook_secret_file,
-				w->webhook_ca_file, (int) w->webhook_timeout,
-				w->mail_to, w->mail_from, w->sendmail_path,
-				w->syslog};
+	struct notify_cfg nc = {0};
 	struct detect_stats st;
 	int n;
 
+	/* notify.h: NULL = not configured. */
+	nc.webhook_url = *w->webhook_url ? w->webhook_url : NULL;
+	nc.webhook_secret_file = *w->webhook_secret_file ?
+				 w->webhook_secret_file : NULL;
+	nc.webhook_ca_file = *w->webhook_ca_file ? w->webhook_ca_file : NULL;
+	nc.webhook_timeout_s = (int) w->webhook_timeout;
+	nc.mail_to = *w->mail_to ? w->mail_to : NULL;
+	nc.mail_from = *w->mail_from ? w->mail_from : NULL;
+	nc.sendmail_path = w->sendmail_path;
+	nc.syslog = w->syslog;
 	if (!lead(s))
 		return;
 	if (s->conn == NULL &&

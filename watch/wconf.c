@@ -281,8 +281,9 @@ struct wconf *wconf_build(struct cfg *cfg, char **errs)
 	    strncmp(w->webhook_url, "https://", 8) != 0 &&
 	    strncmp(w->webhook_url, "http://", 7) != 0)
 		werr(&e, 0, "webhook_url: expected an http:// or https:// URL");
-	if (w->mail_to[0] != '\0' && w->mail_from[0] == '\0')
-		werr(&e, 0, "mail_to needs mail_from (the alerts' sender)");
+	if (w->webhook_url[0] != '\0' && w->webhook_secret_file[0] == '\0')
+		werr(&e, 0, "webhook_url needs webhook_secret_file (the HMAC "
+		     "key of the signature header)");
 	if (e.n > 0) {
 		*errs = strbuf_take(&e.b);
 		wconf_free(w);
