@@ -236,6 +236,17 @@ else
 	not_ok "both daemons stopped cleanly (status $st)" "$tmp/w1.log" "$tmp/w2.log"
 fi
 
+# ---- -1 -T: a replay of three days ago ----------------------------------
+psqlq -c "SELECT pmt_ev('old@example.test', '192.0.2.90',
+	now() - interval '3 days' - make_interval(secs => 10 * i), 'auth_failure', 'rejected', 0)
+	FROM generate_series(1, 25) AS i" >/dev/null
+before=$(psqlq -c "SELECT count(*) FROM portmilter.alerts WHERE subject = 'old@example.test'")
+"$watch" -1 -T "$(psqlq -c "SELECT now() - interval '3 days' + interval '1 minute'")" \
+	-c "$tmp/watch.conf" >"$tmp/replay.log" 2>&1
+is "-1 -T: an evaluation as of three days ago finds what now does not ($before before)" \
+	"auth_guess|25" \
+	"SELECT detector, evidence->>'failures' FROM portmilter.alerts WHERE subject = 'old@example.test'"
+
 # ---- two leaders in a split moment: the unique key, not the lock --------
 for i in 1 2; do
 	psqlq -c "BEGIN" -c "SELECT count(*) FROM portmilter.watch_fire('split', 'user',
@@ -249,10 +260,10 @@ psqlq -c "DELETE FROM portmilter.alerts WHERE detector = 'split'" >/dev/null
 
 # ---- portmilter-report alerts ----------------------------------------------
 "$report" -d dbname=portmilter --format csv alerts --since 1h >"$tmp/a.csv" 2>"$tmp/a.err"
-if [ $? -eq 0 ] && [ "$(wc -l <"$tmp/a.csv")" -eq 9 ] &&
+if [ $? -eq 0 ] && [ "$(wc -l <"$tmp/a.csv")" -eq 10 ] &&
    grep -q '^alert_id,fired_at,detector,subject_kind,subject,state,suspended,summary,evidence' "$tmp/a.csv" &&
    grep -q 'many_places,user,hijacked@example.test,fired,true,' "$tmp/a.csv"; then
-	ok "portmilter-report alerts: 8 alerts with their evidence (csv)"
+	ok "portmilter-report alerts: 9 alerts with their evidence (csv)"
 else
 	not_ok "portmilter-report alerts (csv)" "$tmp/a.csv" "$tmp/a.err"
 fi
