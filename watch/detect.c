@@ -621,7 +621,7 @@ static double now_s(void)
 }
 
 int detect_cycle(PGconn *conn, const struct wconf *w, struct geo *geo,
-		 struct detect_stats *st)
+		 bool replay, struct detect_stats *st)
 {
 	char buf[4][24];
 	const char *params[4];
@@ -649,7 +649,8 @@ int detect_cycle(PGconn *conn, const struct wconf *w, struct geo *geo,
 		for (int i = 0; i < PQntuples(res); i++)
 			detectors[id].row(&r, res, i);
 		PQclear(res);
-		resolve(&r);
+		if (!replay)
+			resolve(&r);
 		free(r.f.kinds.p);
 		free(r.f.subjects.p);
 		if (PQstatus(conn) != CONNECTION_OK)

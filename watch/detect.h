@@ -18,6 +18,10 @@
  * history. Without geo, new_place is off (said once at start) and
  * many_places counts addresses and networks only.
  *
+ * replay (portmilter-watch -T): the windows end at the session's
+ * portmilter.watch_now, and nothing is resolved (what fires now is not
+ * judged by an evaluation of the past).
+ *
  * A database error in one detector is logged (warning) and skips that
  * detector's resolution for this cycle (nothing is resolved on a query
  * that did not answer); the other detectors still run. Returns the
@@ -42,7 +46,7 @@ struct detect_stats {
 };
 
 int detect_cycle(PGconn *conn, const struct wconf *w, struct geo *geo,
-		 struct detect_stats *st);
+		 bool replay, struct detect_stats *st);
 
 /* EXPLAIN (no ANALYZE) of every enabled detector's query with the
  * configured parameters, on fp: the proof that they use indexes. false

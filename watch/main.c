@@ -12,7 +12,7 @@
  *   -1  one evaluation (if this instance gets the leader lock), then exit
  *   -T  with -1 or -x: evaluate as if it were TIME (a timestamptz text):
  *       a replay of recorded days (bench/watch-bench.sh); the cool-down
- *       still counts in real time
+ *       still counts in real time, and nothing is resolved
  *   -f  log on stderr too (it always runs in the foreground: systemd)
  *
  * One leader. Several instances (one per node) may run against one
@@ -295,7 +295,7 @@ static void cycle(struct state *s)
 	if (s->conn == NULL &&
 	    (s->conn = db_open(w->database, "portmilter-watch")) == NULL)
 		return;
-	if (detect_cycle(s->conn, w, s->geo, &st) < 0) {
+	if (detect_cycle(s->conn, w, s->geo, as_of != NULL, &st) < 0) {
 		drop(s);
 		return;
 	}

@@ -246,6 +246,8 @@ before=$(psqlq -c "SELECT count(*) FROM portmilter.alerts WHERE subject = 'old@e
 is "-1 -T: an evaluation as of three days ago finds what now does not ($before before)" \
 	"auth_guess|25" \
 	"SELECT detector, evidence->>'failures' FROM portmilter.alerts WHERE subject = 'old@example.test'"
+is "-1 -T: the replay resolved nothing that fires now" "1" \
+	"SELECT count(*) FROM portmilter.alerts WHERE state = 'resolved'"
 
 # ---- two leaders in a split moment: the unique key, not the lock --------
 for i in 1 2; do
