@@ -226,6 +226,28 @@ sleep 2.5
 is "the same condition again within the cool-down: no new alert" "1" \
 	"SELECT count(*) FROM portmilter.alerts WHERE detector = 'auth_spray' AND state = 'fired'"
 
+# ---- SIGHUP: a bad file is refused and logged, a good one taken ---------
+cp "$tmp/watch.conf" "$tmp/watch.conf.good"
+printf '[detector volume]\nfloor = none\n' >>"$tmp/watch.conf"
+kill -HUP "$w2"
+i=0
+while [ $i -lt 50 ] && ! grep -q 'keeping the running settings' "$tmp/w2.log"; do
+	sleep 0.1; i=$((i + 1))
+done
+cp "$tmp/watch.conf.good" "$tmp/watch.conf"
+kill -HUP "$w2"
+i=0
+while [ $i -lt 50 ] && ! grep -q 'reloaded' "$tmp/w2.log"; do
+	sleep 0.1; i=$((i + 1))
+done
+if grep -q 'watch.conf:17: bad value "none" for floor' "$tmp/w2.log" &&
+   grep -q 'keeping the running settings' "$tmp/w2.log" &&
+   grep -q 'reloaded' "$tmp/w2.log" && kill -0 "$w2" 2>/dev/null; then
+	ok "SIGHUP: a file with errors is logged (file:line) and refused, a good one taken"
+else
+	not_ok "SIGHUP reloads" "$tmp/w2.log"
+fi
+
 kill "$w2"
 wait "$w2"
 st=$?
