@@ -362,6 +362,20 @@ int main(int argc, char **argv)
 			  path);
 	}
 	if (o.check_only) {
+		char err[256];
+
+		if (*s.w->geoip_country_db || *s.w->geoip_asn_db) {
+			if ((s.geo = geo_open(*s.w->geoip_country_db ?
+					      s.w->geoip_country_db : NULL,
+					      *s.w->geoip_asn_db ?
+					      s.w->geoip_asn_db : NULL,
+					      err, sizeof(err))) == NULL) {
+				msg_warn("%s: GeoIP: %s", path, err);
+				wconf_free(s.w);
+				return 1;
+			}
+			geo_close(s.geo);
+		}
 		wconf_print(s.w, stdout);
 		wconf_free(s.w);
 		return 0;
