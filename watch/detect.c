@@ -53,7 +53,15 @@ static const char sql_many_places[] =
 	" GROUP BY e.sasl_user"
 	" HAVING count(DISTINCT " SQL_NET ") >= $2::integer";
 
-/* $1 window, $2 history, $3 established. Geo only. */
+/* $1 window, $2 history, $3 established. Geo only. The history: the
+ * addresses of the user's last 2000 events before the window (at most
+ * that many index entries read per user active in the window); the user
+ * is established if they had an event between history and established
+ * ago (one index probe). */
+#define SQL_HIST_SINCE "e.event_time >= " SQL_NOW " - " \
+	"pg_catalog.make_interval(secs => $2::integer)"
+#define SQL_HIST_UNTIL(p) "e.event_time < " SQL_NOW " - " \
+	"pg_catalog.make_interval(secs => $" p "::integer)"
 static const char sql_new_place[] =
 	"WITH cur AS (SELECT e.sasl_user AS u, " SQL_ADDRS("200") " AS addrs"
 	" FROM portmilter.events AS e"
@@ -62,20 +70,18 @@ static const char sql_new_place[] =
 	" GROUP BY e.sasl_user)"
 	" SELECT 'user', c.u, h.n, 0,"
 	" pg_catalog.jsonb_build_object('window_s', $1::integer,"
-	" 'history_s', $2::integer, 'history_events', h.n,"
-	" 'history_since', h.first, 'addresses', c.addrs),"
+	" 'history_s', $2::integer, 'history_events_read', h.n,"
+	" 'addresses', c.addrs),"
 	" c.addrs, h.addrs"
 	" FROM cur AS c CROSS JOIN LATERAL (SELECT count(*) AS n,"
-	" pg_catalog.min(e.event_time) AS first, " SQL_ADDRS("2000") " AS addrs"
-	" FROM portmilter.events AS e WHERE e.sasl_user = c.u"
-	" AND e.event_time >= " SQL_NOW " -"
-	" pg_catalog.make_interval(secs => $2::integer)"
-	" AND e.event_time < " SQL_NOW " -"
-	" pg_catalog.make_interval(secs => $1::integer)"
-	" AND e.client_addr IS NOT NULL"
-	" AND " SQL_MILTER ") AS h"
-	" WHERE h.first <= " SQL_NOW " -"
-	" pg_catalog.make_interval(secs => $3::integer)";
+	" (pg_catalog.array_agg(DISTINCT pg_catalog.host(x.a)))[1:2000] AS addrs"
+	" FROM (SELECT e.client_addr AS a FROM portmilter.events AS e"
+	" WHERE e.sasl_user = c.u AND " SQL_HIST_SINCE
+	" AND " SQL_HIST_UNTIL("1") " AND e.client_addr IS NOT NULL"
+	" AND " SQL_MILTER " ORDER BY e.event_time DESC LIMIT 2000) AS x) AS h"
+	" WHERE EXISTS (SELECT FROM portmilter.events AS e"
+	" WHERE e.sasl_user = c.u AND " SQL_HIST_SINCE
+	" AND " SQL_HIST_UNTIL("3") ")";
 
 /* $1 window, $2 floor, $3 floor_recipients, $4 baseline. The baseline:
  * the 95th percentile of the user's messages (and recipients) per hour,
