@@ -18,7 +18,7 @@
 
 #include "detect.h"
 #include "msg.h"
-#include "standin.h"
+#include "geo.h"
 #include "util.h"
 
 /* The end of every window: now(), or the time set in the session's

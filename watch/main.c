@@ -48,9 +48,10 @@
 
 #include "cfg.h"
 #include "detect.h"
+#include "geo.h"
 #include "msg.h"
+#include "notify.h"
 #include "schema.h"
-#include "standin.h"
 #include "util.h"
 #include "wconf.h"
 
@@ -273,23 +274,29 @@ static bool lead(struct state *s)
 	return got;
 }
 
+/* The delivery settings (notify.h: NULL = not configured). */
+static void notify_cfg_of(const struct wconf *w, struct notify_cfg *nc)
+{
+	memset(nc, 0, sizeof(*nc));
+	nc->webhook_url = *w->webhook_url ? w->webhook_url : NULL;
+	nc->webhook_secret_file = *w->webhook_secret_file ?
+				  w->webhook_secret_file : NULL;
+	nc->webhook_ca_file = *w->webhook_ca_file ? w->webhook_ca_file : NULL;
+	nc->webhook_timeout_s = (int) w->webhook_timeout;
+	nc->mail_to = *w->mail_to ? w->mail_to : NULL;
+	nc->mail_from = *w->mail_from ? w->mail_from : NULL;
+	nc->sendmail_path = w->sendmail_path;
+	nc->syslog = w->syslog;
+}
+
 static void cycle(struct state *s)
 {
 	const struct wconf *w = s->w;
-	struct notify_cfg nc = {0};
+	struct notify_cfg nc;
 	struct detect_stats st;
 	int n;
 
-	/* notify.h: NULL = not configured. */
-	nc.webhook_url = *w->webhook_url ? w->webhook_url : NULL;
-	nc.webhook_secret_file = *w->webhook_secret_file ?
-				 w->webhook_secret_file : NULL;
-	nc.webhook_ca_file = *w->webhook_ca_file ? w->webhook_ca_file : NULL;
-	nc.webhook_timeout_s = (int) w->webhook_timeout;
-	nc.mail_to = *w->mail_to ? w->mail_to : NULL;
-	nc.mail_from = *w->mail_from ? w->mail_from : NULL;
-	nc.sendmail_path = w->sendmail_path;
-	nc.syslog = w->syslog;
+	notify_cfg_of(w, &nc);
 	if (!lead(s))
 		return;
 	if (s->conn == NULL &&
@@ -362,7 +369,16 @@ int main(int argc, char **argv)
 			  path);
 	}
 	if (o.check_only) {
-		char err[256];
+		struct notify_cfg nc;
+		char err[256], *why = NULL;
+
+		notify_cfg_of(s.w, &nc);
+		if (!notify_check(&nc, &why)) {
+			msg_warn("%s: [watch]: %s", path, why ? why : "?");
+			free(why);
+			wconf_free(s.w);
+			return 1;
+		}
 
 		if (*s.w->geoip_country_db || *s.w->geoip_asn_db) {
 			if ((s.geo = geo_open(*s.w->geoip_country_db ?
