@@ -271,6 +271,28 @@ is "-1 -T: an evaluation as of three days ago finds what now does not ($before b
 is "-1 -T: the replay resolved nothing that fires now" "1" \
 	"SELECT count(*) FROM portmilter.alerts WHERE state = 'resolved'"
 
+# ---- GeoIP: countries in many_places, new_place ---------------------------
+if perl -MMaxMind::DB::Writer::Tree -e 1 2>/dev/null &&
+   perl "$srcdir/tests/watch/mkgeo.pl" "$tmp/country.mmdb" >"$tmp/mkgeo.out" 2>&1; then
+	last=$(psqlq -c "SELECT max(alert_id) FROM portmilter.alerts")
+	psqlq -c "DELETE FROM portmilter.watch_state WHERE detector = 'many_places'" >/dev/null
+	# networks out of reach: only the countries can fire many_places
+	sed -e 's/^\[detector many_places\]$/&\nthreshold = 1000/' \
+		-e 's/^action = suspend$/action = alert/' \
+		-e "s|^\\[watch\\]\$|&\\ngeoip_country_db = $tmp/country.mmdb|" \
+		"$tmp/watch.conf" >"$tmp/geo.conf"
+	"$watch" -1 -c "$tmp/geo.conf" >"$tmp/geo.log" 2>&1
+	is "geo: many_places by countries (5 in 20 minutes), new_place for the hijacked account only" \
+		"many_places|hijacked@example.test|[\"BR\", \"DE\", \"FR\", \"NL\", \"US\"]
+new_place|hijacked@example.test|[\"BR\", \"DE\", \"FR\", \"NL\", \"US\"]" \
+		"SELECT detector, subject, (SELECT jsonb_agg(c ORDER BY c) FROM jsonb_array_elements_text(evidence->'countries') AS c)
+		 FROM portmilter.alerts WHERE detector IN ('many_places', 'new_place')
+		 AND alert_id > $last ORDER BY detector"
+else
+	n=$((n + 1))
+	echo "ok $n # SKIP libmaxmind-db-writer-perl missing: geo cases"
+fi
+
 # ---- two leaders in a split moment: the unique key, not the lock --------
 for i in 1 2; do
 	psqlq -c "BEGIN" -c "SELECT count(*) FROM portmilter.watch_fire('split', 'user',
@@ -284,10 +306,12 @@ psqlq -c "DELETE FROM portmilter.alerts WHERE detector = 'split'" >/dev/null
 
 # ---- portmilter-report alerts ----------------------------------------------
 "$report" -d dbname=portmilter --format csv alerts --since 1h >"$tmp/a.csv" 2>"$tmp/a.err"
-if [ $? -eq 0 ] && [ "$(wc -l <"$tmp/a.csv")" -eq 10 ] &&
+st=$?
+all=$(psqlq -c "SELECT count(*) FROM portmilter.alerts")
+if [ $st -eq 0 ] && [ "$all" -ge 9 ] && [ "$(wc -l <"$tmp/a.csv")" -eq $((all + 1)) ] &&
    grep -q '^alert_id,fired_at,detector,subject_kind,subject,state,suspended,summary,evidence' "$tmp/a.csv" &&
    grep -q 'many_places,user,hijacked@example.test,fired,true,' "$tmp/a.csv"; then
-	ok "portmilter-report alerts: 9 alerts with their evidence (csv)"
+	ok "portmilter-report alerts: all $all alerts with their evidence (csv)"
 else
 	not_ok "portmilter-report alerts (csv)" "$tmp/a.csv" "$tmp/a.err"
 fi
