@@ -68,6 +68,9 @@ struct cfg_parser {
 	struct cfg_sect **sects;	/* in file order */
 	size_t nsects, asects;
 	uint32_t *by_port;		/* port -> index + 1, 0 = none */
+	struct cfg_section *xsects;	/* [watch], [detector NAME] */
+	size_t nxsects, axsects;
+	struct cfg_section *xcur;	/* the current one, NULL = none */
 	const char *classes_file;	/* for errors in limit_classes or
 					 * sender_login_map */
 };
@@ -155,6 +158,34 @@ static bool cfg_has_ctrl(const char *v)
 	return false;
 }
 
+/* "key = value" in another program's section: kept as text. */
+static void cfg_xkey_line(struct cfg_parser *p, const char *key,
+			  const char *val, unsigned line)
+{
+	struct cfg_section *x = p->xcur;
+	size_t alloc = x->n;
+	char q[80];
+
+	if (cfg_has_ctrl(val)) {
+		cfg_error(p, line, "control character in the value of \"%s\"",
+			  CFG_Q(q, key));
+		return;
+	}
+	for (size_t i = 0; i < x->n; i++)
+		if (strcmp(x->v[i].key, key) == 0) {
+			cfg_error(p, line, "duplicate key \"%s\" in [%s%s%s] "
+				  "(first set at line %u)", CFG_Q(q, key),
+				  x->name, *x->arg ? " " : "", x->arg,
+				  x->v[i].line);
+			return;
+		}
+	x->v = cfg_grow(x->v, &alloc, x->n + 1, sizeof(*x->v));
+	x->v[x->n].key = xstrdup(key);
+	x->v[x->n].value = xstrdup(val);
+	x->v[x->n].line = line;
+	x->n++;
+}
+
 /* A "key = value" logical line. */
 static void cfg_key_line(struct cfg_parser *p, char *s, unsigned line)
 {
@@ -174,6 +205,10 @@ static void cfg_key_line(struct cfg_parser *p, char *s, unsigned line)
 	if (*key == '\0') {
 		cfg_error(p, line, "empty key before \"=\": expected "
 			  "\"key = value\"");
+		return;
+	}
+	if (p->xcur != NULL) {
+		cfg_xkey_line(p, key, val, line);
 		return;
 	}
 	if ((k = cfg_key_find(key)) == NULL) {
@@ -248,11 +283,83 @@ malformed:
 	return 0;
 }
 
+/*
+ * "[watch]" or "[detector NAME]": open that section and return true;
+ * false (nothing done) for any other header. A duplicate is reported.
+ */
+static bool cfg_header_other(struct cfg_parser *p, const char *s,
+			     unsigned line)
+{
+	size_t len = strlen(s), blen, i;
+	const char *body, *arg = "";
+	char name[16], q[80], *argc;
+	struct cfg_section *x;
+
+	if (len < 2 || s[len - 1] != ']')
+		return false;
+	body = s + 1 + strspn(s + 1, CFG_BLANK);
+	blen = (size_t) (s + len - 1 - body);
+	while (blen > 0 && strchr(CFG_BLANK, body[blen - 1]) != NULL)
+		blen--;
+	if (blen == 5 && strncmp(body, "watch", 5) == 0) {
+		snprintf(name, sizeof(name), "watch");
+	} else if (blen > 9 && strncmp(body, "detector", 8) == 0 &&
+		   strchr(CFG_BLANK, body[8]) != NULL) {
+		snprintf(name, sizeof(name), "detector");
+		arg = body + 9 + strspn(body + 9, CFG_BLANK);
+		for (i = 0; arg + i < body + blen; i++)
+			if (!(arg[i] >= 'a' && arg[i] <= 'z') &&
+			    !(arg[i] >= '0' && arg[i] <= '9') && arg[i] != '_')
+				break;
+		if (arg + i != body + blen || i == 0 || i > 64) {
+			cfg_error(p, line, "malformed section header \"%s\": "
+				  "expected \"[detector NAME]\" (NAME: a-z, "
+				  "0-9, _)", CFG_Q(q, s));
+			p->xcur = NULL;
+			cfg_sect_clear(&p->sink);
+			p->cur = &p->sink;
+			return true;
+		}
+		blen = (size_t) (body + blen - arg);
+	} else {
+		return false;
+	}
+	argc = xstrndup(arg, *arg ? blen : 0);
+	for (i = 0; i < p->nxsects; i++) {
+		x = &p->xsects[i];
+		if (strcmp(x->name, name) == 0 && strcmp(x->arg, argc) == 0) {
+			cfg_error(p, line, "duplicate section [%s%s%s] (first "
+				  "at line %u)", x->name, *x->arg ? " " : "",
+				  x->arg, x->line);
+			free(argc);
+			p->xcur = NULL;
+			cfg_sect_clear(&p->sink);
+			p->cur = &p->sink;
+			return true;
+		}
+	}
+	p->xsects = cfg_grow(p->xsects, &p->axsects, p->nxsects + 1,
+			     sizeof(*p->xsects));
+	x = &p->xsects[p->nxsects++];
+	memset(x, 0, sizeof(*x));
+	x->name = xstrdup(name);
+	x->arg = argc;
+	x->line = line;
+	p->xcur = x;
+	p->cur = NULL;
+	return true;
+}
+
 /* A "[port N]" logical line: open a new section (or the sink). */
 static void cfg_header_line(struct cfg_parser *p, char *s, unsigned line)
 {
-	unsigned port = cfg_header_port(p, s, line);
+	unsigned port;
 	struct cfg_sect *sect;
+
+	p->xcur = NULL;
+	if (cfg_header_other(p, s, line))
+		return;
+	port = cfg_header_port(p, s, line);
 
 	cfg_sect_clear(&p->sink);
 	p->cur = &p->sink;
@@ -470,11 +577,30 @@ static struct cfg *cfg_build(struct cfg_parser *p)
 			       (const char *const *) p->sects[i]->eff);
 	qsort(cfg->ports, cfg->nports, sizeof(*cfg->ports), cfg_port_cmp);
 	cfg_port_build(&cfg->strict, 0, 0, none);
+	cfg->sections = p->xsects;
+	cfg->nsections = p->nxsects;
+	p->xsects = NULL;
+	p->nxsects = 0;
 	return cfg;
+}
+
+static void cfg_sections_free(struct cfg_section *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < v[i].n; j++) {
+			free(v[i].v[j].key);
+			free(v[i].v[j].value);
+		}
+		free(v[i].v);
+		free(v[i].name);
+		free(v[i].arg);
+	}
+	free(v);
 }
 
 static void cfg_parser_free(struct cfg_parser *p)
 {
+	cfg_sections_free(p->xsects, p->nxsects);
 	for (size_t i = 0; i < p->nerrs; i++)
 		free(p->errs[i].text);
 	for (size_t i = 0; i < p->nsects; i++) {
@@ -645,6 +771,7 @@ void cfg_unref(struct cfg *cfg)
 	}
 	cfg_classes_free(&cfg->classes);
 	cfg_sender_map_free(&cfg->sender_map);
+	cfg_sections_free(cfg->sections, cfg->nsections);
 	free(cfg->ports);
 	free(cfg->path);
 	free(cfg);

@@ -20,6 +20,13 @@
  * A section with neither "mode" nor "like" gets mode = submission,
  * the strictest.
  *
+ * Other programs' sections: "[watch]" and "[detector NAME]" (NAME of
+ * letters, digits and '_') belong to portmilter-watch. Their lines follow
+ * the same syntax (comments, continuations, "key = value", no control
+ * characters, no key twice in a section, no section twice) and are kept
+ * as text in cfg->sections, unchecked: the milter and portmilter-conf
+ * ignore them, portmilter-watch checks them (watch/wconf.h).
+ *
  * Errors: cfg_load() and cfg_parse() check the whole file and report
  * every problem found, one per line, each "FILE:LINE: message" (unknown
  * key, bad value, duplicate key or port, like loop or unknown target,
@@ -184,6 +191,18 @@ struct cfg_port {
 	unsigned line;			/* line of "[port N]"; 0 = built in */
 };
 
+/* A "[watch]" or "[detector NAME]" section, as written. */
+struct cfg_section {
+	char *name;			/* "watch", "detector" */
+	char *arg;			/* NAME of [detector NAME]; "" for [watch] */
+	unsigned line;			/* of the header */
+	size_t n;
+	struct cfg_setting {
+		char *key, *value;
+		unsigned line;
+	} *v;
+};
+
 struct cfg {
 	char *path;			/* as given to cfg_load/cfg_parse */
 	/* global keys */
@@ -210,6 +229,9 @@ struct cfg {
 	struct cfg_port *ports;
 	/* the profile for a port without a section (submission defaults) */
 	struct cfg_port strict;
+	/* [watch], [detector NAME]: other programs' sections, file order */
+	size_t nsections;
+	struct cfg_section *sections;
 	int refs;			/* private: use cfg_ref/cfg_unref */
 };
 

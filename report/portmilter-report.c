@@ -22,6 +22,8 @@
  *                           who has used PCT % (default 80) or more of a
  *                           sending budget of the config file, per port
  *                           (the budgets' own windows, not --since)
+ *   alerts                  what portmilter-watch fired (and resolved) in
+ *                           the window, with the evidence and deliveries
  *   migrate [--sql-dir DIR] apply the sql/NNN_*.sql not yet applied
  *   suspend USER|ADDRESS|CIDR [--reason TEXT] [--until TIME]
  *                           refuse at MAIL on every node (role
@@ -140,6 +142,8 @@ static void usage(FILE *fp)
 		"  limits [--port N] [--near PCT]\n"
 		"                            who used PCT %% (default 80) or more of a sending\n"
 		"                            budget of CONFIG, per port, in its own window\n"
+		"  alerts                    what portmilter-watch fired or resolved, with\n"
+		"                            the evidence and the deliveries\n"
 		"  migrate [--sql-dir DIR]   apply the schema migrations (default %s)\n"
 		"  suspend USER|ADDRESS|CIDR [--reason TEXT] [--until TIME]\n"
 		"                            refuse it at MAIL on every node (within seconds);\n"
@@ -398,6 +402,28 @@ static int cmd_suspended(PGconn *conn, const struct opts *o)
 	return suspended_run(conn, &o->suspend);
 }
 
+/* sql/007_watch.sql: the alerts, in the window, oldest first; the
+ * deliveries as "channel:state" (attempts when more than one). */
+static const char sql_alerts[] =
+	"SELECT a.alert_id, a.fired_at, a.detector, a.subject_kind, a.subject,"
+	" a.state, a.suspended, a.summary, a.evidence, a.watch_node,"
+	" (SELECT string_agg(d.channel || ':' || d.state ||"
+	" CASE WHEN d.attempts > 1 THEN '(' || d.attempts || ')' ELSE '' END,"
+	" ', ' ORDER BY d.channel) FROM portmilter.alert_deliveries AS d"
+	" WHERE d.alert_id = a.alert_id) AS deliveries"
+	" FROM portmilter.alerts AS a"
+	" WHERE a.fired_at >= $1::timestamptz AND a.fired_at < $2::timestamptz"
+	" ORDER BY a.alert_id";
+
+static int cmd_alerts(PGconn *conn, const struct opts *o)
+{
+	const char *params[] = {o->since, o->until};
+
+	if (!db_schema_ok(conn, 7))
+		return REPORT_EXIT_RUNTIME;
+	return show(conn, o, sql_alerts, 2, params);
+}
+
 static int cmd_migrate(PGconn *conn, const struct opts *o)
 {
 	return migrate_run(conn, o->sql_dir ? o->sql_dir : SQLDIR, stdout) ?
@@ -415,6 +441,7 @@ static const struct command commands[] = {
 	{"dashboard", 0, OPT_WINDOW | OPT_OUTPUT, cmd_dashboard, false},
 	{"auth", 0, OPT_WINDOW | OPT_PORT | OPT_AUTH, cmd_auth, false},
 	{"limits", 0, OPT_FORMAT | OPT_PORT | OPT_NEAR, cmd_limits, false},
+	{"alerts", 0, OPT_WINDOW, cmd_alerts, false},
 	{"migrate", 0, OPT_MIGRATE, cmd_migrate, true},
 	{"suspend", 1, OPT_UNTIL | OPT_FORMAT | OPT_REASON, cmd_suspend, true},
 	{"unsuspend", 1, OPT_FORMAT, cmd_unsuspend, true},

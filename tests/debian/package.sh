@@ -188,6 +188,9 @@ tap_ok $? "dpkg -c: every sql/*.sql in /usr/share/portmilter/sql/" ||
 
 grep -qE '^(/usr)?/lib/systemd/system/portmilter\.service$' "$PM_TMP/contents"
 tap_ok $? "dpkg -c: the systemd unit portmilter.service"
+grep -qE '^(/usr)?/lib/systemd/system/portmilter-watch\.service$' "$PM_TMP/contents" &&
+	grep -qx '/usr/sbin/portmilter-watch' "$PM_TMP/contents"
+tap_ok $? "dpkg -c: portmilter-watch and its unit portmilter-watch.service"
 
 # ---- install -----------------------------------------------------------------------
 

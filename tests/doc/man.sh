@@ -6,7 +6,7 @@
 # one = the shipped etc/portmilter.conf); each program's -h and --help
 # print its usage text on stdout and exit 0, a bad option exits 2 with
 # nothing on stdout; each page names every option its program's usage
-# text prints; "make install-man" puts the five
+# text prints; "make install-man" puts the six
 # pages under PREFIX/share/man/manN. Needs the built programs and, for
 # the rendering, man-db (Debian packages man-db, groff-base). Prints TAP.
 
@@ -16,7 +16,7 @@ pm_tmp_setup
 
 DOC=$top_srcdir/doc
 PAGES="portmilter.8 portmilter.conf.5 portmilter-conf.8 portmilter-report.1
-portmilter-probe.1"
+portmilter-probe.1 portmilter-watch.8"
 
 # Render a page as an admin reads it; stdout = text, stderr = warnings
 # (every groff warning category: -ww).
@@ -178,12 +178,13 @@ check_options portmilter.8 "$top_builddir/milter/portmilter" -h
 check_options portmilter-conf.8 "$top_builddir/postfix-conf/portmilter-conf" --help
 check_options portmilter-report.1 "$top_builddir/report/portmilter-report" --help
 check_options portmilter-probe.1 "$top_builddir/probe/portmilter-probe" --help
+check_options portmilter-watch.8 "$top_builddir/watch/portmilter-watch" -h
 for prog in postfix-conf/portmilter-conf report/portmilter-report \
 	probe/portmilter-probe; do
 	help "$top_builddir/$prog" -h
 done
 for prog in milter/portmilter postfix-conf/portmilter-conf \
-	report/portmilter-report probe/portmilter-probe; do
+	report/portmilter-report probe/portmilter-probe watch/portmilter-watch; do
 	bad_option "$top_builddir/$prog"
 done
 

@@ -422,6 +422,27 @@ static const struct err_case err_cases[] = {
 	{ "[port]\n", "t.conf:1: malformed section header" },
 	{ "[]\n", "t.conf:1: malformed section header" },
 	{ "[\n", "t.conf:1: malformed section header" },
+	/* portmilter-watch's sections: syntax checked here, keys by it */
+	{ "[detector]\n", "t.conf:1: malformed section header" },
+	{ "[detector Many]\n", "t.conf:1: malformed section header "
+	  "\"[detector Many]\": expected \"[detector NAME]\"" },
+	{ "[detector a b]\n", "t.conf:1: malformed section header" },
+	{ "[Watch]\n", "t.conf:1: malformed section header" },
+	{ "[watch]\na = 1\n[watch]\n",
+	  "t.conf:3: duplicate section [watch] (first at line 1)" },
+	{ "[detector x]\n[port 25]\n[ detector  x ]\n",
+	  "t.conf:3: duplicate section [detector x] (first at line 1)" },
+	{ "[watch]\na = 1\na = 2\n",
+	  "t.conf:3: duplicate key \"a\" in [watch] (first set at line 2)" },
+	{ "[detector x]\nwindow = 1h\n  more\nwindow = 2h\n",
+	  "t.conf:4: duplicate key \"window\" in [detector x]" },
+	{ "[watch]\nnoequals\n", "t.conf:2: missing \"=\"" },
+	{ "[watch]\n= 1\n", "t.conf:2: empty key" },
+	{ "[watch]\na = x\x01y\n", "t.conf:2: control character in the value "
+	  "of \"a\"" },
+	/* after [watch], a global key is the watch's, a port key needs [port] */
+	{ "[watch]\n[port 25]\nfoo = 1\n",
+	  "t.conf:3: unknown key \"foo\" in [port 25]" },
 	/* scope */
 	{ "[port 25]\ndatabase = x\n", "t.conf:2: \"database\" is a global "
 	  "key: it must come before the first [port N] section" },
@@ -517,6 +538,49 @@ static void test_error_table(void **state)
 		/* errors == NULL is allowed */
 		assert_null(cfg_parse("t.conf", err_cases[i].text, NULL));
 	}
+}
+
+/* [watch] and [detector NAME]: kept as text in file order, with their
+ * lines, continuations joined; the port sections around them intact. */
+static void test_other_sections(void **state)
+{
+	const char *text =
+		"database = dbname=pm\n"
+		"[watch]\n"
+		"interval = 5s\n"
+		"webhook_url = https://h.example/x\n"
+		"  /more\n"
+		"# a comment\n"
+		"[port 25]\n"
+		"mode = mx\n"
+		"[detector many_places]\n"
+		"action = suspend\n"
+		"[port 587]\n"
+		"max_recipients = 7\n";
+	char *errors = NULL;
+	struct cfg *cfg = cfg_parse("t.conf", text, &errors);
+
+	(void)state;
+	if (cfg == NULL)
+		fail_msg("refused: %s", errors ? errors : "(null)");
+	assert_int_equal(cfg->nsections, 2);
+	assert_string_equal(cfg->sections[0].name, "watch");
+	assert_string_equal(cfg->sections[0].arg, "");
+	assert_int_equal(cfg->sections[0].line, 2);
+	assert_int_equal(cfg->sections[0].n, 2);
+	assert_string_equal(cfg->sections[0].v[0].key, "interval");
+	assert_string_equal(cfg->sections[0].v[0].value, "5s");
+	assert_int_equal(cfg->sections[0].v[0].line, 3);
+	assert_string_equal(cfg->sections[0].v[1].value,
+			    "https://h.example/x /more");
+	assert_string_equal(cfg->sections[1].name, "detector");
+	assert_string_equal(cfg->sections[1].arg, "many_places");
+	assert_int_equal(cfg->sections[1].v[0].line, 10);
+	assert_int_equal(cfg->nports, 2);
+	assert_int_equal(cfg_port_find(cfg, 25)->mode, CFG_MODE_MX);
+	assert_int_equal(cfg_port_find(cfg, 587)->max_recipients, 7);
+	assert_string_equal(cfg->database, "dbname=pm");
+	cfg_unref(cfg);
 }
 
 /* cfg_socket_check() (milter_socket, portmilter -p): what passes. */
@@ -1325,6 +1389,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_table),
 		cmocka_unit_test(test_socket_forms),
+		cmocka_unit_test(test_other_sections),
 		cmocka_unit_test(test_like_loops),
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_long_lines),

@@ -7,9 +7,7 @@
 #
 #   notify_begin NAME  pg_test_begin NAME (tests/lib/pg.sh: skip without
 #                      PostgreSQL, $tmp, ok/not_ok), PostgreSQL started,
-#                      the alert tables made: by the migrations when
-#                      sql/007_watch.sql is in the tree, else from
-#                      tests/watch/alerts-fixture.sql (the same DDL).
+#                      the alert tables made by the migrations.
 #                      The receiver is stopped on any exit.
 #   q SQL              psql on the test database, unaligned, no header
 #   add_alerts N CHANNELS [SUBJECT [SUMMARY]]
@@ -55,13 +53,8 @@ notify_begin() {
 		echo "Bail out! cannot start PostgreSQL"
 		exit 1
 	fi
-	if [ -f "$srcdir/sql/007_watch.sql" ]; then
-		"$report" -d dbname=portmilter migrate --sql-dir "$srcdir/sql" \
-			>"$tmp/schema.log" 2>&1
-	else
-		psql -X -q -v ON_ERROR_STOP=1 -d portmilter \
-			-f "$srcdir/tests/watch/alerts-fixture.sql" >"$tmp/schema.log" 2>&1
-	fi || {
+	"$report" -d dbname=portmilter migrate --sql-dir "$srcdir/sql" \
+		>"$tmp/schema.log" 2>&1 || {
 		sed 's/^/# /' "$tmp/schema.log"
 		echo "Bail out! cannot make the alert tables"
 		exit 1
