@@ -24,6 +24,7 @@
 #include "maillog.h"
 #include "milter.h"
 #include "msg.h"
+#include "recent.h"
 #include "recorder.h"
 #include "util.h"
 
@@ -320,6 +321,48 @@ static struct conn *conn_slot(struct reader *r, long pid)
 	return &r->conns[(unsigned long)pid % PIDS];
 }
 
+/*
+ * qmgr's exact size of a message the milter accepted (recent.h): a row
+ * of kind size naming the transaction by its (event_time, event_id),
+ * applied to it by the database (sql/012_perf.sql) and not stored.
+ * Nothing for a message the milter did not record (local submission,
+ * bounces, a deferred message's later lines). False if the journal
+ * refused it (the line is tried again: the transaction is remembered
+ * until the row is journaled).
+ */
+static bool size_event(struct reader *r, const struct maillog_rec *m)
+{
+	struct event ev;
+	char id[RECENT_ID_LEN], when[RECENT_ID_LEN], size[24];
+
+	if (!recent_take(m->queue_id, id, when))
+		return true;
+	snprintf(size, sizeof(size), "%llu", m->size);
+	memset(&ev, 0, sizeof(ev));
+	ev.f[EV_EVENT_ID] = id;
+	ev.f[EV_EVENT_TIME] = when;
+	ev.f[EV_CONN_ID] = id;
+	ev.f[EV_CONN_TIME] = when;
+	ev.f[EV_KIND] = "size";
+	ev.f[EV_NODE] = r->node;
+	ev.f[EV_PORT] = "0";
+	ev.f[EV_PORT_KNOWN] = "f";
+	ev.f[EV_NRCPT] = "0";
+	ev.f[EV_NRCPT_REJECTED] = "0";
+	ev.f[EV_NRCPT_TEMPFAILED] = "0";
+	ev.f[EV_NRCPT_REFUSED] = "0";
+	ev.f[EV_SIZE] = size;
+	ev.f[EV_QUEUE_ID] = m->queue_id;
+	ev.f[EV_VERDICT] = "none";
+	ev.f[EV_CREDENTIAL_EXPOSURE] = "f";
+	if (!recorder_put(&ev)) {
+		recent_put(m->queue_id, id, when);
+		return false;
+	}
+	r->events++;
+	return true;
+}
+
 /* The events one parsed line gives (0, 1 or 2), each journaled; false
  * if the journal refused one (the line is then tried again later; the
  * ones already journaled are deduplicated by their ids). */
@@ -335,6 +378,8 @@ static bool line_events(struct reader *r, const struct cfg *cfg,
 	const char *kind[2] = {NULL, NULL};
 	unsigned nev = 0;
 
+	if (m->kind == ML_SIZE)
+		return size_event(r, m);
 	line_time(m, when, sizeof(when));
 	switch (m->kind) {
 	case ML_CONNECT:
@@ -461,10 +506,11 @@ static void stats(struct reader *r, bool force)
 	msg_info("logreader: %s: %" PRIu64 " lines, %" PRIu64 " events; "
 		 "sasl_failed %" PRIu64 ", reject %" PRIu64 ", tls_failed %"
 		 PRIu64 ", disconnect %" PRIu64 ", other programs %" PRIu64
-		 ", unknown smtpd %" PRIu64 ", not syslog %" PRIu64, r->path,
+		 ", sizes %" PRIu64 ", unknown smtpd %" PRIu64 ", not syslog %"
+		 PRIu64, r->path,
 		 r->lines, r->events, r->count[ML_SASL_FAILED],
 		 r->count[ML_REJECT], r->count[ML_TLS_FAILED],
-		 r->count[ML_DISCONNECT], r->count[ML_OTHER],
+		 r->count[ML_DISCONNECT], r->count[ML_OTHER], r->count[ML_SIZE],
 		 r->count[ML_UNKNOWN], r->count[ML_MALFORMED]);
 }
 
@@ -713,6 +759,7 @@ void logreader_start(const struct cfg *cfg)
 	r->fd = -1;
 	r->stats_time = time(NULL);
 	pthread_mutex_init(&r->lock, NULL);
+	recent_enable();	/* the milter remembers transactions for sizes */
 	sigfillset(&set);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	if (pthread_create(&r->tid, NULL, reader_main, r) != 0)
