@@ -13,9 +13,11 @@
  * recent_enable() allocates the table (the log reader calls it when it
  * starts); until then recent_put() does nothing, so a milter without
  * postfix_log pays nothing. recent_put() remembers a transaction (a
- * fixed table of RECENT_SLOTS entries indexed by a hash of the queue id:
- * an entry still unclaimed when a later queue id takes its slot is
- * forgotten, and that message keeps its declared size); recent_take()
+ * fixed table of RECENT_SLOTS entries, in sets of 4 chosen by a hash of
+ * the queue id; a full set forgets its oldest entry, and that message
+ * keeps its declared size: with a log reader a second behind, 4 of the
+ * few entries waiting at any time would have to share a set);
+ * recent_take()
  * returns and forgets it. Both are thread-safe (one mutex, held for a
  * copy of about 100 bytes), never allocate, never fail loudly. Strings
  * too long for the table (a queue id of 32 bytes or more) are ignored.
