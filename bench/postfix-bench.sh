@@ -52,6 +52,8 @@
 # client address (never spent: every message is checked and counted;
 # limit_bytes makes portmilter negotiate the headers and the body).
 # BENCH_SETTINGS="none lean portmilter": run only these settings.
+# BENCH_PERF=FILE: perf record -g of the milter during the portmilter
+# rounds (outside the cgroup), into FILE (then: perf report -i FILE).
 set -eu
 M=${1:-4000}
 C=${2:-20}
@@ -250,12 +252,22 @@ pg_usec() {
 round() {	# SETTING: prints "msg/s cpu_us policy_us pg_us" (per message)
 	quiet
 	_u0=$(cg_usec) _m0=$(policy_usec "$1") _g0=$(pg_usec)
+	_perf=
+	if [ "$1" = portmilter ] && [ -n "${BENCH_PERF:-}" ]; then
+		outside perf record -q -g -p "$PM_PID" -o "$BENCH_PERF.$r" \
+			>/dev/null 2>&1 &
+		_perf=$!
+	fi
 	_t0=$(ms)
 	# smtp-source is the client, not the server: outside the cgroup
 	# shellcheck disable=SC2086 # REUSE: empty or one option
 	outside /usr/sbin/smtp-source $REUSE -s "$C" -m "$M" -l "$SIZE" \
 		-f bench@client.example -t alice@example.test 127.0.0.1:"$P"
 	_t1=$(ms)
+	if [ -n "$_perf" ]; then
+		kill -TERM "$_perf" 2>/dev/null || :
+		wait "$_perf" || :
+	fi
 	[ "$1" = portmilter ] && shipped_target=$((shipped_target + M))
 	quiet
 	_u1=$(cg_usec) _m1=$(policy_usec "$1") _g1=$(pg_usec)
