@@ -232,9 +232,12 @@ outside() {	# run a command outside the cgroup: the client side
 	sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh \
 		"$CG_ROOT" "$@"
 }
+# with the log reader, the exact sizes too (they follow the events)
+exact=
+[ -z "${E2E_POSTFIX_LOG:-}" ] || exact="AND size_exact"
 rec_idle() {	# every event of the portmilter rounds is in the database
 	[ "$(outside psql -X -q -A -t -d portmilter -c \
-		"SELECT count(*) FROM portmilter.events WHERE port = $P")" -ge "$shipped_target" ]
+		"SELECT count(*) FROM portmilter.events WHERE port = $P $exact")" -ge "$shipped_target" ]
 }
 shipped_target=0
 policy_usec() {	# SETTING: CPU of its milter or policy service, us
