@@ -17,9 +17,11 @@
 --                      queue file's message size); false: what the
 --                      milter knew at end of message
 --
--- portmilter_writer gets what the trigger's UPDATE needs and nothing
--- more: SELECT on the key columns it matches, UPDATE on the two columns
--- it sets.
+-- The trigger function runs with its owner's rights (SECURITY DEFINER,
+-- search_path fixed), so portmilter_writer still may only INSERT: it
+-- can neither read events nor update them itself; all it can do is
+-- have the size of a transaction set, by inserting a size row naming
+-- it.
 --
 -- Apply with `portmilter-report migrate`, or
 --   psql -X -v ON_ERROR_STOP=1 -1 -f sql/012_perf.sql DBNAME
@@ -44,7 +46,8 @@ BEGIN
 		'size the client declared (SIZE=) or the milter counted';
 
 	CREATE FUNCTION portmilter.events_size_apply() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $fn$
 	BEGIN
 		UPDATE portmilter.events
 		   SET size = NEW.size, size_exact = true
@@ -62,9 +65,6 @@ BEGIN
 	CREATE TRIGGER a_events_size BEFORE INSERT ON portmilter.events
 		FOR EACH ROW WHEN (NEW.kind = 'size')
 		EXECUTE FUNCTION portmilter.events_size_apply();
-
-	GRANT SELECT (event_time, event_id, kind, node),
-	      UPDATE (size, size_exact) ON portmilter.events TO portmilter_writer;
 
 	INSERT INTO portmilter.schema_version (version) VALUES (12);
 END
