@@ -1,12 +1,20 @@
 /*
- * null_milter - the floor for bench/postfix-bench.sh: a milter that
- * registers the same steps as portmilter, negotiates the same protocol
- * (no reply for headers and body), asks for the
- * same macros at the same stages (lib/macros.h) and answers
- * CONTINUE to the rest, doing nothing else. What Postfix loses with it
- * is the cost of the milter protocol itself, not of portmilter's work.
+ * null_milter - the floors for bench/postfix-bench.sh: do-nothing
+ * milters that ask for the same macros at the same stages as portmilter
+ * (lib/macros.h) and answer CONTINUE, doing nothing else. What Postfix
+ * loses with one is the cost of the milter protocol itself, not of
+ * portmilter's work.
  *
- * usage: null_milter SOCKET      (e.g. unix:/tmp/null.sock)
+ *   null_milter SOCKET       the full protocol portmilter negotiated
+ *                            before issue 17 (and negotiates with a
+ *                            limit_bytes budget): connect, HELO, MAIL,
+ *                            RCPT, headers and body (no reply), end of
+ *                            message
+ *   null_milter -l SOCKET    lean: connect, HELO, MAIL, RCPT, end of
+ *                            message; no headers, no end of headers, no
+ *                            body (SMFIP_NOHDRS, SMFIP_NOEOH,
+ *                            SMFIP_NOBODY)
+ * SOCKET: e.g. unix:/tmp/null.sock
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +23,8 @@
 #include <libmilter/mfapi.h>
 
 #include "macros.h"
+
+static int lean;
 
 static sfsistat nm_continue_conn(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 {
@@ -69,6 +79,8 @@ static sfsistat nm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		*pf0 = SMFIF_SETSYMLIST;
 	*pf1 = f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH |
 		     SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_RCPT_REJ);
+	if (lean)
+		*pf1 |= f1 & (SMFIP_NOHDRS | SMFIP_NOBODY);
 	*pf2 = *pf3 = 0;
 	return SMFIS_CONTINUE;
 }
@@ -77,8 +89,13 @@ int main(int argc, char **argv)
 {
 	struct smfiDesc d;
 
+	if (argc == 3 && strcmp(argv[1], "-l") == 0) {
+		lean = 1;
+		argv++;
+		argc--;
+	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: null_milter SOCKET\n");
+		fprintf(stderr, "usage: null_milter [-l] SOCKET\n");
 		return 2;
 	}
 	memset(&d, 0, sizeof(d));
@@ -89,8 +106,8 @@ int main(int argc, char **argv)
 	d.xxfi_helo = nm_continue_arg;
 	d.xxfi_envfrom = nm_continue_argv;
 	d.xxfi_envrcpt = nm_continue_argv;
-	d.xxfi_header = nm_noreply_hdr;
-	d.xxfi_body = nm_noreply_body;
+	d.xxfi_header = lean ? NULL : nm_noreply_hdr;
+	d.xxfi_body = lean ? NULL : nm_noreply_body;
 	d.xxfi_eom = nm_continue;
 	d.xxfi_abort = nm_continue;
 	d.xxfi_close = nm_continue;

@@ -24,6 +24,7 @@ static const char *const kind_names[ML_NKINDS] = {
 	[ML_MILTER_REJECT] = "milter_reject",
 	[ML_TLS_FAILED] = "tls_failed",
 	[ML_LOST] = "lost",
+	[ML_SIZE] = "size",
 };
 
 const char *maillog_kind_name(enum maillog_kind kind)
@@ -486,6 +487,39 @@ static bool queue_id(const char **p, struct maillog_rec *r)
 	return true;
 }
 
+/*
+ * qmgr: "QUEUEID: from=<SENDER>, size=N, nrcpt=N (queue active)". The
+ * sender may hold anything, ", size=" too: the tail is matched from the
+ * last ">, size=". N: 1 to 15 digits.
+ */
+static enum maillog_kind qmgr_message(const char *m, struct maillog_rec *r)
+{
+	const char *s = m, *tail = NULL, *q;
+	unsigned long long size = 0;
+	unsigned long nrcpt;
+	int i;
+
+	if (!queue_id(&s, r) || r->queue_id[0] == '\0' || !lit(&s, "from=<"))
+		return ML_OTHER;
+	for (q = strstr(s, ">, size="); q != NULL; q = strstr(q + 1, ">, size="))
+		tail = q;
+	if (tail == NULL)
+		return ML_OTHER;
+	q = tail + strlen(">, size=");
+	for (i = 0; i < 15 && is_digit(q[i]); i++)
+		size = size * 10 + (unsigned long long)(q[i] - '0');
+	if (i == 0 || is_digit(q[i]))
+		return ML_OTHER;
+	q += i;
+	if (!lit(&q, ", nrcpt=") || !number(&q, &nrcpt) ||
+	    strcmp(q, " (queue active)") != 0)
+		return ML_OTHER;
+	put(r, r->sender, sizeof(r->sender), s, (size_t)(tail - s));
+	r->sender_logged = true;
+	r->size = size;
+	return ML_SIZE;
+}
+
 static enum maillog_kind message(const char *m, struct maillog_rec *r)
 {
 	const char *after_qid = m;
@@ -539,6 +573,12 @@ enum maillog_kind maillog_parse(const char *line, size_t len,
 	if (!lit(&s, " ") || !word(out, &s, out->host, sizeof(out->host)) ||
 	    !lit(&s, " ") || !tag(&s, out))
 		return out->kind;
+	if (strcmp(out->program, "qmgr") == 0) {
+		out->kind = qmgr_message(s, out);
+		if (out->kind == ML_OTHER)	/* nothing half filled in */
+			out->queue_id[0] = '\0';
+		return out->kind;
+	}
 	if (strcmp(out->program, "smtpd") != 0) {
 		out->kind = ML_OTHER;
 		return out->kind;

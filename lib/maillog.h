@@ -26,6 +26,12 @@
  *     lost connection / timeout / too many errors after STAGE from CLIENT
  * and a few more that are recognized but carry nothing to record.
  * CLIENT is "name[address]" or "name[address]:port".
+ * Of qmgr(8) (src/qmgr/qmgr_active.c, qmgr_message.c), one line:
+ *     QUEUEID: from=<SENDER>, size=N, nrcpt=N (queue active)
+ * the exact size of a queued message (ML_SIZE: queue_id, sender, size;
+ * the sender is whatever the client sent: "size=" is found from the
+ * end of the line). Every other line of a program other than smtpd is
+ * ML_OTHER.
  *
  * maillog_parse() never reads past len, never writes past the fields of
  * *out, and accepts any bytes (NUL included: the line ends there). Text
@@ -55,6 +61,7 @@ enum maillog_kind {
 	ML_MILTER_REJECT,	/* a milter's reject, as Postfix logs it */
 	ML_TLS_FAILED,		/* SSL_accept error */
 	ML_LOST,		/* lost connection / timeout / too many errors */
+	ML_SIZE,		/* qmgr: a queued message's exact size */
 	ML_NKINDS
 };
 
@@ -88,6 +95,7 @@ struct maillog_rec {
 	char reply_text[512];	/* after the codes, up to "; from=<" */
 	char sender[256];	/* from=<...> of a reject, without <> */
 	bool sender_logged;	/* the reject had a from=<...> ("" = <>) */
+	unsigned long long size;	/* ML_SIZE: bytes, as qmgr logged */
 	char detail[512];	/* SASL reason, SSL_accept detail, lost
 				 * connection's "lost connection" / ... */
 	struct maillog_count ehlo, helo, starttls, auth, mail, rcpt, data,

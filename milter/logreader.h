@@ -12,7 +12,10 @@
  *   - AUTH tried before STARTTLS on a port with tls_before_auth (kind
  *     exposure, credential_exposure true),
  *   - TLS handshake failure, e.g. plaintext on an implicit-TLS port
- *     (kind tls_failure).
+ *     (kind tls_failure),
+ *   - qmgr's size of a message the milter accepted (kind size: the
+ *     transaction's event_time and event_id from recent.h, the size;
+ *     applied to the transaction's row by the database, never stored).
  * The port comes from the line's syslog tag: "postfix/LABEL/smtpd" is
  * the service portmilter-conf generated for the configured port whose
  * label is LABEL (cfg_port_label()); a plain "postfix/smtpd" is port

@@ -13,7 +13,9 @@
 #  - AUTH PLAIN with credentials before STARTTLS on 587 -> one exposure
 #    row (credential_exposure), no user name (Postfix does not log it);
 #  - Postfix's own reject (relay on 25, at RCPT) -> one refused row with
-#    Postfix's reply.
+#    Postfix's reply;
+#  - a message accepted on 25: its recorded size is qmgr's size= (the
+#    milter does not read the message).
 # Needs root. Prints TAP.
 
 . "${top_srcdir:?}/tests/e2e/lib.sh"
@@ -125,6 +127,22 @@ e2e_wait "$P25|postfix_rcpt|554 5.7.1 <bob@remote.example>: Relay access denied|
 	"SELECT port, rule, reply, sender FROM portmilter.events WHERE kind = 'refused'
 	 AND port = $P25" 20
 tap_ok $? "Postfix's relay reject on $P25: one refused row with its reply" || tap_diag "got: $E2E_GOT"
+
+# ---- the exact size of an accepted message (issue 17) -----------------------------------
+# The milter does not read the message (no limit_bytes): the size on the
+# record is qmgr's size= for the message's queue id, from Postfix's log.
+sw "25 size" "250 2.0.0 Ok: queued" "$P25" --from size@client.example \
+	--to alice@example.test --body "size check, issue 17"
+SZ="SELECT queue_id || '|' || size || '|' || size_exact FROM portmilter.events
+	WHERE kind = 'transaction' AND sender = '<size@client.example>'"
+e2e_wait t "SELECT size_exact FROM portmilter.events WHERE kind = 'transaction'
+	AND sender = '<size@client.example>'" 20
+QID=$(e2e_sql "$SZ" | cut -d'|' -f1)
+PF_SIZE=$(sed -n "s/.* postfix\/qmgr\[[0-9]*\]: $QID: from=<size@client.example>, size=\([0-9]*\), .*/\1/p" \
+	"$E2E_PF_LOG" | head -n 1)
+[ -n "$QID" ] && [ -n "$PF_SIZE" ] && [ "$(e2e_sql "$SZ")" = "$QID|$PF_SIZE|true" ]
+tap_ok $? "the recorded size is Postfix's (qmgr size=$PF_SIZE for $QID), size_exact" ||
+	tap_diag "got: $(e2e_sql "$SZ"), Postfix logged: $PF_SIZE"
 
 # ---- the per-port report ---------------------------------------------------------------
 "$E2E_REPORT" -d "$E2E_READER" --format csv ports 2>&1 | tr -d '\r' >"$PM_TMP/ports.csv"

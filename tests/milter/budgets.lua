@@ -179,6 +179,17 @@ case("class bulk (limit_classes, login in any case): 5 messages, the "
 		     "limit_messages", "Sending limit reached: 5 messages per 1h")
 end)
 
+case("limit_bytes configured: headers and body negotiated (no reply), "
+     .. "end of headers not", function()
+	local conn = connect()
+	check(not mt.test_option(conn, SMFIP_NOHDRS), "SMFIP_NOHDRS requested")
+	check(not mt.test_option(conn, SMFIP_NOBODY), "SMFIP_NOBODY requested")
+	check(mt.test_option(conn, SMFIP_NOEOH), "SMFIP_NOEOH not requested")
+	check(mt.test_option(conn, SMFIP_NR_HDR), "SMFIP_NR_HDR not requested")
+	check(mt.test_option(conn, SMFIP_NR_BODY), "SMFIP_NR_BODY not requested")
+	mt.disconnect(conn)
+end)
+
 case("limit_bytes 4k/1h (5873): the size counts at end of message",
      function()
 	local body = { string.rep("x", 900) .. "\r\n", string.rep("y", 900) ..

@@ -39,7 +39,9 @@
 --   t.headers     (miltertest) list of {name, value} sent after the
 --                 recipients; t.body a string or a list of chunks
 --                 (mt.bodystring); the milter negotiates "no reply" for
---                 both, so no reply is awaited
+--                 both, so no reply is awaited. Like Postfix, they are
+--                 not sent when the milter negotiated them away
+--                 (SMFIP_NOHDRS, SMFIP_NOBODY: no limit_bytes budget)
 --   t.eom         send end-of-message after the recipients (and headers
 --                 and body). miltertest sends a header and a body of its
 --                 own before EOM when the script sent none ("From:
@@ -452,9 +454,13 @@ local function run_miltertest(steps, t)
 			must("mt.rcptto", mt.rcptto(conn, s.addr))
 			reply = mt.getreply(conn)
 		elseif s.kind == "header" then
-			must("mt.header", mt.header(conn, s.name, s.value))
+			if not mt.test_option(conn, SMFIP_NOHDRS) then
+				must("mt.header", mt.header(conn, s.name, s.value))
+			end
 		elseif s.kind == "body" then
-			must("mt.bodystring", mt.bodystring(conn, s.data))
+			if not mt.test_option(conn, SMFIP_NOBODY) then
+				must("mt.bodystring", mt.bodystring(conn, s.data))
+			end
 		elseif s.kind == "eom" then
 			must("mt.eom", mt.eom(conn))
 			reply = mt.getreply(conn)

@@ -469,12 +469,15 @@ end)
 -- SMFIP_* protocol flags (libmilter/mfdef.h)
 local NR_CONN, NR_HELO, NR_MAIL, NR_RCPT = 0x1000, 0x2000, 0x4000, 0x8000
 local NR_HDR, NR_BODY, RCPT_REJ = 0x80, 0x80000, 0x800
+local NOBODY, NOHDRS, NOEOH = 0x10, 0x20, 0x40
 
-case("negotiation: no reply for headers and body only; connect, HELO, MAIL, RCPT answered; rejected recipients asked for",
+case("negotiation: no headers, no end of headers, no body (no limit_bytes configured); connect, HELO, MAIL, RCPT answered; rejected recipients asked for",
      function()
 	local r = session({ raw = true, port = 25, from = from("nr-flags") })
 	local f = r.negotiated
 	check(f ~= nil, "no negotiation reply")
+	check(f & NOHDRS ~= 0 and f & NOEOH ~= 0 and f & NOBODY ~= 0,
+	      "SMFIP_NOHDRS/NOEOH/NOBODY not negotiated: flags %x", f)
 	check(f & NR_HDR ~= 0 and f & NR_BODY ~= 0,
 	      "SMFIP_NR_HDR/NR_BODY not negotiated: flags %x", f)
 	-- HELO must be answered: see the head of milter/milter.c
@@ -485,4 +488,17 @@ case("negotiation: no reply for headers and body only; connect, HELO, MAIL, RCPT
 	expect(r.helo, C, "HELO")
 	expect(r.mail, C, "MAIL")
 	expect(r.rcpt[1], C, "RCPT")
+end)
+
+case("negotiation (miltertest): the message steps are skipped, the rest asked for",
+     function()
+	local conn = connect()
+	check(mt.test_option(conn, SMFIP_NOHDRS), "SMFIP_NOHDRS not requested")
+	check(mt.test_option(conn, SMFIP_NOEOH), "SMFIP_NOEOH not requested")
+	check(mt.test_option(conn, SMFIP_NOBODY), "SMFIP_NOBODY not requested")
+	check(not mt.test_option(conn, SMFIP_NORCPT), "SMFIP_NORCPT requested")
+	check(not mt.test_option(conn, SMFIP_NOMAIL), "SMFIP_NOMAIL requested")
+	check(not mt.test_option(conn, SMFIP_NOHELO), "SMFIP_NOHELO requested")
+	check(not mt.test_option(conn, SMFIP_NOCONNECT), "SMFIP_NOCONNECT requested")
+	mt.disconnect(conn)
 end)

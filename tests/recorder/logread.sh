@@ -21,7 +21,9 @@
 #     -> exact (ids derived from the lines);
 #  7. rotation while the milter is down (old file as PATH.1) -> exact;
 #  8. 10,000 unrelated lines and one failure -> one row, all counted;
-#     CPU per 1,000 lines and the lag from a line to its row measured.
+#     CPU per 1,000 lines and the lag from a line to its row measured;
+#  9. the exact size of a message the milter accepted, from qmgr's line
+#     (sql/012_perf.sql): applied to its row, stored nowhere else.
 # The position file is mode 0640.
 
 set -u
@@ -260,4 +262,39 @@ tap_ok $? "the lines are counted (at stop: $(sed -n 's/.*logreader: \(.*lines\).
 rec_start "$PM_TMP/portmilter.conf"
 rec_is "no duplicate event ids" "0" \
 	"SELECT count(*) - count(DISTINCT event_id) FROM portmilter.events"
+
+# 9. The exact size (issue 17): a message accepted with SIZE=1000 is
+# recorded with that size; qmgr's line for its queue id makes it
+# Postfix's (size_exact); the same line again (a deferred message's next
+# try) and lines of queue ids the milter did not record change nothing
+# and store nothing.
+qmgr() {	# QUEUEID SIZE: qmgr's "(queue active)" line
+	echo "$(now) mail postfix/qmgr[77]: $1: from=<sz@example.test>, size=$2, nrcpt=1 (queue active)" >>"$LOG"
+}
+ALLN=$(rec_sql "SELECT count(*) FROM portmilter.events")
+qmgr 5B1C2D3E4F 777
+rec_lua size <<'EOF'
+case("sz587: accepted with SIZE=1000, queue id 4Vx1Hq2BzS", function()
+	local r = session({ port = 587, tls = "TLSv1.3", auth = "PLAIN",
+		user = "sz@example.test", helo = "size-587.example",
+		from = "<sz@example.test>", mail_args = { "SIZE=1000" },
+		rcpts = { { addr = "<bob@remote.example>", mailer = "smtp" } },
+		extra = { [SMFIC_MAIL] = { "i", "4Vx1Hq2BzS" } }, eom = true })
+	expect(r.eom, SMFIR_CONTINUE, "EOM")
+end)
+EOF
+SZ="SELECT size, size_exact FROM portmilter.events WHERE helo = 'size-587.example'"
+rec_wait "1000|f" "$SZ" 20
+tap_ok $? "recorded with the declared size (SIZE=1000), not exact" || tap_diag "got $REC_GOT"
+qmgr 4Vx1Hq2BzS 1234
+rec_wait "1234|t" "$SZ" 20
+tap_ok $? "qmgr's size=1234 replaces it: size_exact" || tap_diag "got $REC_GOT"
+qmgr 4Vx1Hq2BzS 999
+qmgr 6C7D8E9F0A 555
+PID=$((PID + 1))
+sasl "$LOG" 5870 after-size@example.test
+rec_wait $((ALLN + 2)) "SELECT count(*) FROM portmilter.events" 20
+tap_ok $? "no row stored for qmgr's lines (one transaction, one failure after)" ||
+	tap_diag "got $REC_GOT, want $((ALLN + 2))"
+rec_is "qmgr's line again, or of another queue id: the size stays 1234" "1234|t" "$SZ"
 rec_finish

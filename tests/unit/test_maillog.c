@@ -106,6 +106,22 @@ static const struct row rows[] = {
 	 ML_IGNORED, "postfix/26587", "", "", "", "", "", ""},
 	{PFX "postfix/qmgr[29686]: 42438A74163: removed",
 	 ML_OTHER, "postfix", "", "", "", "", "", ""},
+	{PFX "postfix/qmgr[29694]: 42438A74163: from=<root@vm>, size=464, "
+	 "nrcpt=1 (queue active)",
+	 ML_SIZE, "postfix", "", "", "", "", "", ""},
+	/* not qmgr's size line: other text after it, no number, NOQUEUE */
+	{PFX "postfix/qmgr[29694]: 42438A74163: from=<a@b>, size=464, "
+	 "nrcpt=1 (queue active) x",
+	 ML_OTHER, "postfix", "", "", "", "", "", ""},
+	{PFX "postfix/qmgr[29694]: 42438A74163: from=<a@b>, size=, nrcpt=1 "
+	 "(queue active)",
+	 ML_OTHER, "postfix", "", "", "", "", "", ""},
+	{PFX "postfix/qmgr[29694]: NOQUEUE: from=<a@b>, size=1, nrcpt=1 "
+	 "(queue active)",
+	 ML_OTHER, "postfix", "", "", "", "", "", ""},
+	{PFX "postfix/smtpd[29694]: 42438A74163: from=<a@b>, size=1, nrcpt=1 "
+	 "(queue active)",
+	 ML_UNKNOWN, "postfix", "", "", "", "", "", ""},
 	/* rsyslog's traditional format (space-padded day) */
 	{"Dec  6 15:13:11 mx1 postfix/submission/smtpd[29837]: warning: "
 	 "unknown[203.0.113.9]: SASL PLAIN authentication failed: "
@@ -174,6 +190,29 @@ static void test_fields(void **state)
 	const char *l;
 
 	(void)state;
+	l = PFX "postfix/qmgr[29694]: 42438A74163: from=<root@vm>, size=464, "
+	    "nrcpt=1 (queue active)";
+	assert_int_equal(maillog_parse(l, strlen(l), &r), ML_SIZE);
+	assert_string_equal(r.program, "qmgr");
+	assert_string_equal(r.queue_id, "42438A74163");
+	assert_string_equal(r.sender, "root@vm");
+	assert_true(r.sender_logged);
+	assert_int_equal(r.size, 464);
+	/* a sender holding the separator; a size over 32 bits; <> */
+	l = PFX "postfix/qmgr[1]: 4XyZ0123abcd: from=<x>, size=1, nrcpt=1 "
+	    "(queue active)>, size=123456789012345, nrcpt=2 (queue active)";
+	assert_int_equal(maillog_parse(l, strlen(l), &r), ML_SIZE);
+	assert_string_equal(r.sender, "x>, size=1, nrcpt=1 (queue active)");
+	assert_true(r.size == 123456789012345ULL);
+	l = PFX "postfix/qmgr[1]: 42438A74163: from=<>, size=0, nrcpt=1 "
+	    "(queue active)";
+	assert_int_equal(maillog_parse(l, strlen(l), &r), ML_SIZE);
+	assert_string_equal(r.sender, "");
+	assert_int_equal(r.size, 0);
+	l = PFX "postfix/qmgr[1]: 42438A74163: from=<a>, size=1234567890123456, "
+	    "nrcpt=1 (queue active)";
+	assert_int_equal(maillog_parse(l, strlen(l), &r), ML_OTHER);
+	assert_string_equal(r.queue_id, "");
 	l = PFX "postfix/26587/smtpd[29814]: disconnect from localhost"
 	    "[127.0.0.1] ehlo=2 starttls=1 auth=0/1 mail=0/2 quit=1 "
 	    "commands=4/6";
@@ -226,7 +265,7 @@ static void test_captured(void **state)
 	/* counted by hand from the file (grep), not from the parser */
 	static const unsigned want[ML_NKINDS] = {
 		[ML_MALFORMED] = 1,	/* the "# captured" comment */
-		[ML_OTHER] = 12,
+		[ML_OTHER] = 10,
 		[ML_UNKNOWN] = 0,
 		[ML_IGNORED] = 6,
 		[ML_CONNECT] = 17,
@@ -236,6 +275,7 @@ static void test_captured(void **state)
 		[ML_MILTER_REJECT] = 1,
 		[ML_TLS_FAILED] = 3,
 		[ML_LOST] = 4,
+		[ML_SIZE] = 2,		/* qmgr's "(queue active)" lines */
 	};
 	FILE *fp;
 
