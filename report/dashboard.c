@@ -41,7 +41,8 @@
 #define DB_PORT "CASE WHEN e.port = 0 THEN 'unknown' ELSE e.port::text END"
 #define DB_NET \
 	"pg_catalog.network(pg_catalog.set_masklen(e.client_addr," \
-	" CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))::text"
+	" LEAST(pg_catalog.masklen(e.client_addr)," \
+	" CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END)))::text"
 #define DB_TV "NULLIF(e.tls_version, '')"
 
 /* Every query gives (x, series, series order, value); $3 = bucket unit. */

@@ -33,6 +33,10 @@
  *                           lift the suspensions in force of it
  *   suspended [--all]       the suspensions in force (--all: every one
  *                           ever made, lifted and expired too)
+ *   maintain                partitions ahead, retention, address reduction
+ *                           (portmilter.privacy_settings); for a timer
+ *   forget USER             pseudonymise one SASL user everywhere
+ *   export USER             everything held about one user, as JSON
  *
  * The database: -d CONNINFO, else the "database" key of the config file
  * (-c, default CFG_DEFAULT_PATH). Exit: 0 ok, 1 database or runtime
@@ -151,6 +155,10 @@ static void usage(FILE *fp)
 		"  unsuspend USER|ADDRESS|CIDR\n"
 		"                            lift its suspensions\n"
 		"  suspended [--all]         suspensions in force (--all: lifted, expired too)\n"
+		"  maintain                  partitions ahead, retention, client addresses\n"
+		"                            reduced (portmilter.privacy_settings)\n"
+		"  forget USER               pseudonymise one SASL user everywhere\n"
+		"  export USER               everything held about one user (JSON)\n"
 		"times (UTC unless a zone is given): YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]',\n"
 		"  ISO 8601 (2024-03-10T08:00:00Z, ...+02:00), or relative 30m, 24h, 7d, 2w;\n"
 		"  the window is [since, until), by default the last 24 hours.\n"
@@ -204,6 +212,19 @@ static noreturn void usage_error(const char *fmt, ...)
 	" e.event_time >= $" a "::timestamptz AND e.event_time < $" b "::timestamptz"
 
 /*
+ * The rows of an address or network N (a cidr parameter): those inside
+ * it, and the rows whose address was reduced (sql/010_privacy.sql: IPv4
+ * to its /24, IPv6 to its /48) to the network that holds N, so that an
+ * address asked for after its rows were reduced finds them, shown as
+ * that network. Both are equality or range conditions on the address
+ * index.
+ */
+#define SQL_IN_NET(n) \
+	"(e.client_addr <<= " n "::cidr OR e.client_addr = pg_catalog.network(" \
+	"pg_catalog.set_masklen(" n "::cidr::inet, CASE pg_catalog.family(" n "::cidr)" \
+	" WHEN 4 THEN 24 ELSE 48 END))::inet)"
+
+/*
  * The port column. 0 is a connection whose port nobody could tell (not
  * {daemon_port}, not a generated {daemon_name}: doc/events.md): "unknown"
  * in a table or CSV (so the column is text there), null in JSON (where
@@ -229,7 +250,7 @@ static noreturn void usage_error(const char *fmt, ...)
 	"SELECT e.client_addr, " P("e.port") " AS port, " SQL_COUNTS \
 	SQL_LIST("e.rule", "rules") SQL_LIST("e.sasl_user", "users") \
 	SQL_LIST("e.helo", "helos") SQL_SEEN \
-	" WHERE e.client_addr <<= $1::cidr AND" SQL_WINDOW("2", "3") \
+	" WHERE " SQL_IN_NET("$1") " AND" SQL_WINDOW("2", "3") \
 	" GROUP BY e.client_addr, e.port" \
 	" ORDER BY e.client_addr, e.port"
 #define SQL_ADOPTION(P) \
@@ -274,7 +295,7 @@ static const char sql_top_ip[] =
 	" FROM portmilter.events AS e" \
 	" WHERE e.kind = 'auth_failure' AND" SQL_WINDOW("1", "2") \
 	" AND ($3::text IS NULL OR e.sasl_user = $3::text)" \
-	" AND ($4::cidr IS NULL OR e.client_addr <<= $4::cidr)" \
+	" AND ($4::cidr IS NULL OR " SQL_IN_NET("$4") ")" \
 	" AND ($5::integer IS NULL OR e.port = $5::integer)" \
 	" GROUP BY e.sasl_user, e.client_addr, e.port" \
 	" ORDER BY failures DESC, e.sasl_user COLLATE pg_catalog.\"C\" NULLS LAST," \
@@ -430,6 +451,23 @@ static int cmd_migrate(PGconn *conn, const struct opts *o)
 	       REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
 }
 
+static int cmd_maintain(PGconn *conn, const struct opts *o)
+{
+	(void)o;
+	return privacy_maintain(conn) ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
+static int cmd_forget(PGconn *conn, const struct opts *o)
+{
+	return privacy_forget(conn, o->args[1], o->format) ?
+	       REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
+static int cmd_export(PGconn *conn, const struct opts *o)
+{
+	return privacy_export(conn, o->args[1]) ? REPORT_EXIT_OK : REPORT_EXIT_RUNTIME;
+}
+
 static const struct command commands[] = {
 	{"ports", 0, OPT_WINDOW, cmd_ports, false},
 	{"user", 1, OPT_WINDOW, cmd_user, false},
@@ -446,6 +484,9 @@ static const struct command commands[] = {
 	{"suspend", 1, OPT_UNTIL | OPT_FORMAT | OPT_REASON, cmd_suspend, true},
 	{"unsuspend", 1, OPT_FORMAT, cmd_unsuspend, true},
 	{"suspended", 0, OPT_FORMAT | OPT_ALL, cmd_suspended, false},
+	{"maintain", 0, 0, cmd_maintain, true},
+	{"forget", 1, OPT_FORMAT, cmd_forget, true},
+	{"export", 1, OPT_FORMAT, cmd_export, false},
 };
 
 /* ---- the command line --------------------------------------------------- */
@@ -576,9 +617,13 @@ static void parse_target(const struct command *cmd, struct opts *o)
 	char shown[80];
 	long v;
 
-	if (strcmp(cmd->name, "user") == 0) {
+	if (strcmp(cmd->name, "user") == 0 || strcmp(cmd->name, "forget") == 0 ||
+	    strcmp(cmd->name, "export") == 0) {
 		if (o->args[1][0] == '\0' || !utf8_valid(o->args[1]))
-			usage_error("user: the name must be non-empty UTF-8");
+			usage_error("%s: the name must be non-empty UTF-8", cmd->name);
+		if (strcmp(cmd->name, "export") == 0 && (o->given & OPT_FORMAT) &&
+		    o->format != OUT_JSON)
+			usage_error("export writes JSON only (--format json)");
 	} else if (strcmp(cmd->name, "ip") == 0) {
 		struct pm_cidr net;
 		const char *why;

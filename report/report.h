@@ -9,6 +9,8 @@
  *   migrate.c    migrate_run: apply sql/NNN_*.sql in order
  *   tls.c        tls_*  TLS versions in use, a min_tls_version preview
  *   limits.c     limits_report: who is near or over a sending budget
+ *   privacy.c    privacy_*  maintain (retention, address reduction),
+ *                       forget and export one user
  *   dashboard.c  dashboard_write: the HTML dashboard page
  *   chart.c      chart_*  its SVG charts and data tables
  *   suspend.c    suspend, unsuspend, suspended: the suspension list
@@ -239,6 +241,29 @@ struct suspend_request {
 int suspend_run(PGconn *conn, const struct suspend_request *q);
 int unsuspend_run(PGconn *conn, const struct suspend_request *q);
 int suspended_run(PGconn *conn, const struct suspend_request *q);
+/* ---- privacy.c -------------------------------------------------------- */
+
+/*
+ * portmilter-report maintain: under a session advisory lock, print the
+ * settings (portmilter.privacy_settings), create the partitions ahead,
+ * drop the partitions past retention, then reduce the client addresses
+ * past reduce_days, one partition per transaction; print each change,
+ * or "nothing to do". Idempotent. Needs schema 10 and the privileges of
+ * the schema's owner (or EXECUTE granted on the functions).
+ */
+bool privacy_maintain(PGconn *conn);
+
+/*
+ * portmilter-report forget USER: pseudonymise the user everywhere in one
+ * transaction (portmilter.forget_user) and print the rows changed per
+ * table (OUT_TABLE: one line per table that changed and a summary, or
+ * "nothing held about ...: nothing changed"; CSV, JSON: every table with
+ * its count, 0 included).
+ */
+bool privacy_forget(PGconn *conn, const char *user, enum out_format format);
+
+/* portmilter-report export USER: portmilter.user_export as indented JSON. */
+bool privacy_export(PGconn *conn, const char *user);
 
 /* ---- dashboard.c, chart.c ------------------------------------------- */
 

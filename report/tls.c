@@ -14,7 +14,8 @@
  * (tls_before_auth, require_tls) or never reached MAIL (connect rules),
  * so it is not counted.
  *
- * A client network is the client address's /24 (IPv4) or /64 (IPv6).
+ * A client network is the client address's /24 (IPv4) or /64 (IPv6), or
+ * the /48 an IPv6 address was reduced to (sql/010_privacy.sql).
  * Every query is constant SQL with parameters.
  */
 #include <string.h>
@@ -34,7 +35,8 @@
 #define SQL_RANK SQL_TLS_RANK(SQL_TV)
 #define SQL_NET \
 	"pg_catalog.network(pg_catalog.set_masklen(e.client_addr," \
-	" CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))"
+	" LEAST(pg_catalog.masklen(e.client_addr)," \
+	" CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END)))"
 #define SQL_IN_WINDOW \
 	" e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz"
 /* As in portmilter-report.c: port 0 is "unknown" (table, CSV), null (JSON). */
