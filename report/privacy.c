@@ -108,6 +108,7 @@ static bool maintain_reduce(PGconn *conn, long *changes)
 		"SELECT portmilter.reduce_cutoff()", 0, NULL);
 	PGresult *parts;
 	char cutoff[64];
+	const char *cparams[] = {cutoff};
 	bool ok = true;
 
 	if (c == NULL)
@@ -118,16 +119,12 @@ static bool maintain_reduce(PGconn *conn, long *changes)
 	}
 	snprintf(cutoff, sizeof(cutoff), "%s", PQgetvalue(c, 0, 0));
 	PQclear(c);
-	{
-		const char *params[] = {cutoff};
-
-		parts = priv_query(conn, "maintain",
-			"SELECT p FROM portmilter.reduce_pending($1::timestamptz) AS p",
-			1, params);
-	}
+	parts = priv_query(conn, "maintain",
+			   "SELECT p FROM portmilter.reduce_pending($1::timestamptz) AS p",
+			   1, cparams);
 	if (parts == NULL)
 		return false;
-	for (int i = 0; i < PQntuples(parts) && ok; i++) {
+	for (int i = 0; i < PQntuples(parts); i++) {
 		const char *params[] = {PQgetvalue(parts, i, 0), cutoff};
 		PGresult *r = priv_query(conn, "maintain",
 			"SELECT portmilter.reduce_partition($1, $2::timestamptz)",
@@ -140,6 +137,7 @@ static bool maintain_reduce(PGconn *conn, long *changes)
 		if (strcmp(PQgetvalue(r, 0, 0), "0") != 0) {
 			printf("reduced %s client addresses before %s in portmilter.%s\n",
 			       PQgetvalue(r, 0, 0), cutoff, params[0]);
+			fflush(stdout);	/* a long run shows its progress */
 			(*changes)++;
 		}
 		PQclear(r);
