@@ -311,9 +311,10 @@ BEGIN
 	-- The tables that hold something about a user, and how to find it:
 	-- events (sasl_user), suspensions (kind 'user', subject) and alerts
 	-- (subject_kind 'user', subject, and the user's name as a JSON string
-	-- in any alert's evidence) once migrations 006 and 007 made them, and
+	-- in any alert's evidence) once migrations 006 and 007 made them, the
+	-- budgets' usage (login, 008), and
 	-- every other table of the schema with a text column sasl_user (the
-	-- convention for per-user rows: usage, rollups).
+	-- convention for per-user rows: rollups, for instance).
 	CREATE FUNCTION portmilter.user_tables()
 	RETURNS TABLE (relation regclass, how text)
 	LANGUAGE sql
@@ -328,13 +329,16 @@ BEGIN
 			SELECT pg_catalog.to_regclass('portmilter.alerts'), 'alerts'
 			WHERE pg_catalog.to_regclass('portmilter.alerts') IS NOT NULL
 			UNION ALL
+			SELECT pg_catalog.to_regclass('portmilter.usage'), 'usage'
+			WHERE pg_catalog.to_regclass('portmilter.usage') IS NOT NULL
+			UNION ALL
 			SELECT c.oid::regclass, 'sasl_user'
 			FROM pg_catalog.pg_class AS c
 			JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace
 			JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid
 			WHERE ns.nspname = 'portmilter' AND c.relkind IN ('r', 'p')
 			  AND NOT c.relispartition
-			  AND c.relname NOT IN ('events', 'suspensions', 'alerts')
+			  AND c.relname NOT IN ('events', 'suspensions', 'alerts', 'usage')
 			  AND a.attname = 'sasl_user' AND NOT a.attisdropped
 			  AND a.atttypid = 'text'::regtype
 		) AS u
@@ -396,6 +400,9 @@ BEGIN
 					'WHERE (subject_kind = ''user'' AND subject = $2) '
 					'OR pg_catalog.strpos(evidence::text, $3) > 0'
 					USING pseudonym, p_user, as_json;
+			WHEN 'usage' THEN
+				EXECUTE 'UPDATE portmilter.usage SET login = $1 '
+					'WHERE login = $2' USING pseudonym, p_user;
 			ELSE
 				EXECUTE pg_catalog.format('UPDATE %s SET sasl_user = $1 '
 					'WHERE sasl_user = $2', t.relation)
@@ -445,6 +452,10 @@ BEGIN
 					'WHERE (a.subject_kind = ''user'' AND a.subject = $1) '
 					'OR pg_catalog.strpos(a.evidence::text, $2) > 0'
 					INTO found_rows USING p_user, pg_catalog.to_jsonb(p_user)::text;
+			WHEN 'usage' THEN
+				EXECUTE 'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(u) '
+					'ORDER BY u.at) FROM portmilter.usage AS u '
+					'WHERE u.login = $1' INTO found_rows USING p_user;
 			ELSE
 				EXECUTE pg_catalog.format('SELECT pg_catalog.jsonb_agg('
 					'pg_catalog.to_jsonb(x)) FROM %s AS x '

@@ -287,6 +287,8 @@ sql_is "... the backfill before the cutoff is reduced, the one past retention go
 			    'e0000000-0000-4000-8000-000000000012')"
 
 # ---- the other tables (stand-ins when their migrations are not here) ---------------
+# suspensions (006) and alerts (007) as their briefs define them, usage
+# (008) as it is, and t_usage: any table with a sasl_user column.
 
 sql -c "CREATE TABLE IF NOT EXISTS portmilter.suspensions (
 	suspension_id bigserial PRIMARY KEY, kind text NOT NULL,
@@ -298,9 +300,17 @@ CREATE TABLE IF NOT EXISTS portmilter.alerts (
 	detector text NOT NULL, subject_kind text NOT NULL, subject text NOT NULL,
 	state text NOT NULL, summary text NOT NULL, evidence jsonb NOT NULL,
 	suspended boolean NOT NULL DEFAULT false, watch_node text NOT NULL);
+CREATE TABLE IF NOT EXISTS portmilter.usage (node text NOT NULL,
+	at timestamptz NOT NULL, port integer NOT NULL, login text, client inet,
+	messages bigint NOT NULL, recipients bigint NOT NULL, kbytes bigint NOT NULL);
 CREATE TABLE portmilter.t_usage (sasl_user text, minute timestamptz, messages integer);
-GRANT SELECT ON portmilter.suspensions, portmilter.alerts, portmilter.t_usage
-	TO portmilter_reader;
+GRANT SELECT ON portmilter.suspensions, portmilter.alerts, portmilter.t_usage,
+	portmilter.usage TO portmilter_reader;
+DELETE FROM portmilter.usage;	-- what 008's trigger made of the events: known rows instead
+INSERT INTO portmilter.usage (node, at, port, login, client, messages, recipients, kbytes)
+	VALUES ('mx1', now(), 587, 'alice', NULL, 1, 1, 1),
+	       ('mx1', now(), 587, 'bob', NULL, 1, 1, 1),
+	       ('mx1', now(), 25, NULL, '192.0.2.10', 1, 1, 1);
 INSERT INTO portmilter.suspensions (kind, subject, reason, created_by) VALUES
 	('user', 'alice', 'alice sent spam', 'test'), ('user', 'bob', 'x', 'test'),
 	('address', '192.0.2.10', 'y', 'test');
@@ -327,9 +337,9 @@ py "... her events r3 r4 r7 r8 with every column, and her other rows" \
 	"t = d['data']; e = t['portmilter.events']
 got = ([x['event_id'][-1] for x in e], e[3]['sender'], e[3]['helo'], e[0]['client_name'],
        len(t['portmilter.suspensions']), len(t['portmilter.alerts']), len(t['portmilter.t_usage']),
-       d['user'], d['retention'])
+       [u['login'] for u in t['portmilter.usage']], d['user'], d['retention'])
 want = (['3', '4', '7', '8'], '<alice@example.com>', 'alice-pc', '*.isp.example', 1, 2, 1,
-        'alice', {'raw_days': 100, 'reduce_days': 30})
+        ['alice'], 'alice', {'raw_days': 100, 'reduce_days': 30})
 print('ok' if got == want else got)"
 
 rep forget alice
@@ -338,19 +348,22 @@ portmilter.events: 4 rows pseudonymised
 portmilter.alerts: 2 rows pseudonymised
 portmilter.suspensions: 1 row pseudonymised
 portmilter.t_usage: 1 row pseudonymised
-forgot "alice": 8 rows in 4 tables
+portmilter.usage: 1 row pseudonymised
+forgot "alice": 9 rows in 5 tables
 EOF
 same "forget alice: the rows changed, per table"
-sql_is "... no row of any table mentions alice any more" "0|0|0|0" -c \
+sql_is "... no row of any table mentions alice any more" "0|0|0|0|0" -c \
 	"SELECT (SELECT count(*) FROM portmilter.events AS e WHERE e::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.suspensions AS s WHERE s::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.alerts AS a WHERE a::text ~ 'alice\\M'),
-	        (SELECT count(*) FROM portmilter.t_usage AS u WHERE u::text ~ 'alice\\M')"
+	        (SELECT count(*) FROM portmilter.t_usage AS u WHERE u::text ~ 'alice\\M'),
+	        (SELECT count(*) FROM portmilter.usage AS u WHERE u::text ~ 'alice\\M')"
 sql_is "... one pseudonym for her 4 events, the same in the other tables" "4|1|1" -c \
 	"SELECT count(*), count(DISTINCT sasl_user),
 	        (SELECT count(DISTINCT x) FROM (
 		  SELECT subject FROM portmilter.suspensions WHERE subject LIKE 'forgotten:%'
 		  UNION ALL SELECT sasl_user FROM portmilter.t_usage WHERE sasl_user LIKE 'forgotten:%'
+		  UNION ALL SELECT login FROM portmilter.usage WHERE login LIKE 'forgotten:%'
 		  UNION ALL SELECT sasl_user FROM portmilter.events WHERE sasl_user LIKE 'forgotten:%') AS u(x))
 	 FROM portmilter.events WHERE sasl_user LIKE 'forgotten:%'"
 sql_is "... her reply names neither her nor her address; others' rows kept" \
@@ -377,10 +390,11 @@ py "... in JSON: every table, 0 rows" \
 	"print('ok' if d == [{'relation': 'portmilter.events', 'nrows': 0},
 	{'relation': 'portmilter.alerts', 'nrows': 0},
 	{'relation': 'portmilter.suspensions', 'nrows': 0},
-	{'relation': 'portmilter.t_usage', 'nrows': 0}] else d)"
+	{'relation': 'portmilter.t_usage', 'nrows': 0},
+	{'relation': 'portmilter.usage', 'nrows': 0}] else d)"
 rep export alice
 py "export alice after forget: nothing held" \
-	"print('ok' if all(v == [] for v in d['data'].values()) and len(d['data']) == 4 else d)"
+	"print('ok' if all(v == [] for v in d['data'].values()) and len(d['data']) == 5 else d)"
 
 # ---- privileges and bad usage -----------------------------------------------------------
 
