@@ -313,7 +313,7 @@ INSERT INTO portmilter.usage (node, at, port, login, client, messages, recipient
 	       ('mx1', now(), 25, NULL, '192.0.2.10', 1, 1, 1);
 INSERT INTO portmilter.suspensions (kind, subject, reason, created_by) VALUES
 	('user', 'alice', 'alice sent spam', 'test'), ('user', 'bob', 'x', 'test'),
-	('address', '192.0.2.10', 'y', 'test');
+	('address', '192.0.2.10/32', 'y', 'test');
 INSERT INTO portmilter.alerts (detector, subject_kind, subject, state, summary,
 	evidence, watch_node) VALUES
 	('volume', 'user', 'alice', 'fired', 'alice: 500 messages', '{\"n\": 500}', 'w1'),
