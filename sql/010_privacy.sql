@@ -311,7 +311,8 @@ BEGIN
 	-- The tables that hold something about a user, and how to find it:
 	-- events (sasl_user), suspensions (kind 'user', subject) and alerts
 	-- (subject_kind 'user', subject, and the user's name as a JSON string
-	-- in any alert's evidence) once migrations 006 and 007 made them, the
+	-- in any alert's evidence), the watch's dedup state (watch_state:
+	-- subject_kind 'user', subject) once migrations 006 and 007 made them, the
 	-- budgets' usage (login, 008), and
 	-- every other table of the schema with a text column sasl_user (the
 	-- convention for per-user rows: rollups, for instance).
@@ -332,13 +333,17 @@ BEGIN
 			SELECT pg_catalog.to_regclass('portmilter.usage'), 'usage'
 			WHERE pg_catalog.to_regclass('portmilter.usage') IS NOT NULL
 			UNION ALL
+			SELECT pg_catalog.to_regclass('portmilter.watch_state'), 'watch_state'
+			WHERE pg_catalog.to_regclass('portmilter.watch_state') IS NOT NULL
+			UNION ALL
 			SELECT c.oid::regclass, 'sasl_user'
 			FROM pg_catalog.pg_class AS c
 			JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace
 			JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid
 			WHERE ns.nspname = 'portmilter' AND c.relkind IN ('r', 'p')
 			  AND NOT c.relispartition
-			  AND c.relname NOT IN ('events', 'suspensions', 'alerts', 'usage')
+			  AND c.relname NOT IN ('events', 'suspensions', 'alerts', 'usage',
+						'watch_state')
 			  AND a.attname = 'sasl_user' AND NOT a.attisdropped
 			  AND a.atttypid = 'text'::regtype
 		) AS u
@@ -403,6 +408,10 @@ BEGIN
 			WHEN 'usage' THEN
 				EXECUTE 'UPDATE portmilter.usage SET login = $1 '
 					'WHERE login = $2' USING pseudonym, p_user;
+			WHEN 'watch_state' THEN
+				EXECUTE 'UPDATE portmilter.watch_state SET subject = $1 '
+					'WHERE subject_kind = ''user'' AND subject = $2'
+					USING pseudonym, p_user;
 			ELSE
 				EXECUTE pg_catalog.format('UPDATE %s SET sasl_user = $1 '
 					'WHERE sasl_user = $2', t.relation)
@@ -456,6 +465,11 @@ BEGIN
 				EXECUTE 'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(u) '
 					'ORDER BY u.at) FROM portmilter.usage AS u '
 					'WHERE u.login = $1' INTO found_rows USING p_user;
+			WHEN 'watch_state' THEN
+				EXECUTE 'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(w)) '
+					'FROM portmilter.watch_state AS w '
+					'WHERE w.subject_kind = ''user'' AND w.subject = $1'
+					INTO found_rows USING p_user;
 			ELSE
 				EXECUTE pg_catalog.format('SELECT pg_catalog.jsonb_agg('
 					'pg_catalog.to_jsonb(x)) FROM %s AS x '

@@ -321,7 +321,10 @@ INSERT INTO portmilter.alerts (detector, subject_kind, subject, state, summary,
 	 '{\"users\": [\"alice\", \"bob\", \"alicex\"]}', 'w1'),
 	('auth_spray', 'address', '203.0.113.8', 'fired', 'tried 1 user',
 	 '{\"users\": [\"alicex\"]}', 'w1');
-INSERT INTO portmilter.t_usage VALUES ('alice', now(), 3), ('bob', now(), 1);" \
+INSERT INTO portmilter.t_usage VALUES ('alice', now(), 3), ('bob', now(), 1);
+INSERT INTO portmilter.watch_state (detector, subject_kind, subject, active, last_fired)
+	VALUES ('volume', 'user', 'alice', true, now()),
+	       ('volume', 'user', 'bob', true, now());" \
 	>/dev/null 2>"$tmp/err" || not_ok "the stand-in tables" "$tmp/err"
 
 # ---- export, forget -----------------------------------------------------------------
@@ -337,9 +340,10 @@ py "... her events r3 r4 r7 r8 with every column, and her other rows" \
 	"t = d['data']; e = t['portmilter.events']
 got = ([x['event_id'][-1] for x in e], e[3]['sender'], e[3]['helo'], e[0]['client_name'],
        len(t['portmilter.suspensions']), len(t['portmilter.alerts']), len(t['portmilter.t_usage']),
-       [u['login'] for u in t['portmilter.usage']], d['user'], d['retention'])
+       [u['login'] for u in t['portmilter.usage']], d['user'], d['retention'],
+       [w['subject'] for w in t['portmilter.watch_state']])
 want = (['3', '4', '7', '8'], '<alice@example.com>', 'alice-pc', '*.isp.example', 1, 2, 1,
-        ['alice'], 'alice', {'raw_days': 100, 'reduce_days': 30})
+        ['alice'], 'alice', {'raw_days': 100, 'reduce_days': 30}, ['alice'])
 print('ok' if got == want else got)"
 
 rep forget alice
@@ -349,15 +353,17 @@ portmilter.alerts: 2 rows pseudonymised
 portmilter.suspensions: 1 row pseudonymised
 portmilter.t_usage: 1 row pseudonymised
 portmilter.usage: 1 row pseudonymised
-forgot "alice": 9 rows in 5 tables
+portmilter.watch_state: 1 row pseudonymised
+forgot "alice": 10 rows in 6 tables
 EOF
 same "forget alice: the rows changed, per table"
-sql_is "... no row of any table mentions alice any more" "0|0|0|0|0" -c \
+sql_is "... no row of any table mentions alice any more" "0|0|0|0|0|0" -c \
 	"SELECT (SELECT count(*) FROM portmilter.events AS e WHERE e::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.suspensions AS s WHERE s::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.alerts AS a WHERE a::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.t_usage AS u WHERE u::text ~ 'alice\\M'),
-	        (SELECT count(*) FROM portmilter.usage AS u WHERE u::text ~ 'alice\\M')"
+	        (SELECT count(*) FROM portmilter.usage AS u WHERE u::text ~ 'alice\\M'),
+	        (SELECT count(*) FROM portmilter.watch_state AS w WHERE w::text ~ 'alice\\M')"
 sql_is "... one pseudonym for her 4 events, the same in the other tables" "4|1|1" -c \
 	"SELECT count(*), count(DISTINCT sasl_user),
 	        (SELECT count(DISTINCT x) FROM (
@@ -391,10 +397,11 @@ py "... in JSON: every table, 0 rows" \
 	{'relation': 'portmilter.alerts', 'nrows': 0},
 	{'relation': 'portmilter.suspensions', 'nrows': 0},
 	{'relation': 'portmilter.t_usage', 'nrows': 0},
-	{'relation': 'portmilter.usage', 'nrows': 0}] else d)"
+	{'relation': 'portmilter.usage', 'nrows': 0},
+	{'relation': 'portmilter.watch_state', 'nrows': 0}] else d)"
 rep export alice
 py "export alice after forget: nothing held" \
-	"print('ok' if all(v == [] for v in d['data'].values()) and len(d['data']) == 5 else d)"
+	"print('ok' if all(v == [] for v in d['data'].values()) and len(d['data']) == 6 else d)"
 
 # ---- privileges and bad usage -----------------------------------------------------------
 
