@@ -132,10 +132,19 @@ pm_require() {
 }
 
 pm_live() {
-	# kill -0 succeeds on a zombie: look at the state.
-	_live_state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
-		"/proc/$1/status" 2>/dev/null)
-	[ -n "$_live_state" ] && [ "$_live_state" != Z ] && [ "$_live_state" != X ]
+	# kill -0 succeeds on a zombie: look at the state of every thread.
+	# The main thread may be a zombie while other threads still run
+	# (still removing the pid file), and LeakSanitizer's check at exit
+	# puts the threads in "t (tracing stop)": lower case counts too.
+	for _live_f in /proc/"$1"/task/*/status; do
+		_live_state=$(sed -n 's/^State:[[:space:]]*\([A-Za-z]\).*/\1/p' \
+			"$_live_f" 2>/dev/null)
+		case $_live_state in
+		'' | Z | X) ;;
+		*) return 0 ;;
+		esac
+	done
+	return 1
 }
 
 pm_alive() {
@@ -188,11 +197,10 @@ pm_stop() {
 	_sp_killed=0
 	[ -n "$PM_PID" ] || return 0
 	kill -TERM "$PM_PID" 2>/dev/null
-	# A process that is exiting can look gone for one reading of
-	# /proc and running at the next (seen once in the ASan build: the
-	# loop ended, the check after it said alive, and a milter that
-	# exited 0 was counted as killed).  It counts as gone after two
-	# readings in a row; SIGKILL only when the time is up.
+	# Gone after two readings in a row (pm_live once read a milter
+	# stopped by LeakSanitizer's check as gone, then as running, and a
+	# milter that exited 0 was counted as killed); SIGKILL only when
+	# the time is up.
 	_sp_i=0
 	while [ "$_sp_i" -lt "$_sp_max" ]; do
 		if ! pm_alive; then
