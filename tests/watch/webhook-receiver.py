@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """webhook-receiver.py - the webhook receiver of tests/watch/notify.sh.
 
-An HTTPS server on 127.0.0.1 that plays an abuse team's receiver of
+An HTTPS server (plain HTTP without --cert and --key: the loopback
+receiver of tools/demo) on 127.0.0.1 that plays an abuse team's receiver of
 portmilter-watch alerts and checks each POST as doc/watch-alerts.md
 says one must be checked:
 
@@ -19,7 +20,7 @@ It answers 401 to a bad signature, 400 to a bad document, else --status
 null}. It binds --port (0: any free port) and writes the port it got to
 --port-file once it listens. It runs until killed.
 
-  webhook-receiver.py --cert C --key K --secret-file S --log L
+  webhook-receiver.py [--cert C --key K] --secret-file S --log L
                       --port-file P [--port N] [--status N] [--delay-ms N]
 """
 import argparse
@@ -67,12 +68,16 @@ def problems_of(doc, delivery):
 
 def main():
     ap = argparse.ArgumentParser()
-    for opt in ("--cert", "--key", "--secret-file", "--log", "--port-file"):
+    for opt in ("--secret-file", "--log", "--port-file"):
         ap.add_argument(opt, required=True)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--status", type=int, default=200)
     ap.add_argument("--delay-ms", type=int, default=0)
     args = ap.parse_args()
+    if (args.cert is None) != (args.key is None):
+        ap.error("--cert and --key go together")
     with open(args.secret_file, "rb") as f:
         secret = f.read()
     if secret.endswith(b"\n"):
@@ -118,9 +123,10 @@ def main():
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(args.cert, args.key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    if args.cert is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.cert, args.key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % srv.server_address[1])
