@@ -13,7 +13,8 @@
 #                  tmp = a new temporary directory (NAME-test.XXXXXX)
 #                  whose cluster is stopped and which is removed on any
 #                  exit; and the TAP helpers ok NAME and not_ok NAME
-#                  [FILE...] (each FILE shown as "# " lines), counting in n
+#                  [FILE...] (each FILE shown as "# " lines), counting in n;
+#                  same NAME compares a report's $tmp/out with $tmp/exp
 #   pg_restart DIR start the cluster pg_start made in DIR again (after
 #                  pg_stop), on the same port and socket, and export the
 #                  same PG* variables: clients keep their connection
@@ -179,6 +180,21 @@ pg_test_begin() {
 	trap 'pg_stop "$tmp"; rm -rf "$tmp"' EXIT
 	trap 'exit 1' HUP INT TERM
 	n=0
+}
+
+# same NAME: after a report run that left its exit status in $rc and its
+# output in $tmp/out, "ok NAME" when rc is 0 and the output is exactly
+# $tmp/exp; else "not ok NAME" with the diff, the status and $tmp/err
+# (the report tests after pg_test_begin).
+same() {
+	# shellcheck disable=SC2154 # rc: set by the caller's report run
+	if [ "$rc" -eq 0 ] && cmp -s "$tmp/exp" "$tmp/out"; then
+		ok "$1"
+	else
+		diff -u "$tmp/exp" "$tmp/out" >"$tmp/diff" 2>&1
+		echo "exit status $rc" >>"$tmp/diff"
+		not_ok "$1" "$tmp/diff" "$tmp/err"
+	fi
 }
 
 ok() { n=$((n + 1)); echo "ok $n - $1"; }

@@ -21,15 +21,6 @@ pg_test_begin limits	# skip, psql, $tmp and its cleanup, ok/not_ok
 
 DB="dbname=portmilter"
 rep() { "$report" -d "$DB" -c "$tmp/pm.conf" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
-same() {
-	if [ "$rc" -eq 0 ] && cmp -s "$tmp/exp" "$tmp/out"; then
-		ok "$1"
-	else
-		diff -u "$tmp/exp" "$tmp/out" >"$tmp/diff" 2>&1
-		echo "exit status $rc" >>"$tmp/diff"
-		not_ok "$1" "$tmp/diff" "$tmp/err"
-	fi
-}
 exp_csv() { awk '{ printf "%s\r\n", $0 }' >"$tmp/exp"; }
 fails() {
 	name=$1 want=$2 text=$3; shift 3

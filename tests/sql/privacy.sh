@@ -34,16 +34,6 @@ fi
 DB="dbname=portmilter"
 # rep ARGS...: the report on the test database; $rc, $tmp/out, $tmp/err.
 rep() { "$report" -d "$DB" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
-# same NAME: $tmp/out is exactly $tmp/exp and rc was 0.
-same() {
-	if [ "$rc" -eq 0 ] && cmp -s "$tmp/exp" "$tmp/out"; then
-		ok "$1"
-	else
-		diff -u "$tmp/exp" "$tmp/out" >"$tmp/diff" 2>&1
-		echo "exit status $rc" >>"$tmp/diff"
-		not_ok "$1" "$tmp/diff" "$tmp/err"
-	fi
-}
 exp_text() { cat >"$tmp/exp"; }
 # sql ARGS...: psql, one value per line, UTC, stop on error.
 sql() { PGTZ=UTC psql -X -q -A -t -v ON_ERROR_STOP=1 -d portmilter "$@"; }

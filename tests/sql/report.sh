@@ -35,16 +35,6 @@ DB="dbname=portmilter"
 rep() { "$report" -d "$DB" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
 W="--since 2024-03-10 --until 2024-03-12"
 
-# same NAME: $tmp/out is exactly $tmp/exp and rc was 0.
-same() {
-	if [ "$rc" -eq 0 ] && cmp -s "$tmp/exp" "$tmp/out"; then
-		ok "$1"
-	else
-		diff -u "$tmp/exp" "$tmp/out" >"$tmp/diff" 2>&1
-		echo "exit status $rc" >>"$tmp/diff"
-		not_ok "$1" "$tmp/diff" "$tmp/err"
-	fi
-}
 # Expected text from stdin, as CSV (CRLF line ends) or as is.
 exp_csv() { awk '{ printf "%s\r\n", $0 }' >"$tmp/exp"; }
 exp_text() { cat >"$tmp/exp"; }

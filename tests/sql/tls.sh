@@ -27,16 +27,6 @@ DB="dbname=portmilter"
 W="--since 2024-03-10 --until 2024-03-12"
 # rep ARGS...: the report on the test database; $rc, $tmp/out, $tmp/err.
 rep() { "$report" -d "$DB" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
-# same NAME: $tmp/out is exactly $tmp/exp and rc was 0.
-same() {
-	if [ "$rc" -eq 0 ] && cmp -s "$tmp/exp" "$tmp/out"; then
-		ok "$1"
-	else
-		diff -u "$tmp/exp" "$tmp/out" >"$tmp/diff" 2>&1
-		echo "exit status $rc" >>"$tmp/diff"
-		not_ok "$1" "$tmp/diff" "$tmp/err"
-	fi
-}
 exp_csv() { awk '{ printf "%s\r\n", $0 }' >"$tmp/exp"; }
 exp_text() { cat >"$tmp/exp"; }
 # fails NAME RC TEXT ARGS...: the report exits RC and says TEXT on stderr.
