@@ -337,4 +337,17 @@ grep -qx 'no change' "$PC_OUT" && cmp -s "$PM_TMP/sums.6" "$PM_TMP/sums.7" &&
 	pc_run -c "$CONF" check --postfix-dir "$PF5" && [ "$_st" -eq 0 ] && [ "$PC_ST" -eq 0 ]
 tap_ok $? "a second apply changes nothing, check is clean" || tap_diag_file "$PC_OUT"
 
+# check judges properties: a weaker TLS level or floor, a list without
+# its final reject on 587 are drifts (the admin's additions were not).
+postconf -c "$PF5" -P 'submission/inet/smtpd_tls_protocols=>=TLSv1' \
+	'submission/inet/smtpd_tls_security_level=may' \
+	'submission/inet/smtpd_relay_restrictions=check_policy_service,inet:127.0.0.1:10041,permit_sasl_authenticated'
+pc_run -c "$CONF" check --postfix-dir "$PF5"
+[ "$PC_ST" -eq 1 ] && has "$PC_OUT" \
+	"drift: submission/inet (port 587): -o smtpd_tls_security_level=may, portmilter.conf implies encrypt" \
+	"drift: submission/inet (port 587): -o smtpd_tls_protocols=>=TLSv1, portmilter.conf implies >=TLSv1.2" \
+	"drift: submission/inet (port 587): -o smtpd_relay_restrictions=check_policy_service,inet:127.0.0.1:10041,permit_sasl_authenticated lacks what portmilter needs: kept, with reject added"
+tap_ok $? "check: a weaker TLS level, a weaker TLS floor and a relay list without its final reject on 587 are drifts" ||
+	tap_diag_file "$PC_OUT"
+
 tap_plan
