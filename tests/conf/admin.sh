@@ -350,4 +350,25 @@ pc_run -c "$CONF" check --postfix-dir "$PF5"
 tap_ok $? "check: a weaker TLS level, a weaker TLS floor and a relay list without its final reject on 587 are drifts" ||
 	tap_diag_file "$PC_OUT"
 
+# A like port's own section wins over what it copies from 587.
+PF6=$PM_TMP/pf6
+pc_postfix_dir "$PF6"
+cat >>"$PF6/master.cf" <<'EOM'
+submission inet n       -       y       -       -       smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_sender_restrictions=reject_sender_login_mismatch
+EOM
+sed 's/^\[port 5870\]$/&\nmin_tls_version = TLSv1.3\ntls_before_auth = no/' "$CONF" >"$PM_TMP/own.conf"
+pc_run -c "$PM_TMP/own.conf" apply --postfix-dir "$PF6"
+[ "$PC_ST" -eq 0 ] &&
+	[ "$(P "$PF6" 5870/inet/smtpd_sender_restrictions)" = reject_sender_login_mismatch ] &&
+	[ "$(P "$PF6" 5870/inet/smtpd_tls_protocols)" = ">=TLSv1.3" ] &&
+	[ "$(P "$PF6" 5870/inet/smtpd_tls_auth_only)" = no ] &&
+	[ "$(P "$PF6" 12345/inet/smtpd_tls_protocols)" = ">=TLSv1.2" ] &&
+	[ "$(P "$PF6" 12345/inet/smtpd_tls_auth_only)" = yes ] &&
+	pc_run -c "$PM_TMP/own.conf" check --postfix-dir "$PF6" && [ "$PC_ST" -eq 0 ]
+tap_ok $? "like = 587 with a section of its own (min_tls_version, tls_before_auth): 5870 copies the admin's sender check, keeps its own TLS floor and AUTH setting; check clean" ||
+	{ tap_diag_file "$PC_OUT"; postconf -c "$PF6" -P | tap_diag_file -; }
+
 tap_plan
