@@ -59,6 +59,7 @@ static const char *const mx_tls[] = {
 struct mx_port {
 	atomic_uint key;		/* port + 1; 0 = free slot */
 	atomic_ulong sessions;
+	atomic_ulong unidentified;
 	atomic_ulong transactions[MX_NVERDICTS];
 	atomic_ulong tls[MX_NTLS];
 	atomic_ulong refusals[MX_NRULES];
@@ -111,6 +112,11 @@ static void mx_add(atomic_ulong *c)
 void metrics_session(unsigned port)
 {
 	mx_add(&mx_slot(port)->sessions);
+}
+
+void metrics_unidentified(unsigned port)
+{
+	mx_add(&mx_slot(port)->unidentified);
 }
 
 void metrics_event(unsigned port, bool transaction, const char *verdict,
@@ -286,6 +292,11 @@ char *metrics_render(size_t *len)
 	mx_family(&b, "portmilter_sessions_total",
 		  "SMTP sessions (milter connections) by port.", NULL, NULL, 1,
 		  offsetof(struct mx_port, sessions));
+	mx_family(&b, "portmilter_sessions_unidentified_total",
+		  "SMTP sessions whose port Postfix did not identify "
+		  "({daemon_port} unknown or missing: a client that left at "
+		  "once), by the port taken from {daemon_name}.", NULL, NULL, 1,
+		  offsetof(struct mx_port, unidentified));
 	mx_family(&b, "portmilter_transactions_total",
 		  "Transactions (MAIL FROM to end) by port and verdict.",
 		  "verdict", mx_verdicts, MX_NVERDICTS,

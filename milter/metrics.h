@@ -17,6 +17,10 @@
  *   portmilter_build_info{version}                    1
  *   portmilter_sessions_active                        gauge
  *   portmilter_sessions_total{port}                   connections
+ *   portmilter_sessions_unidentified_total{port}      of those, the ones
+ *                                                     whose port Postfix
+ *                                                     did not identify
+ *                                                     (port scans)
  *   portmilter_transactions_total{port,verdict}       accepted, rejected,
  *                                                     tempfailed, aborted
  *   portmilter_transactions_tls_total{port,tls_version}
@@ -78,8 +82,12 @@ bool metrics_start(char *err, size_t errlen);
 /* Stop serving; counters stay. */
 void metrics_stop(void);
 
-/* The hooks of the SMTP path (lock-free). */
+/* The hooks of the SMTP path (lock-free). metrics_unidentified: a
+ * session whose port Postfix did not identify ({daemon_port} "unknown"
+ * or missing; port: the one from {daemon_name}, 0 when none), counted
+ * besides its metrics_session(). */
 void metrics_session(unsigned port);
+void metrics_unidentified(unsigned port);
 void metrics_event(unsigned port, bool transaction, const char *verdict,
 		   const char *rule, const char *tls_version, bool exposure,
 		   bool journaled);

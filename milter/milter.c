@@ -842,6 +842,8 @@ static sfsistat pm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	(void)policy_profile(cc->cfg, cc->facts.port, &cc->port_known);
 	port_log(cc, dport, src);
 	metrics_session(cc->facts.port);
+	if (src == PORT_FROM_NAME || src == PORT_NONE)
+		metrics_unidentified(cc->facts.port);
 	v = policy_connect(cc->cfg, &cc->facts);
 	if (v.action == POLICY_CONTINUE)
 		return SMFIS_CONTINUE;

@@ -48,7 +48,8 @@ static void pc_over(struct pc_service *s, const char *param,
  * requires AUTH are portmilter's, not main.cf's MX-oriented ones (HELO
  * checks and RBLs would hit mail clients) as Debian's submission example
  * does, except that the recipient list starts from main.cf's (seed:
- * policy services live there); the sender restrictions stay main.cf's,
+ * policy services live there; on an existing service plan.c seeds any
+ * list main.cf sets explicitly); the sender restrictions stay main.cf's,
  * so reject_sender_login_mismatch there keeps working. A port without
  * required AUTH (mx) needs reject_unauth_destination in its relay list
  * (seeded from main.cf's): a permanent 554 rather than Postfix's default

@@ -54,7 +54,9 @@ enum pc_over_how {
 
 /* One "-o param=value" (value: what a new service gets, no white
  * space: postconf -P). seed: a service without this -o starts from
- * main.cf's value of param (what it saw before), not from value. */
+ * main.cf's value of param (what it saw before), not from value; an
+ * existing service does so for any list main.cf sets explicitly
+ * (plan.h). */
 struct pc_override {
 	const char *param;
 	char *value;

@@ -19,6 +19,7 @@
 const char *const pc_plan_extra_params[PC_PLAN_NEXTRA] = {
 	"smtpd_tls_cert_file", "smtpd_tls_chain_files",
 	"smtpd_sasl_type", "smtpd_sasl_path", "cyrus_sasl_config_path",
+	"smtpd_client_restrictions", "smtpd_helo_restrictions",
 	"smtpd_recipient_restrictions", "smtpd_relay_restrictions",
 };
 

@@ -16,7 +16,9 @@
  *     the admin's and gets only what is missing (restrict.h), seeded,
  *     when the service has no -o for it, from the main.cf list it saw
  *     (smtpd_recipient_restrictions of an AUTH port, the relay list of
- *     an mx port; none is set when main.cf's already holds). A list
+ *     an mx port, and on an existing service any list main.cf sets
+ *     explicitly: it applied there until now; none is set when main.cf's
+ *     already holds). A list
  *     that cannot be merged (a bare "permit", white space) is left as it
  *     is and reported; --force drops the "permit". Every other -o of the
  *     admin's stays (a PC_I_KEEP line in apply's output for those
@@ -83,7 +85,7 @@ struct pc_plan {
 
 /* The main.cf parameters pc_live_read() must fetch for a plan:
  * pc_main_params (gen.h), then these. */
-#define PC_PLAN_NEXTRA	7
+#define PC_PLAN_NEXTRA	9
 extern const char *const pc_plan_extra_params[PC_PLAN_NEXTRA];
 
 void pc_plan_build(const struct pc_want *want, const struct pc_live *live,

@@ -77,7 +77,13 @@ static struct pc_item *pc_set(struct pc_one *c, const char *param,
 	return it;
 }
 
-/* A restriction list: the admin's (or main.cf's) with what we need. */
+/*
+ * A restriction list: the admin's (or main.cf's) with what we need.
+ * A service without its own -o starts from main.cf's list when o says
+ * so (o->seed), and an existing service also when main.cf sets the
+ * list explicitly: that list applied to the service until now, and an
+ * -o of ours must not silently shadow the admin's rules in it.
+ */
 static void pc_plan_list(struct pc_one *c, const struct pc_override *o,
 			 const char *have)
 {
@@ -87,7 +93,8 @@ static void pc_plan_list(struct pc_one *c, const struct pc_override *o,
 	struct pc_item *it;
 	bool main_cf = false;
 
-	if (have == NULL && o->seed) {
+	if (have == NULL && (o->seed || (!c->fresh &&
+	    pc_kv_get(&c->live->explicit, o->param) != NULL))) {
 		/* As main.cf writes it; Postfix's default as it expands
 		 * (the raw default is a compatibility_level expression). */
 		x = pc_kv_get(&c->live->expanded, o->param);

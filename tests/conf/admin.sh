@@ -289,4 +289,86 @@ pc_run -c "$CONF" apply --postfix-dir "$PF4" --force
 tap_ok $? "apply --force: 587 still left alone (no postconf -F on it either)" ||
 	tap_diag_file "$PC_OUT"
 
+# ---- main.cf lists an existing service saw ----------------------------------
+# The admin's 587 has no client, HELO or relay list of its own: main.cf's
+# applied to it. The -o lists apply sets there start from main.cf's (the
+# admin's map, HELO check and relay policy kept, the guard added), and
+# 5870/12345 copy them; a new service (465) gets portmilter's own.
+
+PF5=$PM_TMP/pf5
+pc_postfix_dir "$PF5" \
+	"smtpd_client_restrictions = check_client_access cidr:/etc/postfix/blocked.cidr" \
+	"smtpd_helo_restrictions = reject_invalid_helo_hostname" \
+	"smtpd_relay_restrictions = check_policy_service inet:127.0.0.1:10041, permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination"
+cat >>"$PF5/master.cf" <<'EOM'
+submission inet n       -       y       -       -       smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+EOM
+CL=check_client_access,cidr:/etc/postfix/blocked.cidr,permit_sasl_authenticated,reject
+HL=reject_invalid_helo_hostname,permit_sasl_authenticated,reject
+RL=check_policy_service,inet:127.0.0.1:10041,permit_mynetworks,permit_sasl_authenticated,defer_unauth_destination,reject
+pc_run -c "$CONF" apply --postfix-dir "$PF5" --dry-run
+[ "$PC_ST" -eq 0 ] && has "$PC_OUT" \
+	"would set submission/inet/smtpd_client_restrictions = $CL" \
+	"  kept: main.cf's check_client_access cidr:/etc/postfix/blocked.cidr; added: permit_sasl_authenticated,reject" \
+	"would set submission/inet/smtpd_helo_restrictions = $HL" \
+	"would set submission/inet/smtpd_relay_restrictions = $RL" \
+	"  kept: main.cf's check_policy_service inet:127.0.0.1:10041, permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination; added: reject"
+tap_ok $? "dry run: 587's client, HELO and relay lists start from main.cf's, shown as kept and added" ||
+	tap_diag_file "$PC_OUT"
+pc_run -c "$CONF" apply --postfix-dir "$PF5"
+_ok=$PC_ST
+for _s in submission 5870 12345; do
+	[ "$(P "$PF5" $_s/inet/smtpd_client_restrictions)" = "$CL" ] &&
+		[ "$(P "$PF5" $_s/inet/smtpd_helo_restrictions)" = "$HL" ] &&
+		[ "$(P "$PF5" $_s/inet/smtpd_relay_restrictions)" = "$RL" ] || _ok=1
+done
+[ "$(P "$PF5" submissions/inet/smtpd_client_restrictions)" = permit_sasl_authenticated,reject ] &&
+	[ "$(P "$PF5" submissions/inet/smtpd_relay_restrictions)" = permit_sasl_authenticated,reject ] || _ok=1
+tap_ok $_ok "apply: main.cf's client map, HELO check and relay policy kept on 587, 5870 and 12345; the new 465 gets portmilter's lists" ||
+	{ tap_diag_file "$PC_OUT"; postconf -c "$PF5" -P | tap_diag_file -; }
+pc_sums "$PF5" >"$PM_TMP/sums.6"
+pc_run -c "$CONF" apply --postfix-dir "$PF5"
+pc_sums "$PF5" >"$PM_TMP/sums.7"
+_st=$PC_ST
+grep -qx 'no change' "$PC_OUT" && cmp -s "$PM_TMP/sums.6" "$PM_TMP/sums.7" &&
+	pc_run -c "$CONF" check --postfix-dir "$PF5" && [ "$_st" -eq 0 ] && [ "$PC_ST" -eq 0 ]
+tap_ok $? "a second apply changes nothing, check is clean" || tap_diag_file "$PC_OUT"
+
+# check judges properties: a weaker TLS level or floor, a list without
+# its final reject on 587 are drifts (the admin's additions were not).
+postconf -c "$PF5" -P 'submission/inet/smtpd_tls_protocols=>=TLSv1' \
+	'submission/inet/smtpd_tls_security_level=may' \
+	'submission/inet/smtpd_relay_restrictions=check_policy_service,inet:127.0.0.1:10041,permit_sasl_authenticated'
+pc_run -c "$CONF" check --postfix-dir "$PF5"
+[ "$PC_ST" -eq 1 ] && has "$PC_OUT" \
+	"drift: submission/inet (port 587): -o smtpd_tls_security_level=may, portmilter.conf implies encrypt" \
+	"drift: submission/inet (port 587): -o smtpd_tls_protocols=>=TLSv1, portmilter.conf implies >=TLSv1.2" \
+	"drift: submission/inet (port 587): -o smtpd_relay_restrictions=check_policy_service,inet:127.0.0.1:10041,permit_sasl_authenticated lacks what portmilter needs: kept, with reject added"
+tap_ok $? "check: a weaker TLS level, a weaker TLS floor and a relay list without its final reject on 587 are drifts" ||
+	tap_diag_file "$PC_OUT"
+
+# A like port's own section wins over what it copies from 587.
+PF6=$PM_TMP/pf6
+pc_postfix_dir "$PF6"
+cat >>"$PF6/master.cf" <<'EOM'
+submission inet n       -       y       -       -       smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_sender_restrictions=reject_sender_login_mismatch
+EOM
+sed 's/^\[port 5870\]$/&\nmin_tls_version = TLSv1.3\ntls_before_auth = no/' "$CONF" >"$PM_TMP/own.conf"
+pc_run -c "$PM_TMP/own.conf" apply --postfix-dir "$PF6"
+[ "$PC_ST" -eq 0 ] &&
+	[ "$(P "$PF6" 5870/inet/smtpd_sender_restrictions)" = reject_sender_login_mismatch ] &&
+	[ "$(P "$PF6" 5870/inet/smtpd_tls_protocols)" = ">=TLSv1.3" ] &&
+	[ "$(P "$PF6" 5870/inet/smtpd_tls_auth_only)" = no ] &&
+	[ "$(P "$PF6" 12345/inet/smtpd_tls_protocols)" = ">=TLSv1.2" ] &&
+	[ "$(P "$PF6" 12345/inet/smtpd_tls_auth_only)" = yes ] &&
+	pc_run -c "$PM_TMP/own.conf" check --postfix-dir "$PF6" && [ "$PC_ST" -eq 0 ]
+tap_ok $? "like = 587 with a section of its own (min_tls_version, tls_before_auth): 5870 copies the admin's sender check, keeps its own TLS floor and AUTH setting; check clean" ||
+	{ tap_diag_file "$PC_OUT"; postconf -c "$PF6" -P | tap_diag_file -; }
+
 tap_plan

@@ -3,7 +3,8 @@
 # apply, end to end (issue 18): the admin's policy service (Debian's
 # postfwd, one rule refusing a sender) on their 587 and in main.cf for
 # 25, reject_sender_login_mismatch with a login map on 587, a
-# check_client_access map on their 465. After apply, real SMTP sessions
+# check_client_access map on their 465 and one in main.cf's client list
+# (their 587 has none of its own). After apply, real SMTP sessions
 # (swaks) show each rule at work on the port it was written for and on
 # the ports like it (5870/12345 like 587, 4650 like 465), by the rule's
 # own reply text; a second apply changes nothing, check is clean, and a
@@ -59,8 +60,10 @@ admin_setup() {
 		"blocked@example.test $USER" \
 		"$USER $USER" >"$PM_TMP/login_maps"
 	printf '127.0.0.2 REJECT blocked by the admin client map\n' >"$PM_TMP/clients.cidr"
+	printf '127.0.0.3 REJECT blocked by the main.cf client map\n' >"$PM_TMP/main-clients.cidr"
 	postconf -c "$E2E_PF" -e \
-		"smtpd_recipient_restrictions = check_policy_service inet:$PFW" &&
+		"smtpd_recipient_restrictions = check_policy_service inet:$PFW" \
+		"smtpd_client_restrictions = check_client_access cidr:$PM_TMP/main-clients.cidr" &&
 	cat >>"$E2E_PF/master.cf" <<EOM
 127.0.0.1:$(e2e_port 587) inet n - n - - smtpd
   -o syslog_name=postfix/submission
@@ -128,6 +131,14 @@ for n in 465 4650; do
 	# shellcheck disable=SC2086
 	row "$n client map" "blocked by the admin client map" "$(e2e_port $n)" \
 		--tlsc $AUTH --local-interface 127.0.0.2 --from "$USER" --to alice@example.test
+done
+
+# ---- main.cf's client map: 587 (no list of its own) and its like ports ---------
+
+for n in 587 5870 12345; do
+	# shellcheck disable=SC2086
+	row "$n main.cf client map" "blocked by the main.cf client map" "$(e2e_port $n)" \
+		--tls $AUTH --local-interface 127.0.0.3 --from "$USER" --to alice@example.test
 done
 
 # ---- second apply, check, a rule added by hand -----------------------------------

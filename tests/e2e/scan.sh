@@ -8,8 +8,9 @@
 # hand-added service that has no "portmilter/PORT" {daemon_name}; then
 # the milter's log (one info line per connection, no warning, never
 # "check master.cf"), the recorded port in PostgreSQL, `portmilter-report
-# ports` (25 for the first, "unknown" for the second, never a port 0 row)
-# and the counter logged at exit. Expected values come from README.md,
+# ports` (25 for the first, "unknown" for the second, never a port 0 row),
+# the counter in /metrics (portmilter_sessions_unidentified_total) and the
+# one logged at exit. Expected values come from README.md,
 # doc/portmilter.8 and doc/events.md. Needs root and python3. Prints TAP.
 
 . "${top_srcdir:?}/tests/e2e/lib.sh"
@@ -19,6 +20,8 @@ if ! command -v python3 >/dev/null 2>&1; then
 	echo "1..0 # SKIP python3 not installed"
 	exit 77
 fi
+# The milter's /metrics on a loopback port the kernel picks.
+E2E_METRICS=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 T0=$(date +%s)
 if ! e2e_start; then
 	echo "Bail out! the end-to-end stack did not start"
@@ -92,6 +95,11 @@ n=$(grep -cF ": connect from [unknown]: port not identified by Postfix ({daemon_
 [ "$n" -eq "$NHAND" ]
 tap_ok $? "$NHAND lines: hand-added service, strict rules (got $n)" ||
 	tap_diag_file "$PM_TMP/scan.log"
+# Nothing else per connection: every line but the background threads'.
+n=$(grep -vc ': \(shipper\|usage\|suspensions\): ' "$PM_TMP/scan.log")
+[ "$n" -eq "$NALL" ]
+tap_ok $? "at most one line per connection: $NALL lines in all (got $n)" ||
+	tap_diag_file "$PM_TMP/scan.log"
 ! grep -q ': warning: ' "$PM_TMP/scan.log"
 tap_ok $? "no warning at all (the lines are info)" || tap_diag_file "$PM_TMP/scan.log"
 ! grep -q 'master\.cf\|has no section\|bad {daemon_port}' "$PM_TMP/scan.log"
@@ -129,7 +137,23 @@ grep -q "^unknown  *$NHAND " "$PM_TMP/report.txt" && ! grep -q '^ *0 ' "$PM_TMP/
 tap_ok $? "portmilter-report ports (table): \"unknown\", no port 0" ||
 	tap_diag_file "$PM_TMP/report.txt"
 
-# ---- the counter, at exit ----------------------------------------------------
+# ---- the counters: /metrics, and at exit ------------------------------------
+
+python3 - "http://$E2E_METRICS/metrics" >"$PM_TMP/metrics" 2>&1 <<'EOF'
+import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())
+EOF
+grep '^portmilter_sessions_' "$PM_TMP/metrics" | grep -v ' 0$' | sort >"$PM_TMP/metrics.got"
+{
+	echo "portmilter_sessions_total{port=\"$P25\"} $N25"
+	echo "portmilter_sessions_total{port=\"unknown\"} $NHAND"
+	echo "portmilter_sessions_unidentified_total{port=\"$P25\"} $N25"
+	echo "portmilter_sessions_unidentified_total{port=\"unknown\"} $NHAND"
+} | sort >"$PM_TMP/metrics.want"
+cmp -s "$PM_TMP/metrics.want" "$PM_TMP/metrics.got"
+tap_ok $? "/metrics: portmilter_sessions_unidentified_total $N25 on $P25 and $NHAND unknown" ||
+	{ tap_diag_file "$PM_TMP/metrics.got"; tap_diag_file "$PM_TMP/metrics"; }
+
 
 # SIGTERM lets open sessions finish for up to 30 s and ships for 5 s
 # (README, "Running the milter"): allow that, plus slack for the ASan build.
