@@ -60,6 +60,7 @@ struct ljournal {
 	size_t vlen[F_NFIELDS];
 	bool have[F_NFIELDS];
 	bool any;			/* a field since the last entry */
+	char why[64];			/* how journalctl ended, "" = running */
 };
 
 static enum field field_of(const char *key)
@@ -187,13 +188,15 @@ static bool feed(struct ljournal *j, unsigned char c, char *line, size_t cap,
 	return false;
 }
 
-struct ljournal *ljournal_open(const char *dir, const char *cursor)
+struct ljournal *ljournal_open(const char *dir, const char *cursor,
+			       time_t since)
 {
 	struct ljournal *j;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t sa;
 	sigset_t none, def;
-	char *argv[16], after[LJOURNAL_CURSOR_MAX + 20], dirarg[4200];
+	char *argv[16], after[LJOURNAL_CURSOR_MAX + 20], dirarg[4200],
+	     sincearg[40];
 	int p[2], argc = 0, err;
 
 	argv[argc++] = "journalctl";
@@ -208,6 +211,10 @@ struct ljournal *ljournal_open(const char *dir, const char *cursor)
 	if (cursor != NULL) {
 		snprintf(after, sizeof(after), "--after-cursor=%s", cursor);
 		argv[argc++] = after;
+	} else if (since != 0) {
+		snprintf(sincearg, sizeof(sincearg), "--since=@%lld",
+			 (long long)since);
+		argv[argc++] = sincearg;
 	} else {
 		argv[argc++] = "--lines=0";
 	}
@@ -278,14 +285,19 @@ int ljournal_next(struct ljournal *j, int timeout_ms, char *line, size_t cap,
 		if (waitpid(j->pid, &st, 0) == j->pid) {
 			j->pid = 0;
 			if (WIFEXITED(st))
-				msg_warn("logreader: journalctl exited with status %d",
-					 WEXITSTATUS(st));
+				snprintf(j->why, sizeof(j->why), "exited with "
+					 "status %d", WEXITSTATUS(st));
 			else
-				msg_warn("logreader: journalctl ended by signal %d",
-					 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+				snprintf(j->why, sizeof(j->why), "ended by signal "
+					 "%d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 		}
 		return -1;
 	}
+}
+
+const char *ljournal_why(const struct ljournal *j)
+{
+	return j->why[0] ? j->why : "ended";
 }
 
 void ljournal_close(struct ljournal *j)

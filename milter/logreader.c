@@ -791,7 +791,8 @@ static void journal_main(struct reader *r)
 {
 	char line[MAILLOG_LINE_MAX], cursor[LJOURNAL_CURSOR_MAX];
 	uint64_t saved = now_ms();
-	bool warned = false;
+	bool warned = false, ended = false;	/* said so; not since an entry */
+	time_t since = 0;	/* no cursor yet: since the first start */
 
 	jpos_load(r);
 	if (r->cursor[0] == '\0')
@@ -799,9 +800,14 @@ static void journal_main(struct reader *r)
 			 "the journal");
 	while (!stopping(r)) {
 		struct ljournal *j = ljournal_open(r->jdir, r->cursor[0] ?
-						   r->cursor : NULL);
+						   r->cursor : NULL, since);
 		size_t n;
 		int got;
+
+		/* started again before any entry was read: from the time
+		 * of the first start, not from the end again */
+		if (since == 0)
+			since = time(NULL);
 
 		if (j == NULL) {
 			nap(r, POLL_MS * 5);
@@ -814,8 +820,16 @@ static void journal_main(struct reader *r)
 		while (!stopping(r)) {
 			got = ljournal_next(j, POLL_MS, line, sizeof(line), &n,
 					    cursor);
-			if (got < 0)
+			if (got < 0) {
+				/* once, not every second (an empty journal
+				 * directory: journalctl exits at once) */
+				if (!ended)
+					msg_warn("logreader: journalctl %s: "
+						 "starting it again every second",
+						 ljournal_why(j));
+				ended = true;
 				break;
+			}
 			if (got == 0 || now_ms() - saved >= SAVE_MS) {
 				jpos_save(r);
 				saved = now_ms();
@@ -824,6 +838,7 @@ static void journal_main(struct reader *r)
 				stats(r, false);
 				continue;
 			}
+			ended = false;
 			if (!jentry(r, line, n, cursor))
 				break;	/* again from r->cursor, later */
 		}

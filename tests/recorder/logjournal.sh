@@ -7,6 +7,8 @@
 # 3.7 syslog line (SYSLOG_IDENTIFIER postfix/5870/smtpd, SYSLOG_PID,
 # SYSLOG_FACILITY 2, MESSAGE as tests/unit/maillog-3.7.txt has it, this
 # boot's _BOOT_ID); the milter follows them through journalctl. Checked:
+#  0. an empty journal directory (journalctl exits at once): said once,
+#     and the first entry written after the start is read;
 #  1. no saved position: an entry written before the start is not read;
 #     5 failed logins on 5870 and 3 on 4650 -> exactly those 8 rows, with
 #     user, mechanism, port, reply; another facility's entry: no row;
@@ -53,20 +55,38 @@ jfails() {
 		_jf_i=$((_jf_i + 1))
 	done | jwrite
 }
+
 AUTH="SELECT count(*) FROM portmilter.events WHERE kind = 'auth_failure'"
 
-jent before-start@example.test 5870 | jwrite
-[ -s "$JDIR/remote.journal" ]
-tap_ok $? "systemd-journal-remote wrote a journal file" || tap_diag_file "$PM_TMP/jr.log"
+# ---- 0. an empty journal directory: journalctl exits at once ---------------------
 rec_conf "$PM_TMP/portmilter.conf" "postfix_log = journal:$JDIR"
 rec_start "$PM_TMP/portmilter.conf"
 pm_wait_log "$PM_LOG" "shipper: connected to database" 100
 tap_ok $? "the shipper connected to the database"
+pm_wait_log "$PM_LOG" "logreader: journalctl exited with status 1: starting it again every second" 50
+tap_ok $? "an empty journal directory: journalctl's exit is logged" || tap_diag_file "$PM_LOG"
+sleep 2.5
+[ "$(grep -c 'logreader: journalctl exited' "$PM_LOG")" -eq 1 ]
+tap_ok $? "... once, not at every start again"
+jent first@example.test 12345 | jwrite
+[ -s "$JDIR/remote.journal" ]
+tap_ok $? "systemd-journal-remote wrote a journal file" || tap_diag_file "$PM_TMP/jr.log"
+rec_wait 1 "$AUTH" 15
+tap_ok $? "the first entry of the journal (written after the start) -> one row" ||
+	{ tap_diag "got $REC_GOT"; tap_diag_file "$PM_LOG"; }
+
+# ---- 1. no saved position: from the journal's end ----------------------------------
+rec_stop
+rm -f "$PM_TMP/journal/logreader.pos"
+jent before-start@example.test 5870 | jwrite
+rec_start "$PM_TMP/portmilter.conf"
 pm_wait_log "$PM_LOG" "logreader: reading the journal in $JDIR" 50
 tap_ok $? "the log reader follows the journal in $JDIR" || tap_diag_file "$PM_LOG"
+grep -q 'logreader: no saved position: starting at the end of the journal' "$PM_LOG"
+tap_ok $? "no saved position: it starts at the journal's end"
 sleep 1
 
-# ---- 1. 5 + 3 failed logins; another facility ---------------------------------
+# 5 + 3 failed logins; another facility
 {
 	i=0
 	while [ $i -lt 5 ]; do
@@ -78,15 +98,16 @@ sleep 1
 	done
 	jent other-facility@example.test 5870 PLAIN 3
 } | jwrite
-rec_wait 8 "$AUTH" 15
-tap_ok $? "8 failed logins in the journal -> 8 auth_failure rows (waited $REC_WAITED tenths)" ||
+rec_wait 9 "$AUTH" 15
+tap_ok $? "8 failed logins in the journal -> 8 more auth_failure rows (waited $REC_WAITED tenths)" ||
 	{ tap_diag "got $REC_GOT"; tap_diag_file "$PM_LOG"; }
 rec_is "per port and user, mechanisms, reply" \
 	"4650|nosuch@example.test|3|LOGIN,PLAIN|535 5.7.8 Error: authentication failed: authentication failure|t
 5870|testuser@example.test|5|PLAIN|535 5.7.8 Error: authentication failed: authentication failure|t" \
 	"SELECT port, sasl_user, count(*), string_agg(DISTINCT sasl_method, ','),
 	        min(reply), bool_and(client_addr <<= '192.0.2.0/24')
-	 FROM portmilter.events WHERE kind = 'auth_failure' GROUP BY 1, 2 ORDER BY 1"
+	 FROM portmilter.events WHERE kind = 'auth_failure' AND port <> 12345
+	 GROUP BY 1, 2 ORDER BY 1"
 rec_is "no row for the entry before the start, nor for another facility's" "0" \
 	"SELECT count(*) FROM portmilter.events
 	 WHERE sasl_user IN ('before-start@example.test', 'other-facility@example.test')"
