@@ -223,7 +223,8 @@ struct cfg {
 	struct cfg_classes classes;	/* read from it with the config */
 	char *sender_login_map;		/* file, "" = none */
 	struct cfg_sender_map sender_map;	/* read from it */
-	char *postfix_log;		/* Postfix's log to follow; "" = off */
+	char *postfix_log;		/* Postfix's log to follow: a file, "journal"
+				 * or "journal:DIR"; "" = off */
 	/* per-port sections, sorted by port number */
 	size_t nports;
 	struct cfg_port *ports;

@@ -59,7 +59,7 @@ const struct cfg_key cfg_keys[CFG_NKEYS] = {
 	CFG_G(CFG_K_METRICS_LISTEN, metrics_listen, CFG_T_HOSTPORT, "none"),
 	CFG_G(CFG_K_LIMIT_CLASSES, limit_classes, CFG_T_OPTPATH, ""),
 	CFG_G(CFG_K_SENDER_LOGIN_MAP, sender_login_map, CFG_T_OPTPATH, ""),
-	CFG_G(CFG_K_POSTFIX_LOG, postfix_log, CFG_T_OPTPATH, ""),
+	CFG_G(CFG_K_POSTFIX_LOG, postfix_log, CFG_T_LOGSRC, ""),
 	CFG_P(CFG_K_MODE, "mode", mode, CFG_T_MODE, 0, 0,
 	      "submission", "submission", "submission"),
 	CFG_P(CFG_K_LIKE, "like", like, CFG_T_NUMBER, 1, 65535,
@@ -411,6 +411,11 @@ static bool cfg_str_ok(const struct cfg_key *k, const char *v,
 		return v[0] == '\0' || v[0] == '/' ||
 		       cfg_why(why, wlen, "expected an absolute path, or "
 			       "nothing for none");
+	case CFG_T_LOGSRC:
+		return v[0] == '\0' || v[0] == '/' || strcmp(v, "journal") == 0 ||
+		       (strncmp(v, "journal:/", 9) == 0) ||
+		       cfg_why(why, wlen, "expected an absolute path, journal, "
+			       "journal:DIRECTORY (absolute), or nothing for none");
 	case CFG_T_LISTEN:
 		return strcmp(v, "all") == 0 || addr_parse(v, &addr) ||
 		       cfg_why(why, wlen, "expected all or one IP address "

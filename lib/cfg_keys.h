@@ -25,7 +25,8 @@ enum cfg_scope {
 enum cfg_type {
 	/* strings (char *): checked by cfg_str_ok() */
 	CFG_T_SOCKET, CFG_T_TEXT, CFG_T_ABSPATH, CFG_T_HOST, CFG_T_HOSTPORT,
-	CFG_T_OPTPATH, CFG_T_LISTEN,	/* the last string type */
+	CFG_T_OPTPATH, CFG_T_LOGSRC,	/* LOGSRC: a path, journal[:DIR] */
+	CFG_T_LISTEN,			/* the last string type */
 	/* lists (struct cfg_strlist) */
 	CFG_T_DOMAINS, CFG_T_WORDS,
 	/* scalars */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "logjournal.h"
 #include "logreader.h"
 #include "maillog.h"
 #include "milter.h"
@@ -49,6 +50,9 @@ struct conn {
 
 struct reader {
 	char *path;			/* postfix_log */
+	const char *jdir;		/* journal: NULL (the system's) or DIR */
+	bool journal;			/* postfix_log = journal[:DIR] */
+	char cursor[LJOURNAL_CURSOR_MAX];	/* journal: the last entry done */
 	char *pos_path;			/* JOURNAL_DIRECTORY/logreader.pos */
 	char *node;
 	int fd;				/* -1 = no file open */
@@ -128,16 +132,11 @@ static void nap(struct reader *r, int ms)
 
 /* "1 DEV INO OFF LASTLEN LASTHASH\n", written to a temporary file and
  * renamed over the old one. */
-static void pos_save(struct reader *r)
+static void pos_write(struct reader *r, const char *text, int n)
 {
-	char tmp[4200], text[160];
-	int fd, n;
+	char tmp[4200];
+	int fd;
 
-	if (!r->dirty || r->fd < 0)
-		return;
-	n = snprintf(text, sizeof(text), "1 %ju %ju %" PRIu64 " %" PRIu64 " %016"
-		     PRIx64 "\n", (uintmax_t)r->dev, (uintmax_t)r->ino, r->off,
-		     r->last_len, r->last_hash);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", r->pos_path);
 	/* 0640 whatever the umask, never through a symlink (as the
 	 * journal's own files) */
@@ -152,6 +151,19 @@ static void pos_save(struct reader *r)
 		return;
 	}
 	r->dirty = false;
+}
+
+static void pos_save(struct reader *r)
+{
+	char text[160];
+	int n;
+
+	if (!r->dirty || r->fd < 0)
+		return;
+	n = snprintf(text, sizeof(text), "1 %ju %ju %" PRIu64 " %" PRIu64 " %016"
+		     PRIx64 "\n", (uintmax_t)r->dev, (uintmax_t)r->ino, r->off,
+		     r->last_len, r->last_hash);
+	pos_write(r, text, n);
 }
 
 struct pos {
@@ -702,12 +714,153 @@ old:
 	file_open_at(r, r->path, 0, 0, 0);
 }
 
+/* ---- the systemd journal ------------------------------------------------ */
+
+/* "2 CURSOR\n": the journal's cursor of the last entry journaled. */
+static void jpos_save(struct reader *r)
+{
+	char text[LJOURNAL_CURSOR_MAX + 8];
+	int n;
+
+	if (!r->dirty || r->cursor[0] == '\0')
+		return;
+	n = snprintf(text, sizeof(text), "2 %s\n", r->cursor);
+	pos_write(r, text, n);
+}
+
+static void jpos_load(struct reader *r)
+{
+	int fd = open(r->pos_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char text[LJOURNAL_CURSOR_MAX + 8];
+	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+	size_t len;
+	const char *blank;
+
+	if (fd >= 0)
+		(void)close(fd);
+	r->cursor[0] = '\0';
+	if (n < 0) {
+		if (errno != ENOENT)
+			msg_warn("logreader: cannot read %s: %s", r->pos_path,
+				 strerror(errno));
+		return;
+	}
+	text[n] = '\0';
+	len = strcspn(text, "\n");
+	blank = strpbrk(text + 2, " \t");
+	if (strncmp(text, "2 ", 2) != 0 || len <= 2 || len - 2 >= sizeof(r->cursor) ||
+	    text[len] != '\n' || (blank != NULL && blank < text + len)) {
+		msg_warn("logreader: %s is not a journal position: starting at "
+			 "the journal's end", r->pos_path);
+		return;
+	}
+	memcpy(r->cursor, text + 2, len - 2);
+	r->cursor[len - 2] = '\0';
+}
+
+/* One journal entry (as a line, with its cursor): its events. The id of
+ * each is derived from the cursor, so an entry read twice is stored
+ * once. False if the journal refused one. */
+static bool jentry(struct reader *r, const char *line, size_t n,
+		   const char *cursor)
+{
+	struct cfg *cfg = milter_config_get();
+	struct maillog_rec m;
+	bool ok;
+
+	if (cfg == NULL)
+		return false;
+	maillog_parse(line, n, &m);
+	ok = line_events(r, cfg, &m, line, n,
+			 fnv1a(FNV_BASIS, cursor, strlen(cursor)));
+	cfg_unref(cfg);
+	if (!ok)
+		return false;
+	r->count[m.kind]++;
+	r->lines++;
+	if (m.kind == ML_UNKNOWN)
+		log_unknown(r, line, n);
+	snprintf(r->cursor, sizeof(r->cursor), "%s", cursor);
+	r->dirty = true;
+	return true;
+}
+
+/* Follow the journal through journalctl, from the saved cursor (or its
+ * end); journalctl started again after it ends or an entry is refused. */
+static void journal_main(struct reader *r)
+{
+	char line[MAILLOG_LINE_MAX], cursor[LJOURNAL_CURSOR_MAX];
+	uint64_t saved = now_ms();
+	bool warned = false, ended = false;	/* said so; not since an entry */
+	time_t since = 0;	/* no cursor yet: since the first start */
+
+	jpos_load(r);
+	if (r->cursor[0] == '\0')
+		msg_info("logreader: no saved position: starting at the end of "
+			 "the journal");
+	while (!stopping(r)) {
+		struct ljournal *j = ljournal_open(r->jdir, r->cursor[0] ?
+						   r->cursor : NULL, since);
+		size_t n;
+		int got;
+
+		/* started again before any entry was read: from the time
+		 * of the first start, not from the end again */
+		if (since == 0)
+			since = time(NULL);
+
+		if (j == NULL) {
+			nap(r, POLL_MS * 5);
+			continue;
+		}
+		if (!warned)
+			msg_info("logreader: reading the journal%s%s",
+				 r->jdir ? " in " : "", r->jdir ? r->jdir : "");
+		warned = true;
+		while (!stopping(r)) {
+			got = ljournal_next(j, POLL_MS, line, sizeof(line), &n,
+					    cursor);
+			if (got < 0) {
+				/* once, not every second (an empty journal
+				 * directory: journalctl exits at once) */
+				if (!ended)
+					msg_warn("logreader: journalctl %s: "
+						 "starting it again every second",
+						 ljournal_why(j));
+				ended = true;
+				break;
+			}
+			if (got == 0 || now_ms() - saved >= SAVE_MS) {
+				jpos_save(r);
+				saved = now_ms();
+			}
+			if (got == 0) {
+				stats(r, false);
+				continue;
+			}
+			ended = false;
+			if (!jentry(r, line, n, cursor))
+				break;	/* again from r->cursor, later */
+		}
+		ljournal_close(j);
+		jpos_save(r);
+		if (!stopping(r))
+			nap(r, 1000);
+	}
+	jpos_save(r);
+	stats(r, true);
+}
+
 static void *reader_main(void *arg)
 {
 	struct reader *r = arg;
 	uint64_t saved = now_ms();
 	bool warned = false, got = false;	/* got: lines since the last nap */
 
+	if (r->journal) {
+		journal_main(r);
+		return NULL;
+	}
 	file_start(r);
 	while (!stopping(r)) {
 		ssize_t n;
@@ -772,6 +925,10 @@ void logreader_start(const struct cfg *cfg)
 		return;
 	r = xcalloc(1, sizeof(*r));
 	r->path = xstrdup(cfg->postfix_log);
+	if (strcmp(r->path, "journal") == 0 || strncmp(r->path, "journal:", 8) == 0) {
+		r->journal = true;
+		r->jdir = r->path[7] == ':' ? r->path + 8 : NULL;
+	}
 	n = strlen(cfg->journal_directory) + sizeof(POS_NAME) + 2;
 	r->pos_path = xmalloc(n);
 	snprintf(r->pos_path, n, "%s/%s", cfg->journal_directory, POS_NAME);

@@ -1,8 +1,9 @@
 /*
  * logreader - what only Postfix knows, from Postfix's own log: a
  * background thread of the milter (never on the SMTP path) follows the
- * file named by postfix_log and journals, through the recorder, one
- * event per
+ * file named by postfix_log (or, for "journal" / "journal:DIR", the
+ * systemd journal through journalctl: logjournal.h) and journals,
+ * through the recorder, one event per
  *   - failed AUTH (kind auth_failure: mechanism, the user name Postfix
  *     logged, client, port),
  *   - Postfix's own reject (kind refused, rule postfix_<stage>, reply),
@@ -37,6 +38,11 @@
  * Without a saved position the reader starts at the end of an existing
  * file (history is not imported), or at the start of a file that
  * appears later.
+ * From the journal: the position is the cursor of the last entry
+ * journaled ("2 CURSOR" in the same file), journalctl starts after it
+ * (or at the journal's end without one) and is started again if it
+ * ends; each event's id is derived from (node, cursor, line), so an
+ * entry read twice is stored once; rotation is journald's business.
  *
  * Every line is counted by kind (maillog.h); the counts are logged at
  * stop and hourly, an unknown smtpd line is logged (escaped, rate

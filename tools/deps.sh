@@ -14,6 +14,7 @@ clang libclang-rt-14-dev
 chromium prometheus libmicrohttpd-dev
 libcurl4-openssl-dev libmaxminddb-dev libmaxmind-db-writer-perl
 fail2ban postfwd
+systemd systemd-journal-remote
 man-db groff-base
 dovecot-core
 shellcheck"

@@ -13,7 +13,8 @@
 #  - AUTH PLAIN with credentials before STARTTLS on 587 -> one exposure
 #    row (credential_exposure), no user name (Postfix does not log it);
 #  - Postfix's own reject (relay on 25, at RCPT) -> one refused row with
-#    Postfix's reply;
+#    Postfix's reply; the same for its refusal at MAIL, before the milter's
+#    MAIL step (SIZE= over message_size_limit);
 #  - a message accepted on 25: its recorded size is qmgr's size= (the
 #    milter does not read the message).
 # Needs root. Prints TAP.
@@ -127,6 +128,25 @@ e2e_wait "$P25|postfix_rcpt|554 5.7.1 <bob@remote.example>: Relay access denied|
 	"SELECT port, rule, reply, sender FROM portmilter.events WHERE kind = 'refused'
 	 AND port = $P25" 20
 tap_ok $? "Postfix's relay reject on $P25: one refused row with its reply" || tap_diag "got: $E2E_GOT"
+
+# Before the milter's MAIL step: a declared size over message_size_limit
+# (Postfix checks SIZE= before it calls the milters; the milter sees only
+# the connection).
+perl -MIO::Socket::INET -e '
+	my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]", Timeout => 5) or exit 1;
+	my $r = <$s>;
+	for my $l ("EHLO client.example", "MAIL FROM:<big\@client.example> SIZE=999999999999", "QUIT") {
+		print $s "$l\r\n";
+		while (defined($r = <$s>)) { print $r; last if $r =~ /^\d{3} /; }
+	}' "$P25" >"$PM_TMP/size-limit.out" 2>&1
+grep -q '^552 5.3.4 Message size exceeds fixed limit' "$PM_TMP/size-limit.out"
+tap_ok $? "25: MAIL with SIZE= over the limit is refused by Postfix (552)" ||
+	tap_diag_file "$PM_TMP/size-limit.out"
+e2e_wait "$P25|refused|postfix_mail|rejected|552 5.3.4 Message size exceeds fixed limit" \
+	"SELECT port, kind, rule, verdict, reply FROM portmilter.events
+	 WHERE rule = 'postfix_mail'" 20
+tap_ok $? "Postfix's refusal at MAIL, before the milter's step: one refused row with its reply" ||
+	tap_diag "got: $E2E_GOT"
 
 # ---- the exact size of an accepted message (issue 17) -----------------------------------
 # The milter does not read the message (no limit_bytes): the size on the

@@ -145,6 +145,14 @@ H="user,client_addr,port,failures,mechanisms,first_seen,last_seen"
 0" ]
 tap_ok $? "portmilter-report auth: --user 5, --port 4650 3, --ip 8 failures" ||
 	tap_diag "$(auth_sum --ip 192.0.2.0/24)"
+"$REC_REPORT" -d "$REC_READER" auth --since 1d --format json --port 4650 \
+	>"$PM_TMP/auth.json" 2>&1 &&
+	grep -q '"user":"nosuch@example.test","client_addr":"192.0.2.[0-9]*","port":4650,"failures":[0-9]' "$PM_TMP/auth.json" &&
+	"$REC_REPORT" -d "$REC_READER" auth --since 1d --port 4650 >"$PM_TMP/auth.txt" 2>&1 &&
+	grep -q '^user  *client_addr  *port  *failures  *mechanisms  *first_seen  *last_seen' "$PM_TMP/auth.txt" &&
+	grep -q '^nosuch@example.test  *192.0.2.[0-9]*  *4650 ' "$PM_TMP/auth.txt"
+tap_ok $? "portmilter-report auth: the same in json and as a table" ||
+	{ tap_diag_file "$PM_TMP/auth.json"; tap_diag_file "$PM_TMP/auth.txt"; }
 "$REC_REPORT" -d "$REC_READER" auth --user '' >/dev/null 2>&1
 st1=$?
 "$REC_REPORT" -d "$REC_READER" auth --ip 300.1.1.1 >/dev/null 2>&1

@@ -235,7 +235,13 @@ static const struct err_case err_cases[] = {
 	  "t.conf:1: bad value \"y\" for postfix_chroot: expected yes or no" },
 	{ "postfix_log = mail.log\n",
 	  "t.conf:1: bad value \"mail.log\" for postfix_log: expected an "
-	  "absolute path, or nothing for none" },
+	  "absolute path, journal, journal:DIRECTORY (absolute), or nothing "
+	  "for none" },
+	{ "postfix_log = journal:var/log/journal\n",
+	  "t.conf:1: bad value \"journal:var/log/journal\" for postfix_log: "
+	  "expected an absolute path, journal, journal:DIRECTORY" },
+	{ "postfix_log = Journal\n",
+	  "t.conf:1: bad value \"Journal\" for postfix_log" },
 	{ "[port 25]\npostfix_log = /var/log/mail.log\n",
 	  "t.conf:2: \"postfix_log\" is a global key" },
 	{ "[port 25]\nlisten = 127.0.0.1:25\n",
@@ -939,6 +945,13 @@ static void test_postfix_keys(void **state)
 	}
 	assert_string_equal(cfg_milter_action_name((enum cfg_milter_action)9),
 			    "unknown");
+	/* the systemd journal, the system's or a directory's */
+	cfg = parse_ok("postfix_log = journal\n");
+	assert_string_equal(cfg->postfix_log, "journal");
+	cfg_unref(cfg);
+	cfg = parse_ok("postfix_log = journal:/var/log/journal/remote\n");
+	assert_string_equal(cfg->postfix_log, "journal:/var/log/journal/remote");
+	cfg_unref(cfg);
 	cfg = parse_ok("[port 587]\nlisten = 127.0.0.1\n"
 		       "[port 5870]\nlike = 587\n"
 		       "[port 12345]\nlike = 587\nlisten = [2001:db8::1]\n"
