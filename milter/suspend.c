@@ -383,10 +383,10 @@ static bool dec_span(const char *p, size_t n, int64_t max, int64_t *out)
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] < '0' || p[i] > '9')
 			return false;
+		if (v > (max - (p[i] - '0')) / 10)
+			return false;		/* over max, before it overflows */
 		v = v * 10 + (p[i] - '0');
 	}
-	if (v > max)
-		return false;
 	*out = v;
 	return true;
 }
