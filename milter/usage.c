@@ -52,7 +52,9 @@ static struct {
 	time_t down_logged, pruned;
 } U = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
-/* The rows: other nodes', and this node's from before this process.
+/* The rows: other nodes', and this node's from before this process;
+ * not a row whose address `portmilter-report maintain` reduced (013:
+ * shorter than the key's /32 or /64, it names no client any more).
  * $1 node, $2 start (epoch seconds), $3 span (seconds), $4 the previous
  * snapshot (the incremental read only). */
 #define SQL_ROWS \
@@ -60,7 +62,9 @@ static struct {
 	" pg_catalog.host(u.client), u.messages, u.recipients, u.kbytes" \
 	" FROM portmilter.usage AS u" \
 	" WHERE u.at >= pg_catalog.now() - $3::bigint * interval '1 second'" \
-	" AND (u.node <> $1::text OR u.at < pg_catalog.to_timestamp($2::bigint))"
+	" AND (u.node <> $1::text OR u.at < pg_catalog.to_timestamp($2::bigint))" \
+	" AND (u.client IS NULL OR pg_catalog.masklen(u.client) >=" \
+	" CASE pg_catalog.family(u.client) WHEN 4 THEN 32 ELSE 64 END)"
 static const char sql_load[] =
 	"DECLARE pm_usage NO SCROLL CURSOR FOR " SQL_ROWS;
 static const char sql_since[] =

@@ -13,7 +13,9 @@
  * counts it: over every port and node, messages, accepted recipients,
  * bytes as KiB rounded up per message, in the last WINDOW seconds (to
  * the second of the usage rows; the milter's windows drain by slots, so
- * it may still count a little more, never less).
+ * it may still count a little more, never less). A usage row whose
+ * address `maintain` reduced (sql/013_usage_privacy.sql) names no key
+ * any more and is left out, as the milter leaves it out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +40,9 @@
 	" u.kbytes, u.at, COALESCE('u:' || u.login," \
 	" 'a:' || pg_catalog.host(u.client)) AS key" \
 	" FROM portmilter.usage AS u" \
-	" WHERE u.at > pg_catalog.now() - $9::integer * interval '1 second')," \
+	" WHERE u.at > pg_catalog.now() - $9::integer * interval '1 second'" \
+	" AND (u.client IS NULL OR pg_catalog.masklen(u.client) >=" \
+	" CASE pg_catalog.family(u.client) WHEN 4 THEN 32 ELSE 64 END))," \
 	" seen AS (SELECT DISTINCT r.port, r.key, r.login, r.client FROM recent AS r" \
 	" WHERE $10::integer IS NULL OR r.port = $10::integer)," \
 	" applied AS (SELECT s.port, s.key, s.login, s.client, c.class AS uclass," \

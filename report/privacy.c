@@ -101,7 +101,38 @@ static bool maintain_partitions(PGconn *conn, long *changes)
 	return true;
 }
 
-/* The address reduction, one partition a transaction. */
+/* The budgets' usage rows older than cutoff reduced too (013 on: before,
+ * the schema has no reduce_usage()); one transaction. */
+static bool maintain_reduce_usage(PGconn *conn, const char *cutoff,
+				  long *changes)
+{
+	const char *params[] = {cutoff};
+	PGresult *r = priv_query(conn, "maintain",
+		"SELECT pg_catalog.to_regprocedure("
+		"'portmilter.reduce_usage(timestamp with time zone)') IS NOT NULL",
+		0, NULL);
+	bool have;
+
+	if (r == NULL)
+		return false;
+	have = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!have)
+		return true;
+	r = priv_query(conn, "maintain",
+		       "SELECT portmilter.reduce_usage($1::timestamptz)", 1, params);
+	if (r == NULL)
+		return false;
+	if (strcmp(PQgetvalue(r, 0, 0), "0") != 0) {
+		printf("reduced %s client addresses before %s in portmilter.usage\n",
+		       PQgetvalue(r, 0, 0), cutoff);
+		(*changes)++;
+	}
+	PQclear(r);
+	return true;
+}
+
+/* The address reduction, one partition a transaction, then the usage. */
 static bool maintain_reduce(PGconn *conn, long *changes)
 {
 	PGresult *c = priv_query(conn, "maintain",
@@ -143,7 +174,7 @@ static bool maintain_reduce(PGconn *conn, long *changes)
 		PQclear(r);
 	}
 	PQclear(parts);
-	return ok;
+	return ok && maintain_reduce_usage(conn, cutoff, changes);
 }
 
 bool privacy_maintain(PGconn *conn)

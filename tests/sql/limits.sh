@@ -6,7 +6,8 @@
 # 25, usage inside and outside the windows), a portmilter.conf with
 # budgets and a limit_classes file; the report's output compared with
 # values worked out BY HAND from them, in every format; then the bad
-# command lines.
+# command lines; then the rows the trigger of sql/008 (its function
+# rewritten in 013) makes from events.
 #
 # Environment (set by the automake harness): top_srcdir, top_builddir,
 # PORTMILTER_REPORT (the binary), PG_BINDIR.
@@ -82,7 +83,9 @@ EOF
 #   newsletter (class bulk, 100/1h instead of the port's messages
 #          budgets): 50 on 587 (50 %);
 #   192.0.2.7 on 25 (unauthenticated): 9 (90 % of 10/1h);
-#   erin:  4 on 465 (no budgets there), 4 on 587 two days ago.
+#   erin:  4 on 465 (no budgets there), 4 on 587 two days ago;
+#   192.0.2.0/24 on 25: 50, a row whose address maintain reduced (013):
+#          it names no client any more, so it is nobody's usage.
 psql -X -q -v ON_ERROR_STOP=1 -d portmilter >"$tmp/fill.out" 2>&1 <<'EOF' ||
 INSERT INTO portmilter.usage (node, at, port, login, client, messages,
 			      recipients, kbytes) VALUES
@@ -95,7 +98,8 @@ INSERT INTO portmilter.usage (node, at, port, login, client, messages,
  ('node-a', now() - interval '3 min', 587, 'newsletter@example.test', NULL, 50, 900, 50),
  ('node-a', now() - interval '4 min', 25, NULL, '192.0.2.7', 9, 9, 9),
  ('node-a', now() - interval '4 min', 465, 'erin@example.test', NULL, 4, 4, 4),
- ('node-a', now() - interval '2 days', 587, 'erin@example.test', NULL, 4, 4, 4);
+ ('node-a', now() - interval '2 days', 587, 'erin@example.test', NULL, 4, 4, 4),
+ ('node-b', now() - interval '4 min', 25, NULL, '192.0.2.0/24', 50, 50, 50);
 EOF
 {
 	sed 's/^/# /' "$tmp/fill.out"
@@ -150,5 +154,48 @@ if [ "$rc" -eq 1 ] && grep -qF "cannot read the budgets" "$tmp/err"; then
 else
 	not_ok "limits without a readable config: exit 1, says why" "$tmp/err"
 fi
+
+# ---- the rows the trigger makes (008; its function rewritten in 013) ----
+# By hand: one row per node, second, port and key, of the accepted
+# transactions only; the login in ASCII lower case (Alice and ALICE are
+# alice, ÄLICE is Älice), else the IPv4 address (also IPv4-mapped, also
+# with an empty login) or the IPv6 /64; KiB rounded up per message.
+psql -X -q -A -t -F ' ' -v ON_ERROR_STOP=1 -d portmilter >"$tmp/out" 2>&1 <<'EOF'
+DELETE FROM portmilter.usage;
+INSERT INTO portmilter.events (event_id, event_time, conn_id, conn_time, kind,
+	node, port, port_known, client_addr, sasl_user, nrcpt, nrcpt_rejected,
+	nrcpt_tempfailed, nrcpt_refused, size, verdict, credential_exposure)
+SELECT gen_random_uuid(), timestamptz '2024-03-10 10:00:00+00' + v.s * interval '1 s',
+	gen_random_uuid(), timestamptz '2024-03-10 10:00:00+00', v.kind, v.node,
+	v.port, true, v.addr::inet, v.login, v.nrcpt, 0, 0, 0, v.size, v.verdict, false
+FROM (VALUES
+	(0.5, 'transaction', 'n1', 587, '192.0.2.9', 'Alice', 2, 1024, 'accepted'),
+	(0.999999, 'transaction', 'n1', 587, NULL, 'ALICE', 1, 1025, 'accepted'),
+	(0.2, 'transaction', 'n1', 587, NULL, 'ÄLICE', 1, 1, 'accepted'),
+	(1.0, 'transaction', 'n1', 587, NULL, 'alice', 1, NULL, 'accepted'),
+	(1.0, 'transaction', 'n2', 587, NULL, 'alice', 1, 0, 'accepted'),
+	(0.1, 'transaction', 'n1', 25, '::ffff:192.0.2.1', NULL, 1, 10, 'accepted'),
+	(0.3, 'transaction', 'n1', 25, '192.0.2.1', '', 3, 2048, 'accepted'),
+	(0.4, 'transaction', 'n1', 25, '2001:db8::1', NULL, 1, 1, 'accepted'),
+	(0.6, 'transaction', 'n1', 25, '2001:db8::2:3', NULL, 1, 1, 'accepted'),
+	(0.7, 'transaction', 'n1', 25, '192.0.2.2', NULL, 1, 1, 'rejected'),
+	(0.8, 'connection', 'n1', 25, '192.0.2.3', NULL, 0, NULL, 'none'),
+	(0.9, 'transaction', 'n1', 25, NULL, NULL, 1, 1, 'accepted')
+) AS v(s, kind, node, port, addr, login, nrcpt, size, verdict);
+SELECT pg_catalog.to_char(at AT TIME ZONE 'UTC', 'HH24:MI:SS'), node, port,
+	COALESCE(login, '-'), COALESCE(client::text, '-'), messages, recipients, kbytes
+FROM portmilter.usage ORDER BY at, node, port, login COLLATE "C", client;
+EOF
+rc=$?
+: >"$tmp/err"
+cat >"$tmp/exp" <<'EOF'
+10:00:00 n1 25 - 192.0.2.1/32 2 4 3
+10:00:00 n1 25 - 2001:db8::/64 2 2 2
+10:00:00 n1 587 alice - 2 3 3
+10:00:00 n1 587 Älice - 1 1 1
+10:00:01 n1 587 alice - 1 1 0
+10:00:01 n2 587 alice - 1 1 0
+EOF
+same "the usage trigger: one row per second and key, logins folded in ASCII only, IPv4-mapped, /64"
 
 echo "1..$n"

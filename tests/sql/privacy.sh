@@ -11,7 +11,9 @@
 # period behave as sql/README.md says; export is valid JSON holding
 # everything about a user, forget pseudonymises it everywhere (and
 # stand-ins of the suspensions, alerts and a per-user table when their
-# migrations are not here), a second forget changes nothing. Every
+# migrations are not here), a second forget changes nothing; the
+# budgets' usage addresses are reduced too, and forget and export take
+# every spelling of a name that differs only in ASCII case (013). Every
 # expected value is worked out by hand from the rows below.
 #
 # Environment (set by the automake harness; defaults for a run by hand
@@ -118,7 +120,12 @@ $(ev 7 35 auth_failure "'alice'" "'203.0.113.9'" 587 rejected NULL NULL NULL NUL
 $(ev 8 10 transaction "'alice'" "'192.0.2.10'" 587 rejected NULL "'alice-pc'" "'<alice@example.com>'" \
 	"'553 5.7.1 <alice@example.com>: Sender address rejected: not owned by user alice'"),
 $(ev 9 10 transaction "'carol'" "'192.0.2.99'" 5870 accepted NULL "'c'" "'<carol@example.com>'" NULL);
-UPDATE portmilter.privacy_settings SET raw_days = 100, reduce_days = 30;" >/dev/null 2>"$tmp/err" ||
+UPDATE portmilter.privacy_settings SET raw_days = 100, reduce_days = 30;
+-- the budgets' usage by address (013): two rows past the cutoff, one not
+INSERT INTO portmilter.usage (node, at, port, login, client, messages, recipients, kbytes)
+VALUES ('mx1', now() - interval '40 days', 25, NULL, '192.0.2.44', 1, 1, 1),
+       ('mx1', now() - interval '40 days', 25, NULL, '2001:db8:5:6::/64', 1, 1, 1),
+       ('mx1', now() - interval '1 day', 25, NULL, '192.0.2.45', 1, 1, 1);" >/dev/null 2>"$tmp/err" ||
 	{ sed 's/^/# /' "$tmp/err"; echo "Bail out! the events"; exit 1; }
 
 # ---- before: the reports on whole addresses -----------------------------------
@@ -140,8 +147,13 @@ settings: events kept 100 days, client addresses reduced after 30 days
 dropped partition portmilter.$P200 (2 events)
 reduced 3 client addresses before CUTOFF in portmilter.$P75
 reduced 2 client addresses before CUTOFF in portmilter.$P35
+reduced 2 client addresses before CUTOFF in portmilter.usage
 EOF
 same "maintain drops the month past retention, reduces the rest past 30 days"
+sql_is "... the budgets' usage: addresses past 30 days to /24 and /48, the recent one whole" \
+	"192.0.2.0/24,2001:db8:5::/48,192.0.2.45/32" -c \
+	"SELECT string_agg(client::text, ',' ORDER BY at, client) FROM portmilter.usage
+	 WHERE client IS NOT NULL"
 sql_is "... the events left: r3 to r9" "3,4,5,6,7,8,9" -c \
 	"SELECT string_agg(right(event_id::text, 1), ',' ORDER BY event_id) FROM portmilter.events"
 sql_is "... r3: /24, the reverse name and the HELO literal reduced" \
@@ -392,6 +404,63 @@ py "... in JSON: every table, 0 rows" \
 rep export alice
 py "export alice after forget: nothing held" \
 	"print('ok' if all(v == [] for v in d['data'].values()) and len(d['data']) == 6 else d)"
+
+# ---- one user whatever the case of the name ---------------------------------------------
+# As the milter and the suspensions fold a login: Dave, dave, DAVE and
+# DaVe are one user; davey is another. The accepted event of Dave made a
+# usage row of login dave (008's trigger).
+
+sql -c "INSERT INTO portmilter.events (event_id, event_time, conn_id, conn_time, kind,
+	node, port, port_known, client_addr, client_name, helo, tls_version,
+	sasl_method, sasl_user, sender, nrcpt, nrcpt_rejected, nrcpt_tempfailed,
+	nrcpt_refused, size, verdict, rule, reply, credential_exposure) VALUES
+$(ev 20 5 transaction "'Dave'" "'192.0.2.30'" 587 accepted NULL "'d'" "'<dave@example.com>'" NULL),
+$(ev 21 5 transaction "'dave'" "'192.0.2.31'" 587 rejected NULL "'d'" "'<dave@example.com>'" \
+	"'553 5.7.1 <dave@example.com>: Sender address rejected: not owned by user dave'"),
+$(ev 22 5 auth_failure "'DAVE'" "'203.0.113.30'" 587 rejected NULL NULL NULL NULL),
+$(ev 23 5 transaction "'davey'" "'192.0.2.32'" 587 accepted NULL "'d'" "'<davey@example.com>'" NULL);
+INSERT INTO portmilter.suspensions (kind, subject, reason, created_by)
+	VALUES ('user', 'DaVe', 'DaVe sent spam', 'test');
+INSERT INTO portmilter.t_usage VALUES ('Dave', now(), 2);" >/dev/null 2>"$tmp/err" ||
+	not_ok "the rows of Dave" "$tmp/err"
+rep export DAVE
+py "export DAVE: every spelling held, and the rows of each" \
+	"t = d['data']
+got = (d['user'], d['spellings'], sorted(x['event_id'][-2:] for x in t['portmilter.events']),
+       [s['subject'] for s in t['portmilter.suspensions']],
+       [u['login'] for u in t['portmilter.usage']], [u['sasl_user'] for u in t['portmilter.t_usage']])
+want = ('DAVE', ['DAVE', 'DaVe', 'Dave', 'dave'], ['20', '21', '22'], ['DaVe'], ['dave'], ['Dave'])
+print('ok' if got == want else got)"
+rep forget dAVE
+exp_text <<'EOF'
+portmilter.events: 3 rows pseudonymised
+portmilter.suspensions: 1 row pseudonymised
+portmilter.t_usage: 1 row pseudonymised
+portmilter.usage: 1 row pseudonymised
+forgot "dAVE": 6 rows in 4 tables
+EOF
+same "forget dAVE: Dave, dave, DAVE and DaVe, in every table"
+sql_is "... one pseudonym for all of them; no spelling of dave left; davey kept" "1|0|1" -c \
+	"SELECT (SELECT count(DISTINCT x) FROM (
+		  SELECT sasl_user FROM portmilter.events
+		  WHERE right(event_id::text, 2) IN ('20', '21', '22')
+		  UNION ALL SELECT subject FROM portmilter.suspensions
+		  WHERE suspension_id = (SELECT max(suspension_id) FROM portmilter.suspensions)
+		  UNION ALL SELECT sasl_user FROM portmilter.t_usage WHERE messages = 2
+		  UNION ALL SELECT login FROM portmilter.usage
+		  WHERE at < now() - interval '4 days' AND login LIKE 'forgotten:%') AS u(x)),
+	        (SELECT count(*) FROM (
+		  SELECT e::text FROM portmilter.events AS e
+		  UNION ALL SELECT s::text FROM portmilter.suspensions AS s
+		  UNION ALL SELECT u::text FROM portmilter.usage AS u
+		  UNION ALL SELECT t::text FROM portmilter.t_usage AS t) AS a(r)
+		 WHERE r ~* 'dave\\M'),
+	        (SELECT count(*) FROM portmilter.events WHERE sasl_user = 'davey')"
+rep forget Dave
+exp_text <<'EOF'
+nothing held about "Dave": nothing changed
+EOF
+same "forget Dave again: nothing changed"
 
 # ---- privileges and bad usage -----------------------------------------------------------
 
