@@ -294,6 +294,11 @@ BEGIN
 						   doy, 1);
 		lo timestamptz;
 		hi timestamptz;
+		-- Bits of this day are set only if it was rolled up with
+		-- events: else clearing them (a scan of the year's keys) is
+		-- skipped.
+		was boolean := EXISTS (SELECT FROM portmilter.rollup_days AS x
+				       WHERE x.day = p_day);
 	BEGIN
 		DELETE FROM portmilter.rollup_port_day WHERE day = p_day;
 		DELETE FROM portmilter.rollup_rule_day WHERE day = p_day;
@@ -356,7 +361,7 @@ BEGIN
 		), cleared AS (
 			UPDATE portmilter.rollup_users AS u
 			SET days = pg_catalog.set_bit(u.days, doy, 0)
-			WHERE u.year = y AND pg_catalog.get_bit(u.days, doy) = 1
+			WHERE was AND u.year = y AND pg_catalog.get_bit(u.days, doy) = 1
 			  AND NOT EXISTS (SELECT FROM cur WHERE cur.port = u.port
 					  AND cur.sasl_user = u.sasl_user)
 		)
@@ -374,7 +379,7 @@ BEGIN
 		), cleared AS (
 			UPDATE portmilter.rollup_ips AS u
 			SET days = pg_catalog.set_bit(u.days, doy, 0)
-			WHERE u.year = y AND pg_catalog.get_bit(u.days, doy) = 1
+			WHERE was AND u.year = y AND pg_catalog.get_bit(u.days, doy) = 1
 			  AND NOT EXISTS (SELECT FROM cur WHERE cur.port = u.port
 					  AND cur.client_addr = u.client_addr)
 		)

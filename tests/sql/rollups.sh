@@ -203,6 +203,11 @@ else
 	not_ok "rollups = brute force: ports and adoption on every window (seed $seed)" "$tmp/bad"
 fi
 
+# catchup_all: every dirty day, one transaction each.
+catchup_all() {
+	sql -c 'DO $$ BEGIN
+		WHILE portmilter.rollup_catchup(1) > 0 LOOP COMMIT; END LOOP; END $$' >/dev/null
+}
 # catchup: the catch-up for a random number of days (0: not run), in
 # 1-day calls as the shipper makes them.
 catchup() {
@@ -212,7 +217,7 @@ catchup() {
 	0) ;;	# not run
 	1) sql -c "SELECT portmilter.rollup_catchup(3)" >/dev/null ;;
 	2) sql -c "SELECT portmilter.rollup_catchup(20)" >/dev/null ;;
-	*) while [ "$(sql -c "SELECT portmilter.rollup_catchup(1)")" != 0 ]; do :; done ;;
+	*) catchup_all ;;
 	esac
 	echo "# catch-up: $k ($(sql -c 'SELECT count(*) FROM portmilter.rollup_dirty') days dirty)"
 }
@@ -238,7 +243,7 @@ catchup
 check "rollups = brute force: ports and adoption on $(sql -c 'SELECT count(*) FROM windows') windows"
 
 # Everything rolled up: the same, read from the rollups alone.
-while [ "$(sql -c "SELECT portmilter.rollup_catchup(5)")" != 0 ]; do :; done
+catchup_all
 sql_is "the catch-up leaves no day dirty" "0" -c "SELECT count(*) FROM portmilter.rollup_dirty"
 check "... with every day rolled up"
 
@@ -269,7 +274,7 @@ catchup
 check "... and after a catch-up"
 sql -c "UPDATE portmilter.events SET size = 77 WHERE event_id IN
 	(SELECT event_id FROM portmilter.events LIMIT 50)" >/dev/null
-while [ "$(sql -c "SELECT portmilter.rollup_catchup(5)")" != 0 ]; do :; done
+catchup_all
 sql -c "UPDATE portmilter.events SET size = 78 WHERE event_id IN
 	(SELECT event_id FROM portmilter.events LIMIT 50)" >/dev/null
 sql_is "an UPDATE of a column no rollup reads (size) marks no day" "0" \
@@ -333,7 +338,7 @@ wait $w
 sql_is "a day whose writer's trigger had not fired: caught up ($got day), then dirty again" \
 	"t" -c "SELECT EXISTS (SELECT FROM portmilter.rollup_dirty WHERE day = '$day')"
 check "... and the reports count the writer's rows"
-while [ "$(sql -c "SELECT portmilter.rollup_catchup(5)")" != 0 ]; do :; done
+catchup_all
 check "... and after the catch-up"
 
 # Retention: February's partition dropped, its days keep their rollups
@@ -353,7 +358,7 @@ sql -c "INSERT INTO portmilter.rollup_dirty (day) SELECT day FROM portmilter.rol
 sql_is "... marked dirty" "$before" \
 	-c "SELECT * FROM portmilter.port_traffic_between($w)" \
 	-c "SELECT * FROM portmilter.port_adoption_between($w)"
-while [ "$(sql -c "SELECT portmilter.rollup_catchup(5)")" != 0 ]; do :; done
+catchup_all
 sql_is "... and after the catch-up ran over those days" \
 	"$before" -c "SELECT * FROM portmilter.port_traffic_between($w)" \
 	-c "SELECT * FROM portmilter.port_adoption_between($w)"
