@@ -51,7 +51,9 @@ sql_is() {
 # csv_cols FIELDS: $tmp/out (CSV) cut to FIELDS, CR dropped.
 csv_cols() { tr -d '\r' <"$tmp/out" | cut -d, -f"$1" >"$tmp/out.cut" && mv "$tmp/out.cut" "$tmp/out"; }
 # maintained: $tmp/out with the cutoff (a time stamp of now) blanked.
-maintained() { sed 's/ before [0-9][^i]* in / before CUTOFF in /' "$tmp/out" >"$tmp/out.m" && mv "$tmp/out.m" "$tmp/out"; }
+# The rollups' catch-up (014) is part of maintain: its day count (how
+# many UTC days the fixture's relative times fall on) blanked too.
+maintained() { sed 's/ before [0-9][^i]* in / before CUTOFF in /; s/^rolled up [0-9][0-9]* days*$/rolled up N days/' "$tmp/out" >"$tmp/out.m" && mv "$tmp/out.m" "$tmp/out"; }
 # py NAME CODE: python3 CODE reads the JSON of $tmp/out as d; it must print ok.
 py() {
 	got=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$tmp/out" 2>&1)
@@ -140,8 +142,9 @@ settings: events kept 100 days, client addresses reduced after 30 days
 dropped partition portmilter.$P200 (2 events)
 reduced 3 client addresses before CUTOFF in portmilter.$P75
 reduced 2 client addresses before CUTOFF in portmilter.$P35
+rolled up N days
 EOF
-same "maintain drops the month past retention, reduces the rest past 30 days"
+same "maintain drops the month past retention, reduces the rest past 30 days, rolls up the days"
 sql_is "... the events left: r3 to r9" "3,4,5,6,7,8,9" -c \
 	"SELECT string_agg(right(event_id::text, 1), ',' ORDER BY event_id) FROM portmilter.events"
 sql_is "... r3: /24, the reverse name and the HELO literal reduced" \
@@ -336,19 +339,24 @@ want = (['3', '4', '7', '8'], '<alice@example.com>', 'alice-pc', '*.isp.example'
         ['alice'], 'alice', {'raw_days': 100, 'reduce_days': 30}, ['alice'])
 print('ok' if got == want else got)"
 
+# Her rows of rollup_users (014): one per year and port she was seen in.
+nroll=$(sql -c "SELECT count(*) FROM portmilter.rollup_users WHERE sasl_user = 'alice'")
 rep forget alice
-exp_text <<'EOF'
-portmilter.events: 4 rows pseudonymised
-portmilter.alerts: 2 rows pseudonymised
-portmilter.suspensions: 1 row pseudonymised
-portmilter.t_usage: 1 row pseudonymised
-portmilter.usage: 1 row pseudonymised
-portmilter.watch_state: 1 row pseudonymised
-forgot "alice": 10 rows in 6 tables
-EOF
+{
+	echo "portmilter.events: 4 rows pseudonymised"
+	echo "portmilter.alerts: 2 rows pseudonymised"
+	[ "$nroll" -eq 1 ] && echo "portmilter.rollup_users: 1 row pseudonymised"
+	[ "$nroll" -gt 1 ] && echo "portmilter.rollup_users: $nroll rows pseudonymised"
+	echo "portmilter.suspensions: 1 row pseudonymised"
+	echo "portmilter.t_usage: 1 row pseudonymised"
+	echo "portmilter.usage: 1 row pseudonymised"
+	echo "portmilter.watch_state: 1 row pseudonymised"
+	echo "forgot \"alice\": $((10 + nroll)) rows in $((6 + (nroll > 0))) tables"
+} | exp_text
 same "forget alice: the rows changed, per table"
-sql_is "... no row of any table mentions alice any more" "0|0|0|0|0|0" -c \
+sql_is "... no row of any table mentions alice any more" "0|0|0|0|0|0|0" -c \
 	"SELECT (SELECT count(*) FROM portmilter.events AS e WHERE e::text ~ 'alice\\M'),
+	        (SELECT count(*) FROM portmilter.rollup_users AS r WHERE r::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.suspensions AS s WHERE s::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.alerts AS a WHERE a::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.t_usage AS u WHERE u::text ~ 'alice\\M'),
@@ -385,13 +393,14 @@ rep forget alice --format json
 py "... in JSON: every table, 0 rows" \
 	"print('ok' if d == [{'relation': 'portmilter.events', 'nrows': 0},
 	{'relation': 'portmilter.alerts', 'nrows': 0},
+	{'relation': 'portmilter.rollup_users', 'nrows': 0},
 	{'relation': 'portmilter.suspensions', 'nrows': 0},
 	{'relation': 'portmilter.t_usage', 'nrows': 0},
 	{'relation': 'portmilter.usage', 'nrows': 0},
 	{'relation': 'portmilter.watch_state', 'nrows': 0}] else d)"
 rep export alice
 py "export alice after forget: nothing held" \
-	"print('ok' if all(v == [] for v in d['data'].values()) and len(d['data']) == 6 else d)"
+	"print('ok' if all(v == [] for v in d['data'].values()) and len(d['data']) == 7 else d)"
 
 # ---- privileges and bad usage -----------------------------------------------------------
 
