@@ -681,11 +681,23 @@ BEGIN
 	LANGUAGE plpgsql
 	STABLE
 	SET search_path = pg_catalog, pg_temp
+	-- a plan over a few thousand rows: compiling it (JIT, seconds on a
+	-- busy machine) would cost more than running it
+	SET jit = off
+	SET work_mem = '64MB'
 	AS $fn$
 	DECLARE
 		pt record;
+		two boolean;
+		y1 integer;
+		y2 integer;
+		m1 bit(366);
+		m2 bit(366);
 	BEGIN
 		SELECT * INTO pt FROM portmilter.rollup_parts(p_since, p_until);
+		two := pg_catalog.cardinality(pt.years) <= 2;
+		y1 := pt.years[1]; m1 := pt.masks[1];
+		y2 := pt.years[2]; m2 := pt.masks[2];
 		RETURN QUERY
 		WITH raw AS MATERIALIZED (
 			SELECT e.port, e.conn_id, e.conn_time, e.kind, e.verdict,
@@ -752,30 +764,85 @@ BEGIN
 			) AS x
 			GROUP BY x.port
 		), usr AS (
-			SELECT k.port, count(DISTINCT k.sasl_user) AS n
+			-- Distinct keys. Over at most two years (any window up to
+			-- a year and a day): the first year's keys not met in the
+			-- second, the second's, and the raw part's keys met in
+			-- neither: every row is counted once, nothing is hashed or
+			-- sorted but the raw part. Longer: all of them, UNIONed.
+			SELECT k.port, count(*) AS n
 			FROM (
-				SELECT u.port, u.sasl_user
-				FROM portmilter.rollup_users AS u
-				JOIN ROWS FROM (pg_catalog.unnest(pt.years), pg_catalog.unnest(pt.masks)) AS m(y, mask)
-				  ON u.year = m.y
-				WHERE pg_catalog.bit_count(u.days & m.mask) > 0
+				SELECT a.port FROM portmilter.rollup_users AS a
+				WHERE two AND a.year = y1 AND pg_catalog.bit_count(a.days & m1) > 0
+				  AND NOT EXISTS (SELECT FROM portmilter.rollup_users AS b
+						  WHERE b.year = y2 AND b.port = a.port
+						    AND b.sasl_user = a.sasl_user
+						    AND pg_catalog.bit_count(b.days & m2) > 0)
 				UNION ALL
-				SELECT e.port, e.sasl_user FROM raw AS e
-				WHERE e.kind IN ('transaction', 'connection')
-				  AND e.sasl_user IS NOT NULL
+				SELECT b.port FROM portmilter.rollup_users AS b
+				WHERE two AND b.year = y2 AND pg_catalog.bit_count(b.days & m2) > 0
+				UNION ALL
+				SELECT r.port
+				FROM (SELECT DISTINCT e.port, e.sasl_user FROM raw AS e
+				      WHERE two AND e.kind IN ('transaction', 'connection') AND e.sasl_user IS NOT NULL) AS r
+				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_users AS c
+						  WHERE c.year IN (y1, y2) AND c.port = r.port
+						    AND c.sasl_user = r.sasl_user
+						    AND pg_catalog.bit_count(c.days
+							& CASE WHEN c.year = y1 THEN m1 ELSE m2 END) > 0
+						  OFFSET 0)	-- an index probe per key, not a join
+				UNION ALL
+				SELECT x.port FROM (
+					SELECT u.port, u.sasl_user
+					FROM portmilter.rollup_users AS u
+					JOIN ROWS FROM (pg_catalog.unnest(pt.years),
+							pg_catalog.unnest(pt.masks)) AS m(y, mask)
+					  ON u.year = m.y
+					WHERE NOT two AND pg_catalog.bit_count(u.days & m.mask) > 0
+					UNION
+					SELECT e.port, e.sasl_user FROM raw AS e
+					WHERE NOT two AND e.kind IN ('transaction', 'connection') AND e.sasl_user IS NOT NULL
+				) AS x
 			) AS k
 			GROUP BY k.port
 		), ips AS (
-			SELECT k.port, count(DISTINCT k.client_addr) AS n
+			-- Distinct keys. Over at most two years (any window up to
+			-- a year and a day): the first year's keys not met in the
+			-- second, the second's, and the raw part's keys met in
+			-- neither: every row is counted once, nothing is hashed or
+			-- sorted but the raw part. Longer: all of them, UNIONed.
+			SELECT k.port, count(*) AS n
 			FROM (
-				SELECT u.port, u.client_addr
-				FROM portmilter.rollup_ips AS u
-				JOIN ROWS FROM (pg_catalog.unnest(pt.years), pg_catalog.unnest(pt.masks)) AS m(y, mask)
-				  ON u.year = m.y
-				WHERE pg_catalog.bit_count(u.days & m.mask) > 0
+				SELECT a.port FROM portmilter.rollup_ips AS a
+				WHERE two AND a.year = y1 AND pg_catalog.bit_count(a.days & m1) > 0
+				  AND NOT EXISTS (SELECT FROM portmilter.rollup_ips AS b
+						  WHERE b.year = y2 AND b.port = a.port
+						    AND b.client_addr = a.client_addr
+						    AND pg_catalog.bit_count(b.days & m2) > 0)
 				UNION ALL
-				SELECT e.port, e.client_addr FROM raw AS e
-				WHERE e.client_addr IS NOT NULL
+				SELECT b.port FROM portmilter.rollup_ips AS b
+				WHERE two AND b.year = y2 AND pg_catalog.bit_count(b.days & m2) > 0
+				UNION ALL
+				SELECT r.port
+				FROM (SELECT DISTINCT e.port, e.client_addr FROM raw AS e
+				      WHERE two AND e.client_addr IS NOT NULL) AS r
+				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_ips AS c
+						  WHERE c.year IN (y1, y2) AND c.port = r.port
+						    AND c.client_addr = r.client_addr
+						    AND pg_catalog.bit_count(c.days
+							& CASE WHEN c.year = y1 THEN m1 ELSE m2 END) > 0
+						  OFFSET 0)	-- an index probe per key, not a join
+				UNION ALL
+				SELECT x.port FROM (
+					SELECT u.port, u.client_addr
+					FROM portmilter.rollup_ips AS u
+					JOIN ROWS FROM (pg_catalog.unnest(pt.years),
+							pg_catalog.unnest(pt.masks)) AS m(y, mask)
+					  ON u.year = m.y
+					WHERE NOT two AND pg_catalog.bit_count(u.days & m.mask) > 0
+					UNION
+					SELECT e.port, e.client_addr FROM raw AS e
+					WHERE NOT two AND e.client_addr IS NOT NULL
+				) AS x
 			) AS k
 			GROUP BY k.port
 		), dup AS (
@@ -847,6 +914,9 @@ BEGIN
 	LANGUAGE plpgsql
 	STABLE
 	SET search_path = pg_catalog, pg_temp
+	-- a plan over a few thousand rows: compiling it (JIT, seconds on a
+	-- busy machine) would cost more than running it
+	SET jit = off
 	AS $fn$
 	DECLARE
 		pt record;
