@@ -145,19 +145,22 @@ run() {
 		sed -E 's/  +/ /g; s/\(cost=[^)]*\) //; s/^/    /' | sort | uniq -c | sort -rn | head -n 12
 }
 
-# insert_cost: microseconds per 1000-row statement of 20 shipper-like
-# batches, each rolled back (the rows would crowd today's edge), with the
-# rollup triggers disabled then enabled, alternating 5 times each so that
-# both see the same load; "on off" on stdout.
+# insert_cost: microseconds per 1000-row statement of shipper-like
+# batches (one transaction each, rolled back: the rows would crowd
+# today's edge), with the rollup triggers disabled then enabled,
+# alternating 5 rounds of 10 statements each so that both see the same
+# load; the INSERTs' own time (psql's \timing), one session per round;
+# "on off" on stdout.
 insert_cost() {
 	on=0 off=0 round=0
 	while [ $round -lt 5 ]; do
 		for mode in DISABLE ENABLE; do
-			t0=$(now_ms)
-			i=0
-			while [ $i -lt 4 ]; do
-				PGOPTIONS='' $psql -c "BEGIN;
-				ALTER TABLE portmilter.events $mode TRIGGER rollup_ins;
+			{
+				echo "ALTER TABLE portmilter.events $mode TRIGGER rollup_ins;"
+				echo '\timing on'
+				i=0
+				while [ $i -lt 10 ]; do
+					echo "BEGIN;
 				INSERT INTO portmilter.events
 				(event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
 				 client_addr, tls_version, sasl_method, sasl_user, sender,
@@ -169,15 +172,19 @@ insert_cost() {
 				       'user' || (random() * 5000)::int, '<a@example.com>', 1, 0, 0, 0,
 				       1000, 'accepted', false
 				FROM (SELECT gen_random_uuid() AS c FROM generate_series(1, 1000)) AS g
-				ON CONFLICT DO NOTHING; ROLLBACK" >/dev/null || exit 1
-				i=$((i + 1))
-			done
-			ms=$(( $(now_ms) - t0 ))
-			if [ $mode = ENABLE ]; then on=$((on + ms)); else off=$((off + ms)); fi
+				ON CONFLICT DO NOTHING;
+				ROLLBACK;"
+					i=$((i + 1))
+				done
+			} | PGOPTIONS='' $psql 2>&1 | awk '/^Time: / { k++; if (k % 3 == 2) t += $2 }
+				END { printf "%d\n", t * 1000 }' >"$dir/ms"
+			us=$(cat "$dir/ms")
+			if [ $mode = ENABLE ]; then on=$((on + us)); else off=$((off + us)); fi
 		done
 		round=$((round + 1))
 	done
-	echo "$((on * 1000 / 20)) $((off * 1000 / 20))"
+	PGOPTIONS='' $psql -c "ALTER TABLE portmilter.events ENABLE TRIGGER rollup_ins" || exit 1
+	echo "$((on / 50)) $((off / 50))"
 }
 
 prev=0

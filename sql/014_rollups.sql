@@ -703,9 +703,11 @@ BEGIN
 			SELECT e.port, e.conn_id, e.conn_time, e.kind, e.verdict,
 			       e.rule, e.sasl_user, e.client_addr, e.credential_exposure
 			FROM pg_catalog.unnest(pt.raw) AS r(x)
-			JOIN portmilter.events AS e
-			  ON e.event_time >= pg_catalog.lower(r.x)
-			 AND e.event_time < pg_catalog.upper(r.x)
+			CROSS JOIN LATERAL (
+				SELECT * FROM portmilter.events AS y
+				WHERE y.event_time >= pg_catalog.lower(r.x)
+				  AND y.event_time < pg_catalog.upper(r.x)
+				OFFSET 0) AS e	-- an index range per part
 		), adds AS (
 			SELECT a.port, sum(a.nevents) AS nevents,
 			       sum(a.connections) AS connections,
@@ -871,12 +873,16 @@ BEGIN
 			SELECT e.port, e.conn_id
 			FROM (SELECT DISTINCT rc.home FROM rc
 			      WHERE rc.home = ANY (pt.days)) AS h
-			JOIN portmilter.events AS e
-			  ON e.event_time >= (h.home::timestamp AT TIME ZONE 'UTC')
-			 AND e.event_time < ((h.home + 1)::timestamp AT TIME ZONE 'UTC')
+			-- LATERAL ... OFFSET 0: each day an index range, never a
+			-- join with every event
+			CROSS JOIN LATERAL (
+				SELECT x.port, x.conn_id FROM portmilter.events AS x
+				WHERE x.event_time >= (h.home::timestamp AT TIME ZONE 'UTC')
+				  AND x.event_time < ((h.home + 1)::timestamp AT TIME ZONE 'UTC')
+				  AND x.kind IN ('transaction', 'connection')
+				OFFSET 0) AS e
 			JOIN rc ON rc.conn_id = e.conn_id AND rc.port = e.port
 			       AND rc.home = h.home
-			WHERE e.kind IN ('transaction', 'connection')
 		), rawconn AS (
 			SELECT x.port, count(*) AS n
 			FROM (SELECT DISTINCT rc.port, rc.conn_id FROM rc) AS x
@@ -934,9 +940,11 @@ BEGIN
 			SELECT (e.event_time AT TIME ZONE 'UTC')::date, e.port,
 			       count(*), count(DISTINCT e.sasl_user)
 			FROM pg_catalog.unnest(pt.raw) AS r(x)
-			JOIN portmilter.events AS e
-			  ON e.event_time >= pg_catalog.lower(r.x)
-			 AND e.event_time < pg_catalog.upper(r.x)
+			CROSS JOIN LATERAL (
+				SELECT * FROM portmilter.events AS y
+				WHERE y.event_time >= pg_catalog.lower(r.x)
+				  AND y.event_time < pg_catalog.upper(r.x)
+				OFFSET 0) AS e	-- an index range per part
 			WHERE e.kind = 'transaction' AND e.sasl_method IS NOT NULL
 			GROUP BY 1, 2
 		) AS d
