@@ -157,7 +157,7 @@ insert_cost() {
 		for mode in DISABLE ENABLE; do
 			{
 				echo "ALTER TABLE portmilter.events $mode TRIGGER rollup_ins;"
-				echo '\timing on'
+				printf '%s\n' '\timing on'	# not echo: dash's turns \t into a tab
 				i=0
 				while [ $i -lt 10 ]; do
 					echo "BEGIN;
