@@ -2,16 +2,25 @@
 # report-bench - how fast portmilter-report answers on a year of events.
 # On demand, not part of `make check`:
 #
-#   sh bench/report-bench.sh [ROWS]        (default 3000000)
+#   sh bench/report-bench.sh [ROWS...]     (default 1000000 3000000 10000000)
 #
 # Starts a throwaway PostgreSQL (tests/lib/pg.sh) in a temporary
-# directory, applies the migrations with portmilter-report, fills
-# portmilter.events with ROWS synthetic events spread over the last 365
-# days (monthly partitions for all of them, generate_series, a fixed
-# seed), then runs each report command and prints its wall-clock time and
-# a summary of the plan PostgreSQL used (from auto_explain, so it is the
-# plan of the program's own query, not of a copy of it). Stops the server
-# and removes everything at the end, even on failure or ^C.
+# directory, applies the migrations with portmilter-report, then for each
+# ROWS in increasing order tops portmilter.events up to ROWS synthetic
+# events spread over the last 365 days (monthly partitions for all of
+# them, generate_series, a fixed seed; the rollup triggers mark every day
+# dirty as they would for any writer), runs the catch-up
+# (portmilter.rollup_catchup, one day per call as the shipper does) until
+# no day is dirty and records its time per day, runs each report command
+# and records its wall-clock time. At the end it prints the times side by
+# side, one column per size, and the cost of the rollups on writes: the
+# microseconds per 1000-row statement of shipper-like batches (INSERT ...
+# SELECT ... ON CONFLICT DO NOTHING, 1000 rows a statement, one
+# transaction each, rolled back) with the rollup triggers enabled and
+# disabled, in the same run, alternating. PLANS=1 also
+# prints a summary of each command's plan (auto_explain, nested
+# statements included: the plan of the program's own queries). Stops the
+# server and removes everything at the end, even on failure or ^C.
 #
 # Environment: PORTMILTER_REPORT (default ./report/portmilter-report, then
 # the one on PATH), SQLDIR (default the sql/ next to this script),
@@ -20,8 +29,10 @@ set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/tests/lib/pg.sh"
 
-rows=${1:-3000000}
-case $rows in '' | *[!0-9]*) echo "usage: $0 [ROWS]" >&2; exit 2 ;; esac
+[ $# -gt 0 ] || set -- 1000000 3000000 10000000
+for rows; do
+	case $rows in '' | *[!0-9]*) echo "usage: $0 [ROWS...]" >&2; exit 2 ;; esac
+done
 report=${PORTMILTER_REPORT:-$here/report/portmilter-report}
 [ -x "$report" ] || report=$(command -v portmilter-report) || {
 	echo "report-bench: build portmilter-report first (or set PORTMILTER_REPORT)" >&2
@@ -43,81 +54,191 @@ psql="psql -X -q -v ON_ERROR_STOP=1 -d portmilter"
 
 now_ms() { date +%s%3N; }
 
-echo "# generating $rows events over the last 365 days"
-t0=$(now_ms)
-$psql <<SQL || exit 1
-SELECT portmilter.create_month_partition(
+$psql -c "SELECT portmilter.create_month_partition(
 	(date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => m))::date)
-FROM generate_series(1, 13) AS m;
-SELECT setseed(0.42);
+FROM generate_series(1, 13) AS m" >/dev/null || exit 1
+
+# fill FROM TO: events number FROM+1 .. TO, then their rollups.
+fill() {
+	echo "# generating events $(($1 + 1)) to $2 over the last 365 days"
+	t0=$(now_ms)
+	$psql <<SQL || exit 1
+SELECT setseed(0.42 * $1 / ($2 + 1));
+CREATE TABLE public.fill AS
+SELECT gen_random_uuid() AS event_id, t AS event_time, gen_random_uuid() AS conn_id,
+       t - interval '2 seconds' AS conn_time,
+       CASE WHEN r < 0.05 THEN 'connection' ELSE 'transaction' END AS kind,
+       'mx' || (i % 3) AS node, port, true AS port_known,
+       '10.0.0.0'::inet + (random() * 65535)::int AS client_addr,
+       'host' || (i % 997) || '.example.net' AS helo,
+       CASE WHEN port = 25 THEN NULL ELSE 'TLSv1.3' END AS tls_version,
+       CASE WHEN port = 25 THEN NULL ELSE 'PLAIN' END AS sasl_method,
+       CASE WHEN port = 25 THEN NULL ELSE 'user' || (random() * 5000)::int END AS sasl_user,
+       '<s' || (i % 5000) || '@example.com>' AS sender,
+       1 AS nrcpt, 0 AS nrcpt_rejected, 0 AS nrcpt_tempfailed, 0 AS nrcpt_refused,
+       1000 + i % 50000 AS size,
+       CASE WHEN r < 0.05 THEN 'none' WHEN r < 0.75 THEN 'accepted'
+            WHEN r < 0.95 THEN 'rejected' WHEN r < 0.98 THEN 'tempfailed'
+            ELSE 'aborted' END AS verdict,
+       CASE WHEN r >= 0.75 AND r < 0.95 THEN
+            (ARRAY['relay', 'require_tls', 'tls_before_auth', 'min_tls_version'])[1 + i % 4]
+       END AS rule,
+       NULL::text AS reply, port <> 25 AND r > 0.995 AS credential_exposure
+FROM (SELECT i, random() AS r,
+	     now() - random() * interval '365 days' AS t,
+	     (ARRAY[25, 25, 25, 25, 587, 587, 587, 465, 5870, 12345, 4650])
+		[1 + (random() * 10)::int] AS port
+      FROM generate_series($1 + 1, $2) AS i) AS g
+ORDER BY t;	-- as the shipper does: in time order
 INSERT INTO portmilter.events
 	(event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
 	 client_addr, helo, tls_version, sasl_method, sasl_user, sender,
 	 nrcpt, nrcpt_rejected, nrcpt_tempfailed, nrcpt_refused, size,
 	 verdict, rule, reply, credential_exposure)
-SELECT gen_random_uuid(), t, gen_random_uuid(), t - interval '2 seconds',
-       CASE WHEN r < 0.05 THEN 'connection' ELSE 'transaction' END,
-       'mx' || (i % 3), port, true,
-       '10.0.0.0'::inet + (random() * 65535)::int,
-       'host' || (i % 997) || '.example.net',
-       CASE WHEN port = 25 THEN NULL ELSE 'TLSv1.3' END,
-       CASE WHEN port = 25 THEN NULL ELSE 'PLAIN' END,
-       CASE WHEN port = 25 THEN NULL ELSE 'user' || (random() * 5000)::int END,
-       '<s' || (i % 5000) || '@example.com>',
-       1, 0, 0, 0, 1000 + i % 50000,
-       CASE WHEN r < 0.05 THEN 'none' WHEN r < 0.75 THEN 'accepted'
-            WHEN r < 0.95 THEN 'rejected' WHEN r < 0.98 THEN 'tempfailed'
-            ELSE 'aborted' END,
-       CASE WHEN r >= 0.75 AND r < 0.95 THEN
-            (ARRAY['relay', 'require_tls', 'tls_before_auth', 'min_tls_version'])[1 + i % 4]
-       END,
-       NULL, port <> 25 AND r > 0.995
-FROM (SELECT i, random() AS r,
-	     now() - random() * interval '365 days' AS t,
-	     (ARRAY[25, 25, 25, 25, 587, 587, 587, 465, 5870, 12345, 4650])
-		[1 + (random() * 10)::int] AS port
-      FROM generate_series(1, $rows) AS i) AS g
-ORDER BY t;	-- as the shipper does: in time order
+SELECT * FROM public.fill;
+DROP TABLE public.fill;
 VACUUM ANALYZE portmilter.events;
 SQL
-echo "# generated in $(( $(now_ms) - t0 )) ms; table size:" \
-	"$($psql -Atc "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid)))
-		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = 'portmilter.events'::regclass")"
+	t1=$(now_ms)
+	ndays=$($psql -Atc "SELECT count(*) FROM portmilter.rollup_dirty
+		WHERE day < (now() AT TIME ZONE 'UTC')::date")
+	$psql -c 'DO $$ BEGIN
+		WHILE portmilter.rollup_catchup(1) > 0 LOOP COMMIT; END LOOP; END $$' || exit 1
+	t2=$(now_ms)
+	$psql -c "VACUUM ANALYZE" || exit 1
+	echo "catchup_day	$(( (t2 - t1) / (ndays > 0 ? ndays : 1) ))" >>"$dir/cost.$2"
+	echo "# events in $((t1 - t0)) ms; catch-up of $ndays days in $((t2 - t1)) ms" \
+		"($(( (t2 - t1) / (ndays > 0 ? ndays : 1) )) ms a day); sizes:" \
+		"events $($psql -Atc "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid)))
+			FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+			WHERE i.inhparent = 'portmilter.events'::regclass")," \
+		"rollups $($psql -Atc "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid)))
+			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = 'portmilter' AND c.relname LIKE 'rollup\_%' AND c.relkind = 'r'")"
+}
 
 # Every statement of the report is logged with its plan and actual rows.
 PGOPTIONS="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 \
--c auto_explain.log_analyze=on -c auto_explain.log_timing=off"
+-c auto_explain.log_analyze=on -c auto_explain.log_timing=off \
+-c auto_explain.log_nested_statements=on"
 export PGOPTIONS
 
-# run LABEL ARGS...: time one report, then summarize its plan.
+# run LABEL ARGS...: time one report (appended to $dir/times.$rows),
+# then, with PLANS=1, summarize its plans.
 run() {
 	label=$1; shift
 	lines=$(wc -l <"$dir/log")
 	t0=$(now_ms)
-	"$report" -d dbname=portmilter --format csv "$@" >"$dir/out" 2>"$dir/err" || {
-		echo "FAILED: $label"; cat "$dir/err"; return
-	}
-	ms=$(( $(now_ms) - t0 ))
-	printf '%-44s %6d ms %8d rows\n' "$label" "$ms" $(( $(wc -l <"$dir/out") - 1 ))
-	# The plan of the report query: the last logged plan of this run.
+	if "$report" -d dbname=portmilter --format csv "$@" >"$dir/out" 2>"$dir/err"; then
+		ms=$(( $(now_ms) - t0 ))
+	else
+		ms=FAILED; cat "$dir/err" >&2
+	fi
+	printf '%s\t%s\n' "$label" "$ms" >>"$dir/times.$rows"
+	printf '%-44s %8s ms %8d rows\n' "$label" "$ms" $(( $(wc -l <"$dir/out") - 1 ))
+	[ "${PLANS:-0}" = 1 ] || return 0
 	tail -n +"$((lines + 1))" "$dir/log" | awk '
-		/duration: .* plan:/ { plan = ""; keep = 1; next }
-		/LOG: |STATEMENT: / { keep = 0 }
-		keep { plan = plan $0 "\n" }
-		END { printf "%s", plan }' |
-		grep -E 'Scan|Subplans Removed|Append|Aggregate|Sort  \(' |
-		sed -E 's/  +/ /g; s/\(cost=[^)]*\) //; s/^/    /' | head -n 12
+		/duration: .* plan:/ { keep = 1; next }
+		/LOG: |STATEMENT: |CONTEXT: / { keep = 0 }
+		keep { print }' |
+		grep -E 'Scan|Subplans Removed|Aggregate' |
+		sed -E 's/  +/ /g; s/\(cost=[^)]*\) //; s/^/    /' | sort | uniq -c | sort -rn | head -n 12
 }
 
-run "ports, last 24 h" ports --since 24h
-run "ports, last 7 days" ports --since 7d
-run "ports, whole year" ports --since 365d
-run "user user42, last 30 days" user user42 --since 30d
-run "user user42, whole year" user user42 --since 365d
-run "ip 10.0.1.7, last 30 days" ip 10.0.1.7 --since 30d
-run "ip 10.0.1.0/24, whole year" ip 10.0.1.0/24 --since 365d
-run "top --port 587 --by user, last 7 days" top --port 587 --by user --since 7d
-run "top --port 25 --by ip, last 24 h" top --port 25 --by ip --since 24h
-run "adoption, last 30 days" adoption --since 30d
-run "adoption, whole year" adoption --since 365d
+# insert_cost: microseconds per 1000-row statement of shipper-like
+# batches (one transaction each, rolled back: the rows would crowd
+# today's edge), with the rollup triggers disabled then enabled,
+# alternating 5 rounds of 10 statements each so that both see the same
+# load; the INSERTs' own time (psql's \timing), one session per round;
+# "on off" on stdout.
+insert_cost() {
+	on=0 off=0 round=0
+	while [ $round -lt 5 ]; do
+		for mode in DISABLE ENABLE; do
+			{
+				echo "ALTER TABLE portmilter.events $mode TRIGGER rollup_ins;"
+				printf '%s\n' '\timing on'	# not echo: dash's turns \t into a tab
+				i=0
+				while [ $i -lt 10 ]; do
+					echo "BEGIN;
+				INSERT INTO portmilter.events
+				(event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
+				 client_addr, tls_version, sasl_method, sasl_user, sender,
+				 nrcpt, nrcpt_rejected, nrcpt_tempfailed, nrcpt_refused, size,
+				 verdict, credential_exposure)
+				SELECT gen_random_uuid(), now() - random() * interval '1 minute', c,
+				       now() - interval '1 minute', 'transaction', 'mx0', 587, true,
+				       '10.1.0.0'::inet + (random() * 65535)::int, 'TLSv1.3', 'PLAIN',
+				       'user' || (random() * 5000)::int, '<a@example.com>', 1, 0, 0, 0,
+				       1000, 'accepted', false
+				FROM (SELECT gen_random_uuid() AS c FROM generate_series(1, 1000)) AS g
+				ON CONFLICT DO NOTHING;
+				ROLLBACK;"
+					i=$((i + 1))
+				done
+			} | PGOPTIONS='' $psql 2>&1 | awk '/^Time: / { k++; if (k % 3 == 2) t += $2 }
+				END { printf "%d\n", t * 1000 }' >"$dir/ms"
+			us=$(cat "$dir/ms")
+			if [ $mode = ENABLE ]; then on=$((on + us)); else off=$((off + us)); fi
+		done
+		round=$((round + 1))
+	done
+	PGOPTIONS='' $psql -c "ALTER TABLE portmilter.events ENABLE TRIGGER rollup_ins" || exit 1
+	echo "$((on / 50)) $((off / 50))"
+}
+
+prev=0
+for rows; do
+	fill "$prev" "$rows"
+	prev=$rows
+	echo "# $rows events, load $(cut -d' ' -f1-3 /proc/loadavg)"
+	: >"$dir/times.$rows"
+	run "ports, last 24 h" ports --since 24h
+	run "ports, last 7 days" ports --since 7d
+	run "ports, whole year" ports --since 365d
+	run "ports, 2 days 3 hours (ragged)" ports --since 51h --until 1h
+	run "user user42, last 30 days" user user42 --since 30d
+	run "user user42, whole year" user user42 --since 365d
+	run "ip 10.0.1.7, last 30 days" ip 10.0.1.7 --since 30d
+	run "ip 10.0.1.0/24, whole year" ip 10.0.1.0/24 --since 365d
+	run "top --port 587 --by user, last 7 days" top --port 587 --by user --since 7d
+	run "top --port 25 --by ip, last 24 h" top --port 25 --by ip --since 24h
+	run "adoption, last 30 days" adoption --since 30d
+	run "adoption, whole year" adoption --since 365d
+	run "adoption, 40 days ragged" adoption --since '40d' --until 3h
+	run "tls, whole year" tls --since 365d
+	run "tls-preview --port 587, whole year" tls-preview --port 587 --min-tls-version TLSv1.3 --since 365d
+	run "auth, whole year" auth --since 365d
+	run "top --port 587 --by user, whole year" top --port 587 --by user --since 365d
+	run "top --port 25 --by ip, whole year" top --port 25 --by ip --since 365d
+	run "dashboard, last 7 days" dashboard -o "$dir/dash.html" --since 7d
+	run "dashboard, whole year" dashboard -o "$dir/dash.html" --since 365d
+	cost=$(insert_cost) || exit 1
+	printf 'insert_on\t%s\ninsert_off\t%s\n' "${cost% *}" "${cost#* }" >>"$dir/cost.$rows"
+done
+
+echo
+echo "# report times in ms (wall clock, csv output), by number of events"
+printf '%-44s' "command"
+for rows; do printf ' %10s' "$rows"; done
+echo
+cut -f1 "$dir/times.$1" | while IFS= read -r label; do
+	printf '%-44s' "$label"
+	for rows; do
+		printf ' %10s' "$(awk -F '\t' -v l="$label" '$1 == l { print $2 }' "$dir/times.$rows")"
+	done
+	echo
+done
+echo "# shipper-like INSERT, microseconds per 1000-row statement; catch-up, ms per day"
+for what in insert_on insert_off catchup_day; do
+	case $what in
+	insert_on) label="INSERT, rollup triggers on" ;;
+	insert_off) label="INSERT, rollup_ins disabled" ;;
+	*) label="catch-up, ms per day" ;;
+	esac
+	printf '%-44s' "$label"
+	for rows; do
+		printf ' %10s' "$(awk -F '\t' -v l=$what '$1 == l { print $2 }' "$dir/cost.$rows")"
+	done
+	echo
+done

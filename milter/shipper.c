@@ -30,6 +30,8 @@
 #define BACKOFF_MAX	30		/* seconds */
 #define DOWN_LOG_EVERY	60		/* seconds between "database down" logs */
 #define GATHER_MS	200		/* after a partial batch, wait this long */
+#define CATCHUP_EVERY	60		/* seconds between rollup catch-ups */
+#define CATCHUP_MS	1000		/* and the time one may take, at most */
 
 struct shipper {
 	struct journal *j;
@@ -55,6 +57,8 @@ struct shipper {
 					 * record of the batch in hand, 0 none */
 	bool up;			/* atomic: connection up */
 	time_t down_logged;
+	bool rollups;			/* the schema has rollup_catchup() */
+	int64_t catchup_ms;		/* monotonic ms of the last catch-up */
 };
 
 /* The 27 event fields, then the raw bytes of 4 untrusted ones. */
@@ -443,6 +447,7 @@ static bool db_connect(struct shipper *s, int backoff)
 	}
 	if (!wm_load(s, err, sizeof(err)))
 		goto fail;
+	s->rollups = true;	/* until rollup_catchup() says otherwise */
 	msg_info("shipper: connected to database %s on %s port %s", PQdb(s->conn),
 		 PQhost(s->conn) ? PQhost(s->conn) : "local socket", PQport(s->conn) ? PQport(s->conn) : "?");
 	s->down_logged = 0;
@@ -660,6 +665,67 @@ static void nap_ms(struct shipper *s, int ms)
 	}
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The rollups' catch-up (sql/014_rollups.sql), after a shipped batch, at
+ * most every CATCHUP_EVERY seconds and for about CATCHUP_MS: one day per
+ * call, each its own transaction, until none is left. Only one node at a
+ * time does it (the function returns 0 at once when another session
+ * holds its advisory lock). Never on the SMTP path: this is the shipper
+ * thread. A schema without the function (before 014), or a writer not
+ * allowed to run it, is left alone until the next connection; any other
+ * failure is logged and the shipping goes on.
+ */
+static void rollup_catchup(struct shipper *s)
+{
+	int64_t start = mono_ms();
+	int days = 0;
+
+	if (!s->rollups || (s->catchup_ms != 0 &&
+			    start - s->catchup_ms < CATCHUP_EVERY * 1000))
+		return;
+	s->catchup_ms = start;
+	for (;;) {
+		PGresult *r = PQexec(s->conn, "SELECT portmilter.rollup_catchup(1)");
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		long n = 0;
+
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+			if (state != NULL && (strcmp(state, "42883") == 0 ||
+					      strcmp(state, "42501") == 0)) {
+				msg_info("shipper: no rollup catch-up in this database "
+					 "(schema before 014, or no EXECUTE on "
+					 "portmilter.rollup_catchup)");
+				s->rollups = false;
+			} else {
+				char err[400];
+
+				snprintf(err, sizeof(err), "%s", PQresultErrorMessage(r));
+				err[strcspn(err, "\n")] = '\0';
+				msg_warn("shipper: rollup catch-up failed: %s%s%s",
+					    state ? state : "", state ? " " : "", err);
+			}
+			PQclear(r);
+			break;
+		}
+		(void)str_to_long(PQgetvalue(r, 0, 0), 0, 1000000, &n);
+		PQclear(r);
+		days += (int)n;
+		if (n == 0 || mono_ms() - start >= CATCHUP_MS)
+			break;
+	}
+	if (days > 0)
+		msg_info("shipper: rollups: %d day%s caught up in %" PRId64 " ms",
+			 days, days == 1 ? "" : "s", mono_ms() - start);
+}
+
 /*
  * The batch is read before the database is connected, so that with the
  * database down (a restart with a backlog included) head_us still gives
@@ -737,6 +803,7 @@ static void *shipper_main(void *arg)
 		 * now knows of anything newer. */
 		if (s->nrows < BATCH_MAX)
 			__atomic_store_n(&s->head_us, 0, __ATOMIC_RELAXED);
+		rollup_catchup(s);
 		/* A partial batch: let records gather a moment rather than
 		 * pay a transaction and a checkpoint for every few of them
 		 * (the CPU is shared with Postfix and the SMTP path). */

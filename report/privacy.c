@@ -177,6 +177,44 @@ static bool maintain_reduce(PGconn *conn, long *changes)
 	return ok && maintain_reduce_usage(conn, cutoff, changes);
 }
 
+/*
+ * The rollups' catch-up (sql/014_rollups.sql): every dirty day before
+ * today recomputed, one transaction a day (the days the retention and
+ * the reduction just changed among them). Skipped on a schema without
+ * it. 0 days when another session (a milter's shipper) is at it.
+ */
+static bool maintain_rollups(PGconn *conn, long *changes)
+{
+	PGresult *r = priv_query(conn, "maintain",
+		"SELECT pg_catalog.to_regprocedure("
+		"'portmilter.rollup_catchup(integer)') IS NOT NULL", 0, NULL);
+	long days = 0;
+	bool has;
+
+	if (r == NULL)
+		return false;
+	has = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	while (has) {
+		long n;
+
+		r = priv_query(conn, "maintain",
+			       "SELECT portmilter.rollup_catchup(1)", 0, NULL);
+		if (r == NULL)
+			return false;
+		n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		if (n <= 0)
+			break;
+		days += n;
+	}
+	if (days > 0) {
+		printf("rolled up %ld day%s\n", days, days == 1 ? "" : "s");
+		(*changes)++;
+	}
+	return true;
+}
+
 bool privacy_maintain(PGconn *conn)
 {
 	PGresult *r;
@@ -193,7 +231,7 @@ bool privacy_maintain(PGconn *conn)
 		return false;
 	PQclear(r);
 	ok = maintain_settings(conn) && maintain_partitions(conn, &changes) &&
-	     maintain_reduce(conn, &changes);
+	     maintain_reduce(conn, &changes) && maintain_rollups(conn, &changes);
 	if (ok && changes == 0)
 		printf("nothing to do\n");
 	PQclear(priv_query(conn, "maintain",

@@ -247,8 +247,9 @@ int suspended_run(PGconn *conn, const struct suspend_request *q);
  * portmilter-report maintain: under a session advisory lock, print the
  * settings (portmilter.privacy_settings), create the partitions ahead,
  * drop the partitions past retention, then reduce the client addresses
- * past reduce_days, one partition per transaction; print each change,
- * or "nothing to do". Idempotent. Needs schema 10 and the privileges of
+ * past reduce_days, one partition per transaction, then run the rollups'
+ * catch-up (schema 14: "rolled up N days", one transaction a day); print
+ * each change, or "nothing to do". Idempotent. Needs schema 10 and the privileges of
  * the schema's owner (or EXECUTE granted on the functions).
  */
 bool privacy_maintain(PGconn *conn);

@@ -53,7 +53,9 @@ sql_is() {
 # csv_cols FIELDS: $tmp/out (CSV) cut to FIELDS, CR dropped.
 csv_cols() { tr -d '\r' <"$tmp/out" | cut -d, -f"$1" >"$tmp/out.cut" && mv "$tmp/out.cut" "$tmp/out"; }
 # maintained: $tmp/out with the cutoff (a time stamp of now) blanked.
-maintained() { sed 's/ before [0-9][^i]* in / before CUTOFF in /' "$tmp/out" >"$tmp/out.m" && mv "$tmp/out.m" "$tmp/out"; }
+# The rollups' catch-up (014) is part of maintain: its day count (how
+# many UTC days the fixture's relative times fall on) blanked too.
+maintained() { sed 's/ before [0-9][^i]* in / before CUTOFF in /; s/^rolled up [0-9][0-9]* days*$/rolled up N days/' "$tmp/out" >"$tmp/out.m" && mv "$tmp/out.m" "$tmp/out"; }
 # py NAME CODE: python3 CODE reads the JSON of $tmp/out as d; it must print ok.
 py() {
 	got=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$tmp/out" 2>&1)
@@ -148,8 +150,9 @@ dropped partition portmilter.$P200 (2 events)
 reduced 3 client addresses before CUTOFF in portmilter.$P75
 reduced 2 client addresses before CUTOFF in portmilter.$P35
 reduced 2 client addresses before CUTOFF in portmilter.usage
+rolled up N days
 EOF
-same "maintain drops the month past retention, reduces the rest past 30 days"
+same "maintain drops the month past retention, reduces the rest past 30 days, rolls up the days"
 sql_is "... the budgets' usage: addresses past 30 days to /24 and /48, the recent one whole" \
 	"192.0.2.0/24,2001:db8:5::/48,192.0.2.45/32" -c \
 	"SELECT string_agg(client::text, ',' ORDER BY at, client) FROM portmilter.usage
@@ -348,19 +351,24 @@ want = (['3', '4', '7', '8'], '<alice@example.com>', 'alice-pc', '*.isp.example'
         ['alice'], 'alice', {'raw_days': 100, 'reduce_days': 30}, ['alice'])
 print('ok' if got == want else got)"
 
+# Her rows of rollup_users (014): one per year and port she was seen in.
+nroll=$(sql -c "SELECT count(*) FROM portmilter.rollup_users WHERE sasl_user = 'alice'")
 rep forget alice
-exp_text <<'EOF'
-portmilter.events: 4 rows pseudonymised
-portmilter.alerts: 2 rows pseudonymised
-portmilter.suspensions: 1 row pseudonymised
-portmilter.t_usage: 1 row pseudonymised
-portmilter.usage: 1 row pseudonymised
-portmilter.watch_state: 1 row pseudonymised
-forgot "alice": 10 rows in 6 tables
-EOF
+{
+	echo "portmilter.events: 4 rows pseudonymised"
+	echo "portmilter.alerts: 2 rows pseudonymised"
+	[ "$nroll" -eq 1 ] && echo "portmilter.rollup_users: 1 row pseudonymised"
+	[ "$nroll" -gt 1 ] && echo "portmilter.rollup_users: $nroll rows pseudonymised"
+	echo "portmilter.suspensions: 1 row pseudonymised"
+	echo "portmilter.t_usage: 1 row pseudonymised"
+	echo "portmilter.usage: 1 row pseudonymised"
+	echo "portmilter.watch_state: 1 row pseudonymised"
+	echo "forgot \"alice\": $((10 + nroll)) rows in $((6 + (nroll > 0))) tables"
+} | exp_text
 same "forget alice: the rows changed, per table"
-sql_is "... no row of any table mentions alice any more" "0|0|0|0|0|0" -c \
+sql_is "... no row of any table mentions alice any more" "0|0|0|0|0|0|0" -c \
 	"SELECT (SELECT count(*) FROM portmilter.events AS e WHERE e::text ~ 'alice\\M'),
+	        (SELECT count(*) FROM portmilter.rollup_users AS r WHERE r::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.suspensions AS s WHERE s::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.alerts AS a WHERE a::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.t_usage AS u WHERE u::text ~ 'alice\\M'),
@@ -397,13 +405,14 @@ rep forget alice --format json
 py "... in JSON: every table, 0 rows" \
 	"print('ok' if d == [{'relation': 'portmilter.events', 'nrows': 0},
 	{'relation': 'portmilter.alerts', 'nrows': 0},
+	{'relation': 'portmilter.rollup_users', 'nrows': 0},
 	{'relation': 'portmilter.suspensions', 'nrows': 0},
 	{'relation': 'portmilter.t_usage', 'nrows': 0},
 	{'relation': 'portmilter.usage', 'nrows': 0},
 	{'relation': 'portmilter.watch_state', 'nrows': 0}] else d)"
 rep export alice
 py "export alice after forget: nothing held" \
-	"print('ok' if all(v == [] for v in d['data'].values()) and len(d['data']) == 6 else d)"
+	"print('ok' if all(v == [] for v in d['data'].values()) and len(d['data']) == 7 else d)"
 
 # ---- one user whatever the case of the name ---------------------------------------------
 # As the milter and the suspensions fold a login: Dave, dave, DAVE and

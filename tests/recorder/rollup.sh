@@ -1,0 +1,77 @@
+#!/bin/sh
+# rollup.sh - the milter's shipper runs the rollups' catch-up (issue 14)
+# (TAP).
+#
+# Events of three past days are inserted by hand (a backfill): those days
+# are marked dirty. The milter starts and records one session: after
+# shipping it, the shipper (as portmilter_writer, which may only INSERT
+# events) runs portmilter.rollup_catchup(): the three days are rolled up
+# and no past day is left dirty, today stays dirty (today is always read
+# from the events), and `ports` over the last 8 days still equals the
+# brute-force aggregate. With EXECUTE on the function revoked, the
+# shipper says so once and goes on shipping.
+
+set -u
+. "${top_srcdir:?top_srcdir must be set}/tests/recorder/lib.sh"
+
+rec_init
+rec_sql "INSERT INTO portmilter.events (event_id, event_time, conn_id, conn_time,
+	kind, node, port, port_known, client_addr, sasl_method, sasl_user, nrcpt,
+	nrcpt_rejected, nrcpt_tempfailed, nrcpt_refused, verdict, credential_exposure)
+	SELECT gen_random_uuid(), t, c, t, 'transaction', 'old', 587, true,
+	       '198.51.100.9', 'PLAIN', 'back' || (i % 3), 1, 0, 0, 0, 'accepted', false
+	FROM generate_series(1, 30) AS i,
+	LATERAL (SELECT now() - make_interval(days => 2 + i % 3) AS t,
+			gen_random_uuid() AS c) AS x" >/dev/null
+rec_is "a backfill of three past days marks them dirty" "3" \
+	"SELECT count(*) FROM portmilter.rollup_dirty
+	 WHERE day < (now() AT TIME ZONE 'UTC')::date"
+
+# play TAG: one accepted message on 587.
+play() {
+	REC_TAG=$1 rec_lua "$1" <<'LUA'
+local r = session({ port = 587, tls = "TLSv1.3", auth = "PLAIN",
+	user = "roll@example.test", client_ip = "198.51.100.7", helo = "roll.example",
+	from = "<" .. os.getenv("REC_TAG") .. "@example.test>",
+	rcpts = { { addr = "<x@remote.example>", mailer = "smtp" } },
+	headers = { { "Subject", "rollup" } }, body = "x\r\n", eom = true })
+expect(r.eom, SMFIR_CONTINUE, "EOM")
+LUA
+}
+
+rec_conf "$PM_TMP/portmilter.conf"
+rec_start "$PM_TMP/portmilter.conf"
+play one
+if rec_wait "0" "SELECT count(*) FROM portmilter.rollup_dirty
+		 WHERE day < (now() AT TIME ZONE 'UTC')::date" 20; then
+	tap_ok 0 "after shipping, the shipper caught the past days up ($((REC_WAITED / 10)).$((REC_WAITED % 10)) s)"
+else
+	tap_ok 1 "after shipping, the shipper caught the past days up: $REC_GOT left"
+	grep "shipper" "$PM_LOG" | tail -n 5 | tap_diag_file -
+fi
+pm_wait_log "$PM_LOG" "shipper: rollups: 3 days caught up in" 50
+tap_ok $? "the shipper logged the catch-up"
+rec_is "the three days are rolled up, today is not" "3|30|t" \
+	"SELECT count(*), sum(transactions),
+		EXISTS (SELECT FROM portmilter.rollup_dirty
+			WHERE day = (now() AT TIME ZONE 'UTC')::date)
+	 FROM portmilter.rollup_port_day"
+rec_is "ports over 8 days (rollups and today's events) = brute force" "0" \
+	"SELECT count(*) FROM (
+	  (SELECT * FROM portmilter.port_traffic_between(now() - interval '8 days', now())
+	   EXCEPT ALL SELECT * FROM portmilter.port_traffic_raw(now() - interval '8 days', now(), NULL))
+	  UNION ALL
+	  (SELECT * FROM portmilter.port_traffic_raw(now() - interval '8 days', now(), NULL)
+	   EXCEPT ALL SELECT * FROM portmilter.port_traffic_between(now() - interval '8 days', now()))) AS x"
+
+# No EXECUTE: said once, shipping goes on.
+rec_stop
+rec_sql "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) FROM portmilter_writer;
+	INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 5)" >/dev/null
+rec_start "$PM_TMP/portmilter.conf"
+play two
+pm_wait_log "$PM_LOG" "shipper: no rollup catch-up in this database" 100
+tap_ok $? "without EXECUTE on rollup_catchup the shipper says so"
+rec_wait "2" "SELECT count(*) FROM portmilter.events WHERE node <> 'old'" 20
+tap_ok $? "... and ships on ($REC_GOT rows)"
+rec_finish

@@ -1,0 +1,393 @@
+#!/bin/sh
+# rollups.sh - the rollups of sql/014_rollups.sql against brute force (TAP).
+#
+# A throwaway cluster (tests/lib/pg.sh); the migrations; random events
+# (connections of 1 to 4 events spread over up to 3 hours, so that they
+# cross hour and day boundaries; users, addresses, ports, kinds, verdicts
+# and rules drawn from small sets so that keys repeat over days) written
+# by every path a row can take: many small INSERTs in random order, a
+# plain COPY, late rows (earlier times) with duplicates through INSERT
+# ... ON CONFLICT DO NOTHING as the shipper does, two writers at once,
+# then UPDATEs, DELETEs, forget_user(), an address reduction of a
+# partition and a TRUNCATE of one. Between the steps the catch-up
+# (rollup_catchup) is run for a random number of days, or not at all, so
+# that the reports meet every mix of clean and dirty days. After each
+# step, for random windows (ragged edges, aligned, tiny, longer than the
+# data, open-ended), port_traffic_between(a, b) and
+# port_adoption_between(a, b) must equal the brute-force aggregates over
+# the events (port_traffic_raw, port_adoption_raw). Then the races of
+# the catch-up with a writer (two sessions), and the plans of `ports` and
+# `adoption` over a year: no events partition read by a sequential scan
+# (enable_seqscan off: an index or the rollups must serve).
+#
+# Environment: top_srcdir, top_builddir, PORTMILTER_REPORT, PG_BINDIR;
+# PM_SEED (0..1) replays a run (each run prints its seed).
+
+srcdir=${top_srcdir:-.}
+builddir=${top_builddir:-.}
+report=${PORTMILTER_REPORT:-$builddir/report/portmilter-report}
+sqldir=$srcdir/sql
+. "$srcdir/tests/lib/pg.sh"
+
+tmp='' n=0	# both set by pg_test_begin (tests/lib/pg.sh)
+pg_test_begin rollups	# skip, psql, $tmp and its cleanup, ok/not_ok
+
+if ! pg_start "$tmp" 2>"$tmp/pg_start.err"; then
+	sed 's/^/# /' "$tmp/pg_start.err"
+	echo "Bail out! cannot start PostgreSQL"
+	exit 1
+fi
+sql() { PGTZ=UTC psql -X -q -A -t -v ON_ERROR_STOP=1 -d portmilter "$@"; }
+# sql_is NAME EXPECTED SQL...: the values are EXPECTED.
+sql_is() {
+	name=$1 want=$2; shift 2
+	got=$(sql "$@" 2>"$tmp/err")
+	if [ "$got" = "$want" ]; then
+		ok "$name"
+	else
+		printf 'got:    %s\nwanted: %s\n' "$got" "$want" >"$tmp/diff"
+		not_ok "$name" "$tmp/diff" "$tmp/err"
+	fi
+}
+
+seed=${PM_SEED:-0.$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+echo "# seed $seed (PM_SEED=$seed replays this run)"
+
+"$report" -d dbname=portmilter migrate --sql-dir "$sqldir" >"$tmp/migrate" 2>&1 || {
+	cat "$tmp/migrate"; echo "Bail out! migrate failed"; exit 1
+}
+
+# No retention while the random part runs (its events are from 2024):
+# every day is recomputed from its events.
+sql -c "UPDATE portmilter.privacy_settings SET raw_days = NULL, reduce_days = NULL" >/dev/null
+
+# The random events, in a staging table: phase 1 small INSERTs, 2 COPY,
+# 3 late rows + duplicates of phase 1, 4 two writers at once.
+sql >/dev/null <<SQL || { echo "Bail out! cannot generate events"; exit 1; }
+SELECT portmilter.create_month_partition('2024-02-01'),
+       portmilter.create_month_partition('2024-03-01');
+SELECT setseed($seed);
+CREATE TABLE gen AS
+SELECT gen_random_uuid() AS event_id, t AS event_time, c.conn_id,
+       c.t0 AS conn_time, c.kind, 'n' || (c.i % 2) AS node, c.port,
+       c.port <> 0 AS port_known, c.addr AS client_addr,
+       CASE WHEN random() < 0.7 THEN 'TLSv1.' || (1 + (random() * 2)::int) END
+	 AS tls_version,
+       CASE WHEN c.usr IS NOT NULL AND random() < 0.9 THEN 'PLAIN' END AS sasl_method,
+       c.usr AS sasl_user,
+       (random() * 3)::int AS nrcpt,
+       (ARRAY['accepted', 'rejected', 'rejected', 'tempfailed', 'aborted', 'none'])
+	 [1 + (random() * 5)::int] AS verdict,
+       (ARRAY[NULL, 'relay', 'require_tls', 'postfix_rcpt', 'postfix_helo',
+	      'tls_before_auth'])[1 + (random() * 5)::int] AS rule,
+       random() < 0.05 AS credential_exposure,
+       CASE WHEN random() < 0.5 THEN 1 WHEN random() < 0.7 THEN 2
+	    WHEN random() < 0.8 THEN 3 ELSE 4 END AS phase,
+       (random() * 40)::int AS batch
+FROM (
+	SELECT i, gen_random_uuid() AS conn_id,
+	       '2024-02-20 00:00+00'::timestamptz + random() * interval '30 days' AS t0,
+	       (ARRAY['transaction', 'transaction', 'transaction', 'connection',
+		      'auth_failure', 'refused', 'tls_failure', 'exposure'])
+		 [1 + (random() * 7)::int] AS kind,
+	       (ARRAY[25, 587, 465, 0])[1 + (random() * 3)::int] AS port,
+	       CASE WHEN random() < 0.8 THEN 'u' || (random() * 25)::int END AS usr,
+	       CASE WHEN random() < 0.9 THEN
+		 ('192.0.2.' || (random() * 30)::int)::inet END AS addr,
+	       1 + (random() * 3)::int AS k
+	FROM generate_series(1, 500) AS i
+) AS c,
+LATERAL (SELECT c.t0 + random() * interval '3 hours' AS t
+	 FROM generate_series(1, c.k)) AS ev;
+-- A few rows far off: the DEFAULT partition.
+UPDATE gen SET event_time = event_time - interval '3 years', phase = 1
+WHERE event_id IN (SELECT event_id FROM gen ORDER BY event_id LIMIT 5);
+SQL
+
+cols="event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
+	client_addr, tls_version, sasl_method, sasl_user, nrcpt, nrcpt_rejected,
+	nrcpt_tempfailed, nrcpt_refused, verdict, rule, credential_exposure"
+sel="event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
+	client_addr, tls_version, sasl_method, sasl_user, nrcpt, 0, 0, 0,
+	verdict, rule, credential_exposure"
+
+# Phase 1: one INSERT per batch, the batches in random order.
+sql >/dev/null <<SQL
+DO \$\$
+DECLARE b integer;
+BEGIN
+	FOR b IN SELECT x.batch FROM (SELECT DISTINCT g.batch FROM gen AS g) AS x ORDER BY random() LOOP
+		INSERT INTO portmilter.events ($cols)
+		SELECT $sel FROM gen WHERE phase = 1 AND batch = b;
+	END LOOP;
+END
+\$\$;
+SQL
+ok_1=$?
+# Phase 2: COPY (psql's \copy: a plain COPY ... FROM STDIN).
+sql -c "\\copy (SELECT $(echo "$sel" | tr -d '\n') FROM gen WHERE phase = 2) TO '$tmp/copy.txt'" &&
+	sql -c "\\copy portmilter.events ($(echo "$cols" | tr -d '\n')) FROM '$tmp/copy.txt'"
+ok_2=$?
+# Phase 3: late rows and duplicates, as the shipper writes them.
+sql -c "INSERT INTO portmilter.events ($cols)
+	SELECT $sel FROM gen WHERE phase IN (1, 3) ORDER BY event_time
+	ON CONFLICT DO NOTHING" >/dev/null
+ok_3=$?
+# Phase 4: two writers at once, 20 statements each.
+writer() {
+	sql >/dev/null <<SQL
+DO \$\$
+DECLARE b integer;
+BEGIN
+	FOR b IN SELECT DISTINCT g.batch FROM gen AS g WHERE g.batch % 2 = $1 ORDER BY 1 LOOP
+		INSERT INTO portmilter.events ($cols)
+		SELECT $sel FROM gen WHERE phase = 4 AND batch = b;
+		COMMIT;
+	END LOOP;
+END
+\$\$;
+SQL
+}
+writer 0 & w0=$!
+writer 1 & w1=$!
+wait $w0; ok_4a=$?
+wait $w1; ok_4b=$?
+if [ $ok_1 -eq 0 ] && [ $ok_2 -eq 0 ] && [ $ok_3 -eq 0 ] && [ $ok_4a -eq 0 ] && [ $ok_4b -eq 0 ]; then
+	ok "random events written by INSERT, COPY, late INSERT ... ON CONFLICT, two writers"
+else
+	not_ok "random events written by INSERT, COPY, late INSERT ... ON CONFLICT, two writers"
+fi
+sql_is "every generated event is stored once" "t" \
+	-c "SELECT (SELECT count(*) FROM gen) = (SELECT count(*) FROM portmilter.events)"
+
+# The brute-force answers, and the comparison of one window.
+sql >/dev/null <<'SQL' || echo "Bail out! cannot create the checker"
+-- Rows of one answer missing from the other, both ways.
+CREATE FUNCTION differ(a timestamptz, b timestamptz) RETURNS bigint
+LANGUAGE sql STABLE AS $fn$
+	WITH r AS MATERIALIZED (SELECT * FROM portmilter.port_traffic_between(a, b)),
+	     w AS MATERIALIZED (SELECT * FROM portmilter.port_traffic_raw(a, b, NULL)),
+	     ra AS MATERIALIZED (SELECT * FROM portmilter.port_adoption_between(a, b)),
+	     wa AS MATERIALIZED (SELECT * FROM portmilter.port_adoption_raw(a, b))
+	SELECT (SELECT count(*) FROM ((SELECT * FROM r EXCEPT ALL SELECT * FROM w)
+				      UNION ALL (SELECT * FROM w EXCEPT ALL SELECT * FROM r)) AS x)
+	     + (SELECT count(*) FROM ((SELECT * FROM ra EXCEPT ALL SELECT * FROM wa)
+				      UNION ALL (SELECT * FROM wa EXCEPT ALL SELECT * FROM ra)) AS y)
+$fn$;
+CREATE TABLE windows (name text, a timestamptz, b timestamptz);
+SQL
+sql >/dev/null <<SQL
+SELECT setseed($seed);
+INSERT INTO windows
+SELECT 'random ' || i, a, a + len
+FROM (SELECT i, '2024-02-18 00:00+00'::timestamptz + random() * interval '36 days' AS a,
+	     (ARRAY[interval '1 minute', interval '50 minutes', interval '3 hours',
+		    interval '1 day', interval '2 days 5 hours', interval '9 days',
+		    interval '40 days'])[1 + (random() * 6)::int] * (0.5 + random()) AS len
+      FROM generate_series(1, 30) AS i) AS w;
+INSERT INTO windows VALUES
+	('aligned days', '2024-02-25 00:00+00', '2024-03-05 00:00+00'),
+	('aligned hours', '2024-02-25 07:00+00', '2024-02-27 13:00+00'),
+	('one hour', '2024-03-01 10:00+00', '2024-03-01 11:00+00'),
+	('inside one hour', '2024-03-01 10:10+00', '2024-03-01 10:50+00'),
+	('across midnight', '2024-03-01 23:30+00', '2024-03-02 00:30+00'),
+	('day and a second', '2024-03-01 00:00+00', '2024-03-02 00:00:01+00'),
+	('all of it', '2020-01-01 00:00+00', '2025-01-01 00:00+00'),
+	('open', '-infinity', 'infinity');
+SQL
+sql -F ' | ' -c "SELECT name, a, b, differ(a, b) FROM windows WHERE differ(a, b) <> 0" \
+	>"$tmp/bad" 2>&1
+if [ ! -s "$tmp/bad" ]; then
+	ok "rollups = brute force: ports and adoption on $(sql -c 'SELECT count(*) FROM windows') windows"
+else
+	not_ok "rollups = brute force: ports and adoption on every window (seed $seed)" "$tmp/bad"
+fi
+
+# catchup_all: every dirty day, one transaction each.
+catchup_all() {
+	sql -c 'DO $$ BEGIN
+		WHILE portmilter.rollup_catchup(1) > 0 LOOP COMMIT; END LOOP; END $$' >/dev/null
+}
+# catchup: the catch-up for a random number of days (0: not run), in
+# 1-day calls as the shipper makes them.
+catchup() {
+	k=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')
+	k=$((k % 4))
+	case $k in
+	0) ;;	# not run
+	1) sql -c "SELECT portmilter.rollup_catchup(3)" >/dev/null ;;
+	2) sql -c "SELECT portmilter.rollup_catchup(20)" >/dev/null ;;
+	*) catchup_all ;;
+	esac
+	echo "# catch-up: $k ($(sql -c 'SELECT count(*) FROM portmilter.rollup_dirty') days dirty)"
+}
+# check NAME: every window equal to brute force.
+check() {
+	sql -F ' | ' -c "SELECT * FROM (SELECT name, a, b, differ(a, b) AS d FROM windows) AS x
+		WHERE d <> 0" >"$tmp/bad" 2>&1
+	if [ ! -s "$tmp/bad" ]; then
+		ok "$1"
+	else
+		# the first window's rows, rollups (r) then brute force (b)
+		sql -F ' | ' -c "SELECT 'r', * FROM portmilter.port_traffic_between(
+				(SELECT a FROM windows WHERE differ(a, b) <> 0 LIMIT 1),
+				(SELECT b FROM windows WHERE differ(a, b) <> 0 LIMIT 1))
+			UNION ALL SELECT 'b', * FROM portmilter.port_traffic_raw(
+				(SELECT a FROM windows WHERE differ(a, b) <> 0 LIMIT 1),
+				(SELECT b FROM windows WHERE differ(a, b) <> 0 LIMIT 1), NULL)
+			ORDER BY 3, 1" >>"$tmp/bad" 2>&1
+		not_ok "$1 (seed $seed)" "$tmp/bad"
+	fi
+}
+catchup
+check "rollups = brute force: ports and adoption on $(sql -c 'SELECT count(*) FROM windows') windows"
+
+# Everything rolled up: the same, read from the rollups alone.
+catchup_all
+sql_is "the catch-up leaves no day dirty" "0" -c "SELECT count(*) FROM portmilter.rollup_dirty"
+check "... with every day rolled up"
+
+# More late rows into days already rolled up.
+sql -c "SELECT setseed($seed / 2);
+	INSERT INTO portmilter.events ($cols)
+	SELECT gen_random_uuid(), event_time + interval '20 minutes', conn_id, conn_time,
+	       kind, node, port, port_known, client_addr, tls_version, sasl_method,
+	       sasl_user, nrcpt, 0, 0, 0, verdict, rule, credential_exposure
+	FROM gen WHERE random() < 0.1" >/dev/null
+check "... after late rows into rolled-up days"
+catchup
+check "... and after a catch-up"
+
+# UPDATEs (a verdict, a user, a time moved across midnight), DELETEs.
+sql >/dev/null <<SQL
+SELECT setseed($seed / 3);
+UPDATE portmilter.events SET verdict = 'accepted', rule = NULL
+WHERE event_id IN (SELECT event_id FROM portmilter.events ORDER BY random() LIMIT 40);
+UPDATE portmilter.events SET sasl_user = 'u5' WHERE sasl_user = 'u4';
+UPDATE portmilter.events SET event_time = event_time + interval '13 hours'
+WHERE event_id IN (SELECT event_id FROM portmilter.events ORDER BY random() LIMIT 40);
+DELETE FROM portmilter.events
+WHERE event_id IN (SELECT event_id FROM portmilter.events ORDER BY random() LIMIT 60);
+SQL
+check "... after UPDATEs (verdicts, users merged, times moved) and DELETEs"
+catchup
+check "... and after a catch-up"
+sql -c "UPDATE portmilter.events SET size = 77 WHERE event_id IN
+	(SELECT event_id FROM portmilter.events LIMIT 50)" >/dev/null
+catchup_all
+sql -c "UPDATE portmilter.events SET size = 78 WHERE event_id IN
+	(SELECT event_id FROM portmilter.events LIMIT 50)" >/dev/null
+sql_is "an UPDATE of a column no rollup reads (size) marks no day" "0" \
+	-c "SELECT count(*) FROM portmilter.rollup_dirty"
+
+# Privacy: a user forgotten, a partition's addresses reduced (straight
+# into the partition, as maintain does), a partition truncated.
+sql >/dev/null <<'SQL'
+SELECT * FROM portmilter.forget_user('u7');
+SELECT portmilter.reduce_partition('events_202402', '2024-03-01 00:00+00');
+SQL
+check "... after forget_user and reduce_partition (events written per partition)"
+sql_is "forget_user leaves the name in no rollup" "0" \
+	-c "SELECT count(*) FROM portmilter.rollup_users WHERE sasl_user = 'u7'"
+catchup
+check "... and after a catch-up"
+sql -c "TRUNCATE portmilter.events_default" >/dev/null
+check "... after TRUNCATE of a partition"
+catchup
+check "... and after a catch-up"
+
+# The races of the catch-up with a writer. A writer whose statement has
+# fired its trigger holds the day's mark: the catch-up skips that day.
+day=2024-03-02
+sql -c "SELECT portmilter.rollup_catchup(1000);
+	INSERT INTO portmilter.rollup_dirty (day) VALUES ('$day')" >/dev/null
+sql >/dev/null <<SQL &
+BEGIN;
+INSERT INTO portmilter.events ($cols)
+SELECT gen_random_uuid(), '$day 12:00+00', gen_random_uuid(), '$day 11:59+00',
+       'transaction', 'n0', 587, true, '198.51.100.1', NULL, 'PLAIN', 'race-a', 1, 0, 0, 0,
+       'accepted', NULL, false;
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+w=$!
+sleep 1
+sql_is "a day a writer holds (trigger fired, not committed) is skipped by the catch-up" \
+	"0" -c "SELECT portmilter.rollup_catchup(1000)"
+wait $w
+sql_is "... and stays dirty" "t" \
+	-c "SELECT EXISTS (SELECT FROM portmilter.rollup_dirty WHERE day = '$day')"
+check "... and once the writer committed, the reports count its rows"
+# A writer whose rows are in but whose trigger has not fired yet (a
+# slow statement): the catch-up takes the day (dirty from before),
+# recomputes it without those rows and deletes the mark; the writer's
+# trigger then waits for that commit and marks the day again.
+sql -c "SELECT portmilter.rollup_catchup(1000);
+	INSERT INTO portmilter.rollup_dirty (day) VALUES ('$day') ON CONFLICT DO NOTHING" >/dev/null
+sql >/dev/null <<SQL &
+INSERT INTO portmilter.events ($cols)
+SELECT gen_random_uuid(), '$day 13:00+00'::timestamptz + i * interval '1 second',
+       gen_random_uuid(), '$day 12:59+00', 'transaction', 'n0', 587, true, '198.51.100.2',
+       NULL, 'PLAIN', 'race-b', 1, 0, 0, 0, 'accepted', NULL, pg_sleep(0.5) IS NULL
+FROM generate_series(1, 6) AS i;
+SQL
+w=$!
+sleep 1
+got=$(sql -c "SELECT portmilter.rollup_catchup(1000)")
+wait $w
+sql_is "a day whose writer's trigger had not fired: caught up ($got day), then dirty again" \
+	"t" -c "SELECT EXISTS (SELECT FROM portmilter.rollup_dirty WHERE day = '$day')"
+check "... and the reports count the writer's rows"
+catchup_all
+check "... and after the catch-up"
+
+# Retention: February's partition dropped, its days keep their rollups
+# (marked again or not); the DEFAULT partition's old rows deleted keep
+# theirs too.
+w="'2020-01-01 00:00+00', '2024-03-01 00:00+00'"
+before=$(sql -c "SELECT * FROM portmilter.port_traffic_between($w)" \
+	-c "SELECT * FROM portmilter.port_adoption_between($w)")
+sql -c "UPDATE portmilter.privacy_settings
+	SET raw_days = (now() AT TIME ZONE 'UTC')::date - date '2024-03-03'" >/dev/null
+sql -c "SELECT * FROM portmilter.maintain_partitions()" >"$tmp/maint" 2>&1
+sql_is "retention dropped February's partition, deleted DEFAULT's rows: ports and adoption unchanged" \
+	"$before" -c "SELECT * FROM portmilter.port_traffic_between($w)" \
+	-c "SELECT * FROM portmilter.port_adoption_between($w)"
+sql -c "INSERT INTO portmilter.rollup_dirty (day) SELECT day FROM portmilter.rollup_days
+	WHERE day < '2024-03-01' ON CONFLICT DO NOTHING" >/dev/null
+sql_is "... marked dirty" "$before" \
+	-c "SELECT * FROM portmilter.port_traffic_between($w)" \
+	-c "SELECT * FROM portmilter.port_adoption_between($w)"
+catchup_all
+sql_is "... and after the catch-up ran over those days" \
+	"$before" -c "SELECT * FROM portmilter.port_traffic_between($w)" \
+	-c "SELECT * FROM portmilter.port_adoption_between($w)"
+grep -q 'dropped|portmilter.events_202402' "$tmp/maint" || not_ok "maintain_partitions dropped events_202402" "$tmp/maint"
+
+# The plans of the report's own queries over a year, nested statements
+# included (auto_explain), with sequential scans made a last resort: an
+# events partition read by a Seq Scan means no index or rollup could
+# serve.
+sql -c "ANALYZE" >/dev/null
+PGOPTIONS="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 \
+-c auto_explain.log_nested_statements=on -c enable_seqscan=off"
+export PGOPTIONS
+for cmd in ports adoption; do
+	lines=$(wc -l <"$tmp/log")
+	if "$report" -d dbname=portmilter --since '2024-02-18 10:17' --until '2025-02-17 13:45' \
+		"$cmd" >"$tmp/out" 2>"$tmp/err"; then
+		tail -n +"$((lines + 1))" "$tmp/log" >"$tmp/plan"
+		if grep -q 'Seq Scan on events' "$tmp/plan"; then
+			not_ok "$cmd over a year: a Seq Scan on an events partition" "$tmp/plan"
+		elif ! grep -q 'rollup_port_day' "$tmp/plan"; then
+			not_ok "$cmd over a year: the plan does not read the rollups" "$tmp/plan"
+		else
+			ok "$cmd over a year: rollups and indexes, no Seq Scan on events"
+		fi
+	else
+		not_ok "$cmd over a year" "$tmp/err"
+	fi
+done
+unset PGOPTIONS
+
+echo "1..$n"
