@@ -212,7 +212,9 @@ for rows; do
 	run "top --port 587 --by user, whole year" top --port 587 --by user --since 365d
 	run "top --port 25 --by ip, whole year" top --port 25 --by ip --since 365d
 	run "dashboard, last 7 days" dashboard -o "$dir/dash.html" --since 7d
+	echo "    the page: $(wc -c <"$dir/dash.html") bytes"
 	run "dashboard, whole year" dashboard -o "$dir/dash.html" --since 365d
+	echo "    the page: $(wc -c <"$dir/dash.html") bytes"
 	cost=$(insert_cost) || exit 1
 	printf 'insert_on\t%s\ninsert_off\t%s\n' "${cost% *}" "${cost#* }" >>"$dir/cost.$rows"
 done

@@ -27,6 +27,7 @@
 #include "logjournal.h"
 #include "logreader.h"
 #include "maillog.h"
+#include "metrics.h"
 #include "milter.h"
 #include "msg.h"
 #include "recent.h"
@@ -504,6 +505,11 @@ static bool line_events(struct reader *r, const struct cfg *cfg,
 			return false;
 		r->events++;
 	}
+	/* counted once the whole line is journaled (a line the journal
+	 * refused is read again, its events journaled again) */
+	for (unsigned i = 0; i < nev; i++)
+		if (strcmp(kind[i], "exposure") == 0)
+			metrics_exposure(pnum);
 	if (m->kind == ML_DISCONNECT && c != NULL && c->pid == m->pid)
 		c->pid = 0;
 	return true;

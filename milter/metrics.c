@@ -119,14 +119,22 @@ void metrics_unidentified(unsigned port)
 	mx_add(&mx_slot(port)->unidentified);
 }
 
+void metrics_journaled(bool ok)
+{
+	mx_add(ok ? &mx_journaled : &mx_not_journaled);
+}
+
+void metrics_exposure(unsigned port)
+{
+	mx_add(&mx_slot(port)->exposures);
+}
+
 void metrics_event(unsigned port, bool transaction, const char *verdict,
-		   const char *rule, const char *tls_version, bool exposure,
-		   bool journaled)
+		   const char *rule, const char *tls_version, bool exposure)
 {
 	struct mx_port *p = mx_slot(port);
 	size_t v;
 
-	mx_add(journaled ? &mx_journaled : &mx_not_journaled);
 	if (exposure)
 		mx_add(&p->exposures);
 	if (verdict != NULL && (strcmp(verdict, "rejected") == 0 ||

@@ -29,7 +29,9 @@
  *   portmilter_refusals_total{port,rule}              events rejected or
  *                                                     tempfailed, by rule
  *   portmilter_credential_exposures_total{port}       events with AUTH
- *                                                     without TLS
+ *                                                     without TLS (the
+ *                                                     milter's, and those
+ *                                                     of Postfix's log)
  *   portmilter_budget_hits_total{port,rule,mode}      budgets found spent:
  *                                                     rule limit_messages,
  *                                                     limit_recipients,
@@ -38,6 +40,8 @@
  *                                                     held) or monitor
  *                                                     (limits_enforce = no)
  *   portmilter_events_journaled_total                 events written
+ *                                                     (the milter's and
+ *                                                     the log reader's)
  *   portmilter_events_not_journaled_total             events lost (full)
  *   portmilter_journal_bytes                          gauge
  *   portmilter_journal_oldest_unshipped_timestamp_seconds
@@ -89,8 +93,15 @@ void metrics_stop(void);
 void metrics_session(unsigned port);
 void metrics_unidentified(unsigned port);
 void metrics_event(unsigned port, bool transaction, const char *verdict,
-		   const char *rule, const char *tls_version, bool exposure,
-		   bool journaled);
+		   const char *rule, const char *tls_version, bool exposure);
+
+/* An event handed to the journal (recorder_put(), whatever its source:
+ * the milter or the log reader): written, or not (full or failing). */
+void metrics_journaled(bool ok);
+
+/* A credential exposure seen in Postfix's log (logreader.h), on port
+ * (0 = unknown): counted with the milter's own. */
+void metrics_exposure(unsigned port);
 
 /* A budget found spent (budget k, on port): refused or held, or only
  * logged in monitor mode. Lock-free, like the hooks above. */

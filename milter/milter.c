@@ -419,7 +419,7 @@ static bool record(const struct connctx *cc, bool txn, enum txn_verdict verdict)
 	if (ok && txn && verdict == TXN_ACCEPTED && cc->msg.queue_id[0])
 		recent_put(cc->msg.queue_id, id, now);
 	metrics_event(cc->facts.port, txn, ev.f[EV_VERDICT], ev.f[EV_RULE],
-		      ev.f[EV_TLS_VERSION], cc->exposure, ok);
+		      ev.f[EV_TLS_VERSION], cc->exposure);
 	return ok;
 }
 

@@ -9,6 +9,7 @@
 
 #include "event.h"
 #include "journal.h"
+#include "metrics.h"
 #include "msg.h"
 #include "recorder.h"
 #include "shipper.h"
@@ -62,11 +63,14 @@ bool recorder_put(const struct event *ev)
 	size_t len;
 	bool ok;
 
-	if (journal == NULL)
+	if (journal == NULL) {
+		metrics_journaled(false);
 		return false;
+	}
 	buf = event_encode(ev, &len);
 	ok = journal_append(journal, buf, len);
 	free(buf);
+	metrics_journaled(ok);
 	return ok;
 }
 

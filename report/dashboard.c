@@ -23,7 +23,8 @@
  *   users     the 10 users with the most transactions (`user NAME`)
  *   networks  the 10 client networks (/24, /64) with the most
  *             connections (`ip NET`)
- *   exposures credential exposures per user (`user NAME` exposures)
+ *   exposures the 10 users with the most credential exposures (`user
+ *             NAME` exposures); every one: `tls --below TLSv1`
  * Every query is constant SQL with the window as parameters.
  */
 #include <errno.h>
@@ -98,7 +99,8 @@ static const char sql_exposures[] =
 	" FROM portmilter.events AS e"
 	" WHERE" DB_WINDOW " AND e.credential_exposure"
 	" GROUP BY 1 ORDER BY n DESC,"
-	" COALESCE(e.sasl_user, '(no user)') COLLATE pg_catalog.\"C\"";
+	" COALESCE(e.sasl_user, '(no user)') COLLATE pg_catalog.\"C\""
+	" LIMIT 10";
 static const char sql_ports[] =
 	"SELECT CASE WHEN t.port = 0 THEN 'unknown' ELSE t.port::text END"
 	" AS port, connections, transactions, accepted, rejected, tempfailed,"
@@ -191,8 +193,9 @@ static const struct dash_chart dash_charts[] = {
 	 "connections.",
 	 sql_networks, DASH_BARS, "network", "", "connections", false},
 	{"exposures", "Credential exposures",
-	 "Users who sent their password without TLS (AUTH before STARTTLS): "
-	 "change those passwords.",
+	 "The ten users with the most passwords sent without TLS (AUTH "
+	 "before STARTTLS): change those passwords. Every one of them: "
+	 "portmilter-report tls --below TLSv1.",
 	 sql_exposures, DASH_BARS, "user", "", "exposures", false},
 };
 

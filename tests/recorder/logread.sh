@@ -24,6 +24,9 @@
 #     CPU per 1,000 lines and the lag from a line to its row measured;
 #  9. the exact size of a message the milter accepted, from qmgr's line
 #     (sql/012_perf.sql): applied to its row, stored nowhere else.
+# After 2, /metrics (metrics_listen) counts every row journaled
+# (portmilter_events_journaled_total) and the exposure of Postfix's log
+# (portmilter_credential_exposures_total).
 # The position file is mode 0640.
 
 set -u
@@ -32,7 +35,11 @@ set -u
 rec_init
 LOG=$PM_TMP/log/mail.log
 mkdir -p "$PM_TMP/log"
-rec_conf "$PM_TMP/portmilter.conf" "postfix_log = $LOG"
+MPORT=
+command -v python3 >/dev/null 2>&1 &&
+	MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rec_conf "$PM_TMP/portmilter.conf" "postfix_log = $LOG" \
+	${MPORT:+"metrics_listen = 127.0.0.1:$MPORT"}
 rec_start "$PM_TMP/portmilter.conf"
 pm_wait_log "$PM_LOG" "shipper: connected to database" 100
 tap_ok $? "the shipper connected to the database"
@@ -131,6 +138,16 @@ grep -q '^587,.*require_tls' "$PM_TMP/ports.csv" &&
 	grep -qx '25,0,0,0,1,0,0,"{""postfix_connect"": 1}",0,2,0,0,1,0' "$PM_TMP/ports.csv"
 tap_ok $? "portmilter-report ports: require_tls in rejects_by_rule, auth_failures, tls_failures; Postfix's RCPT reject not counted as rejected (the milter counts it)" ||
 	tap_diag_file "$PM_TMP/ports.csv"
+if [ -n "$MPORT" ]; then
+	python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+		"http://127.0.0.1:$MPORT/metrics" >"$PM_TMP/metrics" 2>&1
+	grep -qx 'portmilter_events_journaled_total 13' "$PM_TMP/metrics" &&
+		grep -qx 'portmilter_credential_exposures_total{port="587"} 1' "$PM_TMP/metrics"
+	tap_ok $? "/metrics: the 13 events of Postfix's log journaled, its exposure on 587 counted" ||
+		grep -E '^portmilter_(events|credential)' "$PM_TMP/metrics" | tap_diag_file -
+else
+	tap_skip "python3 missing: /metrics not checked"
+fi
 
 # portmilter-report auth: per user, address, port; filters
 auth_sum() {

@@ -9,7 +9,10 @@
 # and the database still down: the sample is there again at once, the same
 # value (read from the journal left by the previous run). PostgreSQL is
 # started again: both rows arrive, the sample equals the stored
-# min(event_time) to the microsecond, then it is absent again.
+# min(event_time) to the microsecond, then it is absent again. Along the
+# way, the shipper's samples: portmilter_shipper_up 1 while connected, 0
+# with the database down; portmilter_journal_bytes above 0 with the
+# backlog; portmilter_shipper_rows_total 2 once both are stored.
 
 set -u
 . "${top_srcdir:?top_srcdir must be set}/tests/recorder/lib.sh"
@@ -23,9 +26,10 @@ MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 URL=http://127.0.0.1:$MPORT/metrics
 NAME=portmilter_journal_oldest_unshipped_timestamp_seconds
 
-# oldest: the sample's value, or nothing (absent); status 1 if no scrape.
-oldest() {
-	python3 - "$URL" "$NAME" <<'EOF'
+# sample NAME: the value of NAME's sample without labels, or nothing
+# (absent); status 1 if no scrape.
+sample() {
+	python3 - "$URL" "$1" <<'EOF'
 import sys, urllib.request
 try:
     text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
@@ -36,6 +40,17 @@ for line in text.splitlines():
     if line.startswith(sys.argv[2] + ' '):
         print(line.split()[1])
 EOF
+}
+oldest() { sample "$NAME"; }
+# wait_sample NAME WANT SECS: poll until NAME's value is WANT.
+wait_sample() {
+	_ws_i=0
+	while [ "$_ws_i" -lt "$(($3 * 5))" ]; do
+		GOT=$(sample "$1" 2>&1) && [ "$GOT" = "$2" ] && return 0
+		sleep 0.2
+		_ws_i=$((_ws_i + 1))
+	done
+	return 1
 }
 # wait_oldest WANT SECS: poll until oldest prints WANT ('' = absent).
 wait_oldest() {
@@ -66,6 +81,8 @@ pm_wait_log "$PM_LOG" "shipper: connected to database" 100
 tap_ok $? "the shipper connected to the database"
 wait_oldest '' 5
 tap_ok $? "nothing journaled: $NAME absent" || tap_diag "got: $GOT"
+wait_sample portmilter_shipper_up 1 5
+tap_ok $? "connected: portmilter_shipper_up 1" || tap_diag "got: $GOT"
 
 rec_pg_down
 t0=$(date +%s)
@@ -88,6 +105,11 @@ GOT=$(oldest)
 [ "$GOT" = "$first" ] && [ $(($(date +%s) - t)) -ge 3 ]
 tap_ok $? "2 s later: the same value, the age (time() - x) grows: $(($(date +%s) - t)) s" ||
 	tap_diag "got $GOT, wanted $first"
+wait_sample portmilter_shipper_up 0 15
+tap_ok $? "database down: portmilter_shipper_up 0" || tap_diag "got: $GOT"
+GOT=$(sample portmilter_journal_bytes)
+[ "${GOT:-0}" -gt 0 ] && [ "$(sample portmilter_shipper_rows_total)" = 0 ]
+tap_ok $? "database down: portmilter_journal_bytes $GOT (> 0), portmilter_shipper_rows_total 0"
 
 # A restart with the backlog and the database still down.
 rec_stop
@@ -106,5 +128,9 @@ rec_is "the value was the stored min(event_time) to the microsecond" "$first" \
 	"SELECT to_char(extract(epoch FROM min(event_time)), 'FM9999999999.000000') FROM portmilter.events"
 wait_oldest '' 10
 tap_ok $? "all shipped: $NAME absent again" || tap_diag "got: $GOT"
+wait_sample portmilter_shipper_up 1 5 &&
+	[ "$(sample portmilter_shipper_rows_total)" = 2 ]
+tap_ok $? "database back: portmilter_shipper_up 1, portmilter_shipper_rows_total 2" ||
+	tap_diag "got: $GOT, rows $(sample portmilter_shipper_rows_total)"
 
 rec_finish

@@ -56,6 +56,16 @@ VALUES ('f0000000-0000-4000-8000-0000000000a1', '2024-03-11 21:00+00',
 	'd0000000-0000-4000-8000-0000000000a1', '2024-03-11 21:00+00',
 	'transaction', 'mx1', 587, true, '192.0.2.66', NULL, 'PLAIN',
 	'<img src=x onerror=alert(1)>"''&', 0, 0, 0, 0, 'rejected', true);
+-- 12 more users with a credential exposure: the chart shows 10
+INSERT INTO portmilter.events (event_id, event_time, conn_id, conn_time,
+	kind, node, port, port_known, client_addr, sasl_method, sasl_user,
+	nrcpt, nrcpt_rejected, nrcpt_tempfailed, nrcpt_refused, verdict,
+	rule, credential_exposure)
+SELECT gen_random_uuid(), '2024-03-11 20:00+00', gen_random_uuid(),
+	'2024-03-11 20:00+00', 'transaction', 'mx1', 587, true, '192.0.2.67',
+	'PLAIN', 'exp' || i || '@example.test', 0, 0, 0, 0, 'rejected',
+	'tls_before_auth', true
+FROM generate_series(10, 21) AS i;
 EOF
 then
 	cat "$tmp/out" "$tmp/load" | sed 's/^/# /'
@@ -187,6 +197,8 @@ for (x, s), v in chart['networks'].items():
 vals = [v for v in chart['users'].values()]
 eq('users: most first, at most 10', vals == sorted(vals, reverse=True) and len(vals) <= 10, True)
 eq('the HTML user name is a user, as text', any(x.startswith('<img') for x, s in chart['users']), True)
+vals = [v for v in chart['exposures'].values()]
+eq('exposures: most first, 10 shown', vals == sorted(vals, reverse=True) and len(vals) == 10, True)
 for b in bad:
     print(b)
 print('%d shapes, %d table cells compared' % (len(dom['charts']), len(dom['tables'])))
