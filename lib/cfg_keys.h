@@ -22,6 +22,12 @@ enum cfg_scope {
 	CFG_PORT,
 };
 
+/*
+ * A type decides the C type of the field that cfg_value_set() writes
+ * through the row's offset: declare the field with exactly that type
+ * (a CFG_T_NUMBER field declared unsigned long or size_t is only
+ * partly written, and nothing warns).
+ */
 enum cfg_type {
 	/* strings (char *): checked by cfg_str_ok() */
 	CFG_T_SOCKET, CFG_T_TEXT, CFG_T_ABSPATH, CFG_T_HOST, CFG_T_HOSTPORT,
@@ -29,13 +35,17 @@ enum cfg_type {
 	CFG_T_LISTEN,			/* the last string type */
 	/* lists (struct cfg_strlist) */
 	CFG_T_DOMAINS, CFG_T_WORDS,
-	/* scalars */
+	/* scalars: UNKNOWN enum cfg_unknown_port, MODE enum cfg_mode,
+	 * BOOL bool, TLS int (PM_TLS_*), NUMBER unsigned (min..max of the
+	 * row, at most UINT_MAX), SIZE unsigned long long (bytes, k/M/G),
+	 * FULL enum cfg_full_action, ACTION enum cfg_milter_action */
 	CFG_T_UNKNOWN, CFG_T_MODE, CFG_T_BOOL, CFG_T_TLS, CFG_T_NUMBER,
 	CFG_T_SIZE, CFG_T_FULL, CFG_T_ACTION,
 	/* networks (struct cfg_nets): at least one (client_networks), or
 	 * also "none" or nothing for an empty list (relay_networks) */
 	CFG_T_NETS, CFG_T_NETS_OR_NONE,
-	/* budgets (struct cfg_limits, nothing allocated) and their action */
+	/* budgets (struct cfg_limits, nothing allocated) and their action
+	 * (enum cfg_limit_action); SENDER_LOGIN enum cfg_sender_login */
 	CFG_T_LIMITS, CFG_T_LIMITS_BYTES, CFG_T_LIMIT_ACTION,
 	CFG_T_SENDER_LOGIN,
 };

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "addr.h"
 #include "plan.h"
@@ -17,7 +18,7 @@
 
 /* main.cf parameters read besides the PC_NMAIN ones of gen.h. */
 const char *const pc_plan_extra_params[PC_PLAN_NEXTRA] = {
-	"smtpd_tls_cert_file", "smtpd_tls_chain_files",
+	"smtpd_tls_cert_file", "smtpd_tls_chain_files", "smtpd_tls_key_file",
 	"smtpd_sasl_type", "smtpd_sasl_path", "cyrus_sasl_config_path",
 	"smtpd_client_restrictions", "smtpd_helo_restrictions",
 	"smtpd_recipient_restrictions", "smtpd_relay_restrictions",
@@ -434,26 +435,66 @@ static void pc_plan_macros(struct pc_plan *plan, const struct pc_main *m,
 	pc_strlist_free(&ours);
 }
 
-/* TLS-only ports with no server certificate in main.cf cannot work. */
+/* The first file that main.cf's certificate settings name and that does
+ * not exist ("PARAM = FILE", malloc'd), NULL when each is there.
+ * smtpd opens them before it enters the chroot: the paths are as
+ * written. */
+static char *pc_cert_missing(const struct pc_live *live)
+{
+	static const char *const params[] = { "smtpd_tls_chain_files",
+		"smtpd_tls_cert_file", "smtpd_tls_key_file" };
+	struct stat st;
+
+	for (size_t p = 0; p < sizeof(params) / sizeof(params[0]); p++) {
+		const char *v = pc_get(&live->expanded, params[p]), *e;
+		size_t len;
+
+		/* key_file defaults to $smtpd_tls_cert_file: expanded, the
+		 * same file again */
+		while ((e = pc_list_next(&v, &len)) != NULL) {
+			char *f = xstrndup(e, len);
+
+			if (f[0] == '/' && stat(f, &st) != 0) {
+				char *why = pc_strf("%s = %s", params[p], f);
+
+				free(f);
+				return why;
+			}
+			free(f);
+		}
+	}
+	return NULL;
+}
+
+/* TLS-only ports with no server certificate in main.cf, or one whose
+ * file is missing, cannot work. */
 static void pc_plan_cert(struct pc_plan *plan, const struct pc_want *want,
 			 const struct pc_live *live)
 {
-	char ports[256] = "";
+	char ports[256] = "", *missing = NULL;
 	size_t off = 0;
+	bool none = pc_get(&live->expanded, "smtpd_tls_chain_files")[0] == '\0' &&
+		    pc_get(&live->expanded, "smtpd_tls_cert_file")[0] == '\0';
 
-	if (pc_get(&live->expanded, "smtpd_tls_chain_files")[0] != '\0' ||
-	    pc_get(&live->expanded, "smtpd_tls_cert_file")[0] != '\0')
+	if (!none && (missing = pc_cert_missing(live)) == NULL)
 		return;
 	for (size_t i = 0; i < want->nservices && off < sizeof(ports) - 16; i++)
 		if (strcmp(pc_service_over(&want->services[i],
 			   "smtpd_tls_security_level"), "encrypt") == 0)
 			off += (size_t) snprintf(ports + off, sizeof(ports) - off,
 				"%s%u", off ? ", " : "", want->services[i].port);
-	if (off > 0)
+	if (off > 0 && none)
 		pc_item(plan, PC_I_NOTE, 0, pc_strf(
 			"main.cf has no server certificate (smtpd_tls_chain_files "
 			"and smtpd_tls_cert_file are empty): ports %s require TLS "
 			"and cannot accept mail until one is set", ports));
+	else if (off > 0)
+		pc_item(plan, PC_I_NOTE, 0, pc_strf(
+			"main.cf's server certificate is missing (%s: no such "
+			"file): ports %s require TLS and cannot accept mail until "
+			"it exists (README.Debian, \"SASL and TLS\")", missing,
+			ports));
+	free(missing);
 }
 
 /* Ports offering AUTH when Postfix has no SASL setup it can use (sasl.h). */

@@ -85,7 +85,7 @@ struct pc_plan {
 
 /* The main.cf parameters pc_live_read() must fetch for a plan:
  * pc_main_params (gen.h), then these. */
-#define PC_PLAN_NEXTRA	9
+#define PC_PLAN_NEXTRA	10
 extern const char *const pc_plan_extra_params[PC_PLAN_NEXTRA];
 
 void pc_plan_build(const struct pc_want *want, const struct pc_live *live,

@@ -1,5 +1,7 @@
 #!/bin/sh
-# sasl - portmilter-conf check and apply warn when ports offer AUTH but
+# sasl - portmilter-conf check and apply warn when TLS ports have no
+# server certificate (none in main.cf, or a file it names missing: the
+# chain files, the certificate, its key) and when ports offer AUTH but
 # Postfix has no SASL setup it can use (postfix-conf/sasl.h), against
 # throwaway Postfix configuration directories (postconf -c DIR; no
 # Postfix is started): Cyrus with no smtpd.conf and no sasldb, then the
@@ -24,6 +26,44 @@ sed "s|^#milter_socket = unix:/var/spool/postfix/|milter_socket = unix:$Q/|" \
 pc_postfix_dir "$PF" "queue_directory = $Q" "cyrus_sasl_config_path = $SASL"
 AUTH_PORTS="465, 587, 4650, 5870, 12345"
 NOTE="note: ports $AUTH_PORTS offer AUTH, but Postfix's SASL is not set up:"
+
+# ---- the certificate ---------------------------------------------------
+
+TLS_PORTS="465, 587, 4650, 5870, 12345"
+# cert_note_is NAME TEXT: check prints exactly the certificate note
+# TEXT ("" = no certificate note at all).
+cert_note_is() {
+	pc_run -c "$CONF" check --postfix-dir "$PF"
+	[ "$PC_ST" -le 1 ] || { tap_ok 1 "$1"; tap_diag_file "$PC_ERR"; return; }
+	if [ -n "$2" ]; then
+		grep -qxF "$2" "$PC_OUT"
+	else
+		! grep -q "certificate" "$PC_OUT"
+	fi
+	tap_ok $? "$1" || { tap_diag_file "$PC_OUT"; tap_diag_file "$PC_ERR"; }
+}
+
+cert_note_is "no certificate in main.cf: the note says the TLS ports cannot work" \
+	"note: main.cf has no server certificate (smtpd_tls_chain_files and smtpd_tls_cert_file are empty): ports $TLS_PORTS require TLS and cannot accept mail until one is set"
+# Debian's "Internet Site" main.cf names the snakeoil pair, which
+# ssl-cert makes: without it the files are missing.
+postconf -c "$PF" -e "smtpd_tls_cert_file = $PM_TMP/snakeoil.pem" \
+	"smtpd_tls_key_file = $PM_TMP/snakeoil.key"
+cert_note_is "a certificate file named in main.cf but missing: the note names it" \
+	"note: main.cf's server certificate is missing (smtpd_tls_cert_file = $PM_TMP/snakeoil.pem: no such file): ports $TLS_PORTS require TLS and cannot accept mail until it exists (README.Debian, \"SASL and TLS\")"
+: >"$PM_TMP/snakeoil.pem"
+cert_note_is "the certificate there, its key missing: the note names the key" \
+	"note: main.cf's server certificate is missing (smtpd_tls_key_file = $PM_TMP/snakeoil.key: no such file): ports $TLS_PORTS require TLS and cannot accept mail until it exists (README.Debian, \"SASL and TLS\")"
+: >"$PM_TMP/snakeoil.key"
+cert_note_is "the certificate and its key there: no certificate note" ""
+postconf -c "$PF" -e "smtpd_tls_cert_file =" "smtpd_tls_key_file =" \
+	"smtpd_tls_chain_files = $PM_TMP/snakeoil.key, $PM_TMP/chain.pem"
+cert_note_is "smtpd_tls_chain_files with a missing file: the note names it" \
+	"note: main.cf's server certificate is missing (smtpd_tls_chain_files = $PM_TMP/chain.pem: no such file): ports $TLS_PORTS require TLS and cannot accept mail until it exists (README.Debian, \"SASL and TLS\")"
+: >"$PM_TMP/chain.pem"
+cert_note_is "smtpd_tls_chain_files, every file there: no certificate note" ""
+
+# ---- SASL ---------------------------------------------------------------
 
 # note_is NAME WHAT: check prints the SASL note, WHAT being its reason
 # ("" = no SASL note at all).

@@ -9,8 +9,10 @@
 # reload and stop, the dpkg trigger that fixes the socket directory when
 # Postfix comes later, then dpkg -r (configuration and journal kept) and
 # dpkg -P (both gone). On the way, README.Debian as a new admin follows
-# it: the notes' path that the postinst, the unit and README.md name
-# exists; steps 1 and 2 and the reader recipes (peer, and password with
+# it: every /usr/share/doc/portmilter/ path that an installed file or
+# README.md names exists (README.Debian, watch.md; the examples
+# uncompressed); step 3's notes (no certificate file, no SASL) from the
+# installed portmilter-conf on a fresh "Internet Site" Postfix; steps 1 and 2 and the reader recipes (peer, and password with
 # ~/.pgpass) on a Debian cluster (pg_createcluster, Debian's pg_hba.conf)
 # on a port that is not 5432, portmilter-report's hints on the way (no
 # role, peer failed, wrong password, no server), the milter's events
@@ -269,24 +271,86 @@ st=$?
 tap_ok $? "portmilter -n on the installed configuration: valid, socket and journal where the package made them" ||
 	tap_diag_file "$PM_TMP/n.out"
 
+# ---- README.Debian step 3: what the installed portmilter-conf notes ------
+
+# A Postfix as Debian's "Internet Site" leaves it (its main.cf.debian
+# and main.cf.tls, the stock master.cf; smtpd chrooted in
+# /var/spool/postfix), before the admin has made a certificate or a
+# SASL backend: the installed portmilter-conf check names both, as
+# step 3 says. Cyrus SASL's configuration directory is an empty one of
+# this test's (Debian ships no smtpd.conf).
+PFD=$PM_TMP/postfix-site
+if [ -r /usr/share/postfix/main.cf.debian ] && [ -r /usr/share/postfix/main.cf.tls ] &&
+   [ -r /usr/share/postfix/master.cf.dist ] && command -v postconf >/dev/null; then
+	mkdir -p "$PFD" "$PM_TMP/sasl-empty"
+	cat /usr/share/postfix/main.cf.debian /usr/share/postfix/main.cf.tls >"$PFD/main.cf"
+	cp /usr/share/postfix/master.cf.dist "$PFD/master.cf"
+	postconf -c "$PFD" -e "cyrus_sasl_config_path = $PM_TMP/sasl-empty" \
+		"queue_directory = /var/spool/postfix"
+	cert=$(postconf -c "$PFD" -xh smtpd_tls_cert_file)
+	/usr/sbin/portmilter-conf -c "$CONF" check --postfix-dir "$PFD" \
+		>"$PM_TMP/check.out" 2>&1
+	st=$?
+	if [ -e "$cert" ]; then
+		want_cert="no certificate note ($cert exists)"
+		! grep -q 'certificate' "$PM_TMP/check.out"
+	else
+		want_cert="\"server certificate is missing ($cert)\""
+		grep -qF "note: main.cf's server certificate is missing (smtpd_tls_cert_file = $cert: no such file)" "$PM_TMP/check.out"
+	fi
+	cert_ok=$?
+	if [ -e /var/spool/postfix/etc/sasldb2 ]; then
+		tap_skip "installed portmilter-conf check on a fresh Internet Site Postfix: /var/spool/postfix/etc/sasldb2 exists here"
+	else
+		[ "$st" -eq 1 ] && [ "$cert_ok" -eq 0 ] &&
+			grep -q "^note: ports 465, 587, 4650, 5870, 12345 offer AUTH, but Postfix's SASL is not set up: .*(README.Debian, \"SASL and TLS\")\$" "$PM_TMP/check.out"
+		tap_ok $? "README.Debian step 3: the installed portmilter-conf check on a fresh Internet Site Postfix: exit 1 (drifts), $want_cert, \"SASL is not set up\"" ||
+			{ tap_diag "exit $st"; tap_diag_file "$PM_TMP/check.out"; }
+	fi
+else
+	tap_skip "installed portmilter-conf check: no Postfix (main.cf.debian, main.cf.tls, master.cf.dist)"
+fi
+
 # ---- the documentation path --------------------------------------------------
 
-# Every path to the Debian notes that the postinst, the unit and README.md
-# name (a file, or the examples directory) exists once installed
-# (README.Debian.gz alone was installed while
-# they all named README.Debian).
+# Every path under /usr/share/doc/portmilter/ that an installed file
+# (the maintainer scripts, the units, the configuration, the man pages,
+# README.Debian itself) or README.md names exists once installed:
+# README.Debian.gz alone was installed while they all named
+# README.Debian, and later watch.md.gz while portmilter-watch's unit,
+# its man page and portmilter.conf named watch.md.
 {
-	grep -ho '/usr/share/doc/portmilter/[A-Za-z0-9._-]*' \
-		/var/lib/dpkg/info/portmilter.postinst "$top_srcdir/README.md"
-	unit_key Documentation | tr ' ' '\n' | sed -n 's|^file:||p'
-} | sort -u >"$PM_TMP/docpaths"
+	grep -ho '/usr/share/doc/portmilter/[A-Za-z0-9._/-]*' \
+		/var/lib/dpkg/info/portmilter.postinst /var/lib/dpkg/info/portmilter.prerm \
+		"$top_srcdir/README.md"
+	dpkg -L portmilter | while read -r f; do
+		[ -f "$f" ] || continue
+		case $f in
+		*.gz) zcat "$f" 2>/dev/null ;;
+		*) grep -I -h '' "$f" 2>/dev/null ;;
+		esac | grep -o '/usr/share/doc/portmilter/[A-Za-z0-9._/-]*'
+	done
+} | sed 's/[.]$//' | sort -u >"$PM_TMP/docpaths"
 missing=
 while read -r f; do
 	[ -e "$f" ] || missing="$missing $f"
 done <"$PM_TMP/docpaths"
-[ -s "$PM_TMP/docpaths" ] && [ -z "$missing" ]
-tap_ok $? "the notes' path named by the postinst, the unit's Documentation= and README.md exists: $(tr '\n' ' ' <"$PM_TMP/docpaths")" ||
+grep -qx /usr/share/doc/portmilter/README.Debian "$PM_TMP/docpaths" &&
+	grep -qx /usr/share/doc/portmilter/watch.md "$PM_TMP/docpaths" && [ -z "$missing" ]
+tap_ok $? "every /usr/share/doc/portmilter/ path the installed files and README.md name exists: $(tr '\n' ' ' <"$PM_TMP/docpaths")" ||
 	tap_diag "missing:$missing"
+
+# README.Debian's examples are used as they are (promtool, a cron file):
+# none compressed, and those it lists are there.
+ls /usr/share/doc/portmilter/examples/ >"$PM_TMP/examples" 2>&1
+missing=
+for f in prometheus.yml portmilter.rules.yml portmilter.rules.test.yml \
+	portmilter-maintain.cron; do
+	grep -qxF "$f" "$PM_TMP/examples" || missing="$missing $f"
+done
+! grep -q '\.gz$' "$PM_TMP/examples" && [ -z "$missing" ]
+tap_ok $? "/usr/share/doc/portmilter/examples/: nothing compressed, the files README.Debian lists" ||
+	{ tap_diag "missing:$missing"; tap_diag_file "$PM_TMP/examples"; }
 
 # ---- README.Debian, step 1 and the reader, on a Debian cluster ---------------
 

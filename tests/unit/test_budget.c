@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "budget.h"
 #include "cfg.h"
 #include "policy.h"
@@ -736,7 +738,7 @@ static void test_policy_limit(void **state)
 	cfg_unref(cfg);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_limit_values),
@@ -759,6 +761,7 @@ int main(void)
 
 	snprintf(classes_path, sizeof(classes_path), "/tmp/test_budget.%ld",
 		 (long)getpid());
+	unit_filter(argc, argv);
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

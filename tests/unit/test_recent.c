@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "recent.h"
 
 static void qid(char *buf, size_t len, unsigned i)
@@ -119,7 +121,7 @@ static void test_overflow(void **state)
 	assert_false(recent_take(q, id, when));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_disabled),
@@ -129,6 +131,7 @@ int main(void)
 		cmocka_unit_test(test_overflow),
 	};
 
+	unit_filter(argc, argv);
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,46 +98,44 @@ static const struct row rows[] = {
 	  "x}, " PSA, false, false, "x}," PSA ",reject", "reject", "", NULL },
 };
 
-static void test_rows(void **state)
+/* One row: pc_restr_ok() on its list, then pc_restr_merge(). */
+static void test_row(void **state)
 {
-	(void) state;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		const struct row *r = &rows[i];
-		char *out = NULL, *added = NULL, *dropped = NULL, *why = NULL;
-		bool merged;
+	const struct row *r = *state;
+	char *out = NULL, *added = NULL, *dropped = NULL, *why = NULL;
+	bool merged;
 
-		print_message("# %s\n", r->name);
-		assert_int_equal(pc_restr_ok(r->guard, r->in), r->ok);
-		merged = pc_restr_merge(r->guard, r->in, r->force, &out, &added,
-					&dropped, &why);
-		if (r->out == NULL) {
-			assert_false(merged);
-			assert_non_null(why);
-			if (r->why != NULL && strstr(why, r->why) == NULL)
-				fail_msg("why: \"%s\" lacks \"%s\"", why, r->why);
-			free(why);
-			continue;
-		}
-		assert_true(merged);
-		/* A merged list holds the guard, and merging it again is a
-		 * no-op: apply is idempotent. */
-		assert_true(pc_restr_ok(r->guard, out));
-		assert_string_equal(out, r->out);
-		assert_string_equal(added, r->added);
-		assert_string_equal(dropped, r->dropped);
-		free(out);
-		free(added);
-		free(dropped);
+	assert_int_equal(pc_restr_ok(r->guard, r->in), r->ok);
+	merged = pc_restr_merge(r->guard, r->in, r->force, &out, &added,
+				&dropped, &why);
+	if (r->out == NULL) {
+		assert_false(merged);
+		assert_non_null(why);
+		if (r->why != NULL && strstr(why, r->why) == NULL)
+			fail_msg("why: \"%s\" lacks \"%s\"", why, r->why);
+		free(why);
+		return;
 	}
+	assert_true(merged);
+	/* A merged list holds the guard, and merging it again is a
+	 * no-op: apply is idempotent. */
+	assert_true(pc_restr_ok(r->guard, out));
+	assert_string_equal(out, r->out);
+	assert_string_equal(added, r->added);
+	assert_string_equal(dropped, r->dropped);
+	free(out);
+	free(added);
+	free(dropped);
 }
 
 int main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rows),
-	};
+	/* one case a row, named by the row: a filter selects rows */
+	static struct CMUnitTest tests[UNIT_N(rows)];
 
+	for (size_t i = 0; i < UNIT_N(rows); i++)
+		tests[i] = unit_row(rows[i].name, test_row, &rows[i]);
 	unit_filter(argc, argv);
 	cmocka_set_message_output(CM_OUTPUT_TAP);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests_name("restrict", tests, NULL, NULL);
 }

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "cfg.h"
 #include "policy.h"
 #include "senderlogin.h"
@@ -187,7 +189,7 @@ static void test_inherit_and_reply(void **state)
 	cfg_unref(cfg);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forms),
@@ -198,6 +200,7 @@ int main(void)
 
 	snprintf(map_path, sizeof(map_path), "/tmp/test_senderlogin.%ld",
 		 (long)getpid());
+	unit_filter(argc, argv);
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
