@@ -684,6 +684,21 @@ fi
 [ -f "$CONF" ] && [ "$(find "$JOURNAL" -type f | wc -l)" -gt 0 ] && [ -d "$SOCKDIR" ]
 tap_ok $? "after remove: the configuration, the journal and the socket directory are kept"
 
+# The journal directory lies in $STATEDIR, which the user portmilter owns:
+# that user can swap it for a link to a root directory at any time. The
+# next configure (a reinstall, an upgrade) must not hand that directory to
+# portmilter (root following a path the user controls: issue 9's rule).
+victim=$PM_TMP/victim
+mkdir -m 0700 "$victim" && mv "$JOURNAL" "$PM_TMP/journal.kept" &&
+	ln -s "$victim" "$JOURNAL" &&
+	dpkg -i "$deb" >"$PM_TMP/reinstall.out" 2>&1
+st=$?
+rm -f "$JOURNAL"
+mv "$PM_TMP/journal.kept" "$JOURNAL"
+[ "$st" -eq 0 ] && stat_is "$victim" "root:root 700"
+tap_ok $? "a reinstall with $JOURNAL swapped for a link to a root directory: the package installs, the directory stays root:root 0700" ||
+	{ tap_diag_file "$PM_TMP/reinstall.out"; tap_diag "victim: $(stat -c '%U:%G %a' "$victim")"; }
+
 dpkg -P portmilter >"$PM_TMP/purge.out" 2>&1
 st=$?
 [ "$st" -ne 0 ] || deb_installed=0
