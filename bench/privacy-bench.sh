@@ -27,31 +27,14 @@
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/tests/lib/pg.sh"
+. "$here/bench/lib.sh"
 
 rows=${1:-10000000} reduce=${2:-30} raw=${3:-300}
 for v in "$rows" "$reduce" "$raw"; do
 	case $v in '' | *[!0-9]*) echo "usage: $0 [ROWS] [REDUCE_DAYS] [RAW_DAYS]" >&2; exit 2 ;; esac
 done
-report=${PORTMILTER_REPORT:-$here/report/portmilter-report}
-[ -x "$report" ] || report=$(command -v portmilter-report) || {
-	echo "privacy-bench: build portmilter-report first (or set PORTMILTER_REPORT)" >&2
-	exit 2
-}
-sqldir=${SQLDIR:-$here/sql}
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/privacy-bench.XXXXXX") || exit 1
-cleanup() {
-	pg_stop "$dir"
-	[ "${KEEP:-0}" = 1 ] && echo "kept $dir" || rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pg_start "$dir" || exit 1
-psql="psql -X -q -v ON_ERROR_STOP=1 -d portmilter"
-"$report" -d dbname=portmilter migrate --sql-dir "$sqldir" >/dev/null || exit 1
-
-now_ms() { date +%s%3N; }
+report='' dir='' psql=''	# set by bench_pg_begin (bench/lib.sh)
+bench_pg_begin privacy-bench
 size() {
 	$psql -Atc "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid)))
 		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -61,18 +44,18 @@ count() { $psql -Atc "SELECT count(*) FROM portmilter.events WHERE $1"; }
 # timed LABEL ARGS...: run the report, print its output and time.
 timed() {
 	label=$1; shift
-	t0=$(now_ms)
+	t0=$(bench_ms)
 	"$report" -d dbname=portmilter "$@" >"$dir/out" 2>&1 || {
 		echo "FAILED: $label"; cat "$dir/out"; exit 1
 	}
-	ms=$(( $(now_ms) - t0 ))
+	ms=$(( $(bench_ms) - t0 ))
 	sed 's/^/    /' "$dir/out" | head -n 20
 	printf '%-52s %8d ms\n' "$label" "$ms"
 }
 
 echo "# load: $(uptime | sed 's/.*load average/load average/')"
 echo "# generating $rows events over the last 365 days"
-t0=$(now_ms)
+t0=$(bench_ms)
 $psql <<SQL || exit 1
 SELECT portmilter.create_month_partition(
 	(date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => m))::date)
@@ -102,14 +85,14 @@ FROM (SELECT i, now() - random() * interval '365 days' AS t,
 ORDER BY t;
 VACUUM ANALYZE portmilter.events;
 SQL
-echo "# generated in $(( $(now_ms) - t0 )) ms; table size: $(size)"
+echo "# generated in $(( $(bench_ms) - t0 )) ms; table size: $(size)"
 old=$(count "event_time < now() - make_interval(days => $reduce)")
 echo "# rows older than $reduce days: $old"
 
 $psql -c "UPDATE portmilter.privacy_settings SET reduce_days = $reduce" || exit 1
-t0=$(now_ms)
+t0=$(bench_ms)
 timed "1. first maintain: reduce after $reduce days" maintain
-ms1=$(( $(now_ms) - t0 ))
+ms1=$(( $(bench_ms) - t0 ))
 [ "$ms1" -gt 0 ] || ms1=1
 echo "#    $old rows reduced: $(( old * 1000 / ms1 )) rows/s; table size now: $(size)"
 left=$(count "event_time < now() - make_interval(days => $reduce) AND portmilter.addr_is_full(client_addr)")

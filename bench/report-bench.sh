@@ -28,31 +28,14 @@
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/tests/lib/pg.sh"
+. "$here/bench/lib.sh"
 
 [ $# -gt 0 ] || set -- 1000000 3000000 10000000
 for rows; do
 	case $rows in '' | *[!0-9]*) echo "usage: $0 [ROWS...]" >&2; exit 2 ;; esac
 done
-report=${PORTMILTER_REPORT:-$here/report/portmilter-report}
-[ -x "$report" ] || report=$(command -v portmilter-report) || {
-	echo "report-bench: build portmilter-report first (or set PORTMILTER_REPORT)" >&2
-	exit 2
-}
-sqldir=${SQLDIR:-$here/sql}
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/report-bench.XXXXXX") || exit 1
-cleanup() {
-	pg_stop "$dir"
-	[ "${KEEP:-0}" = 1 ] && echo "kept $dir" || rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pg_start "$dir" || exit 1
-psql="psql -X -q -v ON_ERROR_STOP=1 -d portmilter"
-"$report" -d dbname=portmilter migrate --sql-dir "$sqldir" >/dev/null || exit 1
-
-now_ms() { date +%s%3N; }
+report='' dir='' psql=''	# set by bench_pg_begin (bench/lib.sh)
+bench_pg_begin report-bench
 
 $psql -c "SELECT portmilter.create_month_partition(
 	(date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => m))::date)
@@ -61,7 +44,7 @@ FROM generate_series(1, 13) AS m" >/dev/null || exit 1
 # fill FROM TO: events number FROM+1 .. TO, then their rollups.
 fill() {
 	echo "# generating events $(($1 + 1)) to $2 over the last 365 days"
-	t0=$(now_ms)
+	t0=$(bench_ms)
 	$psql <<SQL || exit 1
 SELECT setseed(0.42 * $1 / ($2 + 1));
 CREATE TABLE public.fill AS
@@ -99,12 +82,12 @@ SELECT * FROM public.fill;
 DROP TABLE public.fill;
 VACUUM ANALYZE portmilter.events;
 SQL
-	t1=$(now_ms)
+	t1=$(bench_ms)
 	ndays=$($psql -Atc "SELECT count(*) FROM portmilter.rollup_dirty
 		WHERE day < (now() AT TIME ZONE 'UTC')::date")
 	$psql -c 'DO $$ BEGIN
 		WHILE portmilter.rollup_catchup(1) > 0 LOOP COMMIT; END LOOP; END $$' || exit 1
-	t2=$(now_ms)
+	t2=$(bench_ms)
 	$psql -c "VACUUM ANALYZE" || exit 1
 	echo "catchup_day	$(( (t2 - t1) / (ndays > 0 ? ndays : 1) ))" >>"$dir/cost.$2"
 	echo "# events in $((t1 - t0)) ms; catch-up of $ndays days in $((t2 - t1)) ms" \
@@ -128,9 +111,9 @@ export PGOPTIONS
 run() {
 	label=$1; shift
 	lines=$(wc -l <"$dir/log")
-	t0=$(now_ms)
+	t0=$(bench_ms)
 	if "$report" -d dbname=portmilter --format csv "$@" >"$dir/out" 2>"$dir/err"; then
-		ms=$(( $(now_ms) - t0 ))
+		ms=$(( $(bench_ms) - t0 ))
 	else
 		ms=FAILED; cat "$dir/err" >&2
 	fi

@@ -569,99 +569,16 @@ BEGIN
 	END
 	$fn$;
 
-	-- The aggregates over the events alone, as before 014: what the
-	-- rollups must equal (tests/sql/rollups.sh), and the hourly and
-	-- daily buckets of port_traffic_between().
-	CREATE FUNCTION portmilter.port_traffic_raw(
-		p_since timestamptz, p_until timestamptz, p_bucket text DEFAULT NULL)
-	RETURNS TABLE (bucket timestamptz, port integer, connections bigint,
-		       transactions bigint, accepted bigint, rejected bigint,
-		       tempfailed bigint, aborted bigint, rejects_by_rule jsonb,
-		       users bigint, ips bigint, exposures bigint,
-		       auth_failures bigint, refused_before_mail bigint,
-		       tls_failures bigint)
-	LANGUAGE sql
-	STABLE
-	AS $fn$
-		SELECT t.bucket, t.port, t.connections, t.transactions,
-		       t.accepted, t.rejected, t.tempfailed, t.aborted,
-		       COALESCE(r.by_rule, '{}'::jsonb), t.users, t.ips,
-		       t.exposures, t.auth_failures, t.refused_before_mail,
-		       t.tls_failures
-		FROM (
-			SELECT CASE WHEN p_bucket IS NULL THEN p_since
-				    ELSE pg_catalog.date_trunc(p_bucket, e.event_time, 'UTC')
-			       END AS bucket,
-			       e.port,
-			       count(DISTINCT e.conn_id) FILTER (WHERE e.kind IN
-				('transaction', 'connection')) AS connections,
-			       count(*) FILTER (WHERE e.kind = 'transaction') AS transactions,
-			       count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted,
-			       count(*) FILTER (WHERE e.verdict = 'rejected' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused'
-				AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
-						   'postfix_end-of-message')))) AS rejected,
-			       count(*) FILTER (WHERE e.verdict = 'tempfailed' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused'
-				AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
-						   'postfix_end-of-message')))) AS tempfailed,
-			       count(*) FILTER (WHERE e.verdict = 'aborted' AND e.kind IN
-				('transaction', 'connection')) AS aborted,
-			       count(DISTINCT e.sasl_user) FILTER (WHERE e.kind IN
-				('transaction', 'connection')) AS users,
-			       count(DISTINCT e.client_addr) AS ips,
-			       count(*) FILTER (WHERE e.credential_exposure) AS exposures,
-			       count(*) FILTER (WHERE e.kind = 'auth_failure') AS auth_failures,
-			       count(*) FILTER (WHERE e.kind = 'refused' AND e.rule NOT IN
-				('postfix_rcpt', 'postfix_data', 'postfix_bdat',
-				 'postfix_end-of-message')) AS refused_before_mail,
-			       count(*) FILTER (WHERE e.kind = 'tls_failure') AS tls_failures
-			FROM portmilter.events AS e
-			WHERE e.event_time >= p_since AND e.event_time < p_until
-			GROUP BY 1, 2
-		) AS t
-		LEFT JOIN (
-			SELECT x.bucket, x.port,
-			       pg_catalog.jsonb_object_agg(x.rule, x.n) AS by_rule
-			FROM (
-				SELECT CASE WHEN p_bucket IS NULL THEN p_since
-					    ELSE pg_catalog.date_trunc(p_bucket, e.event_time, 'UTC')
-				       END AS bucket,
-				       e.port,
-				       COALESCE(e.rule, '(none)') AS rule,
-				       count(*) AS n
-				FROM portmilter.events AS e
-				WHERE e.event_time >= p_since AND e.event_time < p_until
-				  AND e.verdict = 'rejected'
-				  AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused'
-				AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
-						   'postfix_end-of-message')))
-				GROUP BY 1, 2, 3
-			) AS x
-			GROUP BY x.bucket, x.port
-		) AS r ON r.bucket = t.bucket AND r.port = t.port
-		ORDER BY t.bucket, t.port
-	$fn$;
-	CREATE FUNCTION portmilter.port_adoption_raw(
-		p_since timestamptz, p_until timestamptz)
-	RETURNS TABLE (day date, port integer, submissions bigint,
-		       users bigint, share numeric)
-	LANGUAGE sql
-	STABLE
-	AS $fn$
-		SELECT d.day, d.port, d.submissions, d.users,
-		       pg_catalog.round(d.submissions::numeric
-			/ sum(d.submissions) OVER (PARTITION BY d.day), 4)
-		FROM (
-			SELECT (e.event_time AT TIME ZONE 'UTC')::date AS day,
-			       e.port,
-			       count(*) AS submissions,
-			       count(DISTINCT e.sasl_user) AS users
-			FROM portmilter.events AS e
-			WHERE e.event_time >= p_since AND e.event_time < p_until
-			  AND e.kind = 'transaction' AND e.sasl_method IS NOT NULL
-			GROUP BY 1, 2
-		) AS d
-		ORDER BY d.day, d.port
-	$fn$;
+	-- The aggregates over the events alone, as before 014 (005's
+	-- port_traffic_between, 002's port_adoption_between, renamed, not
+	-- copied): what the rollups must equal (tests/sql/rollups.sh), and
+	-- the hourly and daily buckets of port_traffic_between(). The views
+	-- port_hourly, port_daily and port_adoption follow the rename: they
+	-- read the events, as they always did.
+	ALTER FUNCTION portmilter.port_traffic_between(timestamptz, timestamptz, text)
+		RENAME TO port_traffic_raw;
+	ALTER FUNCTION portmilter.port_adoption_between(timestamptz, timestamptz)
+		RENAME TO port_adoption_raw;
 
 	-- port_traffic_between(a, b) (one bucket per port) from the parts of
 	-- rollup_parts(): the additive counts summed; distinct users and
@@ -954,7 +871,7 @@ BEGIN
 
 	-- The functions the reports and views call: one bucket per port
 	-- from the rollups, hourly and daily buckets from the events.
-	CREATE OR REPLACE FUNCTION portmilter.port_traffic_between(
+	CREATE FUNCTION portmilter.port_traffic_between(
 		p_since timestamptz, p_until timestamptz, p_bucket text DEFAULT NULL)
 	RETURNS TABLE (bucket timestamptz, port integer, connections bigint,
 		       transactions bigint, accepted bigint, rejected bigint,
@@ -971,7 +888,7 @@ BEGIN
 		SELECT * FROM portmilter.port_traffic_raw(p_since, p_until, p_bucket)
 		WHERE p_bucket IS NOT NULL
 	$fn$;
-	CREATE OR REPLACE FUNCTION portmilter.port_adoption_between(
+	CREATE FUNCTION portmilter.port_adoption_between(
 		p_since timestamptz, p_until timestamptz)
 	RETURNS TABLE (day date, port integer, submissions bigint,
 		       users bigint, share numeric)
