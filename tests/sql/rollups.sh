@@ -28,137 +28,18 @@ builddir=${top_builddir:-.}
 report=${PORTMILTER_REPORT:-$builddir/report/portmilter-report}
 sqldir=$srcdir/sql
 . "$srcdir/tests/lib/pg.sh"
+. "$srcdir/tests/lib/rollgen.sh"
 
 tmp='' n=0	# both set by pg_test_begin (tests/lib/pg.sh)
 pg_test_begin rollups	# skip, psql, $tmp and its cleanup, ok/not_ok
 
-if ! pg_start "$tmp" 2>"$tmp/pg_start.err"; then
-	sed 's/^/# /' "$tmp/pg_start.err"
-	echo "Bail out! cannot start PostgreSQL"
-	exit 1
-fi
-sql() { PGTZ=UTC psql -X -q -A -t -v ON_ERROR_STOP=1 -d portmilter "$@"; }
-# sql_is NAME EXPECTED SQL...: the values are EXPECTED.
-sql_is() {
-	name=$1 want=$2; shift 2
-	got=$(sql "$@" 2>"$tmp/err")
-	if [ "$got" = "$want" ]; then
-		ok "$name"
-	else
-		printf 'got:    %s\nwanted: %s\n' "$got" "$want" >"$tmp/diff"
-		not_ok "$name" "$tmp/diff" "$tmp/err"
-	fi
-}
+rg_begin	# the cluster, the seed, the migrations (tests/lib/rollgen.sh)
 
-seed=${PM_SEED:-0.$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
-echo "# seed $seed (PM_SEED=$seed replays this run)"
-
-"$report" -d dbname=portmilter migrate --sql-dir "$sqldir" >"$tmp/migrate" 2>&1 || {
-	cat "$tmp/migrate"; echo "Bail out! migrate failed"; exit 1
-}
-
-# No retention while the random part runs (its events are from 2024):
-# every day is recomputed from its events.
-sql -c "UPDATE portmilter.privacy_settings SET raw_days = NULL, reduce_days = NULL" >/dev/null
-
-# The random events, in a staging table: phase 1 small INSERTs, 2 COPY,
-# 3 late rows + duplicates of phase 1, 4 two writers at once.
-sql >/dev/null <<SQL || { echo "Bail out! cannot generate events"; exit 1; }
-SELECT portmilter.create_month_partition('2024-02-01'),
-       portmilter.create_month_partition('2024-03-01');
-SELECT setseed($seed);
-CREATE TABLE gen AS
-SELECT gen_random_uuid() AS event_id, t AS event_time, c.conn_id,
-       c.t0 AS conn_time, c.kind, 'n' || (c.i % 2) AS node, c.port,
-       c.port <> 0 AS port_known, c.addr AS client_addr,
-       CASE WHEN random() < 0.7 THEN 'TLSv1.' || (1 + (random() * 2)::int) END
-	 AS tls_version,
-       CASE WHEN c.usr IS NOT NULL AND random() < 0.9 THEN 'PLAIN' END AS sasl_method,
-       c.usr AS sasl_user,
-       (random() * 3)::int AS nrcpt,
-       (ARRAY['accepted', 'rejected', 'rejected', 'tempfailed', 'aborted', 'none'])
-	 [1 + (random() * 5)::int] AS verdict,
-       (ARRAY[NULL, 'relay', 'require_tls', 'postfix_rcpt', 'postfix_helo',
-	      'tls_before_auth'])[1 + (random() * 5)::int] AS rule,
-       random() < 0.05 AS credential_exposure,
-       CASE WHEN random() < 0.5 THEN 1 WHEN random() < 0.7 THEN 2
-	    WHEN random() < 0.8 THEN 3 ELSE 4 END AS phase,
-       (random() * 40)::int AS batch
-FROM (
-	SELECT i, gen_random_uuid() AS conn_id,
-	       '2024-02-20 00:00+00'::timestamptz + random() * interval '30 days' AS t0,
-	       (ARRAY['transaction', 'transaction', 'transaction', 'connection',
-		      'auth_failure', 'refused', 'tls_failure', 'exposure'])
-		 [1 + (random() * 7)::int] AS kind,
-	       (ARRAY[25, 587, 465, 0])[1 + (random() * 3)::int] AS port,
-	       CASE WHEN random() < 0.8 THEN 'u' || (random() * 25)::int END AS usr,
-	       CASE WHEN random() < 0.9 THEN
-		 ('192.0.2.' || (random() * 30)::int)::inet END AS addr,
-	       1 + (random() * 3)::int AS k
-	FROM generate_series(1, 500) AS i
-) AS c,
-LATERAL (SELECT c.t0 + random() * interval '3 hours' AS t
-	 FROM generate_series(1, c.k)) AS ev;
--- A few rows far off: the DEFAULT partition.
-UPDATE gen SET event_time = event_time - interval '3 years', phase = 1
-WHERE event_id IN (SELECT event_id FROM gen ORDER BY event_id LIMIT 5);
-SQL
-
-cols="event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
-	client_addr, tls_version, sasl_method, sasl_user, nrcpt, nrcpt_rejected,
-	nrcpt_tempfailed, nrcpt_refused, verdict, rule, credential_exposure"
-sel="event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
-	client_addr, tls_version, sasl_method, sasl_user, nrcpt, 0, 0, 0,
-	verdict, rule, credential_exposure"
-
-# Phase 1: one INSERT per batch, the batches in random order.
-sql >/dev/null <<SQL
-DO \$\$
-DECLARE b integer;
-BEGIN
-	FOR b IN SELECT x.batch FROM (SELECT DISTINCT g.batch FROM gen AS g) AS x ORDER BY random() LOOP
-		INSERT INTO portmilter.events ($cols)
-		SELECT $sel FROM gen WHERE phase = 1 AND batch = b;
-	END LOOP;
-END
-\$\$;
-SQL
-ok_1=$?
-# Phase 2: COPY (psql's \copy: a plain COPY ... FROM STDIN).
-sql -c "\\copy (SELECT $(echo "$sel" | tr -d '\n') FROM gen WHERE phase = 2) TO '$tmp/copy.txt'" &&
-	sql -c "\\copy portmilter.events ($(echo "$cols" | tr -d '\n')) FROM '$tmp/copy.txt'"
-ok_2=$?
-# Phase 3: late rows and duplicates, as the shipper writes them.
-sql -c "INSERT INTO portmilter.events ($cols)
-	SELECT $sel FROM gen WHERE phase IN (1, 3) ORDER BY event_time
-	ON CONFLICT DO NOTHING" >/dev/null
-ok_3=$?
-# Phase 4: two writers at once, 20 statements each.
-writer() {
-	sql >/dev/null <<SQL
-DO \$\$
-DECLARE b integer;
-BEGIN
-	FOR b IN SELECT DISTINCT g.batch FROM gen AS g WHERE g.batch % 2 = $1 ORDER BY 1 LOOP
-		INSERT INTO portmilter.events ($cols)
-		SELECT $sel FROM gen WHERE phase = 4 AND batch = b;
-		COMMIT;
-	END LOOP;
-END
-\$\$;
-SQL
-}
-writer 0 & w0=$!
-writer 1 & w1=$!
-wait $w0; ok_4a=$?
-wait $w1; ok_4b=$?
-if [ $ok_1 -eq 0 ] && [ $ok_2 -eq 0 ] && [ $ok_3 -eq 0 ] && [ $ok_4a -eq 0 ] && [ $ok_4b -eq 0 ]; then
-	ok "random events written by INSERT, COPY, late INSERT ... ON CONFLICT, two writers"
-else
-	not_ok "random events written by INSERT, COPY, late INSERT ... ON CONFLICT, two writers"
-fi
-sql_is "every generated event is stored once" "t" \
-	-c "SELECT (SELECT count(*) FROM gen) = (SELECT count(*) FROM portmilter.events)"
+# The random events (tests/lib/rollgen.sh): 500 connections over 30 days
+# from 2024-02-20, 26 users, 31 addresses of one network.
+rg_gen '2024-02-20 00:00+00' 30 500 25 "('192.0.2.' || (random() * 30)::int)::inet" \
+	2024-02-01 2024-03-01
+rg_write
 
 # The brute-force answers, and the comparison of one window.
 sql >/dev/null <<'SQL' || echo "Bail out! cannot create the checker"
@@ -203,24 +84,6 @@ else
 	not_ok "rollups = brute force: ports and adoption on every window (seed $seed)" "$tmp/bad"
 fi
 
-# catchup_all: every dirty day, one transaction each.
-catchup_all() {
-	sql -c 'DO $$ BEGIN
-		WHILE portmilter.rollup_catchup(1) > 0 LOOP COMMIT; END LOOP; END $$' >/dev/null
-}
-# catchup: the catch-up for a random number of days (0: not run), in
-# 1-day calls as the shipper makes them.
-catchup() {
-	k=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')
-	k=$((k % 4))
-	case $k in
-	0) ;;	# not run
-	1) sql -c "SELECT portmilter.rollup_catchup(3)" >/dev/null ;;
-	2) sql -c "SELECT portmilter.rollup_catchup(20)" >/dev/null ;;
-	*) catchup_all ;;
-	esac
-	echo "# catch-up: $k ($(sql -c 'SELECT count(*) FROM portmilter.rollup_dirty') days dirty)"
-}
 # check NAME: every window equal to brute force.
 check() {
 	sql -F ' | ' -c "SELECT * FROM (SELECT name, a, b, differ(a, b) AS d FROM windows) AS x
@@ -239,42 +102,28 @@ check() {
 		not_ok "$1 (seed $seed)" "$tmp/bad"
 	fi
 }
-catchup
+rg_catchup
 check "rollups = brute force: ports and adoption on $(sql -c 'SELECT count(*) FROM windows') windows"
 
 # Everything rolled up: the same, read from the rollups alone.
-catchup_all
+rg_catchup_all
 sql_is "the catch-up leaves no day dirty" "0" -c "SELECT count(*) FROM portmilter.rollup_dirty"
 check "... with every day rolled up"
 
 # More late rows into days already rolled up.
-sql -c "SELECT setseed($seed / 2);
-	INSERT INTO portmilter.events ($cols)
-	SELECT gen_random_uuid(), event_time + interval '20 minutes', conn_id, conn_time,
-	       kind, node, port, port_known, client_addr, tls_version, sasl_method,
-	       sasl_user, nrcpt, 0, 0, 0, verdict, rule, credential_exposure
-	FROM gen WHERE random() < 0.1" >/dev/null
+rg_late
 check "... after late rows into rolled-up days"
-catchup
+rg_catchup
 check "... and after a catch-up"
 
 # UPDATEs (a verdict, a user, a time moved across midnight), DELETEs.
-sql >/dev/null <<SQL
-SELECT setseed($seed / 3);
-UPDATE portmilter.events SET verdict = 'accepted', rule = NULL
-WHERE event_id IN (SELECT event_id FROM portmilter.events ORDER BY random() LIMIT 40);
-UPDATE portmilter.events SET sasl_user = 'u5' WHERE sasl_user = 'u4';
-UPDATE portmilter.events SET event_time = event_time + interval '13 hours'
-WHERE event_id IN (SELECT event_id FROM portmilter.events ORDER BY random() LIMIT 40);
-DELETE FROM portmilter.events
-WHERE event_id IN (SELECT event_id FROM portmilter.events ORDER BY random() LIMIT 60);
-SQL
+rg_update
 check "... after UPDATEs (verdicts, users merged, times moved) and DELETEs"
-catchup
+rg_catchup
 check "... and after a catch-up"
 sql -c "UPDATE portmilter.events SET size = 77 WHERE event_id IN
 	(SELECT event_id FROM portmilter.events LIMIT 50)" >/dev/null
-catchup_all
+rg_catchup_all
 sql -c "UPDATE portmilter.events SET size = 78 WHERE event_id IN
 	(SELECT event_id FROM portmilter.events LIMIT 50)" >/dev/null
 sql_is "an UPDATE of a column no rollup reads (size) marks no day" "0" \
@@ -289,11 +138,11 @@ SQL
 check "... after forget_user and reduce_partition (events written per partition)"
 sql_is "forget_user leaves the name in no rollup" "0" \
 	-c "SELECT count(*) FROM portmilter.rollup_users WHERE sasl_user = 'u7'"
-catchup
+rg_catchup
 check "... and after a catch-up"
 sql -c "TRUNCATE portmilter.events_default" >/dev/null
 check "... after TRUNCATE of a partition"
-catchup
+rg_catchup
 check "... and after a catch-up"
 
 # The races of the catch-up with a writer. A writer whose statement has
@@ -338,7 +187,7 @@ wait $w
 sql_is "a day whose writer's trigger had not fired: caught up ($got day), then dirty again" \
 	"t" -c "SELECT EXISTS (SELECT FROM portmilter.rollup_dirty WHERE day = '$day')"
 check "... and the reports count the writer's rows"
-catchup_all
+rg_catchup_all
 check "... and after the catch-up"
 
 # Retention: February's partition dropped, its days keep their rollups
@@ -358,7 +207,7 @@ sql -c "INSERT INTO portmilter.rollup_dirty (day) SELECT day FROM portmilter.rol
 sql_is "... marked dirty" "$before" \
 	-c "SELECT * FROM portmilter.port_traffic_between($w)" \
 	-c "SELECT * FROM portmilter.port_adoption_between($w)"
-catchup_all
+rg_catchup_all
 sql_is "... and after the catch-up ran over those days" \
 	"$before" -c "SELECT * FROM portmilter.port_traffic_between($w)" \
 	-c "SELECT * FROM portmilter.port_adoption_between($w)"
