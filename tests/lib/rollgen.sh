@@ -32,7 +32,9 @@
 #   rg_late        10% of the rows again, 20 minutes later, new ids: late
 #                  rows into days already rolled up
 #   rg_update      UPDATEs (40 verdicts, the user u4 merged into u5, 40
-#                  times moved 13 hours, across midnight) and 60 DELETEs
+#                  times moved 13 hours, across midnight), 60 DELETEs,
+#                  then 30 transactions made connections and 30 rows
+#                  given another address
 #   rg_catchup_all the catch-up over every dirty day, one transaction each
 #   rg_catchup     the catch-up for a random number of days (seeded: 0 =
 #                  not run), as the shipper runs it; prints what it did
@@ -201,6 +203,11 @@ UPDATE portmilter.events SET event_time = event_time + interval '13 hours'
 WHERE event_id IN (SELECT event_id FROM portmilter.events ORDER BY random() LIMIT 40);
 DELETE FROM portmilter.events
 WHERE event_id IN (SELECT event_id FROM portmilter.events ORDER BY random() LIMIT 60);
+UPDATE portmilter.events SET kind = 'connection'
+WHERE event_id IN (SELECT event_id FROM portmilter.events WHERE kind = 'transaction'
+		   ORDER BY random() LIMIT 30);
+UPDATE portmilter.events SET client_addr = '198.51.100.77'
+WHERE event_id IN (SELECT event_id FROM portmilter.events ORDER BY random() LIMIT 30);
 SQL
 }
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2034,SC2154 # report, sqldir: read by tests/lib/rollgen.sh; seed, cols, sel: set by it
 # rollups.sh - the rollups of sql/014_rollups.sql against brute force (TAP).
 #
 # A throwaway cluster (tests/lib/pg.sh); the migrations; random events
@@ -116,9 +117,10 @@ check "... after late rows into rolled-up days"
 rg_catchup
 check "... and after a catch-up"
 
-# UPDATEs (a verdict, a user, a time moved across midnight), DELETEs.
+# UPDATEs (a verdict, a user, a time moved across midnight, a kind, an
+# address), DELETEs.
 rg_update
-check "... after UPDATEs (verdicts, users merged, times moved) and DELETEs"
+check "... after UPDATEs (verdicts, users merged, times moved, kinds, addresses) and DELETEs"
 rg_catchup
 check "... and after a catch-up"
 sql -c "UPDATE portmilter.events SET size = 77 WHERE event_id IN

@@ -1,0 +1,402 @@
+#!/bin/sh
+# shellcheck disable=SC2034,SC2154 # report, sqldir: read by tests/lib/rollgen.sh; seed, cols, sel: set by it
+# rollups-keys.sh - the per-key report functions of sql/015_rollups_keys.sql
+# against the queries they replace (TAP).
+#
+# Each function must return exactly what its oracle returns on the
+# events: the same rows, the same values, and for the top lists the same
+# order. The oracles are copies of the report's own queries before 015
+# (report/portmilter-report.c sql_top_user, sql_top_ip; report/dashboard.c
+# sql_users, sql_networks, sql_exposures, sql_rules, the GROUP BY of
+# sql_tls; port_traffic_raw(a, b, 'day')), kept here as the definition of
+# right: if the C changes, these stay the reference.
+#
+# A throwaway cluster (tests/lib/pg.sh); random events over two calendar
+# years and four months (tests/lib/rollgen.sh: connections crossing
+# midnight with their user and address on both sides, several
+# transactions per connection, NULL users and addresses, IPv4 and IPv6 in
+# 21 networks), plus keys with no transaction (auth_failure, refused and
+# connection rows only), empty TLS versions, and a fixture on port 4650 of
+# 12 users and addresses whose transactions and connections tie (split
+# over two months, across a midnight) so that the tie-breaks and the
+# LIMIT's cut are exercised; written by every path (INSERTs in random
+# order, COPY, late rows with ON CONFLICT DO NOTHING, two writers), then
+# late rows, UPDATEs (verdicts, users, times, kinds, addresses), DELETEs,
+# forget_user(), an address reduction of a partition, TRUNCATEs of
+# partitions. Between the steps the catch-up runs for a random number of
+# days or not at all. After each step, every function = its oracle on
+# every window (random ragged ones, aligned on days, on months, tiny,
+# over a year, open-ended, empty). Then the plans over a year: with
+# sequential scans off, no events partition read by a Seq Scan.
+#
+# Environment: top_srcdir, top_builddir, PORTMILTER_REPORT, PG_BINDIR;
+# PM_SEED (0..1) replays a run (each run prints its seed).
+
+srcdir=${top_srcdir:-.}
+builddir=${top_builddir:-.}
+report=${PORTMILTER_REPORT:-$builddir/report/portmilter-report}
+sqldir=$srcdir/sql
+. "$srcdir/tests/lib/pg.sh"
+. "$srcdir/tests/lib/rollgen.sh"
+
+tmp='' n=0	# both set by pg_test_begin (tests/lib/pg.sh)
+pg_test_begin rollups-keys	# skip, psql, $tmp and its cleanup, ok/not_ok
+
+rg_begin	# the cluster, the seed, the migrations (tests/lib/rollgen.sh)
+
+# 1500 connections over 100 days from 2024-11-10 (to 2025-02-18), users
+# u0..u40, 105 IPv4 addresses in 15 /24s and 30 IPv6 in 6 /64s.
+rg_gen '2024-11-10 00:00+00' 100 1500 40 \
+	"CASE WHEN random() < 0.8
+		THEN ('10.1.' || (random() * 14)::int || '.' || (random() * 6)::int)::inet
+		ELSE ('2001:db8:' || (random() * 2)::int || ':' || (random() * 1)::int
+		      || '::' || (random() * 4)::int)::inet END" \
+	2024-11-01 2024-12-01 2025-01-01 2025-02-01
+
+sql >/dev/null <<SQL || { echo "Bail out! cannot generate the fixtures"; exit 1; }
+SELECT setseed($seed / 5);
+-- Empty TLS versions (the dashboard's "none" with NULL).
+UPDATE gen SET tls_version = '' WHERE tls_version IS NULL AND random() < 0.3;
+-- Keys with no transaction: auth failures, refusals, bare connections.
+INSERT INTO gen
+SELECT gen_random_uuid(), g.t, gen_random_uuid(), g.t - interval '1 minute', z.kind,
+       'n0', 587, true, z.addr::inet, NULL, 'PLAIN', z.usr, 0, z.verdict, z.rule, false,
+       1 + (random() * 3)::int, (random() * 40)::int
+FROM (VALUES ('auth_failure', 'zero-auth', '10.1.99.1', 'rejected', NULL),
+	     ('refused', 'zero-refused', '2001:db8:9::1', 'rejected', 'postfix_helo'),
+	     ('refused', NULL, '10.1.99.2', 'tempfailed', 'postfix_rcpt'),
+	     ('connection', 'zero-conn', '10.1.98.1', 'none', NULL))
+     AS z(kind, usr, addr, verdict, rule)
+CROSS JOIN LATERAL (
+	SELECT '2024-11-10 00:00+00'::timestamptz + random() * interval '100 days'
+	       + (z.usr IS NULL)::int * interval '1 second' AS t
+	FROM generate_series(1, 8)) AS g;
+-- Port 4650, ties: 12 users (and addresses, one each) with transactions
+-- and connections (4, 2) (4, 2) (4, 3), six (2, 1), three (0, 1); their
+-- connections alternately on 2024-12-12 at 23:4x (crossing midnight)
+-- and on 2025-01-20.
+INSERT INTO gen
+SELECT gen_random_uuid(), c.t0 + j * interval '9 minutes', c.conn_id, c.t0,
+       CASE WHEN u.txns = 0 THEN 'connection' ELSE 'transaction' END, 'n1', 4650, true,
+       ('198.18.0.' || u.i)::inet, 'TLSv1.3', 'PLAIN', 'tie' || lpad(u.i::text, 2, '0'),
+       1, CASE WHEN u.txns = 0 THEN 'none' ELSE 'accepted' END, NULL, false,
+       1 + (random() * 3)::int, (random() * 40)::int
+FROM (VALUES (1, 2, 4), (2, 2, 4), (3, 3, 4), (4, 1, 2), (5, 1, 2), (6, 1, 2),
+	     (7, 1, 2), (8, 1, 2), (9, 1, 2), (10, 1, 0), (11, 1, 0), (12, 1, 0))
+     AS u(i, conns, txns)
+CROSS JOIN LATERAL (
+	SELECT k, gen_random_uuid() AS conn_id,
+	       CASE WHEN k % 2 = 1 THEN timestamptz '2024-12-12 23:40+00'
+		    ELSE timestamptz '2025-01-20 08:00+00' END
+	       + u.i * interval '1 minute' AS t0,
+	       GREATEST(u.txns / u.conns + (k <= u.txns % u.conns)::int, 1) AS nev
+	FROM generate_series(1, u.conns) AS k) AS c
+CROSS JOIN LATERAL generate_series(1, c.nev) AS j;
+SQL
+rg_write
+
+# The oracles: the report's queries, parameters as in the C ($1.. in
+# order), in functions of the schema oracle.
+sql >/dev/null <<'SQL' || { echo "Bail out! cannot create the oracles"; exit 1; }
+CREATE SCHEMA oracle;
+-- report/portmilter-report.c sql_top_user ($1 port, $2 since, $3 until, $4 limit)
+CREATE FUNCTION oracle.top_users(integer, timestamptz, timestamptz, integer)
+RETURNS TABLE ("user" text, connections bigint, transactions bigint, accepted bigint,
+	       rejected bigint, tempfailed bigint, aborted bigint, recipients bigint,
+	       exposures bigint, ips bigint, first_seen timestamptz, last_seen timestamptz)
+LANGUAGE sql STABLE AS $fn$
+SELECT e.sasl_user AS "user", count(DISTINCT e.conn_id) FILTER (WHERE e.kind IN ('transaction', 'connection')) AS connections, count(*) FILTER (WHERE e.kind = 'transaction') AS transactions, count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted, count(*) FILTER (WHERE e.verdict = 'rejected' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused' AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat', 'postfix_end-of-message')))) AS rejected, count(*) FILTER (WHERE e.verdict = 'tempfailed' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused' AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat', 'postfix_end-of-message')))) AS tempfailed, count(*) FILTER (WHERE e.verdict = 'aborted' AND e.kind IN ('transaction', 'connection')) AS aborted, COALESCE(sum(e.nrcpt) FILTER (WHERE e.verdict = 'accepted'), 0) AS recipients, count(*) FILTER (WHERE e.credential_exposure) AS exposures, count(DISTINCT e.client_addr) AS ips, min(e.event_time) AS first_seen, max(e.event_time) AS last_seen FROM portmilter.events AS e WHERE e.port = $1::integer AND e.sasl_user IS NOT NULL AND e.event_time >= $2::timestamptz AND e.event_time < $3::timestamptz GROUP BY e.sasl_user ORDER BY transactions DESC, connections DESC, e.sasl_user COLLATE pg_catalog."C" LIMIT $4::integer
+$fn$;
+-- report/portmilter-report.c sql_top_ip
+CREATE FUNCTION oracle.top_ips(integer, timestamptz, timestamptz, integer)
+RETURNS TABLE (client_addr inet, connections bigint, transactions bigint, accepted bigint,
+	       rejected bigint, tempfailed bigint, aborted bigint, recipients bigint,
+	       exposures bigint, users bigint, first_seen timestamptz, last_seen timestamptz)
+LANGUAGE sql STABLE AS $fn$
+SELECT e.client_addr, count(DISTINCT e.conn_id) FILTER (WHERE e.kind IN ('transaction', 'connection')) AS connections, count(*) FILTER (WHERE e.kind = 'transaction') AS transactions, count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted, count(*) FILTER (WHERE e.verdict = 'rejected' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused' AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat', 'postfix_end-of-message')))) AS rejected, count(*) FILTER (WHERE e.verdict = 'tempfailed' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused' AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat', 'postfix_end-of-message')))) AS tempfailed, count(*) FILTER (WHERE e.verdict = 'aborted' AND e.kind IN ('transaction', 'connection')) AS aborted, COALESCE(sum(e.nrcpt) FILTER (WHERE e.verdict = 'accepted'), 0) AS recipients, count(*) FILTER (WHERE e.credential_exposure) AS exposures, count(DISTINCT e.sasl_user) AS users, min(e.event_time) AS first_seen, max(e.event_time) AS last_seen FROM portmilter.events AS e WHERE e.port = $1::integer AND e.client_addr IS NOT NULL AND e.event_time >= $2::timestamptz AND e.event_time < $3::timestamptz GROUP BY e.client_addr ORDER BY transactions DESC, connections DESC, e.client_addr LIMIT $4::integer
+$fn$;
+-- report/dashboard.c: each query as it is ($1 since, $2 until), the two
+-- NULL columns of the chart left out around it.
+CREATE FUNCTION oracle.dashboard_users(timestamptz, timestamptz)
+RETURNS TABLE (sasl_user text, n bigint) LANGUAGE sql STABLE AS $fn$
+SELECT q.k, q.n FROM (
+SELECT e.sasl_user, NULL, NULL, count(*) FILTER (WHERE e.kind = 'transaction') AS n FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND e.sasl_user IS NOT NULL GROUP BY e.sasl_user ORDER BY n DESC, e.sasl_user COLLATE pg_catalog."C" LIMIT 10
+) AS q (k, x, y, n)
+$fn$;
+CREATE FUNCTION oracle.dashboard_networks(timestamptz, timestamptz)
+RETURNS TABLE (network text, n bigint) LANGUAGE sql STABLE AS $fn$
+SELECT q.k, q.n FROM (
+SELECT pg_catalog.network(pg_catalog.set_masklen(e.client_addr, LEAST(pg_catalog.masklen(e.client_addr), CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END)))::text, NULL, NULL, count(DISTINCT e.conn_id) AS n FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND e.client_addr IS NOT NULL GROUP BY pg_catalog.network(pg_catalog.set_masklen(e.client_addr, LEAST(pg_catalog.masklen(e.client_addr), CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END)))::text ORDER BY n DESC, 1 LIMIT 10
+) AS q (k, x, y, n)
+$fn$;
+CREATE FUNCTION oracle.dashboard_exposures(timestamptz, timestamptz)
+RETURNS TABLE (sasl_user text, n bigint) LANGUAGE sql STABLE AS $fn$
+SELECT q.k, q.n FROM (
+SELECT COALESCE(e.sasl_user, '(no user)'), NULL, NULL, count(*) AS n FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND e.credential_exposure GROUP BY 1 ORDER BY n DESC, COALESCE(e.sasl_user, '(no user)') COLLATE pg_catalog."C" LIMIT 10
+) AS q (k, x, y, n)
+$fn$;
+CREATE FUNCTION oracle.dashboard_rules(timestamptz, timestamptz)
+RETURNS TABLE (rule text, n bigint) LANGUAGE sql STABLE AS $fn$
+SELECT q.k, q.n FROM (
+SELECT COALESCE(e.rule, '(none)'), NULL, NULL, count(*) FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND e.verdict = 'rejected' GROUP BY 1 ORDER BY 4 DESC, COALESCE(e.rule, '(none)') COLLATE pg_catalog."C"
+) AS q (k, x, y, n)
+$fn$;
+-- The GROUP BY of sql_tls: per port and TLS version (NULL: none),
+-- compared as sets.
+CREATE FUNCTION oracle.dashboard_tls(timestamptz, timestamptz)
+RETURNS TABLE (port integer, tls_version text, n bigint) LANGUAGE sql STABLE AS $fn$
+SELECT e.port, NULLIF(e.tls_version, ''), count(*) FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND e.kind = 'transaction' GROUP BY e.port, NULLIF(e.tls_version, '')
+$fn$;
+CREATE FUNCTION oracle.port_transactions_daily(timestamptz, timestamptz)
+RETURNS TABLE (day date, port integer, transactions bigint) LANGUAGE sql STABLE AS $fn$
+SELECT (bucket AT TIME ZONE 'UTC')::date, port, transactions FROM portmilter.port_traffic_raw($1, $2, 'day')
+$fn$;
+
+-- The calls compared on each window: the function and its oracle (%1$L
+-- since, %2$L until), and whether the order counts.
+CREATE TABLE calls (name text PRIMARY KEY, fn text, ordered boolean);
+INSERT INTO calls
+SELECT f || '(' || p || ', ' || l || ')', f || '(' || p || ', %1$L, %2$L, ' || l || ')', true
+FROM (VALUES ('top_users'), ('top_ips')) AS x(f),
+     (VALUES (587, 10), (25, 10), (465, 10), (0, 10), (4650, 10), (4650, 4),
+	     (587, 3), (2525, 10)) AS y(p, l);
+INSERT INTO calls VALUES
+	('dashboard_users', 'dashboard_users(%1$L, %2$L)', true),
+	('dashboard_networks', 'dashboard_networks(%1$L, %2$L)', true),
+	('dashboard_exposures', 'dashboard_exposures(%1$L, %2$L)', true),
+	('dashboard_rules', 'dashboard_rules(%1$L, %2$L)', true),
+	('dashboard_tls', 'dashboard_tls(%1$L, %2$L)', false),
+	('port_transactions_daily', 'port_transactions_daily(%1$L, %2$L)', false);
+
+-- rows(call, a, b): the rows of portmilter.CALL (side 'function') and
+-- oracle.CALL (side 'oracle') over [a, b), numbered in their order.
+CREATE FUNCTION rows(p_call text, a timestamptz, b timestamptz)
+RETURNS TABLE (side text, i bigint, r text) LANGUAGE plpgsql AS $fn$
+DECLARE
+	c text := format((SELECT fn FROM calls WHERE name = p_call), a, b);
+BEGIN
+	RETURN QUERY EXECUTE format(
+		'SELECT ''function'', x.ordinality, x::text FROM portmilter.%s WITH ORDINALITY AS x '
+		'UNION ALL SELECT ''oracle'', y.ordinality, y::text FROM oracle.%s WITH ORDINALITY AS y '
+		'ORDER BY 1, 2', c, c);
+END
+$fn$;
+-- differ(a, b): the calls whose function and oracle differ on [a, b)
+-- (rows missing from one side, both ways; numbered when the order
+-- counts).
+CREATE FUNCTION differ(a timestamptz, b timestamptz) RETURNS SETOF text
+LANGUAGE plpgsql AS $fn$
+DECLARE
+	c record;
+	o text;
+	d bigint;
+BEGIN
+	FOR c IN SELECT * FROM calls ORDER BY name LOOP
+		o := CASE WHEN c.ordered THEN ' WITH ORDINALITY' ELSE '' END;
+		EXECUTE format('WITH f AS MATERIALIZED (SELECT * FROM portmilter.%s%s), '
+			'w AS MATERIALIZED (SELECT * FROM oracle.%s%s) '
+			'SELECT count(*) FROM ((TABLE f EXCEPT ALL TABLE w) '
+			'UNION ALL (TABLE w EXCEPT ALL TABLE f)) AS x',
+			format(c.fn, a, b), o, format(c.fn, a, b), o) INTO d;
+		IF d <> 0 THEN
+			RETURN NEXT c.name;
+		END IF;
+	END LOOP;
+END
+$fn$;
+CREATE TABLE windows (name text, a timestamptz, b timestamptz);
+SQL
+sql >/dev/null <<SQL
+SELECT setseed($seed);
+INSERT INTO windows
+SELECT 'random ' || i, a, a + len
+FROM (SELECT i, '2024-11-05 00:00+00'::timestamptz + random() * interval '110 days' AS a,
+	     (ARRAY[interval '1 minute', interval '50 minutes', interval '3 hours',
+		    interval '1 day', interval '2 days 5 hours', interval '9 days',
+		    interval '40 days', interval '75 days'])[1 + (random() * 7)::int]
+	     * (0.5 + random()) AS len
+      FROM generate_series(1, 16) AS i) AS w;
+INSERT INTO windows VALUES
+	('aligned days', '2024-12-03 00:00+00', '2024-12-20 00:00+00'),
+	('aligned days across the new year', '2024-12-28 00:00+00', '2025-01-04 00:00+00'),
+	('the ties days', '2024-12-12 00:00+00', '2024-12-14 00:00+00'),
+	('one month', '2024-12-01 00:00+00', '2025-01-01 00:00+00'),
+	('two months across the new year', '2024-12-01 00:00+00', '2025-02-01 00:00+00'),
+	('every month', '2024-11-01 00:00+00', '2025-03-01 00:00+00'),
+	('months with ragged edges', '2024-11-30 13:17+00', '2025-02-01 00:00:01+00'),
+	('a month but its last day', '2025-01-01 00:00+00', '2025-01-31 00:00+00'),
+	('one hour', '2025-01-15 10:00+00', '2025-01-15 11:00+00'),
+	('one minute', '2025-01-20 08:10+00', '2025-01-20 08:11+00'),
+	('one microsecond', '2024-12-12 23:50+00', '2024-12-12 23:50:00.000001+00'),
+	('across the new year''s midnight', '2024-12-31 23:30+00', '2025-01-01 00:30+00'),
+	('a year (the plans'')', '2024-02-18 10:17+00', '2025-02-17 13:45+00'),
+	('a leap year of days', '2024-03-01 00:00+00', '2025-03-01 00:00+00'),
+	('all of it', '2020-01-01 00:00+00', '2026-01-01 00:00+00'),
+	('open', '-infinity', 'infinity'),
+	('open before', '-infinity', '2025-01-10 12:00+00'),
+	('open after', '2024-12-15 06:00+00', 'infinity'),
+	('empty: no events', '2023-06-01 00:00+00', '2023-07-01 00:00+00'),
+	('empty: since = until', '2024-12-10 12:00+00', '2024-12-10 12:00+00'),
+	('empty: since after until', '2025-01-10 00:00+00', '2024-12-10 00:00+00');
+SQL
+nwin=$(sql -c 'SELECT count(*) FROM windows')
+ncalls=$(sql -c 'SELECT count(*) FROM calls')
+
+# What the data must have for the comparisons to mean something.
+sql -F ' ' >"$tmp/shape" 2>&1 <<'SQL'
+WITH e AS (SELECT * FROM portmilter.events),
+conn_days AS (
+	SELECT conn_id, sasl_user, client_addr,
+	       count(DISTINCT (event_time AT TIME ZONE 'UTC')::date) AS days,
+	       bool_or((event_time AT TIME ZONE 'UTC')::date
+		       <> (conn_time AT TIME ZONE 'UTC')::date) AS away
+	FROM e GROUP BY conn_id, sasl_user, client_addr)
+SELECT 'away_from_conn_day', count(*) FILTER (WHERE away) >= 50 FROM conn_days
+UNION ALL SELECT 'same_user_addr_both_sides',
+	count(*) FILTER (WHERE days > 1 AND sasl_user IS NOT NULL AND client_addr IS NOT NULL) >= 20
+	FROM conn_days
+UNION ALL SELECT 'several_transactions_a_connection',
+	(SELECT count(*) FROM (SELECT conn_id FROM e WHERE kind = 'transaction'
+			       GROUP BY 1 HAVING count(*) > 1) AS x) >= 50
+UNION ALL SELECT 'users_without_transaction',
+	(SELECT count(*) FROM (SELECT sasl_user FROM e WHERE sasl_user IS NOT NULL GROUP BY 1
+			       HAVING count(*) FILTER (WHERE kind = 'transaction') = 0) AS x) >= 3
+UNION ALL SELECT 'addresses_without_transaction',
+	(SELECT count(*) FROM (SELECT client_addr FROM e WHERE client_addr IS NOT NULL GROUP BY 1
+			       HAVING count(*) FILTER (WHERE kind = 'transaction') = 0) AS x) >= 3
+UNION ALL SELECT 'null_users', (SELECT count(*) FROM e WHERE sasl_user IS NULL) > 0
+UNION ALL SELECT 'null_addresses', (SELECT count(*) FROM e WHERE client_addr IS NULL) > 0
+UNION ALL SELECT 'empty_tls_versions', (SELECT count(*) FROM e WHERE tls_version = '') > 0
+UNION ALL SELECT 'two_years', (SELECT count(DISTINCT date_part('year', event_time)) FROM e
+			       WHERE event_time >= '2024-01-01') = 2
+UNION ALL SELECT 'more_than_10_users_and_ips_on_587',
+	(SELECT count(DISTINCT sasl_user) > 10 AND count(DISTINCT client_addr) > 10
+	 FROM e WHERE port = 587)
+UNION ALL SELECT 'more_than_10_networks',
+	(SELECT count(*) FROM oracle.dashboard_networks('-infinity', 'infinity')) = 10
+	AND (SELECT count(DISTINCT network(set_masklen(client_addr,
+		CASE family(client_addr) WHEN 4 THEN 24 ELSE 64 END))) FROM e) > 10
+UNION ALL SELECT 'limit_cuts_ties', (
+	SELECT count(*) FILTER (WHERE t.transactions = t.pt AND t.connections <> t.pc) > 0
+	       AND count(*) FILTER (WHERE t.transactions = t.pt AND t.connections = t.pc) > 0
+	FROM (SELECT o.transactions, o.connections,
+		     lag(o.transactions) OVER w AS pt, lag(o.connections) OVER w AS pc
+	      FROM windows AS x, (VALUES (587), (25), (465), (0)) AS p(port),
+		   oracle.top_users(p.port, x.a, x.b, 10) WITH ORDINALITY AS o
+	      WINDOW w AS (PARTITION BY x.name, p.port ORDER BY o.ordinality)) AS t)
+UNION ALL SELECT 'ip_ties', (
+	SELECT count(*) FILTER (WHERE t.transactions = t.pt AND t.connections <> t.pc) > 0
+	       AND count(*) FILTER (WHERE t.transactions = t.pt AND t.connections = t.pc) > 0
+	FROM (SELECT o.transactions, o.connections,
+		     lag(o.transactions) OVER w AS pt, lag(o.connections) OVER w AS pc
+	      FROM windows AS x, (VALUES (587), (25), (465), (0)) AS p(port),
+		   oracle.top_ips(p.port, x.a, x.b, 10) WITH ORDINALITY AS o
+	      WINDOW w AS (PARTITION BY x.name, p.port ORDER BY o.ordinality)) AS t)
+UNION ALL SELECT 'fixture_4650_cut_inside_a_tie',
+	(SELECT string_agg(o."user", ' ' ORDER BY o.ordinality)
+	 FROM oracle.top_users(4650, '-infinity', 'infinity', 10) WITH ORDINALITY AS o)
+	= 'tie03 tie01 tie02 tie04 tie05 tie06 tie07 tie08 tie09 tie10'
+SQL
+if grep -q ' f$' "$tmp/shape" || ! grep -q 'fixture_4650_cut_inside_a_tie t' "$tmp/shape"; then
+	not_ok "the data has what the comparisons need" "$tmp/shape"
+else
+	ok "the data has midnights, several transactions a connection, keys without transactions, NULLs, two years, ties, more than 10 keys"
+fi
+
+# check NAME: on every window, every function = its oracle; else the
+# failing windows and calls, and both outputs of the first.
+check() {
+	sql -F ' | ' >"$tmp/bad" 2>&1 <<'SQL'
+CREATE TEMP TABLE bad AS
+SELECT w.name, w.a, w.b, d.c FROM windows AS w, differ(w.a, w.b) AS d(c);
+SELECT 'window ' || name || ' [' || a || ', ' || b || '): ' || c FROM bad
+ORDER BY name, c LIMIT 12;
+SELECT 'of ' || count(*) || ' (window, call)' FROM bad HAVING count(*) > 0;
+SQL
+	if [ ! -s "$tmp/bad" ]; then
+		ok "$1"
+		return
+	fi
+	sql -F ' | ' >"$tmp/rows" 2>&1 <<'SQL'
+CREATE TEMP TABLE bad AS
+SELECT w.name, w.a, w.b, d.c FROM windows AS w, differ(w.a, w.b) AS d(c)
+ORDER BY 1, 4 LIMIT 1;
+SELECT 'first: ' || c || ' on [' || a || ', ' || b || ')' FROM bad;
+SELECT r.* FROM bad, rows(bad.c, bad.a, bad.b) AS r;
+SQL
+	not_ok "$1 (seed $seed)" "$tmp/bad" "$tmp/rows"
+}
+
+what="the 015 functions = their oracles on $nwin windows, $ncalls calls each"
+check "$what"
+rg_catchup
+check "$what, after a catch-up"
+
+# Everything rolled up: the rollups alone (and whole months).
+rg_catchup_all
+sql_is "the catch-up leaves no day dirty" "0" -c "SELECT count(*) FROM portmilter.rollup_dirty"
+check "... with every day rolled up"
+
+rg_late
+check "... after late rows into rolled-up days"
+rg_catchup
+check "... and after a catch-up"
+
+rg_update
+check "... after UPDATEs (verdicts, users merged, times moved, kinds, addresses) and DELETEs"
+rg_catchup
+check "... and after a catch-up"
+
+# Privacy: a user forgotten, November's addresses reduced (straight into
+# the partition, as maintain does).
+sql >/dev/null <<'SQL'
+SELECT * FROM portmilter.forget_user('u7');
+SELECT portmilter.reduce_partition('events_202411', '2024-12-01 00:00+00');
+SQL
+check "... after forget_user and reduce_partition"
+rg_catchup
+check "... and after a catch-up"
+
+sql -c "TRUNCATE portmilter.events_default" -c "TRUNCATE portmilter.events_202502" >/dev/null
+check "... after TRUNCATE of two partitions"
+rg_catchup_all
+check "... and after the catch-up ran to the end"
+
+# The plans over a year, nested statements included (auto_explain), with
+# sequential scans made a last resort: an events partition read by a Seq
+# Scan means no index or rollup could serve. Once with every day rolled
+# up (whole months), once with two days dirty (read from the events).
+sql -c "ANALYZE" >/dev/null
+plans() {
+	PGOPTIONS="-c session_preload_libraries=auto_explain \
+-c auto_explain.log_min_duration=0 -c auto_explain.log_nested_statements=on \
+-c enable_seqscan=off"
+	export PGOPTIONS
+	w="'2024-02-18 10:17+00', '2025-02-17 13:45+00'"
+	for c in "top_users(587, $w, 10)" "top_ips(587, $w, 10)" "dashboard_users($w)" \
+		"dashboard_networks($w)" "dashboard_exposures($w)" "dashboard_rules($w)" \
+		"dashboard_tls($w)" "port_transactions_daily($w)"; do
+		lines=$(wc -l <"$tmp/log")
+		q="SELECT * FROM portmilter.$c"
+		f=${c%%(*}
+		if sql -c "$q" >"$tmp/out" 2>"$tmp/err"; then
+			tail -n +"$((lines + 1))" "$tmp/log" >"$tmp/plan"
+			if grep -q 'Seq Scan on events' "$tmp/plan"; then
+				not_ok "$f over a year$1: a Seq Scan on an events partition" "$tmp/plan"
+			elif ! grep -q 'rollup' "$tmp/plan"; then
+				not_ok "$f over a year$1: the plan reads no rollup" "$tmp/plan"
+			else
+				ok "$f over a year$1: rollups and indexes, no Seq Scan on events"
+			fi
+		else
+			not_ok "$f over a year$1" "$tmp/err"
+		fi
+	done
+	unset PGOPTIONS
+}
+plans ""
+sql -c "INSERT INTO portmilter.rollup_dirty (day) VALUES ('2024-12-05'), ('2025-01-20')" \
+	>/dev/null
+plans ", two days dirty"
+
+echo "1..$n"
