@@ -37,16 +37,12 @@
 #include "report.h"
 #include "util.h"
 
-#define DB_WINDOW \
-	" e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz"
-#define DB_PORT "CASE WHEN e.port = 0 THEN 'unknown' ELSE e.port::text END"
-#define DB_NET \
-	"pg_catalog.network(pg_catalog.set_masklen(e.client_addr," \
-	" LEAST(pg_catalog.masklen(e.client_addr)," \
-	" CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END)))::text"
-#define DB_TV "NULLIF(e.tls_version, '')"
-
-/* Every query gives (x, series, series order, value); $3 = bucket unit. */
+/*
+ * Every query gives (x, series, series order, value); $3 = bucket unit.
+ * Each reads the rollups for the clean days of the window and the events
+ * for the rest (sql/015_rollups_keys.sql): the same numbers as its
+ * GROUP BY over the events, at the cost of the rollups' size.
+ */
 static const char sql_traffic[] =
 	"WITH b AS (SELECT g AS bucket FROM pg_catalog.generate_series("
 	" pg_catalog.date_trunc($3::text, $1::timestamptz, 'UTC'),"
@@ -57,7 +53,7 @@ static const char sql_traffic[] =
 	" ELSE 'YYYY-MM-DD' END),"
 	" CASE WHEN t.port = 0 THEN 'unknown' ELSE t.port::text END, t.port,"
 	" t.transactions"
-	" FROM b LEFT JOIN portmilter.port_traffic_between($1::timestamptz,"
+	" FROM b LEFT JOIN portmilter.port_transactions_between($1::timestamptz,"
 	" $2::timestamptz, $3::text) AS t ON t.bucket = b.bucket"
 	" ORDER BY b.bucket, t.port";
 static const char sql_adoption[] =
@@ -66,41 +62,33 @@ static const char sql_adoption[] =
 	" FROM portmilter.port_adoption_between($1::timestamptz,"
 	" $2::timestamptz) AS a ORDER BY a.day, a.port";
 static const char sql_rules[] =
-	"SELECT COALESCE(e.rule, '(none)'), NULL, NULL, count(*)"
-	" FROM portmilter.events AS e"
-	" WHERE" DB_WINDOW " AND e.verdict = 'rejected'"
-	" GROUP BY 1 ORDER BY 4 DESC,"
-	" COALESCE(e.rule, '(none)') COLLATE pg_catalog.\"C\"";
+	"SELECT d.rule, NULL, NULL, d.n"
+	" FROM portmilter.dashboard_rules($1::timestamptz, $2::timestamptz) AS d"
+	" ORDER BY d.n DESC, d.rule COLLATE pg_catalog.\"C\"";
+#define DB_TV "d.tls_version"
 static const char sql_tls[] =
-	"SELECT " DB_PORT ", COALESCE(" DB_TV ", 'none'),"
+	"SELECT CASE WHEN d.port = 0 THEN 'unknown' ELSE d.port::text END,"
+	" COALESCE(" DB_TV ", 'none'),"
 	" CASE WHEN " DB_TV " IS NULL THEN 0"
 	" WHEN " DB_TV " ~ '^(TLSv|tlsv)1$' THEN 10"
 	" WHEN " DB_TV " ~ '^(TLSv|tlsv)[1-9]\\.[0-9]$'"
 	" THEN pg_catalog.substr(" DB_TV ", 5, 1)::integer * 10"
 	" + pg_catalog.substr(" DB_TV ", 7, 1)::integer ELSE -1 END,"
-	" count(*)"
-	" FROM portmilter.events AS e"
-	" WHERE" DB_WINDOW " AND e.kind = 'transaction'"
-	" GROUP BY e.port, " DB_TV " ORDER BY e.port, 3";
+	" d.n"
+	" FROM portmilter.dashboard_tls($1::timestamptz, $2::timestamptz) AS d"
+	" ORDER BY d.port, 3";
 static const char sql_users[] =
-	"SELECT e.sasl_user, NULL, NULL,"
-	" count(*) FILTER (WHERE e.kind = 'transaction') AS n"
-	" FROM portmilter.events AS e"
-	" WHERE" DB_WINDOW " AND e.sasl_user IS NOT NULL"
-	" GROUP BY e.sasl_user"
-	" ORDER BY n DESC, e.sasl_user COLLATE pg_catalog.\"C\" LIMIT 10";
+	"SELECT d.sasl_user, NULL, NULL, d.n"
+	" FROM portmilter.dashboard_users($1::timestamptz, $2::timestamptz) AS d"
+	" ORDER BY d.n DESC, d.sasl_user COLLATE pg_catalog.\"C\"";
 static const char sql_networks[] =
-	"SELECT " DB_NET ", NULL, NULL, count(DISTINCT e.conn_id) AS n"
-	" FROM portmilter.events AS e"
-	" WHERE" DB_WINDOW " AND e.client_addr IS NOT NULL"
-	" GROUP BY " DB_NET " ORDER BY n DESC, 1 LIMIT 10";
+	"SELECT d.network, NULL, NULL, d.n"
+	" FROM portmilter.dashboard_networks($1::timestamptz, $2::timestamptz) AS d"
+	" ORDER BY d.n DESC, 1";
 static const char sql_exposures[] =
-	"SELECT COALESCE(e.sasl_user, '(no user)'), NULL, NULL, count(*) AS n"
-	" FROM portmilter.events AS e"
-	" WHERE" DB_WINDOW " AND e.credential_exposure"
-	" GROUP BY 1 ORDER BY n DESC,"
-	" COALESCE(e.sasl_user, '(no user)') COLLATE pg_catalog.\"C\""
-	" LIMIT 10";
+	"SELECT d.sasl_user, NULL, NULL, d.n"
+	" FROM portmilter.dashboard_exposures($1::timestamptz, $2::timestamptz) AS d"
+	" ORDER BY d.n DESC, d.sasl_user COLLATE pg_catalog.\"C\"";
 static const char sql_ports[] =
 	"SELECT CASE WHEN t.port = 0 THEN 'unknown' ELSE t.port::text END"
 	" AS port, connections, transactions, accepted, rejected, tempfailed,"

@@ -267,22 +267,21 @@ static const char *const sql_ip[] = {SQL_IP(SQL_PORT_SHOWN), SQL_IP(SQL_PORT_JSO
 static const char *const sql_adoption[] = {SQL_ADOPTION(SQL_PORT_SHOWN),
 					   SQL_ADOPTION(SQL_PORT_JSON)};
 
+/*
+ * top: the keys ranked from the rollups (sql/015_rollups_keys.sql), then
+ * the winners' rows from their events: what the same GROUP BY over the
+ * events of the window gives, in the same order.
+ */
 static const char sql_top_user[] =
-	"SELECT e.sasl_user AS \"user\", " SQL_COUNTS
-	" count(DISTINCT e.client_addr) AS ips," SQL_SEEN
-	" WHERE e.port = $1::integer AND e.sasl_user IS NOT NULL AND" SQL_WINDOW("2", "3")
-	" GROUP BY e.sasl_user"
-	" ORDER BY transactions DESC, connections DESC,"
-	" e.sasl_user COLLATE pg_catalog.\"C\""
-	" LIMIT $4::integer";
+	"SELECT t.* FROM portmilter.top_users($1::integer, $2::timestamptz,"
+	" $3::timestamptz, $4::integer) AS t"
+	" ORDER BY t.transactions DESC, t.connections DESC,"
+	" t.\"user\" COLLATE pg_catalog.\"C\"";
 
 static const char sql_top_ip[] =
-	"SELECT e.client_addr, " SQL_COUNTS
-	" count(DISTINCT e.sasl_user) AS users," SQL_SEEN
-	" WHERE e.port = $1::integer AND e.client_addr IS NOT NULL AND" SQL_WINDOW("2", "3")
-	" GROUP BY e.client_addr"
-	" ORDER BY transactions DESC, connections DESC, e.client_addr"
-	" LIMIT $4::integer";
+	"SELECT t.* FROM portmilter.top_ips($1::integer, $2::timestamptz,"
+	" $3::timestamptz, $4::integer) AS t"
+	" ORDER BY t.transactions DESC, t.connections DESC, t.client_addr";
 
 /* $3 user, $4 network, $5 port: NULL = any. */
 #define SQL_AUTH(P) \

@@ -351,23 +351,27 @@ want = (['3', '4', '7', '8'], '<alice@example.com>', 'alice-pc', '*.isp.example'
         ['alice'], 'alice', {'raw_days': 100, 'reduce_days': 30}, ['alice'])
 print('ok' if got == want else got)"
 
-# Her rows of rollup_users (014): one per year and port she was seen in.
+# Her rows of rollup_users (014): one per year and port she was seen in;
+# her name in rollup_user_names (015): once.
 nroll=$(sql -c "SELECT count(*) FROM portmilter.rollup_users WHERE sasl_user = 'alice'")
+nname=$(sql -c "SELECT count(*) FROM portmilter.rollup_user_names WHERE sasl_user = 'alice'")
 rep forget alice
 {
 	echo "portmilter.events: 4 rows pseudonymised"
 	echo "portmilter.alerts: 2 rows pseudonymised"
+	[ "$nname" -eq 1 ] && echo "portmilter.rollup_user_names: 1 row pseudonymised"
 	[ "$nroll" -eq 1 ] && echo "portmilter.rollup_users: 1 row pseudonymised"
 	[ "$nroll" -gt 1 ] && echo "portmilter.rollup_users: $nroll rows pseudonymised"
 	echo "portmilter.suspensions: 1 row pseudonymised"
 	echo "portmilter.t_usage: 1 row pseudonymised"
 	echo "portmilter.usage: 1 row pseudonymised"
 	echo "portmilter.watch_state: 1 row pseudonymised"
-	echo "forgot \"alice\": $((10 + nroll)) rows in $((6 + (nroll > 0))) tables"
+	echo "forgot \"alice\": $((10 + nroll + nname)) rows in $((6 + (nroll > 0) + (nname > 0))) tables"
 } | exp_text
 same "forget alice: the rows changed, per table"
-sql_is "... no row of any table mentions alice any more" "0|0|0|0|0|0|0" -c \
+sql_is "... no row of any table mentions alice any more" "0|0|0|0|0|0|0|0" -c \
 	"SELECT (SELECT count(*) FROM portmilter.events AS e WHERE e::text ~ 'alice\\M'),
+	        (SELECT count(*) FROM portmilter.rollup_user_names AS r WHERE r::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.rollup_users AS r WHERE r::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.suspensions AS s WHERE s::text ~ 'alice\\M'),
 	        (SELECT count(*) FROM portmilter.alerts AS a WHERE a::text ~ 'alice\\M'),
@@ -405,6 +409,7 @@ rep forget alice --format json
 py "... in JSON: every table, 0 rows" \
 	"print('ok' if d == [{'relation': 'portmilter.events', 'nrows': 0},
 	{'relation': 'portmilter.alerts', 'nrows': 0},
+	{'relation': 'portmilter.rollup_user_names', 'nrows': 0},
 	{'relation': 'portmilter.rollup_users', 'nrows': 0},
 	{'relation': 'portmilter.suspensions', 'nrows': 0},
 	{'relation': 'portmilter.t_usage', 'nrows': 0},
@@ -412,7 +417,7 @@ py "... in JSON: every table, 0 rows" \
 	{'relation': 'portmilter.watch_state', 'nrows': 0}] else d)"
 rep export alice
 py "export alice after forget: nothing held" \
-	"print('ok' if all(v == [] for v in d['data'].values()) and len(d['data']) == 7 else d)"
+	"print('ok' if all(v == [] for v in d['data'].values()) and len(d['data']) == 8 else d)"
 
 # ---- one user whatever the case of the name ---------------------------------------------
 # As the milter and the suspensions fold a login: Dave, dave, DAVE and
