@@ -38,13 +38,14 @@
 #   rg_catchup_all the catch-up over every dirty day, one transaction each
 #   rg_catchup     the catch-up for a random number of days (seeded: 0 =
 #                  not run), as the shipper runs it; prints what it did
+#                  and sets rg_caught (the days caught up)
 #
 # The caller sets report (portmilter-report) and sqldir (sql/) and has
 # run pg_test_begin (tmp, ok, not_ok). Sets seed (the run's, 0..1), cols
 # and sel (the columns of events that gen fills, and their values from
 # gen).
 
-seed=''
+seed='' rg_caught=0
 
 sql() { PGTZ=UTC psql -X -q -A -t -v ON_ERROR_STOP=1 -d portmilter "$@"; }
 
@@ -227,11 +228,14 @@ _rg_random() {
 
 rg_catchup() {
 	_rg_random 4
+	_rg_before=$(sql -c 'SELECT count(*) FROM portmilter.rollup_dirty')
 	case $_rg_r in
 	0) ;;	# not run
 	1) sql -c "SELECT portmilter.rollup_catchup(3)" >/dev/null ;;
 	2) sql -c "SELECT portmilter.rollup_catchup(20)" >/dev/null ;;
 	*) rg_catchup_all ;;
 	esac
-	echo "# catch-up: $_rg_r ($(sql -c 'SELECT count(*) FROM portmilter.rollup_dirty') days dirty)"
+	_rg_after=$(sql -c 'SELECT count(*) FROM portmilter.rollup_dirty')
+	rg_caught=$((_rg_before - _rg_after))
+	echo "# catch-up: $_rg_r ($rg_caught days caught up, $_rg_after days dirty)"
 }

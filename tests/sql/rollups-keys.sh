@@ -158,8 +158,7 @@ CREATE TABLE calls (name text PRIMARY KEY, fn text, ordered boolean);
 INSERT INTO calls
 SELECT f || '(' || p || ', ' || l || ')', f || '(' || p || ', %1$L, %2$L, ' || l || ')', true
 FROM (VALUES ('top_users'), ('top_ips')) AS x(f),
-     (VALUES (587, 10), (25, 10), (465, 10), (0, 10), (4650, 10), (4650, 4),
-	     (587, 3), (2525, 10)) AS y(p, l);
+     (VALUES (587, 10), (0, 10), (4650, 10), (4650, 4)) AS y(p, l);
 INSERT INTO calls VALUES
 	('dashboard_users', 'dashboard_users(%1$L, %2$L)', true),
 	('dashboard_networks', 'dashboard_networks(%1$L, %2$L)', true),
@@ -215,7 +214,7 @@ FROM (SELECT i, '2024-11-05 00:00+00'::timestamptz + random() * interval '110 da
 		    interval '1 day', interval '2 days 5 hours', interval '9 days',
 		    interval '40 days', interval '75 days'])[1 + (random() * 7)::int]
 	     * (0.5 + random()) AS len
-      FROM generate_series(1, 16) AS i) AS w;
+      FROM generate_series(1, 8) AS i) AS w;
 INSERT INTO windows VALUES
 	('aligned days', '2024-12-03 00:00+00', '2024-12-20 00:00+00'),
 	('aligned days across the new year', '2024-12-28 00:00+00', '2025-01-04 00:00+00'),
@@ -225,7 +224,6 @@ INSERT INTO windows VALUES
 	('every month', '2024-11-01 00:00+00', '2025-03-01 00:00+00'),
 	('months with ragged edges', '2024-11-30 13:17+00', '2025-02-01 00:00:01+00'),
 	('a month but its last day', '2025-01-01 00:00+00', '2025-01-31 00:00+00'),
-	('one hour', '2025-01-15 10:00+00', '2025-01-15 11:00+00'),
 	('one minute', '2025-01-20 08:10+00', '2025-01-20 08:11+00'),
 	('one microsecond', '2024-12-12 23:50+00', '2024-12-12 23:50:00.000001+00'),
 	('across the new year''s midnight', '2024-12-31 23:30+00', '2025-01-01 00:30+00'),
@@ -326,11 +324,20 @@ SELECT r.* FROM bad, rows(bad.c, bad.a, bad.b) AS r;
 SQL
 	not_ok "$1 (seed $seed)" "$tmp/bad" "$tmp/rows"
 }
+# check_caught NAME: check NAME after rg_catchup, skipped when it caught
+# nothing up (the state checked just before).
+check_caught() {
+	if [ "$rg_caught" -eq 0 ]; then
+		ok "$1 # SKIP no day caught up: the state checked above"
+	else
+		check "$1"
+	fi
+}
 
 what="the 015 functions = their oracles on $nwin windows, $ncalls calls each"
 check "$what"
 rg_catchup
-check "$what, after a catch-up"
+check_caught "$what, after a catch-up"
 
 # Everything rolled up: the rollups alone (and whole months).
 rg_catchup_all
@@ -340,12 +347,12 @@ check "... with every day rolled up"
 rg_late
 check "... after late rows into rolled-up days"
 rg_catchup
-check "... and after a catch-up"
+check_caught "... and after a catch-up"
 
 rg_update
 check "... after UPDATEs (verdicts, users merged, times moved, kinds, addresses) and DELETEs"
 rg_catchup
-check "... and after a catch-up"
+check_caught "... and after a catch-up"
 
 # Privacy: a user forgotten, November's addresses reduced (straight into
 # the partition, as maintain does).
@@ -355,7 +362,7 @@ SELECT portmilter.reduce_partition('events_202411', '2024-12-01 00:00+00');
 SQL
 check "... after forget_user and reduce_partition"
 rg_catchup
-check "... and after a catch-up"
+check_caught "... and after a catch-up"
 
 sql -c "TRUNCATE portmilter.events_default" -c "TRUNCATE portmilter.events_202502" >/dev/null
 check "... after TRUNCATE of two partitions"
