@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck disable=SC2034,SC2154 # report, sqldir: read by tests/lib/rollgen.sh; seed, cols, sel: set by it
+# shellcheck disable=SC2154 # seed, cols: set by tests/lib/rollgen.sh (sourced)
 # rollups-keys.sh - the per-key report functions of sql/015_rollups_keys.sql
 # against the queries they replace (TAP).
 #
@@ -34,7 +34,9 @@
 
 srcdir=${top_srcdir:-.}
 builddir=${top_builddir:-.}
+# shellcheck disable=SC2034 # read by rg_begin (tests/lib/rollgen.sh)
 report=${PORTMILTER_REPORT:-$builddir/report/portmilter-report}
+# shellcheck disable=SC2034 # read by rg_begin (tests/lib/rollgen.sh)
 sqldir=$srcdir/sql
 . "$srcdir/tests/lib/pg.sh"
 . "$srcdir/tests/lib/rollgen.sh"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck disable=SC2034,SC2154 # report, sqldir: read by tests/lib/rollgen.sh; seed, cols, sel: set by it
+# shellcheck disable=SC2154 # seed, cols: set by tests/lib/rollgen.sh (sourced)
 # rollups.sh - the rollups of sql/014_rollups.sql against brute force (TAP).
 #
 # A throwaway cluster (tests/lib/pg.sh); the migrations; random events
@@ -27,6 +27,7 @@
 srcdir=${top_srcdir:-.}
 builddir=${top_builddir:-.}
 report=${PORTMILTER_REPORT:-$builddir/report/portmilter-report}
+# shellcheck disable=SC2034 # read by rg_begin (tests/lib/rollgen.sh)
 sqldir=$srcdir/sql
 . "$srcdir/tests/lib/pg.sh"
 . "$srcdir/tests/lib/rollgen.sh"
