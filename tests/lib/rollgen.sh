@@ -29,6 +29,10 @@
 #                  the duplicates of phase 1 by INSERT ... ON CONFLICT DO
 #                  NOTHING (the shipper's way), 4 two writers at once; two
 #                  test lines (written, stored once)
+#   rg_windows START DAYS COUNT LENGTH...
+#                  the table windows (name, a, b): COUNT random windows
+#                  starting in [START, START + DAYS days), each as long as
+#                  one of the LENGTHs (intervals) times 0.5 to 1.5
 #   rg_late        10% of the rows again, 20 minutes later, new ids: late
 #                  rows into days already rolled up
 #   rg_update      UPDATEs (40 verdicts, the user u4 merged into u5, 40
@@ -183,6 +187,24 @@ SQL
 	fi
 	sql_is "every generated event is stored once" "t" \
 		-c "SELECT (SELECT count(*) FROM gen) = (SELECT count(*) FROM portmilter.events)"
+}
+
+rg_windows() {
+	_rg_start=$1 _rg_days=$2 _rg_count=$3
+	shift 3
+	_rg_lengths=''
+	for _rg_l; do
+		_rg_lengths="$_rg_lengths${_rg_lengths:+, }interval '$_rg_l'"
+	done
+	sql >/dev/null <<SQL || { echo "Bail out! cannot make the windows"; exit 1; }
+CREATE TABLE IF NOT EXISTS windows (name text, a timestamptz, b timestamptz);
+SELECT setseed($seed);
+INSERT INTO windows
+SELECT 'random ' || i, a, a + len
+FROM (SELECT i, '$_rg_start'::timestamptz + random() * interval '$_rg_days days' AS a,
+	     (ARRAY[$_rg_lengths])[1 + (random() * ($# - 1))::int] * (0.5 + random()) AS len
+      FROM generate_series(1, $_rg_count) AS i) AS w;
+SQL
 }
 
 rg_late() {

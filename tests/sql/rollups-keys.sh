@@ -220,18 +220,10 @@ BEGIN
 	END LOOP;
 END
 $fn$;
-CREATE TABLE windows (name text, a timestamptz, b timestamptz);
 SQL
+rg_windows '2024-11-05 00:00+00' 110 8 '1 minute' '50 minutes' '3 hours' '1 day' \
+	'2 days 5 hours' '9 days' '40 days' '75 days'
 sql >/dev/null <<SQL
-SELECT setseed($seed);
-INSERT INTO windows
-SELECT 'random ' || i, a, a + len
-FROM (SELECT i, '2024-11-05 00:00+00'::timestamptz + random() * interval '110 days' AS a,
-	     (ARRAY[interval '1 minute', interval '50 minutes', interval '3 hours',
-		    interval '1 day', interval '2 days 5 hours', interval '9 days',
-		    interval '40 days', interval '75 days'])[1 + (random() * 7)::int]
-	     * (0.5 + random()) AS len
-      FROM generate_series(1, 8) AS i) AS w;
 INSERT INTO windows VALUES
 	('aligned days', '2024-12-03 00:00+00', '2024-12-20 00:00+00'),
 	('aligned days across the new year', '2024-12-28 00:00+00', '2025-01-04 00:00+00'),
@@ -298,22 +290,23 @@ UNION ALL SELECT 'more_than_10_networks',
 	(SELECT count(*) FROM oracle.dashboard_networks('-infinity', 'infinity')) = 10
 	AND (SELECT count(DISTINCT network(set_masklen(client_addr,
 		CASE family(client_addr) WHEN 4 THEN 24 ELSE 64 END))) FROM e) > 10
-UNION ALL SELECT 'limit_cuts_ties', (
-	SELECT count(*) FILTER (WHERE t.transactions = t.pt AND t.connections <> t.pc) > 0
-	       AND count(*) FILTER (WHERE t.transactions = t.pt AND t.connections = t.pc) > 0
-	FROM (SELECT o.transactions, o.connections,
-		     lag(o.transactions) OVER w AS pt, lag(o.connections) OVER w AS pc
-	      FROM windows AS x, (VALUES (587), (25), (465), (0)) AS p(port),
-		   oracle.top_users(p.port, x.a, x.b, 10) WITH ORDINALITY AS o
-	      WINDOW w AS (PARTITION BY x.name, p.port ORDER BY o.ordinality)) AS t)
-UNION ALL SELECT 'ip_ties', (
-	SELECT count(*) FILTER (WHERE t.transactions = t.pt AND t.connections <> t.pc) > 0
-	       AND count(*) FILTER (WHERE t.transactions = t.pt AND t.connections = t.pc) > 0
-	FROM (SELECT o.transactions, o.connections,
-		     lag(o.transactions) OVER w AS pt, lag(o.connections) OVER w AS pc
-	      FROM windows AS x, (VALUES (587), (25), (465), (0)) AS p(port),
-		   oracle.top_ips(p.port, x.a, x.b, 10) WITH ORDINALITY AS o
-	      WINDOW w AS (PARTITION BY x.name, p.port ORDER BY o.ordinality)) AS t)
+-- Ties in the random lists compared (limit 10 on 587 and 0), and the
+-- limit cutting inside one (the 10th and 11th equal on transactions).
+UNION ALL SELECT t.what || '_ties_and_a_cut_inside_one',
+	count(*) FILTER (WHERE t.i <= 10 AND t.tx = t.pt AND t.c <> t.pc) > 0
+	AND count(*) FILTER (WHERE t.i <= 10 AND t.tx = t.pt AND t.c = t.pc) > 0
+	AND count(*) FILTER (WHERE t.i = 11 AND t.tx = t.pt) > 0
+FROM (SELECT k.what, k.i, k.tx, k.c, lag(k.tx) OVER w AS pt, lag(k.c) OVER w AS pc
+      FROM (SELECT 'top_users' AS what, x.name, p.port, o.ordinality AS i,
+		   o.transactions AS tx, o.connections AS c
+	    FROM windows AS x, (VALUES (587), (0)) AS p(port),
+		 oracle.top_users(p.port, x.a, x.b, 11) WITH ORDINALITY AS o
+	    UNION ALL
+	    SELECT 'top_ips', x.name, p.port, o.ordinality, o.transactions, o.connections
+	    FROM windows AS x, (VALUES (587), (0)) AS p(port),
+		 oracle.top_ips(p.port, x.a, x.b, 11) WITH ORDINALITY AS o) AS k
+      WINDOW w AS (PARTITION BY k.what, k.name, k.port ORDER BY k.i)) AS t
+GROUP BY t.what
 UNION ALL SELECT 'fixture_4650_cut_inside_a_tie',
 	(SELECT string_agg(o."user", ' ' ORDER BY o.ordinality)
 	 FROM oracle.top_users(4650, '-infinity', 'infinity', 10) WITH ORDINALITY AS o)

@@ -57,17 +57,10 @@ LANGUAGE sql STABLE AS $fn$
 	     + (SELECT count(*) FROM ((SELECT * FROM ra EXCEPT ALL SELECT * FROM wa)
 				      UNION ALL (SELECT * FROM wa EXCEPT ALL SELECT * FROM ra)) AS y)
 $fn$;
-CREATE TABLE windows (name text, a timestamptz, b timestamptz);
 SQL
+rg_windows '2024-02-18 00:00+00' 36 30 '1 minute' '50 minutes' '3 hours' '1 day' \
+	'2 days 5 hours' '9 days' '40 days'
 sql >/dev/null <<SQL
-SELECT setseed($seed);
-INSERT INTO windows
-SELECT 'random ' || i, a, a + len
-FROM (SELECT i, '2024-02-18 00:00+00'::timestamptz + random() * interval '36 days' AS a,
-	     (ARRAY[interval '1 minute', interval '50 minutes', interval '3 hours',
-		    interval '1 day', interval '2 days 5 hours', interval '9 days',
-		    interval '40 days'])[1 + (random() * 6)::int] * (0.5 + random()) AS len
-      FROM generate_series(1, 30) AS i) AS w;
 INSERT INTO windows VALUES
 	('aligned days', '2024-02-25 00:00+00', '2024-03-05 00:00+00'),
 	('aligned hours', '2024-02-25 07:00+00', '2024-02-27 13:00+00'),
