@@ -19,17 +19,17 @@
 # connection rows only), empty TLS versions, a fixture on port 4650 of 12
 # users and addresses whose transactions and connections tie (split over
 # two months, across a midnight) so that the tie-breaks and the LIMIT's
-# cut are exercised, and two days of it again yesterday and today (today
-# is always read from the events). Written by every path (INSERTs in
-# random order, COPY, late rows with ON CONFLICT DO NOTHING, two
-# writers), then late rows, UPDATEs (verdicts, users, times, kinds,
-# addresses), DELETEs, forget_user(), an address reduction of a
-# partition, TRUNCATEs of partitions. Between the steps the catch-up runs
-# for a random number of days or not at all. After each step, every
-# function = its oracle on every window (random ragged ones, aligned on
-# days, on months, tiny, over a year, open-ended, empty). Then the plans
-# over a year: with sequential scans off, no events partition read by a
-# Seq Scan, and a rollup read.
+# cut are exercised, four spellings of one name tied, and two days of it
+# again yesterday and today (today is always read from the events).
+# Written by every path (INSERTs in random order, COPY, late rows with ON
+# CONFLICT DO NOTHING, two writers), then late rows, UPDATEs (verdicts,
+# users, times, kinds, addresses), DELETEs, forget_user(), an address
+# reduction of a partition, TRUNCATEs of partitions. Between the steps
+# the catch-up runs for a random number of days or not at all. After
+# each step, every function = its oracle on every window (random ragged
+# ones, aligned on days, on months, tiny, over a year, open-ended,
+# empty). Then the plans over a year: with sequential scans off, no
+# events partition read by a Seq Scan, and a rollup read.
 #
 # Environment: top_srcdir, top_builddir, PORTMILTER_REPORT, PG_BINDIR;
 # PM_SEED (0..1) replays a run (each run prints its seed).
@@ -98,6 +98,17 @@ CROSS JOIN LATERAL (
 	       GREATEST(u.txns / u.conns + (k <= u.txns % u.conns)::int, 1) AS nev
 	FROM generate_series(1, u.conns) AS k) AS c
 CROSS JOIN LATERAL generate_series(1, c.nev) AS j;
+-- Four spellings of one name, tied (2 transactions, 1 connection each
+-- on 587): kept apart, ordered bytewise.
+INSERT INTO gen
+SELECT gen_random_uuid(), c.t0 + j * interval '5 minutes', c.conn_id, c.t0, 'transaction',
+       'n0', 587, true, '10.1.97.1', 'TLSv1.3', 'PLAIN', c.usr, 1, 'accepted', NULL, false,
+       1 + (random() * 3)::int, (random() * 40)::int
+FROM (SELECT u.usr, gen_random_uuid() AS conn_id,
+	     timestamptz '2025-01-08 10:00+00' + u.i * interval '1 minute' AS t0
+      FROM unnest(ARRAY['zofie', 'Zofie', U&'\017Eofie', 'zofie ']) WITH ORDINALITY
+	   AS u(usr, i)) AS c
+CROSS JOIN generate_series(1, 2) AS j;
 -- Yesterday and today (UTC): the connections of 2024-12-10 and 11 again,
 -- moved (new ids): days the catch-up may take, and today, never.
 INSERT INTO gen
@@ -228,6 +239,7 @@ INSERT INTO windows VALUES
 	('aligned days', '2024-12-03 00:00+00', '2024-12-20 00:00+00'),
 	('aligned days across the new year', '2024-12-28 00:00+00', '2025-01-04 00:00+00'),
 	('the ties days', '2024-12-12 00:00+00', '2024-12-14 00:00+00'),
+	('the spellings'' day', '2025-01-08 00:00+00', '2025-01-09 00:00+00'),
 	('one month', '2024-12-01 00:00+00', '2025-01-01 00:00+00'),
 	('two months across the new year', '2024-12-01 00:00+00', '2025-02-01 00:00+00'),
 	('every month', '2024-11-01 00:00+00', '2025-03-01 00:00+00'),
@@ -307,6 +319,9 @@ FROM (SELECT k.what, k.i, k.tx, k.c, lag(k.tx) OVER w AS pt, lag(k.c) OVER w AS 
 		 oracle.top_ips(p.port, x.a, x.b, 11) WITH ORDINALITY AS o) AS k
       WINDOW w AS (PARTITION BY k.what, k.name, k.port ORDER BY k.i)) AS t
 GROUP BY t.what
+UNION ALL SELECT 'four_spellings_in_a_compared_list',
+	(SELECT count(*) FROM oracle.top_users(587, '2025-01-08 00:00+00',
+		'2025-01-09 00:00+00', 10) AS o WHERE o."user" LIKE '%ofie%') = 4
 UNION ALL SELECT 'fixture_4650_cut_inside_a_tie',
 	(SELECT string_agg(o."user", ' ' ORDER BY o.ordinality)
 	 FROM oracle.top_users(4650, '-infinity', 'infinity', 10) WITH ORDINALITY AS o)
