@@ -483,7 +483,8 @@ BEGIN
 				  AND x.event_time < LEAST(p_until,
 					pg_catalog.date_trunc('day', a.conn_time) + interval '1 day')
 				  AND x.conn_id = a.conn_id AND x.sasl_user = a.k
-				  AND x.kind IN ('transaction', 'connection'))
+				  AND x.kind IN ('transaction', 'connection')
+				OFFSET 0)	-- an index range per connection, never a join
 			GROUP BY a.k
 		)
 		SELECT pg_catalog.array_agg(r.k) INTO winners
@@ -580,7 +581,8 @@ BEGIN
 				  AND x.event_time < LEAST(p_until,
 					pg_catalog.date_trunc('day', a.conn_time) + interval '1 day')
 				  AND x.conn_id = a.conn_id AND x.client_addr = a.k
-				  AND x.kind IN ('transaction', 'connection'))
+				  AND x.kind IN ('transaction', 'connection')
+				OFFSET 0)	-- an index range per connection, never a join
 			GROUP BY a.k
 		)
 		SELECT pg_catalog.array_agg(r.k) INTO winners
@@ -708,7 +710,8 @@ BEGIN
 				  AND x.event_time < LEAST(p_until,
 					pg_catalog.date_trunc('day', a.conn_time) + interval '1 day')
 				  AND x.conn_id = a.conn_id AND x.client_addr IS NOT NULL
-				  AND portmilter.rollup_net(x.client_addr) = a.k)
+				  AND portmilter.rollup_net(x.client_addr) = a.k
+				OFFSET 0)	-- an index range per connection, never a join
 			GROUP BY a.k
 		)
 		SELECT s.k, (sum(s.home_conns) + COALESCE(max(x.n), 0))::bigint AS conns
