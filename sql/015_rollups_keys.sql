@@ -21,23 +21,25 @@
 --   rollup_ip_month
 --   rollup_net_day       per client network (the dashboard's: /24, /64),
 --   rollup_net_month     every port: events and connections at home
---   rollup_away_events   the events of a day other than their
---                        connection's conn_time day (a connection across
---                        midnight: a few per day)
+--   rollup_away_events   the events not at home (below): on a day after
+--                        their connection's conn_time day (a connection
+--                        across midnight: a few per day), or before it
 --   rollup_exposure_day  per day and user (uid 0: none): exposures
 --   rollup_dash_day      per day, port and key: the dashboard's rejections
 --                        by rule ('rule') and transactions by TLS version
 --                        ('tls', '' = none)
 --
 -- Distinct connections per key, exactly, from additive rows: an event is
--- "at home" when it is on the UTC day of its connection's conn_time. All
--- the home events of a connection are on that one day, so the distinct
--- connections of a key among home events, counted per day, add up over
--- any set of days without counting a connection twice. A connection of
--- the key with no home event in the window is found among the away
--- events (rollup_away_events for clean days, the events for the rest),
--- checked against its home events in the window (one narrow index range
--- per such connection), and added.
+-- "at home" when it is on the UTC day of its connection's conn_time and
+-- not before it. All the home events of a connection lie between its
+-- conn_time and the end of that day, so the distinct connections of a
+-- key among home events, counted per day, add up over any set of days
+-- without counting a connection twice. A connection of the key with no
+-- home event in the window is found among the away events
+-- (rollup_away_events for clean days, the events for the rest), checked
+-- against its home events in the window (one index range, from its
+-- conn_time to that midnight, per such connection: a few a day, most
+-- minutes long), and added.
 --
 -- A window is read as: whole clean months from the month tables, the
 -- other clean days from the day tables, the rest (ragged edges, dirty
@@ -154,9 +156,10 @@ BEGIN
 	);
 
 	-- ---- the network of an address, as the dashboard shows it -------------
+	-- (No SET clause, every name qualified: the planner inlines it, where
+	-- a call per row would cost more than the expression.)
 	CREATE FUNCTION portmilter.rollup_net(a inet)
 	RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	AS $fn$
 		SELECT pg_catalog.network(pg_catalog.set_masklen(a,
 			LEAST(pg_catalog.masklen(a),
@@ -217,7 +220,7 @@ BEGIN
 		TRUNCATE rollup_ev;
 		INSERT INTO rollup_ev
 		SELECT e.port, e.conn_id, e.conn_time,
-		       e.conn_time >= t0 AND e.conn_time < t1,
+		       e.conn_time >= t0 AND e.conn_time <= e.event_time,
 		       e.kind IN ('transaction', 'connection'), e.kind,
 		       e.kind = 'transaction', e.sasl_user, NULL, e.client_addr,
 		       portmilter.rollup_net(e.client_addr), e.verdict, e.rule,
@@ -436,7 +439,8 @@ BEGIN
 		SELECT * INTO pt FROM portmilter.rollup_key_parts(p_since, p_until);
 		WITH raw AS MATERIALIZED (
 			SELECT e.conn_id, e.conn_time, e.kind, e.sasl_user,
-			       (e.conn_time AT TIME ZONE 'UTC')::date
+			       e.conn_time <= e.event_time
+			       AND (e.conn_time AT TIME ZONE 'UTC')::date
 				= (e.event_time AT TIME ZONE 'UTC')::date AS home
 			FROM pg_catalog.unnest(pt.raw) AS r(x)
 			CROSS JOIN LATERAL (
@@ -475,12 +479,12 @@ BEGIN
 			WHERE NOT EXISTS (
 				SELECT FROM portmilter.events AS x
 				WHERE x.port = p_port
-				  AND x.event_time >= GREATEST(p_since,
-					pg_catalog.date_trunc('day', a.conn_time))
+				  AND x.event_time >= GREATEST(p_since, a.conn_time)
 				  AND x.event_time < LEAST(p_until,
 					pg_catalog.date_trunc('day', a.conn_time) + interval '1 day')
 				  AND x.conn_id = a.conn_id AND x.sasl_user = a.k
-				  AND x.kind IN ('transaction', 'connection'))
+				  AND x.kind IN ('transaction', 'connection')
+				OFFSET 0)	-- an index range per connection, never a join
 			GROUP BY a.k
 		)
 		SELECT pg_catalog.array_agg(r.k) INTO winners
@@ -535,7 +539,8 @@ BEGIN
 		SELECT * INTO pt FROM portmilter.rollup_key_parts(p_since, p_until);
 		WITH raw AS MATERIALIZED (
 			SELECT e.conn_id, e.conn_time, e.kind, e.client_addr,
-			       (e.conn_time AT TIME ZONE 'UTC')::date
+			       e.conn_time <= e.event_time
+			       AND (e.conn_time AT TIME ZONE 'UTC')::date
 				= (e.event_time AT TIME ZONE 'UTC')::date AS home
 			FROM pg_catalog.unnest(pt.raw) AS r(x)
 			CROSS JOIN LATERAL (
@@ -572,12 +577,12 @@ BEGIN
 			WHERE NOT EXISTS (
 				SELECT FROM portmilter.events AS x
 				WHERE x.port = p_port
-				  AND x.event_time >= GREATEST(p_since,
-					pg_catalog.date_trunc('day', a.conn_time))
+				  AND x.event_time >= GREATEST(p_since, a.conn_time)
 				  AND x.event_time < LEAST(p_until,
 					pg_catalog.date_trunc('day', a.conn_time) + interval '1 day')
 				  AND x.conn_id = a.conn_id AND x.client_addr = a.k
-				  AND x.kind IN ('transaction', 'connection'))
+				  AND x.kind IN ('transaction', 'connection')
+				OFFSET 0)	-- an index range per connection, never a join
 			GROUP BY a.k
 		)
 		SELECT pg_catalog.array_agg(r.k) INTO winners
@@ -670,7 +675,8 @@ BEGIN
 		RETURN QUERY
 		WITH raw AS MATERIALIZED (
 			SELECT e.conn_id, e.conn_time, portmilter.rollup_net(e.client_addr) AS net,
-			       (e.conn_time AT TIME ZONE 'UTC')::date
+			       e.conn_time <= e.event_time
+			       AND (e.conn_time AT TIME ZONE 'UTC')::date
 				= (e.event_time AT TIME ZONE 'UTC')::date AS home
 			FROM pg_catalog.unnest(pt.raw) AS r(x)
 			CROSS JOIN LATERAL (
@@ -700,12 +706,12 @@ BEGIN
 			SELECT a.k, count(*) AS n FROM away AS a
 			WHERE NOT EXISTS (
 				SELECT FROM portmilter.events AS x
-				WHERE x.event_time >= GREATEST(p_since,
-					pg_catalog.date_trunc('day', a.conn_time))
+				WHERE x.event_time >= GREATEST(p_since, a.conn_time)
 				  AND x.event_time < LEAST(p_until,
 					pg_catalog.date_trunc('day', a.conn_time) + interval '1 day')
 				  AND x.conn_id = a.conn_id AND x.client_addr IS NOT NULL
-				  AND portmilter.rollup_net(x.client_addr) = a.k)
+				  AND portmilter.rollup_net(x.client_addr) = a.k
+				OFFSET 0)	-- an index range per connection, never a join
 			GROUP BY a.k
 		)
 		SELECT s.k, (sum(s.home_conns) + COALESCE(max(x.n), 0))::bigint AS conns
