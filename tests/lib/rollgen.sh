@@ -37,8 +37,9 @@
 #                  rows into days already rolled up
 #   rg_update      UPDATEs (40 verdicts, the user u4 merged into u5, 40
 #                  times moved 13 hours, across midnight), 60 DELETEs,
-#                  then 30 transactions made connections and 30 rows
-#                  given another address
+#                  then 30 transactions made connections, 30 rows given
+#                  another address, 40 times moved 11 hours back and 20
+#                  set 2 minutes before their conn_time (its day)
 #   rg_catchup_all the catch-up over every dirty day, one transaction each
 #   rg_catchup     the catch-up for a random number of days (seeded: 0 =
 #                  not run), as the shipper runs it; prints what it did
@@ -231,6 +232,12 @@ WHERE event_id IN (SELECT event_id FROM portmilter.events WHERE kind = 'transact
 		   ORDER BY random() LIMIT 30);
 UPDATE portmilter.events SET client_addr = '198.51.100.77'
 WHERE event_id IN (SELECT event_id FROM portmilter.events ORDER BY random() LIMIT 30);
+UPDATE portmilter.events SET event_time = event_time - interval '11 hours'
+WHERE event_id IN (SELECT event_id FROM portmilter.events ORDER BY random() LIMIT 40);
+UPDATE portmilter.events SET event_time = conn_time - interval '2 minutes'
+WHERE event_id IN (SELECT event_id FROM portmilter.events
+		   WHERE (conn_time AT TIME ZONE 'UTC')::time > '00:02'
+		   ORDER BY random() LIMIT 20);
 SQL
 }
 

@@ -383,7 +383,7 @@ rg_catchup
 check_caught "... and after a catch-up"
 
 rg_update
-check "... after UPDATEs (verdicts, users merged, times moved, kinds, addresses) and DELETEs"
+check "... after UPDATEs (verdicts, users merged, times moved both ways, kinds, addresses) and DELETEs"
 rg_catchup
 check_caught "... and after a catch-up"
 

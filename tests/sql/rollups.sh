@@ -111,10 +111,10 @@ check "... after late rows into rolled-up days"
 rg_catchup
 check "... and after a catch-up"
 
-# UPDATEs (a verdict, a user, a time moved across midnight, a kind, an
-# address), DELETEs.
+# UPDATEs (a verdict, a user, times moved across midnight both ways and
+# before their conn_time, a kind, an address), DELETEs.
 rg_update
-check "... after UPDATEs (verdicts, users merged, times moved, kinds, addresses) and DELETEs"
+check "... after UPDATEs (verdicts, users merged, times moved both ways, kinds, addresses) and DELETEs"
 rg_catchup
 check "... and after a catch-up"
 sql -c "UPDATE portmilter.events SET size = 77 WHERE event_id IN
