@@ -246,13 +246,15 @@ rg_catchup_all() {
 		WHILE portmilter.rollup_catchup(1) > 0 LOOP COMMIT; END LOOP; END $$' >/dev/null
 }
 
-# _rg_random N: a number in 0..N-1, the next of the run's sequence (the
-# seed and how many were drawn: a replayed run draws the same). Sets
+# _rg_random N: a number in 0..N-1, the next of the run's sequence (awk's
+# generator seeded with the seed, drawn as many times as this was
+# called: a replayed run draws the same). Sets
 # _rg_r (a command substitution would lose the count).
 _rg_random() {
 	_rg_draw=$((_rg_draw + 1))
 	_rg_r=$(awk -v s="$seed" -v i="$_rg_draw" -v n="$1" \
-		'BEGIN { srand(int(s * 1000000000) + 7919 * i); print int(rand() * n) }')
+		'BEGIN { srand(int(s * 1000000000)); for (j = 0; j < i; j++) r = rand()
+			print int(r * n) }')
 }
 
 rg_catchup() {
