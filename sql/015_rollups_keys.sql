@@ -26,8 +26,8 @@
 --                        across midnight: a few per day), or before it
 --   rollup_exposure_day  per day and user (uid 0: none): exposures
 --   rollup_dash_day      per day, port and key: the dashboard's rejections
---                        by rule ('rule') and transactions by TLS version
---                        ('tls', '' = none)
+--                        by rule ('rule', as `ports` counts them) and
+--                        transactions by TLS version ('tls', '' = none)
 --
 -- Distinct connections per key, exactly, from additive rows: an event is
 -- "at home" when it is on the UTC day of its connection's conn_time and
@@ -344,7 +344,10 @@ BEGIN
 		DELETE FROM portmilter.rollup_dash_day WHERE day = p_day;
 		INSERT INTO portmilter.rollup_dash_day
 		SELECT p_day, 'rule', v.port, COALESCE(v.rule, '(none)'), count(*)
-		FROM rollup_ev AS v WHERE v.verdict = 'rejected'
+		FROM rollup_ev AS v
+		WHERE v.verdict = 'rejected' AND (v.milter OR (v.kind = 'refused'
+			AND v.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
+					   'postfix_end-of-message')))
 		GROUP BY 3, 4;
 		INSERT INTO portmilter.rollup_dash_day
 		SELECT p_day, 'tls', v.port, COALESCE(v.tls_version, ''), count(*)
@@ -756,8 +759,10 @@ BEGIN
 	END
 	$fn$;
 
-	-- rule: every rejected row by rule; tls: transactions by port and
-	-- version (NULL: none).
+	-- rule: rejections by rule, counted as `ports` counts rejects_by_rule
+	-- (sql/005_logreader.sql: Postfix's refusals at RCPT and later are the
+	-- milter's rows too, not counted twice; a failed login or an exposure
+	-- is no rejection); tls: transactions by port and version ('': none).
 	CREATE FUNCTION portmilter.rollup_dash(p_what text, p_since timestamptz,
 		p_until timestamptz)
 	RETURNS TABLE (port integer, key text, n bigint)
@@ -785,7 +790,11 @@ BEGIN
 			WHERE y.event_time >= pg_catalog.lower(r.x)
 			  AND y.event_time < pg_catalog.upper(r.x)
 			OFFSET 0) AS e
-		      WHERE CASE p_what WHEN 'rule' THEN e.verdict = 'rejected'
+		      WHERE CASE p_what
+			    WHEN 'rule' THEN e.verdict = 'rejected'
+				AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused'
+				AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat',
+						   'postfix_end-of-message')))
 			    ELSE e.kind = 'transaction' END
 		      GROUP BY 1, 2) AS s
 		GROUP BY s.port, s.key;

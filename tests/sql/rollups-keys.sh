@@ -163,10 +163,12 @@ SELECT q.k, q.n FROM (
 SELECT COALESCE(e.sasl_user, '(no user)'), NULL, NULL, count(*) AS n FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND e.credential_exposure GROUP BY 1 ORDER BY n DESC, COALESCE(e.sasl_user, '(no user)') COLLATE pg_catalog."C" LIMIT 10
 ) AS q (k, x, y, n)
 $fn$;
+-- rules: as `ports` counts rejects_by_rule (the panel counted every
+-- rejected row before 015: failed logins and Postfix RCPT refusals too)
 CREATE FUNCTION oracle.dashboard_rules(timestamptz, timestamptz)
 RETURNS TABLE (rule text, n bigint) LANGUAGE sql STABLE AS $fn$
 SELECT q.k, q.n FROM (
-SELECT COALESCE(e.rule, '(none)'), NULL, NULL, count(*) FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND e.verdict = 'rejected' GROUP BY 1 ORDER BY 4 DESC, COALESCE(e.rule, '(none)') COLLATE pg_catalog."C"
+SELECT COALESCE(e.rule, '(none)'), NULL, NULL, count(*) FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND e.verdict = 'rejected' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused' AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat', 'postfix_end-of-message'))) GROUP BY 1 ORDER BY 4 DESC, COALESCE(e.rule, '(none)') COLLATE pg_catalog."C"
 ) AS q (k, x, y, n)
 $fn$;
 -- The GROUP BY of sql_tls: per port and TLS version (NULL: none),
