@@ -29,10 +29,9 @@
 -- last_day), and, when the day had been rolled up before, clears it for
 -- the keys no longer seen (trimming the ends; a key seen on no day any
 -- more is deleted: an address reduced by maintain, a user renamed by an
--- UPDATE leave no row behind). rollup_users has no unique key, only an
--- index on (port, sasl_user): forget_user() renames every spelling of a
--- user to one pseudonym, which may give one port two rows; a trigger
--- merges them at the end of that statement.
+-- UPDATE leave no row behind). forget_user() renames every spelling of
+-- a user to one pseudonym, which would give one port two rows of one
+-- key (a unique violation in 014): a trigger merges them.
 --
 -- The rows of 014 are converted (a key's years joined into one bitmap),
 -- so days kept past the raw retention keep their keys.
@@ -65,14 +64,12 @@ BEGIN
 		first_day date NOT NULL,
 		last_day date NOT NULL,
 		days bit varying NOT NULL,
+		CONSTRAINT rollup_users_pkey PRIMARY KEY (port, sasl_user),
 		CONSTRAINT rollup_users_days_check CHECK (
 			pg_catalog.length(days) = last_day - first_day + 1
 			AND pg_catalog.get_bit(days, 0) = 1
 			AND pg_catalog.get_bit(days, last_day - first_day) = 1)
 	);
-	-- Not unique: see rollup_users_merge() below.
-	CREATE INDEX rollup_users_key_idx
-		ON portmilter.rollup_users (port, sasl_user);
 	CREATE INDEX rollup_users_last_idx
 		ON portmilter.rollup_users (last_day);
 	COMMENT ON TABLE portmilter.rollup_users IS
@@ -258,45 +255,45 @@ BEGIN
 		portmilter.rollup_last TO portmilter_reader;
 
 	-- forget_user() (010, 013) renames sasl_user with one UPDATE of
-	-- every spelling of the name: two spellings seen on one port become
-	-- two rows of one key. Merged here, at the end of that statement:
-	-- one row, the days of both. Fires only for an UPDATE that sets
-	-- sasl_user (the catch-up never does), and reads the table's
-	-- duplicate keys (a scan of the users' rows: forget is rare).
+	-- every spelling of the name: two spellings seen on one port would
+	-- become two rows of one key (014 failed there, a unique violation).
+	-- Before a row takes the name of a row that exists, its days are
+	-- merged into that row and it is deleted instead (its UPDATE
+	-- skipped).
 	CREATE FUNCTION portmilter.rollup_users_merge()
 	RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $fn$
-	DECLARE
-		k record;
 	BEGIN
-		FOR k IN SELECT u.port, u.sasl_user FROM portmilter.rollup_users AS u
-			 GROUP BY u.port, u.sasl_user HAVING count(*) > 1
-		LOOP
-			WITH g AS (
-				DELETE FROM portmilter.rollup_users AS u
-				WHERE u.port = k.port AND u.sasl_user = k.sasl_user
-				RETURNING u.first_day, u.last_day, u.days
-			), b AS (
-				SELECT min(g.first_day) AS f, max(g.last_day) AS l FROM g
-			)
-			INSERT INTO portmilter.rollup_users
-				(port, sasl_user, first_day, last_day, days)
-			SELECT k.port, k.sasl_user, b.f, b.l,
-			       pg_catalog.bit_or(
-				pg_catalog.repeat('0', g.first_day - b.f)::bit varying
-				|| g.days
-				|| pg_catalog.repeat('0', b.l - g.last_day)::bit varying)
-			FROM g CROSS JOIN b
-			GROUP BY b.f, b.l;
-		END LOOP;
+		IF (NEW.port, NEW.sasl_user) IS NOT DISTINCT FROM (OLD.port, OLD.sasl_user) THEN
+			RETURN NEW;
+		END IF;
+		UPDATE portmilter.rollup_users AS u
+		SET first_day = LEAST(u.first_day, NEW.first_day),
+		    last_day = GREATEST(u.last_day, NEW.last_day),
+		    days = (pg_catalog.repeat('0', u.first_day
+				- LEAST(u.first_day, NEW.first_day))::bit varying
+			    || u.days
+			    || pg_catalog.repeat('0', GREATEST(u.last_day, NEW.last_day)
+				- u.last_day)::bit varying)
+			 | (pg_catalog.repeat('0', NEW.first_day
+				- LEAST(u.first_day, NEW.first_day))::bit varying
+			    || NEW.days
+			    || pg_catalog.repeat('0', GREATEST(u.last_day, NEW.last_day)
+				- NEW.last_day)::bit varying)
+		WHERE u.port = NEW.port AND u.sasl_user = NEW.sasl_user;
+		IF NOT FOUND THEN
+			RETURN NEW;
+		END IF;
+		DELETE FROM portmilter.rollup_users AS u
+		WHERE u.port = OLD.port AND u.sasl_user = OLD.sasl_user;
 		RETURN NULL;
 	END
 	$fn$;
 	REVOKE ALL ON FUNCTION portmilter.rollup_users_merge() FROM PUBLIC;
 	CREATE TRIGGER rollup_users_merge
-		AFTER UPDATE OF sasl_user ON portmilter.rollup_users
-		FOR EACH STATEMENT EXECUTE FUNCTION portmilter.rollup_users_merge();
+		BEFORE UPDATE OF sasl_user ON portmilter.rollup_users
+		FOR EACH ROW EXECUTE FUNCTION portmilter.rollup_users_merge();
 
 	-- A key counts for a set of days given as the mask p_mask (bit i =
 	-- day p_lo + i, p_hi the last): its first or its last day is one of
@@ -331,6 +328,10 @@ BEGIN
 	RETURNS void LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	SET TimeZone = 'UTC'
+	-- planned for each day: the tables it reads grow from nothing
+	-- during a first catch-up, and a plan kept from the first days
+	-- would not fit the last
+	SET plan_cache_mode = force_custom_plan
 	AS $fn$
 	DECLARE
 		t0 timestamptz := p_day::timestamp AT TIME ZONE 'UTC';
@@ -411,7 +412,8 @@ BEGIN
 			       pg_catalog.set_bit(u.days, p_day - u.first_day, 0) AS b
 			FROM portmilter.rollup_users AS u
 			WHERE was AND u.last_day >= p_day AND u.first_day <= p_day
-			  AND pg_catalog.get_bit(u.days, p_day - u.first_day) = 1
+			  AND CASE WHEN u.last_day >= p_day AND u.first_day <= p_day
+			      THEN pg_catalog.get_bit(u.days, p_day - u.first_day) = 1 END
 			  AND NOT EXISTS (SELECT FROM cur WHERE cur.port = u.port
 					  AND cur.sasl_user = u.sasl_user)
 		), dropped AS (
@@ -429,27 +431,23 @@ BEGIN
 					pg_catalog.reverse(old.b::text), '1') + 1 AS q
 			      FROM old WHERE old.first_day < old.last_day) AS t
 			WHERE u.port = t.port AND u.sasl_user = t.sasl_user
-		), seen AS (
-			UPDATE portmilter.rollup_users AS u
-			SET first_day = LEAST(u.first_day, p_day),
-			    last_day = GREATEST(u.last_day, p_day),
-			    days = CASE
-				WHEN p_day < u.first_day THEN B'1'
-					|| pg_catalog.repeat('0', u.first_day - p_day - 1)::bit varying
-					|| u.days
-				WHEN p_day > u.last_day THEN u.days
-					|| pg_catalog.repeat('0', p_day - u.last_day - 1)::bit varying
-					|| B'1'
-				ELSE pg_catalog.set_bit(u.days, p_day - u.first_day, 1) END
-			FROM cur
-			WHERE u.port = cur.port AND u.sasl_user = cur.sasl_user
-			  AND NOT (u.first_day <= p_day AND u.last_day >= p_day
-				   AND pg_catalog.get_bit(u.days, p_day - u.first_day) = 1)
 		)
-		INSERT INTO portmilter.rollup_users (port, sasl_user, first_day, last_day, days)
+		INSERT INTO portmilter.rollup_users AS u (port, sasl_user, first_day, last_day, days)
 		SELECT cur.port, cur.sasl_user, p_day, p_day, B'1' FROM cur
-		WHERE NOT EXISTS (SELECT FROM portmilter.rollup_users AS u
-				  WHERE u.port = cur.port AND u.sasl_user = cur.sasl_user);
+		ON CONFLICT (port, sasl_user) DO UPDATE
+		SET first_day = LEAST(u.first_day, p_day),
+		    last_day = GREATEST(u.last_day, p_day),
+		    days = CASE
+			WHEN p_day < u.first_day THEN B'1'
+				|| pg_catalog.repeat('0', u.first_day - p_day - 1)::bit varying
+				|| u.days
+			WHEN p_day > u.last_day THEN u.days
+				|| pg_catalog.repeat('0', p_day - u.last_day - 1)::bit varying
+				|| B'1'
+			ELSE pg_catalog.set_bit(u.days, p_day - u.first_day, 1) END
+		WHERE CASE WHEN u.first_day <= p_day AND u.last_day >= p_day
+		      THEN pg_catalog.get_bit(u.days, p_day - u.first_day) = 0
+		      ELSE true END;
 
 		WITH cur AS MATERIALIZED (
 			SELECT DISTINCT e.port, e.client_addr
@@ -461,7 +459,8 @@ BEGIN
 			       pg_catalog.set_bit(u.days, p_day - u.first_day, 0) AS b
 			FROM portmilter.rollup_ips AS u
 			WHERE was AND u.last_day >= p_day AND u.first_day <= p_day
-			  AND pg_catalog.get_bit(u.days, p_day - u.first_day) = 1
+			  AND CASE WHEN u.last_day >= p_day AND u.first_day <= p_day
+			      THEN pg_catalog.get_bit(u.days, p_day - u.first_day) = 1 END
 			  AND NOT EXISTS (SELECT FROM cur WHERE cur.port = u.port
 					  AND cur.client_addr = u.client_addr)
 		), dropped AS (
@@ -479,27 +478,23 @@ BEGIN
 					pg_catalog.reverse(old.b::text), '1') + 1 AS q
 			      FROM old WHERE old.first_day < old.last_day) AS t
 			WHERE u.port = t.port AND u.client_addr = t.client_addr
-		), seen AS (
-			UPDATE portmilter.rollup_ips AS u
-			SET first_day = LEAST(u.first_day, p_day),
-			    last_day = GREATEST(u.last_day, p_day),
-			    days = CASE
-				WHEN p_day < u.first_day THEN B'1'
-					|| pg_catalog.repeat('0', u.first_day - p_day - 1)::bit varying
-					|| u.days
-				WHEN p_day > u.last_day THEN u.days
-					|| pg_catalog.repeat('0', p_day - u.last_day - 1)::bit varying
-					|| B'1'
-				ELSE pg_catalog.set_bit(u.days, p_day - u.first_day, 1) END
-			FROM cur
-			WHERE u.port = cur.port AND u.client_addr = cur.client_addr
-			  AND NOT (u.first_day <= p_day AND u.last_day >= p_day
-				   AND pg_catalog.get_bit(u.days, p_day - u.first_day) = 1)
 		)
-		INSERT INTO portmilter.rollup_ips (port, client_addr, first_day, last_day, days)
+		INSERT INTO portmilter.rollup_ips AS u (port, client_addr, first_day, last_day, days)
 		SELECT cur.port, cur.client_addr, p_day, p_day, B'1' FROM cur
-		WHERE NOT EXISTS (SELECT FROM portmilter.rollup_ips AS u
-				  WHERE u.port = cur.port AND u.client_addr = cur.client_addr);
+		ON CONFLICT (port, client_addr) DO UPDATE
+		SET first_day = LEAST(u.first_day, p_day),
+		    last_day = GREATEST(u.last_day, p_day),
+		    days = CASE
+			WHEN p_day < u.first_day THEN B'1'
+				|| pg_catalog.repeat('0', u.first_day - p_day - 1)::bit varying
+				|| u.days
+			WHEN p_day > u.last_day THEN u.days
+				|| pg_catalog.repeat('0', p_day - u.last_day - 1)::bit varying
+				|| B'1'
+			ELSE pg_catalog.set_bit(u.days, p_day - u.first_day, 1) END
+		WHERE CASE WHEN u.first_day <= p_day AND u.last_day >= p_day
+		      THEN pg_catalog.get_bit(u.days, p_day - u.first_day) = 0
+		      ELSE true END;
 
 		-- Connections seen here but not on their conn_time's day: every
 		-- day they were seen between the two (those beyond are added
