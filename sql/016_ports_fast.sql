@@ -328,10 +328,6 @@ BEGIN
 	RETURNS void LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	SET TimeZone = 'UTC'
-	-- planned for each day: the tables it reads grow from nothing
-	-- during a first catch-up, and a plan kept from the first days
-	-- would not fit the last
-	SET plan_cache_mode = force_custom_plan
 	AS $fn$
 	DECLARE
 		t0 timestamptz := p_day::timestamp AT TIME ZONE 'UTC';
