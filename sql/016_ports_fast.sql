@@ -665,8 +665,7 @@ BEGIN
 				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_users AS c
 						  WHERE c.port = r.port AND c.sasl_user = r.sasl_user
 						    AND portmilter.rollup_meets(c.first_day,
-							c.last_day, c.days, lo, hi, mask)
-						  OFFSET 0)	-- an index probe per key, not a join
+							c.last_day, c.days, lo, hi, mask))
 			) AS k
 			GROUP BY k.port
 		), ips AS (
@@ -689,8 +688,7 @@ BEGIN
 				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_ips AS c
 						  WHERE c.port = r.port AND c.client_addr = r.client_addr
 						    AND portmilter.rollup_meets(c.first_day,
-							c.last_day, c.days, lo, hi, mask)
-						  OFFSET 0)	-- an index probe per key, not a join
+							c.last_day, c.days, lo, hi, mask))
 			) AS k
 			GROUP BY k.port
 		), dup AS (
