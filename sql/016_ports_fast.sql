@@ -561,6 +561,12 @@ BEGIN
 		hi date;	-- the last
 		mask bit varying;	-- bit i: day lo + i is clean
 		holes date[];		-- the days between lo and hi that are not
+		-- The partial first day of the window, when it is clean: every
+		-- key seen in its part of the window has that day's bit, so
+		-- those keys are found from the rollups, not probed one by one.
+		-- pend: its end (the raw rows before it are that day's).
+		pday date;
+		pend timestamptz := '-infinity';
 	BEGIN
 		SELECT * INTO pt FROM portmilter.rollup_parts(p_since, p_until);
 		lo := pt.days[1];
@@ -573,10 +579,22 @@ BEGIN
 		FROM pg_catalog.generate_series(lo::timestamp, hi::timestamp,
 			interval '1 day') AS g(t)
 		LEFT JOIN pg_catalog.unnest(pt.days) AS d(x) ON d.x = g.t::date;
+		IF lo IS NOT NULL AND p_since > '-infinity' THEN
+			pday := (p_since AT TIME ZONE 'UTC')::date;
+			IF (pday::timestamp AT TIME ZONE 'UTC') < p_since AND pday < lo
+			   AND EXISTS (SELECT FROM portmilter.rollup_days AS x WHERE x.day = pday)
+			   AND NOT EXISTS (SELECT FROM portmilter.rollup_dirty AS y
+					   WHERE y.day = pday) THEN
+				pend := (pday + 1)::timestamp AT TIME ZONE 'UTC';
+			ELSE
+				pday := NULL;
+			END IF;
+		END IF;
 		RETURN QUERY
 		WITH raw AS MATERIALIZED (
 			SELECT e.port, e.conn_id, e.conn_time, e.kind, e.verdict,
-			       e.rule, e.sasl_user, e.client_addr, e.credential_exposure
+			       e.rule, e.sasl_user, e.client_addr, e.credential_exposure,
+			       e.event_time < pend AS early
 			FROM pg_catalog.unnest(pt.raw) AS r(x)
 			CROSS JOIN LATERAL (
 				SELECT * FROM portmilter.events AS y
@@ -645,7 +663,12 @@ BEGIN
 			-- the window (counted per day in rollup_last, not read);
 			-- those ending after the clean days or on a hole between
 			-- them (the index on last_day) that meet the clean days
-			-- (rollup_meets()); the raw part's keys not among them.
+			-- (rollup_meets()); the raw part's keys not among them:
+			-- those of the rest probed one by one, those of the partial
+			-- first day (pday, when clean) among the keys with its bit
+			-- that end before the clean days, on a hole or after them
+			-- and do not meet them (the index on last_day again), not
+			-- seen in the rest of the raw part.
 			SELECT k.port, sum(k.n)::bigint AS n
 			FROM (
 				SELECT l.port, l.n FROM portmilter.rollup_last AS l
@@ -661,11 +684,26 @@ BEGIN
 				UNION ALL
 				SELECT r.port, 1
 				FROM (SELECT DISTINCT e.port, e.sasl_user FROM raw AS e
-				      WHERE e.kind IN ('transaction', 'connection') AND e.sasl_user IS NOT NULL) AS r
+				      WHERE NOT e.early AND e.kind IN ('transaction', 'connection') AND e.sasl_user IS NOT NULL) AS r
 				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_users AS c
 						  WHERE c.port = r.port AND c.sasl_user = r.sasl_user
 						    AND portmilter.rollup_meets(c.first_day,
 							c.last_day, c.days, lo, hi, mask))
+				UNION ALL
+				SELECT c.port, 1
+				FROM (SELECT c.port, c.sasl_user FROM portmilter.rollup_users AS c
+				      WHERE (c.last_day BETWEEN pday AND lo - 1 OR c.last_day > hi
+					     OR c.last_day = ANY (holes))
+					AND c.first_day <= pday
+					AND CASE WHEN c.first_day <= pday AND c.last_day >= pday
+					    THEN pg_catalog.get_bit(c.days, pday - c.first_day) = 1 END
+					AND NOT portmilter.rollup_meets(c.first_day, c.last_day,
+									c.days, lo, hi, mask)
+				      OFFSET 0) AS c
+				JOIN (SELECT e.port, e.sasl_user FROM raw AS e
+				      WHERE e.kind IN ('transaction', 'connection') AND e.sasl_user IS NOT NULL
+				      GROUP BY 1, 2 HAVING pg_catalog.bool_and(e.early)) AS x
+				  ON x.port = c.port AND x.sasl_user = c.sasl_user
 			) AS k
 			GROUP BY k.port
 		), ips AS (
@@ -684,11 +722,26 @@ BEGIN
 				UNION ALL
 				SELECT r.port, 1
 				FROM (SELECT DISTINCT e.port, e.client_addr FROM raw AS e
-				      WHERE e.client_addr IS NOT NULL) AS r
+				      WHERE NOT e.early AND e.client_addr IS NOT NULL) AS r
 				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_ips AS c
 						  WHERE c.port = r.port AND c.client_addr = r.client_addr
 						    AND portmilter.rollup_meets(c.first_day,
 							c.last_day, c.days, lo, hi, mask))
+				UNION ALL
+				SELECT c.port, 1
+				FROM (SELECT c.port, c.client_addr FROM portmilter.rollup_ips AS c
+				      WHERE (c.last_day BETWEEN pday AND lo - 1 OR c.last_day > hi
+					     OR c.last_day = ANY (holes))
+					AND c.first_day <= pday
+					AND CASE WHEN c.first_day <= pday AND c.last_day >= pday
+					    THEN pg_catalog.get_bit(c.days, pday - c.first_day) = 1 END
+					AND NOT portmilter.rollup_meets(c.first_day, c.last_day,
+									c.days, lo, hi, mask)
+				      OFFSET 0) AS c
+				JOIN (SELECT e.port, e.client_addr FROM raw AS e
+				      WHERE e.client_addr IS NOT NULL
+				      GROUP BY 1, 2 HAVING pg_catalog.bool_and(e.early)) AS x
+				  ON x.port = c.port AND x.client_addr = c.client_addr
 			) AS k
 			GROUP BY k.port
 		), dup AS (
