@@ -16,13 +16,15 @@
 --   days                 bit varying, one bit per day from first_day to
 --                        last_day (bit 0 = first_day): both ends are 1
 --
--- A key counts for a set D of clean whole days (rollup_parts()) if its
--- first or its last day is in D (two bit lookups in the window's mask),
--- or, for the few keys seen both before and after the window's clean
--- days (or whose ends are dirty days), if its bitmap meets the mask
--- over the days they share: rollup_meets(). One row per key, no
--- anti-join; the keys of a short window are found through the index on
--- last_day. See doc/DESIGN.md, "Rollups".
+-- A key counts for a set D of clean whole days (rollup_parts()) if it
+-- was seen on one of them. Every key whose last day is in D was:
+-- rollup_last (below) holds how many keys end on each day and port, so
+-- those are summed, not read. The only keys read are those ending after
+-- D or on a dirty day among D's days (the index on last_day), checked
+-- with rollup_meets() (its first day in D, else its bitmap against a
+-- mask of D over the days they share), and the keys of the raw part.
+-- A window ending today reads almost no key, whatever its length. See
+-- doc/DESIGN.md, "Rollups".
 --
 -- rollup_day() (the catch-up's per-day recompute) is replaced: it sets
 -- the day's bit of every key seen that day (extending first_day or
