@@ -26,8 +26,10 @@
 --   rollup_users      per port, year and SASL user (the milter's rows):
 --                     the days of that year it was seen, one bit per day
 --                     (bit 0 = 1 January), for exact distinct users over
---                     any set of whole days
---   rollup_ips        the same per client address (every row)
+--                     any set of whole days (016 replaces it: one row
+--                     per port and user, first and last day, the days
+--                     between; and rollup_day(), port_traffic_rollup())
+--   rollup_ips        the same per client address (every row; 016 too)
 --   rollup_conn_days  the days of every connection seen on a day other
 --                     than its conn_time's: the few connections to take
 --                     away from a sum of per-day distinct counts

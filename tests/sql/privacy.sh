@@ -351,7 +351,7 @@ want = (['3', '4', '7', '8'], '<alice@example.com>', 'alice-pc', '*.isp.example'
         ['alice'], 'alice', {'raw_days': 100, 'reduce_days': 30}, ['alice'])
 print('ok' if got == want else got)"
 
-# Her rows of rollup_users (014): one per year and port she was seen in;
+# Her rows of rollup_users (016): one per port she was seen on;
 # her name in rollup_user_names (015): once.
 nroll=$(sql -c "SELECT count(*) FROM portmilter.rollup_users WHERE sasl_user = 'alice'")
 nname=$(sql -c "SELECT count(*) FROM portmilter.rollup_user_names WHERE sasl_user = 'alice'")

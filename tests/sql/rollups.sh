@@ -35,7 +35,16 @@ sqldir=$srcdir/sql
 tmp='' n=0	# both set by pg_test_begin (tests/lib/pg.sh)
 pg_test_begin rollups	# skip, psql, $tmp and its cleanup, ok/not_ok
 
+# The migrations before 016 first: the events are written and partly
+# rolled up with 014's tables, which 016 then converts (below).
+mkdir "$tmp/sql-015"
+for f in "$srcdir"/sql/[0-9][0-9][0-9]_*.sql; do
+	v=${f##*/}; v=$((1${v%%_*} - 1000))
+	[ "$v" -lt 16 ] && ln -s "$f" "$tmp/sql-015/"
+done
+sqldir=$tmp/sql-015
 rg_begin	# the cluster, the seed, the migrations (tests/lib/rollgen.sh)
+sqldir=$srcdir/sql
 
 # The random events (tests/lib/rollgen.sh): 500 connections over 30 days
 # from 2024-02-20, 26 users, 31 addresses of one network.
@@ -79,10 +88,94 @@ else
 	not_ok "rollups = brute force: ports and adoption on every window (seed $seed)" "$tmp/bad"
 fi
 
+# 014 rolls up a part of the days (the oldest: those of the DEFAULT
+# partition three years earlier, then some of February), then 016
+# converts its per-year keys: one row per port and key.
+sql -c "SELECT portmilter.rollup_catchup(12)" >/dev/null
+"$report" -d dbname=portmilter migrate --sql-dir "$sqldir" >"$tmp/migrate" 2>&1 || {
+	cat "$tmp/migrate"; echo "Bail out! migrate to 016 failed"; exit 1
+}
+sql_is "016 applied over 014's rollups of 12 days" "16|12" -c "SELECT
+	(SELECT max(version) FROM portmilter.schema_version WHERE version <= 16),
+	(SELECT count(*) FROM portmilter.rollup_days)"
+
+# The keys (016) against the events: on every clean day (rolled up,
+# not dirty), each key of rollup_users and rollup_ips is set exactly on
+# the days it was seen; rollup_last counts the keys per last day; one
+# row per port and user. The rows wrong or missing.
+sql >/dev/null <<'SQL' || echo "Bail out! cannot create the keys' checker"
+CREATE FUNCTION keys_differ() RETURNS bigint
+LANGUAGE sql STABLE AS $fn$
+	WITH clean AS MATERIALIZED (
+		SELECT d.day FROM portmilter.rollup_days AS d
+		WHERE NOT EXISTS (SELECT FROM portmilter.rollup_dirty AS y
+				  WHERE y.day = d.day)
+	), held AS MATERIALIZED (
+		SELECT 'user' AS what, u.port, u.sasl_user AS k, u.first_day + i AS day
+		FROM portmilter.rollup_users AS u,
+		     generate_series(0, length(u.days) - 1) AS i
+		WHERE get_bit(u.days, i) = 1
+		UNION ALL
+		SELECT 'ip', u.port, u.client_addr::text, u.first_day + i
+		FROM portmilter.rollup_ips AS u,
+		     generate_series(0, length(u.days) - 1) AS i
+		WHERE get_bit(u.days, i) = 1
+	), seen AS MATERIALIZED (
+		SELECT DISTINCT 'user' AS what, e.port, e.sasl_user AS k,
+		       (e.event_time AT TIME ZONE 'UTC')::date AS day
+		FROM portmilter.events AS e
+		WHERE e.kind IN ('transaction', 'connection') AND e.sasl_user IS NOT NULL
+		UNION ALL
+		SELECT DISTINCT 'ip', e.port, e.client_addr::text,
+		       (e.event_time AT TIME ZONE 'UTC')::date
+		FROM portmilter.events AS e WHERE e.client_addr IS NOT NULL
+	), h AS (
+		SELECT * FROM held WHERE day IN (SELECT day FROM clean)
+	), s AS (
+		SELECT * FROM seen WHERE day IN (SELECT day FROM clean)
+	), l AS (
+		SELECT 'user' AS what, u.last_day AS day, u.port, count(*) AS n
+		FROM portmilter.rollup_users AS u GROUP BY 2, 3
+		UNION ALL
+		SELECT 'ip', u.last_day, u.port, count(*)
+		FROM portmilter.rollup_ips AS u GROUP BY 2, 3
+	)
+	SELECT (SELECT count(*) FROM ((SELECT * FROM h EXCEPT ALL SELECT * FROM s)
+				      UNION ALL (SELECT * FROM s EXCEPT ALL SELECT * FROM h)) AS x)
+	     + (SELECT count(*) FROM ((SELECT what, day, port, n FROM portmilter.rollup_last
+				       EXCEPT ALL SELECT * FROM l)
+				      UNION ALL (SELECT * FROM l EXCEPT ALL
+				       SELECT what, day, port, n FROM portmilter.rollup_last)) AS y)
+	     + (SELECT count(*) FROM (SELECT u.port, u.sasl_user FROM portmilter.rollup_users AS u
+				      GROUP BY 1, 2 HAVING count(*) > 1) AS z)
+$fn$;
+SQL
+
+# catchup_all: every dirty day, one transaction each.
+catchup_all() {
+	sql -c 'DO $$ BEGIN
+		WHILE portmilter.rollup_catchup(1) > 0 LOOP COMMIT; END LOOP; END $$' >/dev/null
+}
+# catchup: the catch-up for a random number of days (0: not run), in
+# 1-day calls as the shipper makes them.
+catchup() {
+	k=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')
+	k=$((k % 4))
+	case $k in
+	0) ;;	# not run
+	1) sql -c "SELECT portmilter.rollup_catchup(3)" >/dev/null ;;
+	2) sql -c "SELECT portmilter.rollup_catchup(20)" >/dev/null ;;
+	*) catchup_all ;;
+	esac
+	echo "# catch-up: $k ($(sql -c 'SELECT count(*) FROM portmilter.rollup_dirty') days dirty)"
+}
+# check NAME: every window equal to brute force, the keys to the events.
 # check NAME: every window equal to brute force.
 check() {
 	sql -F ' | ' -c "SELECT * FROM (SELECT name, a, b, differ(a, b) AS d FROM windows) AS x
 		WHERE d <> 0" >"$tmp/bad" 2>&1
+	sql -c "SELECT 'keys wrong or missing: ' || keys_differ() WHERE keys_differ() <> 0" \
+		>>"$tmp/bad" 2>&1
 	if [ ! -s "$tmp/bad" ]; then
 		ok "$1"
 	else
@@ -125,6 +218,24 @@ sql -c "UPDATE portmilter.events SET size = 78 WHERE event_id IN
 sql_is "an UPDATE of a column no rollup reads (size) marks no day" "0" \
 	-c "SELECT count(*) FROM portmilter.rollup_dirty"
 
+# One user under three spellings on one port, on days rolled up:
+# forget_user renames them all to one pseudonym with one UPDATE, which
+# would give the port two rows of one key: they are merged.
+sql -c "INSERT INTO portmilter.events ($cols)
+	SELECT gen_random_uuid(), v.t, gen_random_uuid(), v.t, 'transaction', 'n0', 587,
+	       true, '198.51.100.3', 'TLSv1.3', 'PLAIN', v.u, 1, 0, 0, 0, 'accepted', NULL, false
+	FROM (VALUES ('2024-02-22 10:00+00'::timestamptz, 'Mixed'),
+		     ('2024-02-25 10:00+00', 'mixed'), ('2024-03-04 10:00+00', 'Mixed'),
+		     ('2024-03-04 11:00+00', 'MIXED')) AS v(t, u)" >/dev/null
+catchup_all
+sql_is "forget_user of a user rolled up under three spellings on one port: one row left" \
+	"t
+1|0" -c "SELECT sum(nrows) > 0 FROM portmilter.forget_user('mixed')" \
+	-c "SELECT (SELECT count(*) FROM portmilter.rollup_users
+	 WHERE port = 587 AND sasl_user LIKE 'forgotten:%'),
+	(SELECT count(*) FROM portmilter.rollup_users WHERE lower(sasl_user) = 'mixed')"
+check "... and the reports and keys after it"
+
 # Privacy: a user forgotten, a partition's addresses reduced (straight
 # into the partition, as maintain does), a partition truncated.
 sql >/dev/null <<'SQL'
@@ -140,6 +251,14 @@ sql -c "TRUNCATE portmilter.events_default" >/dev/null
 check "... after TRUNCATE of a partition"
 rg_catchup
 check "... and after a catch-up"
+catchup_all
+sql_is "once caught up, no address or user in the rollups that no event has" "0|0" \
+	-c "SELECT (SELECT count(*) FROM portmilter.rollup_ips AS r
+		    WHERE NOT EXISTS (SELECT FROM portmilter.events AS e
+				      WHERE e.port = r.port AND e.client_addr = r.client_addr)),
+		   (SELECT count(*) FROM portmilter.rollup_users AS r
+		    WHERE NOT EXISTS (SELECT FROM portmilter.events AS e
+				      WHERE e.port = r.port AND e.sasl_user = r.sasl_user))"
 
 # The races of the catch-up with a writer. A writer whose statement has
 # fired its trigger holds the day's mark: the catch-up skips that day.
@@ -208,6 +327,27 @@ sql_is "... and after the catch-up ran over those days" \
 	"$before" -c "SELECT * FROM portmilter.port_traffic_between($w)" \
 	-c "SELECT * FROM portmilter.port_adoption_between($w)"
 grep -q 'dropped|portmilter.events_202402' "$tmp/maint" || not_ok "maintain_partitions dropped events_202402" "$tmp/maint"
+
+# Over a year whose keys all end inside it, `ports` reads none of them:
+# rollup_last counts them (014 read every key of the year).
+total=$(sql -c "SELECT (SELECT count(*) FROM portmilter.rollup_users)
+	+ (SELECT count(*) FROM portmilter.rollup_ips)")
+read=$(sql <<'SQL'
+BEGIN;
+CREATE TEMP TABLE t AS SELECT * FROM portmilter.port_traffic_between(
+	'2024-02-18 10:17+00', '2025-02-17 13:45+00');
+SELECT COALESCE(sum(seq_tup_read + COALESCE(idx_tup_fetch, 0)), 0)
+FROM pg_stat_xact_user_tables
+WHERE schemaname = 'portmilter' AND relname IN ('rollup_users', 'rollup_ips');
+COMMIT;
+SQL
+)
+if [ "$total" -gt 20 ] && [ "$read" -eq 0 ]; then
+	ok "ports over a year reads none of the $total keys ending in it"
+else
+	echo "read $read rows of $total" >"$tmp/diff"
+	not_ok "ports over a year reads none of the keys ending in it" "$tmp/diff"
+fi
 
 # The plans of the report's own queries over a year, nested statements
 # included (auto_explain), with sequential scans made a last resort: an
