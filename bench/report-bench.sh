@@ -9,7 +9,7 @@
 # ROWS in increasing order tops portmilter.events up to ROWS synthetic
 # events spread over the last 365 days (monthly partitions for all of
 # them, generate_series, a fixed seed; the rollup triggers mark every day
-# dirty as they would for any writer), runs the catch-up
+# dirty as they would for any writer; the mix is below), runs the catch-up
 # (portmilter.rollup_catchup, one day per call as the shipper does) until
 # no day is dirty and records its time per day, runs each report command
 # and records its wall-clock time. At the end it prints the times side by
@@ -17,7 +17,11 @@
 # microseconds per 1000-row statement of shipper-like batches (INSERT ...
 # SELECT ... ON CONFLICT DO NOTHING, 1000 rows a statement, one
 # transaction each, rolled back) with the rollup triggers enabled and
-# disabled, in the same run, alternating. PLANS=1 also
+# disabled, in the same run, alternating, and with the triggers on but
+# the partial indexes of sql/017_report_indexes.sql dropped (inside the
+# rolled-back transaction), when they exist; and the time migration 017
+# takes on the events of that size (its indexes dropped, its version
+# forgotten, the file applied again with psql). PLANS=1 also
 # prints a summary of each command's plan (auto_explain, nested
 # statements included: the plan of the program's own queries). Stops the
 # server and removes everything at the end, even on failure or ^C.
@@ -25,8 +29,30 @@
 # Environment: PORTMILTER_REPORT (default ./report/portmilter-report, then
 # the one on PATH), SQLDIR (default the sql/ next to this script),
 # PG_BINDIR, KEEP=1 to keep the directory (and the server stopped),
-# ONLY=ERE to run only the commands whose label matches (ONLY='^ports'
-# for the four `ports` windows).
+# ONLY=ERE to run only the commands whose label matches it (grep -E;
+# ONLY='^ports' for the four `ports` windows).
+#
+# The mix, plausible where the reports look (what the milter and the log
+# reader record, doc/events.md), the same at every size:
+#   ports     25 (35 %), 587 (30 %), 465, 5870, 12345 (10 % each), 4650
+#             (5 %): the rounding of the draw gives the end ones half;
+#   TLS       on the submission ports (587, 5870, 12345, 465, 4650)
+#             90 % TLSv1.3, 9 % TLSv1.2, 0.5 % TLSv1.1, 0.5 % TLSv1; on
+#             port 25 (servers) 30 % no TLS, 50 % TLSv1.3, 19 % TLSv1.2,
+#             0.5 % TLSv1.1, 0.5 % TLSv1;
+#   AUTH      PLAIN, 5000 users, on the submission ports only (port 25
+#             has no AUTH);
+#   kinds     3 % of the submission rows (2 % of all) are failed logins
+#             as the log reader writes them: kind auth_failure, verdict
+#             rejected, rule auth_failed, reply 535 5.7.8, the mechanism
+#             (PLAIN or LOGIN) and the user as logged (10 % without
+#             one), no TLS version (the log line does not say it), no
+#             recipients, no size; of the others 5 % are connections
+#             without a transaction, then 70 % accepted, 20 % rejected
+#             (relay, require_tls, tls_before_auth, min_tls_version),
+#             3 % tempfailed, 2 % aborted; 0.5 % of the submission rows
+#             are credential exposures;
+#   addresses 10.0.0.0/16 at random; 3 nodes; 997 HELO names.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/tests/lib/pg.sh"
@@ -36,7 +62,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 for rows; do
 	case $rows in '' | *[!0-9]*) echo "usage: $0 [ROWS...]" >&2; exit 2 ;; esac
 done
-report='' dir='' psql=''	# set by bench_pg_begin (bench/lib.sh)
+report='' dir='' psql='' sqldir=''	# set by bench_pg_begin (bench/lib.sh)
 bench_pg_begin report-bench
 
 $psql -c "SELECT portmilter.create_month_partition(
@@ -52,28 +78,42 @@ SELECT setseed(0.42 * $1 / ($2 + 1));
 CREATE TABLE public.fill AS
 SELECT gen_random_uuid() AS event_id, t AS event_time, gen_random_uuid() AS conn_id,
        t - interval '2 seconds' AS conn_time,
-       CASE WHEN r < 0.05 THEN 'connection' ELSE 'transaction' END AS kind,
+       CASE WHEN af THEN 'auth_failure' WHEN r < 0.05 THEN 'connection'
+            ELSE 'transaction' END AS kind,
        'mx' || (i % 3) AS node, port, true AS port_known,
        '10.0.0.0'::inet + (random() * 65535)::int AS client_addr,
        'host' || (i % 997) || '.example.net' AS helo,
-       CASE WHEN port = 25 THEN NULL ELSE 'TLSv1.3' END AS tls_version,
-       CASE WHEN port = 25 THEN NULL ELSE 'PLAIN' END AS sasl_method,
-       CASE WHEN port = 25 THEN NULL ELSE 'user' || (random() * 5000)::int END AS sasl_user,
-       '<s' || (i % 5000) || '@example.com>' AS sender,
-       1 AS nrcpt, 0 AS nrcpt_rejected, 0 AS nrcpt_tempfailed, 0 AS nrcpt_refused,
-       1000 + i % 50000 AS size,
-       CASE WHEN r < 0.05 THEN 'none' WHEN r < 0.75 THEN 'accepted'
+       CASE WHEN af THEN NULL
+            WHEN port = 25 AND rt < 0.30 THEN NULL
+            WHEN port = 25 AND rt < 0.80 THEN 'TLSv1.3'
+            WHEN port = 25 AND rt < 0.99 THEN 'TLSv1.2'
+            WHEN port <> 25 AND rt < 0.90 THEN 'TLSv1.3'
+            WHEN port <> 25 AND rt < 0.99 THEN 'TLSv1.2'
+            WHEN rt < 0.995 THEN 'TLSv1.1' ELSE 'TLSv1' END AS tls_version,
+       CASE WHEN port = 25 THEN NULL WHEN af AND i % 2 = 0 THEN 'LOGIN'
+            ELSE 'PLAIN' END AS sasl_method,
+       CASE WHEN port = 25 OR (af AND i % 10 = 0) THEN NULL
+            ELSE 'user' || (random() * 5000)::int END AS sasl_user,
+       CASE WHEN NOT af THEN '<s' || (i % 5000) || '@example.com>' END AS sender,
+       CASE WHEN af THEN 0 ELSE 1 END AS nrcpt,
+       0 AS nrcpt_rejected, 0 AS nrcpt_tempfailed, 0 AS nrcpt_refused,
+       CASE WHEN NOT af THEN 1000 + i % 50000 END AS size,
+       CASE WHEN af THEN 'rejected' WHEN r < 0.05 THEN 'none'
+            WHEN r < 0.75 THEN 'accepted'
             WHEN r < 0.95 THEN 'rejected' WHEN r < 0.98 THEN 'tempfailed'
             ELSE 'aborted' END AS verdict,
-       CASE WHEN r >= 0.75 AND r < 0.95 THEN
+       CASE WHEN af THEN 'auth_failed' WHEN r >= 0.75 AND r < 0.95 THEN
             (ARRAY['relay', 'require_tls', 'tls_before_auth', 'min_tls_version'])[1 + i % 4]
        END AS rule,
-       NULL::text AS reply, port <> 25 AND r > 0.995 AS credential_exposure
-FROM (SELECT i, random() AS r,
-	     now() - random() * interval '365 days' AS t,
-	     (ARRAY[25, 25, 25, 25, 587, 587, 587, 465, 5870, 12345, 4650])
-		[1 + (random() * 10)::int] AS port
-      FROM generate_series($1 + 1, $2) AS i) AS g
+       CASE WHEN af THEN '535 5.7.8 Error: authentication failed: authentication failure'
+       END AS reply,
+       port <> 25 AND NOT af AND r > 0.995 AS credential_exposure
+FROM (SELECT i, r, t, port, rt, port <> 25 AND ra < 0.03 AS af
+      FROM (SELECT i, random() AS r, random() AS rt, random() AS ra,
+		   now() - random() * interval '365 days' AS t,
+		   (ARRAY[25, 25, 25, 25, 587, 587, 587, 465, 5870, 12345, 4650])
+			[1 + (random() * 10)::int] AS port
+	    FROM generate_series($1 + 1, $2) AS i) AS g0) AS g
 ORDER BY t;	-- as the shipper does: in time order
 INSERT INTO portmilter.events
 	(event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
@@ -102,11 +142,15 @@ SQL
 			WHERE n.nspname = 'portmilter' AND c.relname LIKE 'rollup\_%' AND c.relkind = 'r'")"
 }
 
-# Every statement of the report is logged with its plan and actual rows.
-PGOPTIONS="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 \
+# With PLANS=1 every statement of the report is logged with its plan and
+# actual rows (auto_explain with ANALYZE: it slows every statement down,
+# so the times of such a run are not the ones to quote).
+if [ "${PLANS:-0}" = 1 ]; then
+	PGOPTIONS="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 \
 -c auto_explain.log_analyze=on -c auto_explain.log_timing=off \
 -c auto_explain.log_nested_statements=on"
-export PGOPTIONS
+	export PGOPTIONS
+fi
 
 # run LABEL ARGS...: time one report (appended to $dir/times.$rows),
 # then, with PLANS=1, summarize its plans.
@@ -136,44 +180,86 @@ run() {
 
 # insert_cost: microseconds per 1000-row statement of shipper-like
 # batches (one transaction each, rolled back: the rows would crowd
-# today's edge), with the rollup triggers disabled then enabled,
-# alternating 5 rounds of 10 statements each so that both see the same
-# load; the INSERTs' own time (psql's \timing), one session per round;
-# "on off" on stdout.
+# today's edge; the rows of the mix above), with the rollup triggers
+# disabled, enabled, and enabled with the indexes of migration 017
+# dropped (in the transaction, when they exist), in turn, 5 rounds of 10
+# statements each so that all see the same load; the INSERTs' own time
+# (psql's \timing, on around each INSERT only), one session per round;
+# "on off noidx" on stdout (noidx "-" without migration 017).
 insert_cost() {
-	on=0 off=0 round=0
+	on=0 off=0 noidx=0 round=0 modes="DISABLE ENABLE"
+	idx=$(PGOPTIONS='' $psql -Atc "SELECT count(*) FROM pg_class
+		WHERE relname IN ('events_auth_time_idx', 'events_old_tls_idx')
+		AND relnamespace = 'portmilter'::regnamespace") || exit 1
+	[ "$idx" = 2 ] && modes="$modes NOIDX"
 	while [ $round -lt 5 ]; do
-		for mode in DISABLE ENABLE; do
+		for mode in $modes; do
 			{
-				echo "ALTER TABLE portmilter.events $mode TRIGGER rollup_ins;"
-				printf '%s\n' '\timing on'	# not echo: dash's turns \t into a tab
+				case $mode in
+				NOIDX) echo "ALTER TABLE portmilter.events ENABLE TRIGGER rollup_ins;" ;;
+				*) echo "ALTER TABLE portmilter.events $mode TRIGGER rollup_ins;" ;;
+				esac
 				i=0
 				while [ $i -lt 10 ]; do
-					echo "BEGIN;
-				INSERT INTO portmilter.events
+					echo "BEGIN;"
+					[ $mode = NOIDX ] && echo "DROP INDEX portmilter.events_auth_time_idx,
+						portmilter.events_old_tls_idx;"
+					printf '%s\n' '\timing on'	# not echo: dash's turns \t into a tab
+					echo "INSERT INTO portmilter.events
 				(event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
 				 client_addr, tls_version, sasl_method, sasl_user, sender,
 				 nrcpt, nrcpt_rejected, nrcpt_tempfailed, nrcpt_refused, size,
-				 verdict, credential_exposure)
+				 verdict, rule, credential_exposure)
 				SELECT gen_random_uuid(), now() - random() * interval '1 minute', c,
-				       now() - interval '1 minute', 'transaction', 'mx0', 587, true,
-				       '10.1.0.0'::inet + (random() * 65535)::int, 'TLSv1.3', 'PLAIN',
-				       'user' || (random() * 5000)::int, '<a@example.com>', 1, 0, 0, 0,
-				       1000, 'accepted', false
-				FROM (SELECT gen_random_uuid() AS c FROM generate_series(1, 1000)) AS g
-				ON CONFLICT DO NOTHING;
-				ROLLBACK;"
+				       now() - interval '1 minute',
+				       CASE WHEN af THEN 'auth_failure' ELSE 'transaction' END,
+				       'mx0', port, true, '10.1.0.0'::inet + (random() * 65535)::int,
+				       CASE WHEN af OR (port = 25 AND rt < 0.30) THEN NULL
+					    WHEN rt < CASE WHEN port = 25 THEN 0.80 ELSE 0.90 END THEN 'TLSv1.3'
+					    WHEN rt < 0.99 THEN 'TLSv1.2' ELSE 'TLSv1' END,
+				       CASE WHEN port <> 25 THEN 'PLAIN' END,
+				       CASE WHEN port <> 25 THEN 'user' || (random() * 5000)::int END,
+				       '<a@example.com>', 1, 0, 0, 0, 1000,
+				       CASE WHEN af THEN 'rejected' ELSE 'accepted' END,
+				       CASE WHEN af THEN 'auth_failed' END, false
+				FROM (SELECT gen_random_uuid() AS c, random() AS rt, port,
+					     port <> 25 AND random() < 0.03 AS af
+				      FROM (SELECT (ARRAY[25, 25, 25, 25, 587, 587, 587, 465, 5870,
+							  12345, 4650])[1 + (random() * 10)::int] AS port
+					    FROM generate_series(1, 1000)) AS p) AS g
+				ON CONFLICT DO NOTHING;"
+					printf '%s\n' '\timing off'
+					echo "ROLLBACK;"
 					i=$((i + 1))
 				done
-			} | PGOPTIONS='' $psql 2>&1 | awk '/^Time: / { k++; if (k % 3 == 2) t += $2 }
+			} | PGOPTIONS='' $psql 2>&1 | awk '/^Time: / { t += $2 }
 				END { printf "%d\n", t * 1000 }' >"$dir/ms"
 			us=$(cat "$dir/ms")
-			if [ $mode = ENABLE ]; then on=$((on + us)); else off=$((off + us)); fi
+			case $mode in
+			ENABLE) on=$((on + us)) ;;
+			DISABLE) off=$((off + us)) ;;
+			*) noidx=$((noidx + us)) ;;
+			esac
 		done
 		round=$((round + 1))
 	done
 	PGOPTIONS='' $psql -c "ALTER TABLE portmilter.events ENABLE TRIGGER rollup_ins" || exit 1
-	echo "$((on / 50)) $((off / 50))"
+	if [ "$idx" = 2 ]; then noidx=$((noidx / 50)); else noidx=-; fi
+	echo "$((on / 50)) $((off / 50)) $noidx"
+}
+
+# migrate017: the time migration 017 takes on the events there are now
+# (its indexes dropped and its version forgotten first), on stdout; "-"
+# when SQLDIR has no 017.
+migrate017() {
+	f=$sqldir/017_report_indexes.sql
+	[ -f "$f" ] || { echo -; return 0; }
+	PGOPTIONS='' $psql -c "DROP INDEX portmilter.events_auth_time_idx,
+		portmilter.events_old_tls_idx;
+		DELETE FROM portmilter.schema_version WHERE version = 17" || exit 1
+	t0=$(bench_ms)
+	PGOPTIONS='' $psql -f "$f" 2>/dev/null || exit 1
+	echo $(( $(bench_ms) - t0 ))
 }
 
 prev=0
@@ -196,8 +282,14 @@ for rows; do
 	run "adoption, whole year" adoption --since 365d
 	run "adoption, 40 days ragged" adoption --since '40d' --until 3h
 	run "tls, whole year" tls --since 365d
+	run "tls --below TLSv1.2, whole year" tls --below TLSv1.2 --since 365d
 	run "tls-preview --port 587, whole year" tls-preview --port 587 --min-tls-version TLSv1.3 --since 365d
+	run "tls-preview --port 25 TLSv1.2, whole year" tls-preview --port 25 --min-tls-version TLSv1.2 --since 365d
+	run "auth, last 30 days" auth --since 30d
 	run "auth, whole year" auth --since 365d
+	run "auth --user user42, whole year" auth --user user42 --since 365d
+	run "auth --ip 10.0.1.0/24, whole year" auth --ip 10.0.1.0/24 --since 365d
+	run "auth --ip 10.0.1.0/24, last 24 h" auth --ip 10.0.1.0/24
 	run "top --port 587 --by user, whole year" top --port 587 --by user --since 365d
 	run "top --port 25 --by ip, whole year" top --port 25 --by ip --since 365d
 	run "dashboard, last 7 days" dashboard -o "$dir/dash.html" --since 7d
@@ -205,7 +297,10 @@ for rows; do
 	run "dashboard, whole year" dashboard -o "$dir/dash.html" --since 365d
 	[ ! -s "$dir/dash.html" ] || echo "    the page: $(wc -c <"$dir/dash.html") bytes"
 	cost=$(insert_cost) || exit 1
-	printf 'insert_on\t%s\ninsert_off\t%s\n' "${cost% *}" "${cost#* }" >>"$dir/cost.$rows"
+	echo "$cost" | awk '{ printf "insert_on\t%s\ninsert_off\t%s\ninsert_noidx\t%s\n",
+		$1, $2, $3 }' >>"$dir/cost.$rows"
+	m017=$(migrate017) || exit 1
+	printf 'migrate017\t%s\n' "$m017" >>"$dir/cost.$rows"
 done
 
 echo
@@ -220,12 +315,15 @@ cut -f1 "$dir/times.$1" | while IFS= read -r label; do
 	done
 	echo
 done
-echo "# shipper-like INSERT, microseconds per 1000-row statement; catch-up, ms per day"
-for what in insert_on insert_off catchup_day; do
+echo "# shipper-like INSERT, microseconds per 1000-row statement; catch-up, ms per day;"
+echo "# migration 017 (its two indexes built), ms"
+for what in insert_on insert_off insert_noidx catchup_day migrate017; do
 	case $what in
 	insert_on) label="INSERT, rollup triggers on" ;;
 	insert_off) label="INSERT, rollup_ins disabled" ;;
-	*) label="catch-up, ms per day" ;;
+	insert_noidx) label="INSERT, triggers on, no 017 indexes" ;;
+	catchup_day) label="catch-up, ms per day" ;;
+	*) label="migration 017" ;;
 	esac
 	printf '%-44s' "$label"
 	for rows; do

@@ -60,6 +60,26 @@ if ! "$report" -d "$DB" migrate --sql-dir "$srcdir/sql" >"$tmp/out" 2>&1 ||
 	echo "Bail out! cannot load the fixtures"
 	exit 1
 fi
+# A failed login from Postfix's log in W (the log reader's shape,
+# doc/events.md): a mechanism, no TLS version, as the log does not say it.
+# It is not "AUTH without TLS": no tls or tls-preview output below shows
+# it (frank is nowhere).
+if ! psql -X -q -v ON_ERROR_STOP=1 -d portmilter >"$tmp/load" 2>&1 <<'EOF'
+INSERT INTO portmilter.events (event_id, event_time, conn_id, conn_time, kind,
+	node, port, port_known, client_addr, sasl_method, sasl_user, nrcpt,
+	nrcpt_rejected, nrcpt_tempfailed, nrcpt_refused, verdict, rule, reply,
+	credential_exposure)
+VALUES ('f1000000-0000-4000-8000-000000000001', '2024-03-11 10:00:00+00',
+	'f1000000-0000-4000-8000-000000000001', '2024-03-11 10:00:00+00',
+	'auth_failure', 'mx1', 587, true, '192.0.2.99', 'LOGIN', 'frank', 0, 0, 0,
+	0, 'rejected', 'auth_failed',
+	'535 5.7.8 Error: authentication failed: authentication failure', false);
+EOF
+then
+	sed 's/^/# /' "$tmp/load"
+	echo "Bail out! cannot load the auth_failure row"
+	exit 1
+fi
 
 # ---- tls ---------------------------------------------------------------------
 
@@ -195,6 +215,69 @@ else
 	n=$((n + 1))
 	echo "ok $n # SKIP tests/unit/policy_driver not built (cmocka missing)"
 fi
+
+# ---- plans over a year ------------------------------------------------------
+
+# Each command's plan, nested statements included (auto_explain), with
+# sequential scans made a last resort: over a year, auth must read the
+# failed logins through events_auth_time_idx, tls --below and
+# tls-preview the old-TLS rows through events_old_tls_idx
+# (sql/017_report_indexes.sql), on every partition, and no events
+# partition by a Seq Scan. (With seqscan off the primary key would serve
+# any window too, by reading every event of the year: hence the index
+# names. The partition of the fixtures must be read through it, by an
+# index-only scan: the index carries every column the report reads
+# (after a VACUUM, as autovacuum does for rows left alone); another
+# index may serve a partition of a row or two, the DEFAULT one, as the
+# costs are then a tie.) The names of the indexes on the partitions:
+# $tmp/idx.NAME.
+for idx in events_auth_time_idx events_old_tls_idx; do
+	psql -X -A -t -d portmilter -c "SELECT c.relname FROM pg_catalog.pg_inherits AS i
+		JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'portmilter.$idx'::regclass" >"$tmp/idx.$idx" 2>&1 ||
+		: >"$tmp/idx.$idx"
+done
+psql -X -q -d portmilter -c "VACUUM ANALYZE portmilter.events" >/dev/null 2>&1
+Y="--since 2023-04-01 --until 2024-04-01"
+PGOPTIONS="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 \
+-c auto_explain.log_nested_statements=on -c enable_seqscan=off"
+export PGOPTIONS
+# plan NAME INDEX ARGS...: the report ARGS over a year reads the
+# partition of March 2024 through INDEX alone (an index-only scan), and
+# no partition by a Seq Scan.
+plan() {
+	name=$1 idx=$2; shift 2
+	lines=$(wc -l <"$tmp/log")
+	rep $Y "$@"
+	tail -n +"$((lines + 1))" "$tmp/log" >"$tmp/plan"
+	march=$(grep -oE 'events_202403_[a-z_]*(idx|pkey)' "$tmp/plan" | sort -u)
+	only=$(grep -oE 'Index Only Scan using events_202403_[a-z_]*idx' "$tmp/plan" |
+		sed 's/.* //' | sort -u)
+	if [ "$rc" -ne 0 ]; then
+		not_ok "$name" "$tmp/err"
+	elif grep -q 'Seq Scan on events' "$tmp/plan"; then
+		not_ok "$name: a Seq Scan on an events partition" "$tmp/plan"
+	elif [ -z "$march" ] || [ ! -s "$tmp/idx.$idx" ] ||
+		printf '%s\n' "$march" | grep -qvxF -f "$tmp/idx.$idx"; then
+		echo "indexes used on events_202403: $march" >"$tmp/diff"
+		not_ok "$name: not through $idx" "$tmp/diff" "$tmp/plan"
+	elif [ "$only" != "$march" ]; then
+		echo "index-only scans on events_202403: $only; indexes used: $march" >"$tmp/diff"
+		not_ok "$name: not an index-only scan of $idx" "$tmp/diff" "$tmp/plan"
+	else
+		ok "$name: an index-only scan of $idx, no Seq Scan on events"
+	fi
+}
+plan "auth over a year" events_auth_time_idx auth
+plan "auth --port 587 over a year" events_auth_time_idx auth --port 587
+plan "tls --below TLSv1.2 over a year" events_old_tls_idx tls --below TLSv1.2
+plan "tls --port 587 --below TLSv1.3 over a year" events_old_tls_idx \
+	tls --port 587 --below TLSv1.3
+plan "tls-preview --port 587 --min-tls-version TLSv1.2 over a year" \
+	events_old_tls_idx tls-preview --port 587 --min-tls-version TLSv1.2
+plan "tls-preview --port 25 --min-tls-version TLSv1.3 over a year" \
+	events_old_tls_idx tls-preview --port 25 --min-tls-version TLSv1.3
+unset PGOPTIONS
 
 # ---- bad command lines --------------------------------------------------------
 
