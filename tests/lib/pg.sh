@@ -207,3 +207,20 @@ not_ok() {
 	done
 	return 0
 }
+
+# sql ARGS...: psql on the database portmilter, one value per line, UTC,
+# stop on the first error.
+sql() { PGTZ=UTC psql -X -q -A -t -v ON_ERROR_STOP=1 -d portmilter "$@"; }
+
+# sql_is NAME EXPECTED SQL-ARGS...: ok when sql's output is EXPECTED
+# (both printed otherwise). Needs $tmp, ok and not_ok (pg_test_begin).
+sql_is() {
+	_pg_name=$1 _pg_want=$2; shift 2
+	_pg_got=$(sql "$@" 2>"$tmp/err")
+	if [ "$_pg_got" = "$_pg_want" ]; then
+		ok "$_pg_name"
+	else
+		printf 'got:    %s\nwanted: %s\n' "$_pg_got" "$_pg_want" >"$tmp/diff"
+		not_ok "$_pg_name" "$tmp/diff" "$tmp/err"
+	fi
+}

@@ -52,18 +52,7 @@
 
 seed='' rg_caught=0
 
-sql() { PGTZ=UTC psql -X -q -A -t -v ON_ERROR_STOP=1 -d portmilter "$@"; }
-
-sql_is() {
-	_rg_name=$1 _rg_want=$2; shift 2
-	_rg_got=$(sql "$@" 2>"$tmp/err")
-	if [ "$_rg_got" = "$_rg_want" ]; then
-		ok "$_rg_name"
-	else
-		printf 'got:    %s\nwanted: %s\n' "$_rg_got" "$_rg_want" >"$tmp/diff"
-		not_ok "$_rg_name" "$tmp/diff" "$tmp/err"
-	fi
-}
+# sql, sql_is: tests/lib/pg.sh
 
 rg_begin() {
 	if ! pg_start "$tmp" 2>"$tmp/pg_start.err"; then

@@ -37,19 +37,7 @@ DB="dbname=portmilter"
 # rep ARGS...: the report on the test database; $rc, $tmp/out, $tmp/err.
 rep() { "$report" -d "$DB" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
 exp_text() { cat >"$tmp/exp"; }
-# sql ARGS...: psql, one value per line, UTC, stop on error.
-sql() { PGTZ=UTC psql -X -q -A -t -v ON_ERROR_STOP=1 -d portmilter "$@"; }
-# sql_is NAME EXPECTED [-U ROLE] SQL-ARGS...: the values are EXPECTED.
-sql_is() {
-	name=$1 want=$2; shift 2
-	got=$(sql "$@" 2>"$tmp/err")
-	if [ "$got" = "$want" ]; then
-		ok "$name"
-	else
-		printf 'got:    %s\nwanted: %s\n' "$got" "$want" >"$tmp/diff"
-		not_ok "$name" "$tmp/diff" "$tmp/err"
-	fi
-}
+# sql, sql_is: tests/lib/pg.sh
 # csv_cols FIELDS: $tmp/out (CSV) cut to FIELDS, CR dropped.
 csv_cols() { tr -d '\r' <"$tmp/out" | cut -d, -f"$1" >"$tmp/out.cut" && mv "$tmp/out.cut" "$tmp/out"; }
 # maintained: $tmp/out with the cutoff (a time stamp of now) blanked.

@@ -53,8 +53,7 @@ fails() {
 		not_ok "$name" "$tmp/diff" "$tmp/err" "$tmp/out"
 	fi
 }
-# sql [-U ROLE] SQL: one value per line, UTC, stop on error.
-sql() { PGTZ=UTC psql -X -q -A -t -v ON_ERROR_STOP=1 -d portmilter "$@"; }
+# sql [-U ROLE] SQL: one value per line, UTC, stop on error (tests/lib/pg.sh).
 # sql_is NAME EXPECTED [-U ROLE] SQL: the values are EXPECTED.
 sql_is() { _sql_is sql "$@"; }
 # tag_is NAME EXPECTED [-U ROLE] SQL: the command tag is EXPECTED.
