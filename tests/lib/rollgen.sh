@@ -259,3 +259,35 @@ rg_catchup() {
 	rg_caught=$((_rg_before - _rg_after))
 	echo "# catch-up: $_rg_r ($rg_caught days caught up, $_rg_after days dirty)"
 }
+
+# rg_years NAME: the running totals of sql/018_top_years.sql against the
+# month tables they sum: for every year, port and key with a transaction
+# in a month table, tx[i] = its transactions in the months of that year
+# before month i (i = 1..13), and no other row. Checked as NAME.
+rg_years() {
+	sql_is "$1" "0" <<'SQL'
+WITH m AS (
+	SELECT 'user' AS what, month, port, uid::text AS k, transactions AS t
+	FROM portmilter.rollup_user_month
+	UNION ALL
+	SELECT 'ip', month, port, client_addr::text, transactions
+	FROM portmilter.rollup_ip_month
+), want AS (
+	SELECT y.what, y.year, y.port, y.k, i,
+	       (SELECT COALESCE(sum(m.t), 0) FROM m
+		WHERE m.what = y.what AND m.port = y.port AND m.k = y.k
+		  AND m.month >= y.year AND m.month < y.year + (i - 1) * interval '1 month') AS v
+	FROM (SELECT DISTINCT what, date_trunc('year', month)::date AS year, port, k
+	      FROM m WHERE t > 0) AS y,
+	     generate_series(1, 13) AS i
+), have AS (
+	SELECT 'user' AS what, year, port, uid::text AS k, i, tx[i] AS v
+	FROM portmilter.rollup_user_year, generate_series(1, 13) AS i
+	UNION ALL
+	SELECT 'ip', year, port, client_addr::text, i, tx[i]
+	FROM portmilter.rollup_ip_year, generate_series(1, 13) AS i
+)
+SELECT count(*) FROM ((TABLE want EXCEPT ALL TABLE have)
+		      UNION ALL (TABLE have EXCEPT ALL TABLE want)) AS x
+SQL
+}

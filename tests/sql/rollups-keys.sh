@@ -28,8 +28,10 @@
 # the catch-up runs for a random number of days or not at all. After
 # each step, every function = its oracle on every window (random ragged
 # ones, aligned on days, on months, tiny, over a year, open-ended,
-# empty). Then the plans over a year: with sequential scans off, no
-# events partition read by a Seq Scan, and a rollup read.
+# empty). With each comparison, the year totals of 018 against the month
+# rows (rg_years). Then the plans over a year: with sequential scans
+# off, no events partition read by a Seq Scan, a rollup read, and for
+# `top` the year totals.
 #
 # Environment: top_srcdir, top_builddir, PORTMILTER_REPORT, PG_BINDIR;
 # PM_SEED (0..1) replays a run (each run prints its seed).
@@ -345,6 +347,7 @@ SELECT 'window ' || name || ' [' || a || ', ' || b || '): ' || c FROM bad
 ORDER BY name, c LIMIT 12;
 SELECT 'of ' || count(*) || ' (window, call)' FROM bad HAVING count(*) > 0;
 SQL
+	rg_years "$1: the year totals (018) = their month rows"
 	if [ ! -s "$tmp/bad" ]; then
 		ok "$1"
 		return
@@ -368,7 +371,7 @@ check_caught() {
 	fi
 }
 
-what="the 015 functions = their oracles on $nwin windows, $ncalls calls each"
+what="the per-key functions (015, 018) = their oracles on $nwin windows, $ncalls calls each"
 check "$what"
 rg_catchup
 check_caught "$what, after a catch-up"
@@ -429,6 +432,8 @@ plans() {
 				not_ok "$f over a year$1: a Seq Scan on an events partition" "$tmp/plan"
 			elif ! grep -q 'rollup' "$tmp/plan"; then
 				not_ok "$f over a year$1: the plan reads no rollup" "$tmp/plan"
+			elif [ "${f#top_}" != "$f" ] && ! grep -q '_year' "$tmp/plan"; then
+				not_ok "$f over a year$1: the plan reads no year totals" "$tmp/plan"
 			else
 				ok "$f over a year$1: rollups and indexes, no Seq Scan on events"
 			fi

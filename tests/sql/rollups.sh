@@ -98,6 +98,7 @@ sql -c "SELECT portmilter.rollup_catchup(12)" >/dev/null
 sql_is "016 applied over 014's rollups of 12 days" "16|12" -c "SELECT
 	(SELECT max(version) FROM portmilter.schema_version WHERE version <= 16),
 	(SELECT count(*) FROM portmilter.rollup_days)"
+rg_years "018 built its year totals from 015's month rows"
 
 # The keys (016) against the events: on every clean day (rolled up,
 # not dirty), each key of rollup_users and rollup_ips is set exactly on
