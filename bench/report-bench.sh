@@ -30,7 +30,8 @@
 # the one on PATH), SQLDIR (default the sql/ next to this script),
 # PG_BINDIR, KEEP=1 to keep the directory (and the server stopped),
 # ONLY=ERE to run only the commands whose label matches it (grep -E;
-# ONLY='^ports' for the four `ports` windows).
+# ONLY='^ports' for the four `ports` windows), MIX=uniform or clustered
+# (below).
 #
 # The mix, plausible where the reports look (what the milter and the log
 # reader record, doc/events.md), the same at every size:
@@ -53,6 +54,20 @@
 #             3 % tempfailed, 2 % aborted; 0.5 % of the submission rows
 #             are credential exposures;
 #   addresses 10.0.0.0/16 at random; 3 nodes; 997 HELO names.
+# MIX=clustered (default MIX=uniform, the mix above) keeps the shares of
+# ports, kinds, verdicts and TLS versions but gives the keys the shape
+# real traffic has, where the uniform mix makes every submission its own
+# (user, address) pair:
+#   users     each user submits from its own 3 addresses (10.1.0.0/16,
+#             three consecutive: a few /24s hold them all) 90 % of the
+#             time, from anywhere in 10.2.0.0/16 (roaming) 10 %;
+#   TLS       a user's client keeps its version (0.5 % of users TLSv1,
+#             0.5 % TLSv1.1, 10 % TLSv1.2, the rest TLSv1.3); on port 25
+#             a server's (30 % none, 1 % TLSv1 or TLSv1.1, 20 % TLSv1.2);
+#   port 25   servers are few and busy: address offset 65535 * x^2, x
+#             uniform (the lowest /24s take the most);
+#   failures  70 % of the failed logins come from 200 attackers
+#             (10.3.0.0/24), the rest from the user's own addresses.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/tests/lib/pg.sh"
@@ -69,6 +84,40 @@ $psql -c "SELECT portmilter.create_month_partition(
 	(date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => m))::date)
 FROM generate_series(1, 13) AS m" >/dev/null || exit 1
 
+# The columns that MIX shapes (above); u: a user number, ka, kb: uniform
+# draws, a25: a port-25 address offset, af: a failed login, i: the row;
+# auth_net: a network that failed logins come from.
+case ${MIX:-uniform} in
+uniform)
+	mix_addr="'10.0.0.0'::inet + (random() * 65535)::int"
+	mix_tls="CASE WHEN af THEN NULL
+            WHEN port = 25 AND rt < 0.30 THEN NULL
+            WHEN port = 25 AND rt < 0.80 THEN 'TLSv1.3'
+            WHEN port = 25 AND rt < 0.99 THEN 'TLSv1.2'
+            WHEN port <> 25 AND rt < 0.90 THEN 'TLSv1.3'
+            WHEN port <> 25 AND rt < 0.99 THEN 'TLSv1.2'
+            WHEN rt < 0.995 THEN 'TLSv1.1' ELSE 'TLSv1' END"
+	mix_user="(random() * 5000)::int"
+	auth_net=10.0.1.0/24 ;;
+clustered)
+	mix_addr="CASE WHEN port = 25 THEN '10.0.0.0'::inet + a25
+            WHEN af AND ka < 0.7 THEN '10.3.0.0'::inet + (ka * 285)::int
+            WHEN kb < 0.9 THEN '10.1.0.0'::inet + (u * 3 + i % 3)
+            ELSE '10.2.0.0'::inet + (random() * 65535)::int END"
+	mix_tls="CASE WHEN af THEN NULL
+            WHEN port = 25 THEN CASE WHEN a25 % 10 < 3 THEN NULL
+                WHEN a25 % 200 = 199 THEN 'TLSv1' WHEN a25 % 200 = 198 THEN 'TLSv1.1'
+                WHEN a25 % 10 >= 8 THEN 'TLSv1.2' ELSE 'TLSv1.3' END
+            WHEN u % 200 = 0 THEN 'TLSv1' WHEN u % 200 = 1 THEN 'TLSv1.1'
+            WHEN u % 10 = 2 THEN 'TLSv1.2' ELSE 'TLSv1.3' END"
+	mix_user="(random() * 4999)::int"
+	auth_net=10.3.0.0/24 ;;	# the attackers'
+*)
+	echo "$0: MIX must be uniform or clustered, not ${MIX}" >&2
+	exit 2 ;;
+esac
+echo "# mix: ${MIX:-uniform}"
+
 # fill FROM TO: events number FROM+1 .. TO, then their rollups.
 fill() {
 	echo "# generating events $(($1 + 1)) to $2 over the last 365 days"
@@ -81,19 +130,13 @@ SELECT gen_random_uuid() AS event_id, t AS event_time, gen_random_uuid() AS conn
        CASE WHEN af THEN 'auth_failure' WHEN r < 0.05 THEN 'connection'
             ELSE 'transaction' END AS kind,
        'mx' || (i % 3) AS node, port, true AS port_known,
-       '10.0.0.0'::inet + (random() * 65535)::int AS client_addr,
+       $mix_addr AS client_addr,
        'host' || (i % 997) || '.example.net' AS helo,
-       CASE WHEN af THEN NULL
-            WHEN port = 25 AND rt < 0.30 THEN NULL
-            WHEN port = 25 AND rt < 0.80 THEN 'TLSv1.3'
-            WHEN port = 25 AND rt < 0.99 THEN 'TLSv1.2'
-            WHEN port <> 25 AND rt < 0.90 THEN 'TLSv1.3'
-            WHEN port <> 25 AND rt < 0.99 THEN 'TLSv1.2'
-            WHEN rt < 0.995 THEN 'TLSv1.1' ELSE 'TLSv1' END AS tls_version,
+       $mix_tls AS tls_version,
        CASE WHEN port = 25 THEN NULL WHEN af AND i % 2 = 0 THEN 'LOGIN'
             ELSE 'PLAIN' END AS sasl_method,
        CASE WHEN port = 25 OR (af AND i % 10 = 0) THEN NULL
-            ELSE 'user' || (random() * 5000)::int END AS sasl_user,
+            ELSE 'user' || u END AS sasl_user,
        CASE WHEN NOT af THEN '<s' || (i % 5000) || '@example.com>' END AS sender,
        CASE WHEN af THEN 0 ELSE 1 END AS nrcpt,
        0 AS nrcpt_rejected, 0 AS nrcpt_tempfailed, 0 AS nrcpt_refused,
@@ -108,8 +151,10 @@ SELECT gen_random_uuid() AS event_id, t AS event_time, gen_random_uuid() AS conn
        CASE WHEN af THEN '535 5.7.8 Error: authentication failed: authentication failure'
        END AS reply,
        port <> 25 AND NOT af AND r > 0.995 AS credential_exposure
-FROM (SELECT i, r, t, port, rt, port <> 25 AND ra < 0.03 AS af
+FROM (SELECT i, r, t, port, rt, port <> 25 AND ra < 0.03 AS af, u, ka, kb,
+	     (65535 * ka * ka)::int AS a25
       FROM (SELECT i, random() AS r, random() AS rt, random() AS ra,
+		   $mix_user AS u, random() AS ka, random() AS kb,
 		   now() - random() * interval '365 days' AS t,
 		   (ARRAY[25, 25, 25, 25, 587, 587, 587, 465, 5870, 12345, 4650])
 			[1 + (random() * 10)::int] AS port
@@ -288,8 +333,8 @@ for rows; do
 	run "auth, last 30 days" auth --since 30d
 	run "auth, whole year" auth --since 365d
 	run "auth --user user42, whole year" auth --user user42 --since 365d
-	run "auth --ip 10.0.1.0/24, whole year" auth --ip 10.0.1.0/24 --since 365d
-	run "auth --ip 10.0.1.0/24, last 24 h" auth --ip 10.0.1.0/24
+	run "auth --ip $auth_net, whole year" auth --ip $auth_net --since 365d
+	run "auth --ip $auth_net, last 24 h" auth --ip $auth_net
 	run "top --port 587 --by user, whole year" top --port 587 --by user --since 365d
 	run "top --port 25 --by ip, whole year" top --port 25 --by ip --since 365d
 	run "dashboard, last 7 days" dashboard -o "$dir/dash.html" --since 7d
