@@ -34,6 +34,10 @@
 -- be 0: the ranking goes down to keys with connections only), step 2
 -- ranks every key, as 015 did.
 --
+-- The dashboard's users panel (dashboard_users(): ten users by
+-- transactions over every port) takes step 1 alone: when ten users made
+-- a transaction in the window, the first ten of step 1 are the panel.
+--
 -- Apply with `portmilter-report migrate`, or
 --   psql -X -v ON_ERROR_STOP=1 -1 -f sql/018_top_years.sql DBNAME
 -- One DO block: atomic, and a no-op when schema_version holds version 18.
@@ -497,6 +501,88 @@ BEGIN
 		GROUP BY e.client_addr
 		ORDER BY 3 DESC, 2 DESC, e.client_addr
 		LIMIT p_limit;
+	END
+	$fn$;
+
+	-- The dashboard's users panel (015's dashboard_users(): the ten users
+	-- with the most transactions, every port): the same first step over
+	-- every port; when ten users made a transaction in the window, they
+	-- are the answer (a user with none comes after them); else 015's
+	-- query, which goes on into users with events only.
+	CREATE OR REPLACE FUNCTION portmilter.dashboard_users(p_since timestamptz,
+		p_until timestamptz)
+	RETURNS TABLE (sasl_user text, n bigint)
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC'
+	SET jit = off
+	AS $fn$
+	DECLARE
+		pt record;
+		ks text[];
+		ts bigint[];
+	BEGIN
+		SELECT * INTO pt FROM portmilter.rollup_key_parts(p_since, p_until);
+		WITH tx AS MATERIALIZED (
+			SELECT nm.sasl_user AS k, sum(x.t) AS t
+			FROM (SELECT y.uid, y.tx[r.hi] - y.tx[r.lo] AS t
+			      FROM portmilter.rollup_month_runs(pt.months) AS r
+			      JOIN portmilter.rollup_user_year AS y ON y.year = r.year
+			      UNION ALL
+			      SELECT d.uid, d.transactions
+			      FROM portmilter.rollup_user_day AS d
+			      WHERE d.day = ANY (pt.days)) AS x
+			JOIN portmilter.rollup_user_names AS nm ON nm.id = x.uid
+			GROUP BY nm.sasl_user
+			UNION ALL
+			SELECT e.sasl_user, count(*)
+			FROM pg_catalog.unnest(pt.raw) AS r(x)
+			CROSS JOIN LATERAL (
+				SELECT y.sasl_user FROM portmilter.events AS y
+				WHERE y.event_time >= pg_catalog.lower(r.x)
+				  AND y.event_time < pg_catalog.upper(r.x)
+				  AND y.sasl_user IS NOT NULL AND y.kind = 'transaction'
+				OFFSET 0) AS e
+			GROUP BY e.sasl_user
+		)
+		SELECT pg_catalog.array_agg(z.k ORDER BY z.t DESC, z.k COLLATE pg_catalog."C"),
+		       pg_catalog.array_agg(z.t ORDER BY z.t DESC, z.k COLLATE pg_catalog."C")
+		INTO ks, ts
+		FROM (SELECT s.k, sum(s.t)::bigint AS t FROM tx AS s
+		      GROUP BY s.k HAVING sum(s.t) > 0
+		      ORDER BY 2 DESC, s.k COLLATE pg_catalog."C" LIMIT 10) AS z;
+		IF pg_catalog.cardinality(ks) = 10 THEN
+			RETURN QUERY SELECT u.k, u.t
+			FROM ROWS FROM (pg_catalog.unnest(ks), pg_catalog.unnest(ts))
+				WITH ORDINALITY AS u(k, t, i)
+			ORDER BY u.i;
+			RETURN;
+		END IF;
+		RETURN QUERY
+		SELECT s.k, sum(s.transactions)::bigint AS tx
+		FROM (SELECT nm.sasl_user AS k, x.nevents, x.transactions
+		      FROM (SELECT m.uid, m.nevents, m.transactions
+			    FROM portmilter.rollup_user_month AS m
+			    WHERE m.month = ANY (pt.months)
+			    UNION ALL
+			    SELECT d.uid, d.nevents, d.transactions
+			    FROM portmilter.rollup_user_day AS d
+			    WHERE d.day = ANY (pt.days)) AS x
+		      JOIN portmilter.rollup_user_names AS nm ON nm.id = x.uid
+		      UNION ALL
+		      SELECT e.sasl_user, count(*), count(*) FILTER (WHERE e.kind = 'transaction')
+		      FROM pg_catalog.unnest(pt.raw) AS r(x)
+		      CROSS JOIN LATERAL (
+			SELECT * FROM portmilter.events AS y
+			WHERE y.event_time >= pg_catalog.lower(r.x)
+			  AND y.event_time < pg_catalog.upper(r.x)
+			OFFSET 0) AS e
+		      WHERE e.sasl_user IS NOT NULL
+		      GROUP BY e.sasl_user) AS s
+		GROUP BY s.k
+		HAVING sum(s.nevents) > 0
+		ORDER BY tx DESC, s.k COLLATE pg_catalog."C"
+		LIMIT 10;
 	END
 	$fn$;
 
