@@ -85,16 +85,26 @@ BEGIN
 	SET search_path = pg_catalog, pg_temp
 	AS $fn$
 		INSERT INTO portmilter.rollup_user_year AS y (year, port, uid, tx)
-		SELECT g.year, g.port, g.k, pg_catalog.array_agg(g.c ORDER BY g.i)
-		FROM (SELECT pg_catalog.make_date(pg_catalog.date_part('year', d.m)::integer, 1, 1) AS year,
-			     d.p AS port, d.k, i.i,
-			     COALESCE(sum(d.t) FILTER (WHERE pg_catalog.date_part('month', d.m) < i.i), 0) AS c
+		SELECT pg_catalog.make_date(d.yr, 1, 1), d.p, d.k,
+		       ARRAY[0::bigint,
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 2), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 3), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 4), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 5), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 6), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 7), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 8), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 9), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 10), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 11), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 12), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 13), 0)]::bigint[]
+		FROM (SELECT pg_catalog.date_part('year', x.m)::integer AS yr,
+			     pg_catalog.date_part('month', x.m)::integer AS mon, x.p, x.k, x.t
 		      FROM ROWS FROM (pg_catalog.unnest(p_month), pg_catalog.unnest(p_port),
-					 pg_catalog.unnest(p_key), pg_catalog.unnest(p_tx)) AS d(m, p, k, t)
-		      CROSS JOIN pg_catalog.generate_series(1, 13) AS i(i)
-		      WHERE d.t <> 0
-		      GROUP BY 1, 2, 3, 4) AS g
-		GROUP BY 1, 2, 3
+				      pg_catalog.unnest(p_key), pg_catalog.unnest(p_tx)) AS x(m, p, k, t)
+		      WHERE x.t <> 0) AS d
+		GROUP BY d.yr, d.p, d.k
 		ON CONFLICT (year, port, uid) DO UPDATE
 		SET tx = ARRAY(SELECT y.tx[i] + excluded.tx[i]
 			       FROM pg_catalog.generate_series(1, 13) AS i ORDER BY i);
@@ -113,16 +123,26 @@ BEGIN
 	SET search_path = pg_catalog, pg_temp
 	AS $fn$
 		INSERT INTO portmilter.rollup_ip_year AS y (year, port, client_addr, tx)
-		SELECT g.year, g.port, g.k, pg_catalog.array_agg(g.c ORDER BY g.i)
-		FROM (SELECT pg_catalog.make_date(pg_catalog.date_part('year', d.m)::integer, 1, 1) AS year,
-			     d.p AS port, d.k, i.i,
-			     COALESCE(sum(d.t) FILTER (WHERE pg_catalog.date_part('month', d.m) < i.i), 0) AS c
+		SELECT pg_catalog.make_date(d.yr, 1, 1), d.p, d.k,
+		       ARRAY[0::bigint,
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 2), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 3), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 4), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 5), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 6), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 7), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 8), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 9), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 10), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 11), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 12), 0),
+			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 13), 0)]::bigint[]
+		FROM (SELECT pg_catalog.date_part('year', x.m)::integer AS yr,
+			     pg_catalog.date_part('month', x.m)::integer AS mon, x.p, x.k, x.t
 		      FROM ROWS FROM (pg_catalog.unnest(p_month), pg_catalog.unnest(p_port),
-					 pg_catalog.unnest(p_key), pg_catalog.unnest(p_tx)) AS d(m, p, k, t)
-		      CROSS JOIN pg_catalog.generate_series(1, 13) AS i(i)
-		      WHERE d.t <> 0
-		      GROUP BY 1, 2, 3, 4) AS g
-		GROUP BY 1, 2, 3
+				      pg_catalog.unnest(p_key), pg_catalog.unnest(p_tx)) AS x(m, p, k, t)
+		      WHERE x.t <> 0) AS d
+		GROUP BY d.yr, d.p, d.k
 		ON CONFLICT (year, port, client_addr) DO UPDATE
 		SET tx = ARRAY(SELECT y.tx[i] + excluded.tx[i]
 			       FROM pg_catalog.generate_series(1, 13) AS i ORDER BY i);
