@@ -11,11 +11,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -188,16 +188,71 @@ static bool feed(struct ljournal *j, unsigned char c, char *line, size_t cap,
 	return false;
 }
 
+/* journalctl's path, from PATH (else /usr/bin:/bin), looked up before
+ * fork(): the child of a threaded process may only make
+ * async-signal-safe calls, which execvp() is not. False if not found. */
+static bool journalctl_path(char *out, size_t cap)
+{
+	const char *path = getenv("PATH"), *p, *colon;
+
+	if (path == NULL || path[0] == '\0')
+		path = "/usr/bin:/bin";
+	for (p = path; ; p = colon + 1) {
+		size_t n;
+
+		colon = strchr(p, ':');
+		n = colon != NULL ? (size_t)(colon - p) : strlen(p);
+		if (n > 0 && (size_t)snprintf(out, cap, "%.*s/journalctl",
+					      (int)n, p) < cap &&
+		    access(out, X_OK) == 0)
+			return true;
+		if (colon == NULL)
+			return false;
+	}
+}
+
+/* In the child, between fork() and execve(): async-signal-safe calls
+ * only. journalctl gets SIGTERM when the thread that started it ends,
+ * the milter's SIGKILL included (journalctl 252 itself ends when it
+ * sees its pipe's reader gone; this does not depend on that, nor on
+ * when it looks). The milter's reader
+ * thread blocks every signal, and the milter ignores some: journalctl
+ * gets neither. */
+static _Noreturn void child(const char *path, char **argv, int out,
+			    pid_t parent)
+{
+	static const int dfl[] = {SIGPIPE, SIGTERM, SIGHUP, SIGINT};
+	struct sigaction sa;
+	sigset_t none;
+	int fd;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+		_exit(127);		/* the milter is gone already */
+	fd = open("/dev/null", O_RDONLY);
+	/* (dup2() of a descriptor onto itself keeps its close-on-exec) */
+	if (fd < 0 || dup2(fd, 0) < 0 || dup2(out, 1) < 0 ||
+	    (out == 1 && fcntl(1, F_SETFD, 0) != 0))
+		_exit(127);
+	closefrom(3);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(dfl) / sizeof(dfl[0]); i++)
+		(void)sigaction(dfl[i], &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(path, argv, environ);
+	_exit(127);
+}
+
 struct ljournal *ljournal_open(const char *dir, const char *cursor,
 			       time_t since)
 {
 	struct ljournal *j;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t sa;
-	sigset_t none, def;
 	char *argv[16], after[LJOURNAL_CURSOR_MAX + 20], dirarg[4200],
-	     sincearg[40];
-	int p[2], argc = 0, err;
+	     sincearg[40], path[4200];
+	int p[2], argc = 0;
+	pid_t parent = getpid();
 
 	argv[argc++] = "journalctl";
 	argv[argc++] = "--follow";
@@ -208,47 +263,41 @@ struct ljournal *ljournal_open(const char *dir, const char *cursor,
 		snprintf(dirarg, sizeof(dirarg), "--directory=%s", dir);
 		argv[argc++] = dirarg;
 	}
+	/* --follow alone implies --lines=10: from a cursor, journalctl
+	 * shows the first 10 entries after it, then nothing more until the
+	 * journal is written again (an 11th entry written while the milter
+	 * was down waited for the next one) */
 	if (cursor != NULL) {
 		snprintf(after, sizeof(after), "--after-cursor=%s", cursor);
 		argv[argc++] = after;
+		argv[argc++] = "--lines=all";
 	} else if (since != 0) {
 		snprintf(sincearg, sizeof(sincearg), "--since=@%lld",
 			 (long long)since);
 		argv[argc++] = sincearg;
+		argv[argc++] = "--lines=all";
 	} else {
 		argv[argc++] = "--lines=0";
 	}
 	argv[argc++] = "SYSLOG_FACILITY=2";	/* mail */
 	argv[argc] = NULL;
 
+	if (!journalctl_path(path, sizeof(path))) {
+		msg_warn("logreader: cannot run journalctl: not found in PATH");
+		return NULL;
+	}
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		msg_warn("logreader: pipe: %s", strerror(errno));
 		return NULL;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_init(&sa);
-	/* the reader thread blocks every signal, and the milter ignores
-	 * some: journalctl gets neither */
-	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGHUP);
-	sigaddset(&def, SIGINT);
-	posix_spawnattr_setsigmask(&sa, &none);
-	posix_spawnattr_setsigdefault(&sa, &def);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
-				 POSIX_SPAWN_SETSIGDEF);
 	j = xcalloc(1, sizeof(*j));
-	err = posix_spawnp(&j->pid, "journalctl", &fa, &sa, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&sa);
+	j->pid = fork();
+	if (j->pid == 0)
+		child(path, argv, p[1], parent);
 	(void)close(p[1]);
-	if (err != 0) {
-		msg_warn("logreader: cannot run journalctl: %s", strerror(err));
+	if (j->pid < 0) {
+		msg_warn("logreader: cannot run journalctl: fork: %s",
+			 strerror(errno));
 		(void)close(p[0]);
 		free(j);
 		return NULL;

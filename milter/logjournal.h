@@ -12,8 +12,10 @@
  * ljournal_open(dir, cursor, since) starts journalctl: the system's
  * journal (dir NULL) or the journal files in dir (journalctl
  * --directory); from the entry after cursor, or (cursor NULL) from the
- * time since (seconds since the epoch), or (since 0 too) from now on.
- * NULL if it cannot be started (said so).
+ * time since (seconds since the epoch), every entry from there, or
+ * (since 0 too) from now on. NULL if it cannot be started (said so).
+ * journalctl gets SIGTERM when the thread that started it ends, or the
+ * milter (even SIGKILLed): it never outlives its reader.
  * ljournal_next() waits at most timeout_ms for the next entry: 1 and the
  * line (NUL-terminated, cut to cap - 1 bytes) and its cursor; 0 when
  * none came in time; -1 when journalctl has ended: ljournal_why() says
