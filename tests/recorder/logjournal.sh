@@ -14,8 +14,19 @@
 #     user, mechanism, port, reply; another facility's entry: no row;
 #  2. a MESSAGE sent as a binary field (a newline in it): one row;
 #  3. reader stopped (SIGTERM) while entries are written -> exact after
-#     start (the cursor in logreader.pos, "2 CURSOR", mode 0640);
-#  4. kill -9 right after a batch -> exact (ids derived from the cursor).
+#     start (the cursor in logreader.pos, "2 CURSOR", mode 0640); more
+#     than 10 of them, and nothing written after the start: journalctl
+#     --follow implies --lines=10, and from a cursor it showed only 10
+#     entries until the journal was written again;
+#  4. kill -9 right after a batch (the position saved or not yet) ->
+#     exact (ids derived from the cursor); journalctl ends with the milter;
+#  5. a journalctl that does not notice its reader is gone (a stub in
+#     PATH: journalctl 252 itself sees the pipe's hangup) is ended too
+#     when the milter is SIGKILLed (PR_SET_PDEATHSIG).
+#
+# Every entry has its own __MONOTONIC_TIMESTAMP (PID counts up in this
+# shell: jput, not a pipe, whose subshell forgot the count), increasing
+# as journald's do within a boot.
 
 set -u
 . "${top_srcdir:?top_srcdir must be set}/tests/recorder/lib.sh"
@@ -47,13 +58,33 @@ jent() {
 jwrite() {
 	"$JR" --output="$JDIR/remote.journal" - >>"$PM_TMP/jr.log" 2>&1
 }
+# jput CMD [ARG...]: CMD's entries (run in this shell) into the journal
+jput() {
+	"$@" >"$PM_TMP/jent.in" && jwrite <"$PM_TMP/jent.in"
+}
 # jfails N: N failed logins of numbered users on 5870
 jfails() {
 	_jf_i=0
 	while [ "$_jf_i" -lt "$1" ]; do
 		jent "j$PID@example.test" 5870
 		_jf_i=$((_jf_i + 1))
-	done | jwrite
+	done >"$PM_TMP/jent.in"
+	jwrite <"$PM_TMP/jent.in"
+}
+# jfollowers: the journalctl processes following JDIR, their pids
+# (the bracket keeps grep's own command line from matching)
+jfollowers() {
+	grep -alE -- "--director[y]=$JDIR" /proc/[0-9]*/cmdline 2>/dev/null |
+		sed 's|^/proc/||; s|/cmdline$||' | xargs
+}
+# jgone: 0 once no journalctl follows JDIR (at most 2 s); JGONE = tenths
+jgone() {
+	JGONE=0
+	while [ -n "$(jfollowers)" ]; do
+		[ "$JGONE" -ge 20 ] && return 1
+		sleep 0.1
+		JGONE=$((JGONE + 1))
+	done
 }
 
 AUTH="SELECT count(*) FROM portmilter.events WHERE kind = 'auth_failure'"
@@ -68,7 +99,7 @@ tap_ok $? "an empty journal directory: journalctl's exit is logged" || tap_diag_
 sleep 2.5
 [ "$(grep -c 'logreader: journalctl exited' "$PM_LOG")" -eq 1 ]
 tap_ok $? "... once, not at every start again"
-jent first@example.test 12345 | jwrite
+jput jent first@example.test 12345
 [ -s "$JDIR/remote.journal" ]
 tap_ok $? "systemd-journal-remote wrote a journal file" || tap_diag_file "$PM_TMP/jr.log"
 rec_wait 1 "$AUTH" 15
@@ -78,7 +109,7 @@ tap_ok $? "the first entry of the journal (written after the start) -> one row" 
 # ---- 1. no saved position: from the journal's end ----------------------------------
 rec_stop
 rm -f "$PM_TMP/journal/logreader.pos"
-jent before-start@example.test 5870 | jwrite
+jput jent before-start@example.test 5870
 rec_start "$PM_TMP/portmilter.conf"
 pm_wait_log "$PM_LOG" "logreader: reading the journal in $JDIR" 50
 tap_ok $? "the log reader follows the journal in $JDIR" || tap_diag_file "$PM_LOG"
@@ -87,7 +118,7 @@ tap_ok $? "no saved position: it starts at the journal's end"
 sleep 1
 
 # 5 + 3 failed logins; another facility
-{
+case1() {
 	i=0
 	while [ $i -lt 5 ]; do
 		jent testuser@example.test 5870
@@ -97,7 +128,8 @@ sleep 1
 		jent nosuch@example.test 4650 "$mech"
 	done
 	jent other-facility@example.test 5870 PLAIN 3
-} | jwrite
+}
+jput case1
 rec_wait 9 "$AUTH" 15
 tap_ok $? "8 failed logins in the journal -> 8 more auth_failure rows (waited $REC_WAITED tenths)" ||
 	{ tap_diag "got $REC_GOT"; tap_diag_file "$PM_LOG"; }
@@ -132,27 +164,60 @@ N=$(rec_sql "$AUTH")
 jfails 2
 rec_wait $((N + 2)) "$AUTH" 15
 rec_stop
-jfails 5
+jfails 15
 mode=$(stat -c %a "$PM_TMP/journal/logreader.pos" 2>/dev/null)
 [ "$mode" = 640 ] && grep -q '^2 s=' "$PM_TMP/journal/logreader.pos"
 tap_ok $? "the position is the journal's cursor, mode 0640 (got $mode)" ||
 	tap_diag_file "$PM_TMP/journal/logreader.pos"
 rec_start "$PM_TMP/portmilter.conf"
+rec_wait $((N + 17)) "$AUTH" 15
+tap_ok $? "2 entries, stop, 15 entries, start: exactly 17 more rows, the journal written no more" ||
+	{ tap_diag "got $REC_GOT, want $((N + 17))"; tap_diag_file "$PM_LOG"; }
 jfails 1
-rec_wait $((N + 8)) "$AUTH" 15
-tap_ok $? "2 entries, stop, 5 entries, start, 1 entry: exactly 8 more rows" ||
-	tap_diag "got $REC_GOT, want $((N + 8))"
+rec_wait $((N + 18)) "$AUTH" 15
+tap_ok $? "... 1 entry: exactly 18 more rows" ||
+	tap_diag "got $REC_GOT, want $((N + 18))"
 
 # ---- 4. kill -9 just after a batch ----------------------------------------------
 N=$(rec_sql "$AUTH")
 jfails 30
 rec_wait $((N + 30)) "$AUTH" 15
+FOLLOWERS=$(jfollowers)
 rec_kill9
+cp "$PM_TMP/journal/logreader.pos" "$PM_TMP/pos.at-kill" 2>/dev/null
+[ -n "$FOLLOWERS" ] && jgone
+tap_ok $? "journalctl ends with the SIGKILLed milter (was: $FOLLOWERS; left: $(jfollowers); $JGONE tenths)"
 jfails 3
 rec_start "$PM_TMP/portmilter.conf"
 rec_wait $((N + 33)) "$AUTH" 15
 tap_ok $? "kill -9 after a batch, 3 entries, start: exactly 33 more rows" ||
-	tap_diag "got $REC_GOT, want $((N + 33))"
+	{ tap_diag "got $REC_GOT, want $((N + 33))"; tap_diag "position at the kill:"
+	  tap_diag_file "$PM_TMP/pos.at-kill"; tap_diag "log after it:"
+	  tap_diag_file "$PM_LOG"; }
 rec_is "no duplicate event ids" "0" \
 	"SELECT count(*) - count(DISTINCT event_id) FROM portmilter.events"
+
+# ---- 5. a journalctl deaf to its reader's end dies with the milter too -------------
+rec_kill9
+jgone
+mkdir -p "$PM_TMP/bin"
+printf '#!/bin/sh\nwhile :; do sleep 1; done\n' >"$PM_TMP/bin/journalctl"
+chmod 755 "$PM_TMP/bin/journalctl"
+OPATH=$PATH
+PATH=$PM_TMP/bin:$PATH
+rec_start "$PM_TMP/portmilter.conf"
+PATH=$OPATH
+i=0
+while [ -z "$(jfollowers)" ] && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+FOLLOWERS=$(jfollowers)
+rec_kill9
+[ -n "$FOLLOWERS" ] && jgone
+tap_ok $? "a journalctl that ignores the pipe's end: ended with the SIGKILLed milter (was: $FOLLOWERS; left: $(jfollowers))"
+for _p in $(jfollowers); do
+	kill "$_p" 2>/dev/null	# (the stub, left by a milter without the fix)
+done
+rec_start "$PM_TMP/portmilter.conf"
 rec_finish
