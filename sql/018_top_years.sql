@@ -15,10 +15,16 @@
 --                      one year is then tx[b + 1] - tx[a]: one row per
 --                      key and run, whatever the run's length.
 --
--- They are kept equal to the month tables by statement triggers on
--- rollup_user_month and rollup_ip_month (every write there, by
--- rollup_day_keys() or anything else, is added to the running totals),
--- and a key's row goes when its year holds no transaction.
+-- They hold the months before rollup_year_folded's month ("folded"): the
+-- month in progress changes at every day's catch-up and is never whole
+-- in a window, so it stays out, and the first catch-up of a month folds
+-- the month that ended (one pass over its month rows). Statement
+-- triggers on rollup_user_month and rollup_ip_month keep the folded
+-- months equal to the month rows (a write to a past month, by
+-- rollup_day_keys() or anything else: late rows, UPDATEs, a reduction,
+-- is added to the running totals), and a key's row goes when its year
+-- holds no transaction. The readers take the whole months not folded
+-- yet from the month tables.
 --
 -- `top` then works in two steps, and gives exactly what 015 gave:
 --   1. the transactions of every key in the window: the runs of whole
@@ -85,26 +91,28 @@ BEGIN
 	SET search_path = pg_catalog, pg_temp
 	AS $fn$
 		INSERT INTO portmilter.rollup_user_year AS y (year, port, uid, tx)
-		SELECT pg_catalog.make_date(d.yr, 1, 1), d.p, d.k,
-		       ARRAY[0::bigint,
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 2), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 3), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 4), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 5), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 6), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 7), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 8), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 9), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 10), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 11), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 12), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 13), 0)]::bigint[]
-		FROM (SELECT pg_catalog.date_part('year', x.m)::integer AS yr,
-			     pg_catalog.date_part('month', x.m)::integer AS mon, x.p, x.k, x.t
-		      FROM ROWS FROM (pg_catalog.unnest(p_month), pg_catalog.unnest(p_port),
-				      pg_catalog.unnest(p_key), pg_catalog.unnest(p_tx)) AS x(m, p, k, t)
-		      WHERE x.t <> 0) AS d
-		GROUP BY d.yr, d.p, d.k
+		SELECT z.* FROM (
+			SELECT pg_catalog.make_date(d.yr, 1, 1), d.p, d.k,
+			       ARRAY[0::bigint,
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 2), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 3), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 4), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 5), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 6), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 7), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 8), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 9), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 10), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 11), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 12), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 13), 0)]::bigint[]
+			FROM (SELECT pg_catalog.date_part('year', x.m)::integer AS yr,
+				     pg_catalog.date_part('month', x.m)::integer AS mon, x.p, x.k, x.t
+			      FROM ROWS FROM (pg_catalog.unnest(p_month), pg_catalog.unnest(p_port),
+					      pg_catalog.unnest(p_key), pg_catalog.unnest(p_tx)) AS x(m, p, k, t)
+			      WHERE x.t <> 0) AS d
+			GROUP BY d.yr, d.p, d.k) AS z (year, port, k, tx)
+		WHERE z.tx <> pg_catalog.array_fill(0::bigint, ARRAY[13])	-- a net change
 		ON CONFLICT (year, port, uid) DO UPDATE
 		SET tx = ARRAY(SELECT y.tx[i] + excluded.tx[i]
 			       FROM pg_catalog.generate_series(1, 13) AS i ORDER BY i);
@@ -123,26 +131,28 @@ BEGIN
 	SET search_path = pg_catalog, pg_temp
 	AS $fn$
 		INSERT INTO portmilter.rollup_ip_year AS y (year, port, client_addr, tx)
-		SELECT pg_catalog.make_date(d.yr, 1, 1), d.p, d.k,
-		       ARRAY[0::bigint,
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 2), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 3), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 4), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 5), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 6), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 7), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 8), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 9), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 10), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 11), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 12), 0),
-			      COALESCE(sum(d.t) FILTER (WHERE d.mon < 13), 0)]::bigint[]
-		FROM (SELECT pg_catalog.date_part('year', x.m)::integer AS yr,
-			     pg_catalog.date_part('month', x.m)::integer AS mon, x.p, x.k, x.t
-		      FROM ROWS FROM (pg_catalog.unnest(p_month), pg_catalog.unnest(p_port),
-				      pg_catalog.unnest(p_key), pg_catalog.unnest(p_tx)) AS x(m, p, k, t)
-		      WHERE x.t <> 0) AS d
-		GROUP BY d.yr, d.p, d.k
+		SELECT z.* FROM (
+			SELECT pg_catalog.make_date(d.yr, 1, 1), d.p, d.k,
+			       ARRAY[0::bigint,
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 2), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 3), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 4), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 5), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 6), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 7), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 8), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 9), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 10), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 11), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 12), 0),
+				      COALESCE(sum(d.t) FILTER (WHERE d.mon < 13), 0)]::bigint[]
+			FROM (SELECT pg_catalog.date_part('year', x.m)::integer AS yr,
+				     pg_catalog.date_part('month', x.m)::integer AS mon, x.p, x.k, x.t
+			      FROM ROWS FROM (pg_catalog.unnest(p_month), pg_catalog.unnest(p_port),
+					      pg_catalog.unnest(p_key), pg_catalog.unnest(p_tx)) AS x(m, p, k, t)
+			      WHERE x.t <> 0) AS d
+			GROUP BY d.yr, d.p, d.k) AS z (year, port, k, tx)
+		WHERE z.tx <> pg_catalog.array_fill(0::bigint, ARRAY[13])	-- a net change
 		ON CONFLICT (year, port, client_addr) DO UPDATE
 		SET tx = ARRAY(SELECT y.tx[i] + excluded.tx[i]
 			       FROM pg_catalog.generate_series(1, 13) AS i ORDER BY i);
@@ -158,26 +168,97 @@ BEGIN
 	REVOKE ALL ON FUNCTION portmilter.rollup_user_year_add(date[], integer[], bigint[], bigint[]),
 		portmilter.rollup_ip_year_add(date[], integer[], inet[], bigint[]) FROM PUBLIC;
 
-	-- The month tables' statement triggers: what a statement inserted is
-	-- added, what it deleted taken away, an UPDATE both (one trigger per
-	-- event: a transition table belongs to one).
+	-- Which months the year tables hold: those before `month`. The month
+	-- in progress changes every day and is never whole in a window, so
+	-- it is left out (its day rows serve): the year tables change only
+	-- when a past month does (late rows, UPDATEs, an address reduction:
+	-- a few keys), and once a month when the month that ended is folded
+	-- in, instead of at every day's catch-up.
+	CREATE TABLE portmilter.rollup_year_folded (
+		what text PRIMARY KEY CHECK (what IN ('user', 'ip')),
+		month date NOT NULL
+	);
+	INSERT INTO portmilter.rollup_year_folded VALUES
+		('user', '-infinity'), ('ip', '-infinity');
+
+	-- Fold the month tables' rows of the months that ended since the last
+	-- fold into the year tables (the first fold: every month before this
+	-- one).
+	CREATE FUNCTION portmilter.rollup_year_fold(p_what text)
+	RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC'
+	AS $fn$
+	DECLARE
+		f date;
+		cur date := pg_catalog.date_trunc('month', pg_catalog.now())::date;
+	BEGIN
+		SELECT y.month INTO f FROM portmilter.rollup_year_folded AS y
+		WHERE y.what = p_what;
+		IF f >= cur THEN
+			RETURN;	-- (every call but the first of a month: no lock)
+		END IF;
+		SELECT y.month INTO f FROM portmilter.rollup_year_folded AS y
+		WHERE y.what = p_what FOR UPDATE;
+		IF f >= cur THEN
+			RETURN;
+		END IF;
+		IF p_what = 'user' THEN
+			PERFORM portmilter.rollup_user_year_add(pg_catalog.array_agg(m.month),
+				pg_catalog.array_agg(m.port), pg_catalog.array_agg(m.uid),
+				pg_catalog.array_agg(m.transactions))
+			FROM portmilter.rollup_user_month AS m
+			WHERE m.month >= f AND m.month < cur AND m.transactions <> 0
+			HAVING count(*) > 0;
+		ELSE
+			PERFORM portmilter.rollup_ip_year_add(pg_catalog.array_agg(m.month),
+				pg_catalog.array_agg(m.port), pg_catalog.array_agg(m.client_addr),
+				pg_catalog.array_agg(m.transactions))
+			FROM portmilter.rollup_ip_month AS m
+			WHERE m.month >= f AND m.month < cur AND m.transactions <> 0
+			HAVING count(*) > 0;
+		END IF;
+		UPDATE portmilter.rollup_year_folded SET month = cur WHERE what = p_what;
+	END
+	$fn$;
+	REVOKE ALL ON FUNCTION portmilter.rollup_year_fold(text) FROM PUBLIC;
+
+	-- The month tables' statement triggers: what a statement inserted in a
+	-- folded month is added, what it deleted taken away, an UPDATE both
+	-- (one trigger per event: a transition table belongs to one); then
+	-- the months that ended since the last fold are folded (the first
+	-- catch-up of a month folds the month before; until then the readers
+	-- take it from the month table).
 	CREATE FUNCTION portmilter.rollup_user_year_trg()
 	RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $fn$
+	DECLARE
+		f date := (SELECT y.month FROM portmilter.rollup_year_folded AS y
+			   WHERE y.what = 'user');
 	BEGIN
-		IF TG_OP IN ('INSERT', 'UPDATE') THEN
+		IF TG_OP = 'INSERT' THEN
 			PERFORM portmilter.rollup_user_year_add(pg_catalog.array_agg(n.month),
 				pg_catalog.array_agg(n.port), pg_catalog.array_agg(n.uid),
 				pg_catalog.array_agg(n.transactions))
-			FROM year_new AS n HAVING count(*) > 0;
-		END IF;
-		IF TG_OP IN ('UPDATE', 'DELETE') THEN
+			FROM year_new AS n WHERE n.month < f HAVING count(*) > 0;
+		ELSIF TG_OP = 'DELETE' THEN
 			PERFORM portmilter.rollup_user_year_add(pg_catalog.array_agg(o.month),
 				pg_catalog.array_agg(o.port), pg_catalog.array_agg(o.uid),
 				pg_catalog.array_agg(-o.transactions))
-			FROM year_old AS o HAVING count(*) > 0;
+			FROM year_old AS o WHERE o.month < f HAVING count(*) > 0;
+		ELSE	-- the difference, in one call: one write per key
+			PERFORM portmilter.rollup_user_year_add(pg_catalog.array_agg(x.month),
+				pg_catalog.array_agg(x.port), pg_catalog.array_agg(x.k),
+				pg_catalog.array_agg(x.t))
+			FROM (SELECT n.month, n.port, n.uid AS k, n.transactions AS t
+			      FROM year_new AS n WHERE n.month < f
+			      UNION ALL
+			      SELECT o.month, o.port, o.uid, -o.transactions
+			      FROM year_old AS o WHERE o.month < f) AS x
+			HAVING count(*) > 0;
 		END IF;
+		PERFORM portmilter.rollup_year_fold('user');
 		RETURN NULL;
 	END
 	$fn$;
@@ -185,19 +266,32 @@ BEGIN
 	RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $fn$
+	DECLARE
+		f date := (SELECT y.month FROM portmilter.rollup_year_folded AS y
+			   WHERE y.what = 'ip');
 	BEGIN
-		IF TG_OP IN ('INSERT', 'UPDATE') THEN
+		IF TG_OP = 'INSERT' THEN
 			PERFORM portmilter.rollup_ip_year_add(pg_catalog.array_agg(n.month),
 				pg_catalog.array_agg(n.port), pg_catalog.array_agg(n.client_addr),
 				pg_catalog.array_agg(n.transactions))
-			FROM year_new AS n HAVING count(*) > 0;
-		END IF;
-		IF TG_OP IN ('UPDATE', 'DELETE') THEN
+			FROM year_new AS n WHERE n.month < f HAVING count(*) > 0;
+		ELSIF TG_OP = 'DELETE' THEN
 			PERFORM portmilter.rollup_ip_year_add(pg_catalog.array_agg(o.month),
 				pg_catalog.array_agg(o.port), pg_catalog.array_agg(o.client_addr),
 				pg_catalog.array_agg(-o.transactions))
-			FROM year_old AS o HAVING count(*) > 0;
+			FROM year_old AS o WHERE o.month < f HAVING count(*) > 0;
+		ELSE	-- the difference, in one call: one write per key
+			PERFORM portmilter.rollup_ip_year_add(pg_catalog.array_agg(x.month),
+				pg_catalog.array_agg(x.port), pg_catalog.array_agg(x.k),
+				pg_catalog.array_agg(x.t))
+			FROM (SELECT n.month, n.port, n.client_addr AS k, n.transactions AS t
+			      FROM year_new AS n WHERE n.month < f
+			      UNION ALL
+			      SELECT o.month, o.port, o.client_addr, -o.transactions
+			      FROM year_old AS o WHERE o.month < f) AS x
+			HAVING count(*) > 0;
 		END IF;
+		PERFORM portmilter.rollup_year_fold('ip');
 		RETURN NULL;
 	END
 	$fn$;
@@ -222,15 +316,9 @@ BEGIN
 	-- (TRUNCATE of a month table: nothing does it; the year table would
 	-- have to be truncated with it.)
 
-	-- What the month tables hold already.
-	PERFORM portmilter.rollup_user_year_add(pg_catalog.array_agg(m.month),
-		pg_catalog.array_agg(m.port), pg_catalog.array_agg(m.uid),
-		pg_catalog.array_agg(m.transactions))
-	FROM portmilter.rollup_user_month AS m WHERE m.transactions <> 0;
-	PERFORM portmilter.rollup_ip_year_add(pg_catalog.array_agg(m.month),
-		pg_catalog.array_agg(m.port), pg_catalog.array_agg(m.client_addr),
-		pg_catalog.array_agg(m.transactions))
-	FROM portmilter.rollup_ip_month AS m WHERE m.transactions <> 0;
+	-- What the month tables hold already, up to this month.
+	PERFORM portmilter.rollup_year_fold('user');
+	PERFORM portmilter.rollup_year_fold('ip');
 
 	-- ---- reading ------------------------------------------------------------
 	-- The runs of consecutive months among p_months (first days, no two
@@ -264,18 +352,29 @@ BEGIN
 	AS $fn$
 	DECLARE
 		pt record;
+		fm date[];	-- the window's whole months in the year table
+		um date[];	-- and the others (not folded yet)
 		cands text[];	-- step 2's keys; NULL: every key
 		cuids bigint[];	-- their numbers
 		winners text[];
 	BEGIN
 		SELECT * INTO pt FROM portmilter.rollup_key_parts(p_since, p_until);
+		SELECT COALESCE(pg_catalog.array_agg(m) FILTER (WHERE m < f.month), '{}'),
+		       COALESCE(pg_catalog.array_agg(m) FILTER (WHERE m >= f.month), '{}')
+		INTO fm, um
+		FROM pg_catalog.unnest(pt.months) AS m, portmilter.rollup_year_folded AS f
+		WHERE f.what = 'user';
 		IF p_limit > 0 THEN
 			WITH tx AS MATERIALIZED (
 				SELECT n.sasl_user AS k, sum(x.t) AS t
 				FROM (SELECT y.uid, y.tx[r.hi] - y.tx[r.lo] AS t
-				      FROM portmilter.rollup_month_runs(pt.months) AS r
+				      FROM portmilter.rollup_month_runs(fm) AS r
 				      JOIN portmilter.rollup_user_year AS y
 					ON y.year = r.year AND y.port = p_port
+				      UNION ALL
+				      SELECT m.uid, m.transactions
+				      FROM portmilter.rollup_user_month AS m
+				      WHERE m.month = ANY (um) AND m.port = p_port
 				      UNION ALL
 				      SELECT d.uid, d.transactions
 				      FROM portmilter.rollup_user_day AS d
@@ -405,16 +504,27 @@ BEGIN
 	AS $fn$
 	DECLARE
 		pt record;
+		fm date[];	-- the window's whole months in the year table
+		um date[];	-- and the others (not folded yet)
 		cands inet[];	-- step 2's keys; NULL: every key
 		winners inet[];
 	BEGIN
 		SELECT * INTO pt FROM portmilter.rollup_key_parts(p_since, p_until);
+		SELECT COALESCE(pg_catalog.array_agg(m) FILTER (WHERE m < f.month), '{}'),
+		       COALESCE(pg_catalog.array_agg(m) FILTER (WHERE m >= f.month), '{}')
+		INTO fm, um
+		FROM pg_catalog.unnest(pt.months) AS m, portmilter.rollup_year_folded AS f
+		WHERE f.what = 'ip';
 		IF p_limit > 0 THEN
 			WITH tx AS MATERIALIZED (
 				SELECT y.client_addr AS k, y.tx[r.hi] - y.tx[r.lo] AS t
-				FROM portmilter.rollup_month_runs(pt.months) AS r
+				FROM portmilter.rollup_month_runs(fm) AS r
 				JOIN portmilter.rollup_ip_year AS y
 				  ON y.year = r.year AND y.port = p_port
+				UNION ALL
+				SELECT m.client_addr, m.transactions
+				FROM portmilter.rollup_ip_month AS m
+				WHERE m.month = ANY (um) AND m.port = p_port
 				UNION ALL
 				SELECT d.client_addr, d.transactions
 				FROM portmilter.rollup_ip_day AS d
@@ -539,15 +649,26 @@ BEGIN
 	AS $fn$
 	DECLARE
 		pt record;
+		fm date[];	-- the window's whole months in the year table
+		um date[];	-- and the others (not folded yet)
 		ks text[];
 		ts bigint[];
 	BEGIN
 		SELECT * INTO pt FROM portmilter.rollup_key_parts(p_since, p_until);
+		SELECT COALESCE(pg_catalog.array_agg(m) FILTER (WHERE m < f.month), '{}'),
+		       COALESCE(pg_catalog.array_agg(m) FILTER (WHERE m >= f.month), '{}')
+		INTO fm, um
+		FROM pg_catalog.unnest(pt.months) AS m, portmilter.rollup_year_folded AS f
+		WHERE f.what = 'user';
 		WITH tx AS MATERIALIZED (
 			SELECT nm.sasl_user AS k, sum(x.t) AS t
 			FROM (SELECT y.uid, y.tx[r.hi] - y.tx[r.lo] AS t
-			      FROM portmilter.rollup_month_runs(pt.months) AS r
+			      FROM portmilter.rollup_month_runs(fm) AS r
 			      JOIN portmilter.rollup_user_year AS y ON y.year = r.year
+			      UNION ALL
+			      SELECT m.uid, m.transactions
+			      FROM portmilter.rollup_user_month AS m
+			      WHERE m.month = ANY (um)
 			      UNION ALL
 			      SELECT d.uid, d.transactions
 			      FROM portmilter.rollup_user_day AS d
@@ -606,8 +727,8 @@ BEGIN
 	END
 	$fn$;
 
-	GRANT SELECT ON portmilter.rollup_user_year, portmilter.rollup_ip_year
-		TO portmilter_reader;
+	GRANT SELECT ON portmilter.rollup_user_year, portmilter.rollup_ip_year,
+		portmilter.rollup_year_folded TO portmilter_reader;
 
 	INSERT INTO portmilter.schema_version (version) VALUES (18);
 END

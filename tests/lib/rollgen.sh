@@ -262,16 +262,19 @@ rg_catchup() {
 
 # rg_years NAME: the running totals of sql/018_top_years.sql against the
 # month tables they sum: for every year, port and key with a transaction
-# in a month table, tx[i] = its transactions in the months of that year
-# before month i (i = 1..13), and no other row. Checked as NAME.
+# in a folded month (before rollup_year_folded's) of a month table,
+# tx[i] = its transactions in the folded months of that year before
+# month i (i = 1..13), and no other row. Checked as NAME.
 rg_years() {
 	sql_is "$1" "0" <<'SQL'
 WITH m AS (
 	SELECT 'user' AS what, month, port, uid::text AS k, transactions AS t
 	FROM portmilter.rollup_user_month
+	WHERE month < (SELECT month FROM portmilter.rollup_year_folded WHERE what = 'user')
 	UNION ALL
 	SELECT 'ip', month, port, client_addr::text, transactions
 	FROM portmilter.rollup_ip_month
+	WHERE month < (SELECT month FROM portmilter.rollup_year_folded WHERE what = 'ip')
 ), want AS (
 	SELECT y.what, y.year, y.port, y.k, i,
 	       (SELECT COALESCE(sum(m.t), 0) FROM m

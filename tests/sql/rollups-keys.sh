@@ -409,6 +409,23 @@ check "... after TRUNCATE of two partitions"
 rg_catchup_all
 check "... and after the catch-up ran to the end"
 
+# The year totals folded again from nothing (018), as on an upgrade or
+# in a month's first catch-up: first none folded (every whole month read
+# from the month tables), then a catch-up, whose triggers fold every
+# month before this one.
+sql >/dev/null <<'SQL'
+DELETE FROM portmilter.rollup_user_year;
+DELETE FROM portmilter.rollup_ip_year;
+UPDATE portmilter.rollup_year_folded SET month = '-infinity';
+SQL
+check "... with no month folded into the year totals"
+sql -c "INSERT INTO portmilter.rollup_dirty (day) VALUES ('2024-12-05')" >/dev/null
+rg_catchup_all
+sql_is "a catch-up folded every month before this one" "2|0" -c "
+	SELECT count(*), count(*) FILTER (WHERE month <> date_trunc('month', now() AT TIME ZONE 'UTC'))
+	FROM portmilter.rollup_year_folded"
+check "... and after a catch-up folded them"
+
 # The plans over a year, nested statements included (auto_explain), with
 # sequential scans made a last resort: an events partition read by a Seq
 # Scan means no index or rollup could serve. Once with every day rolled
