@@ -59,7 +59,11 @@
 #define SQL_PORT_SHOWN "CASE WHEN e.port = 0 THEN 'unknown' ELSE e.port::text END"
 #define SQL_PORT_JSON "NULLIF(e.port, 0)"
 
-/* $3: port or NULL (every port), $4: rank or NULL (every version). */
+/*
+ * $3: port or NULL (every port), $4: rank or NULL (every version); with
+ * $4 NULL it is the definition of portmilter.tls_usage() below (and its
+ * oracle in tests/sql/rollups-keys.sh).
+ */
 #define SQL_TLS(P) \
 	"SELECT " P " AS port," \
 	" COALESCE(" SQL_TV ", 'none') AS tls_version," \
@@ -82,6 +86,21 @@
 
 static const char *const sql_tls[] = {SQL_TLS(SQL_PORT_SHOWN),
 				      SQL_TLS(SQL_PORT_JSON)};
+
+/*
+ * Every version ($4 NULL): the same rows in the same order from the
+ * rollups, portmilter.tls_usage() (sql/020_rollups_tls.sql; $3: port or
+ * NULL), which reads the events only where no rollup is ready.
+ */
+#define SQL_TLS_ROLLUP(P) \
+	"SELECT " P " AS port, e.tls_version, e.\"user\", e.network," \
+	" e.connections, e.transactions, e.accepted, e.rejected," \
+	" e.first_seen, e.last_seen" \
+	" FROM portmilter.tls_usage($1::timestamptz, $2::timestamptz," \
+	" $3::integer) WITH ORDINALITY AS e ORDER BY e.ordinality"
+
+static const char *const sql_tls_rollup[] = {SQL_TLS_ROLLUP(SQL_PORT_SHOWN),
+					     SQL_TLS_ROLLUP(SQL_PORT_JSON)};
 
 /* $3: the port, $4: the proposed minimum's rank. */
 static const char sql_preview[] =
@@ -133,10 +152,11 @@ bool tls_usage(PGconn *conn, const struct tls_request *q)
 	char rank[8];
 	const char *params[4] = {q->since, q->until, q->port, NULL};
 
-	if (q->rank != 0) {
-		snprintf(rank, sizeof(rank), "%d", q->rank);
-		params[3] = rank;
-	}
+	if (q->rank == 0)
+		return tls_show(conn, sql_tls_rollup[q->format == OUT_JSON], 3,
+				params, q->format);
+	snprintf(rank, sizeof(rank), "%d", q->rank);
+	params[3] = rank;
 	return tls_show(conn, sql_tls[q->format == OUT_JSON], 4, params,
 			q->format);
 }
