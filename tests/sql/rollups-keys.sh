@@ -1,15 +1,17 @@
 #!/bin/sh
 # shellcheck disable=SC2154 # seed, cols: set by tests/lib/rollgen.sh (sourced)
 # rollups-keys.sh - the per-key report functions of sql/015_rollups_keys.sql
-# against the queries they replace (TAP).
+# and sql/020_rollups_tls.sql against the queries they replace (TAP).
 #
 # Each function must return exactly what its oracle returns on the
-# events: the same rows, the same values, and for the top lists the same
-# order. The oracles are copies of the report's own queries before 015
-# (report/portmilter-report.c sql_top_user, sql_top_ip; report/dashboard.c
-# sql_users, sql_networks, sql_exposures, sql_rules, the GROUP BY of
-# sql_tls; port_traffic_raw(a, b, 'day')), kept here as the definition of
-# right: if the C changes, these stay the reference.
+# events: the same rows, the same values, and for the top lists and
+# `tls` the same order. The oracles are copies of the report's own
+# queries before 015 (report/portmilter-report.c sql_top_user,
+# sql_top_ip; report/dashboard.c sql_users, sql_networks, sql_exposures,
+# sql_rules, the GROUP BY of sql_tls; port_traffic_raw(a, b, 'day')) and
+# 020 (report/tls.c SQL_TLS with every version, for every port and for
+# 587), kept here as the definition of right: if the C changes, these stay
+# the reference.
 #
 # A throwaway cluster (tests/lib/pg.sh); random events over two calendar
 # years and four months (tests/lib/rollgen.sh: connections crossing
@@ -179,6 +181,15 @@ CREATE FUNCTION oracle.dashboard_tls(timestamptz, timestamptz)
 RETURNS TABLE (port integer, tls_version text, n bigint) LANGUAGE sql STABLE AS $fn$
 SELECT e.port, NULLIF(e.tls_version, ''), count(*) FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND e.kind = 'transaction' GROUP BY e.port, NULLIF(e.tls_version, '')
 $fn$;
+-- report/tls.c SQL_TLS (port column e.port) with every version ($4
+-- NULL): $1 since, $2 until, $3 port or NULL.
+CREATE FUNCTION oracle.tls_usage(timestamptz, timestamptz, integer)
+RETURNS TABLE (port integer, tls_version text, "user" text, network cidr,
+	       connections bigint, transactions bigint, accepted bigint,
+	       rejected bigint, first_seen timestamptz, last_seen timestamptz)
+LANGUAGE sql STABLE AS $fn$
+SELECT e.port AS port, COALESCE(NULLIF(e.tls_version, ''), 'none') AS tls_version, e.sasl_user AS "user", pg_catalog.network(pg_catalog.set_masklen(e.client_addr, LEAST(pg_catalog.masklen(e.client_addr), CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))) AS network, count(DISTINCT e.conn_id) AS connections, count(*) FILTER (WHERE e.kind = 'transaction') AS transactions, count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted, count(*) FILTER (WHERE e.verdict = 'rejected') AS rejected, min(e.event_time) AS first_seen, max(e.event_time) AS last_seen FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND ($3::integer IS NULL OR e.port = $3::integer) AND (NULLIF(e.tls_version, '') IS NOT NULL OR (e.sasl_method IS NOT NULL AND e.kind <> 'auth_failure')) AND (NULL::integer IS NULL OR (((NULLIF(e.tls_version, '') IS NOT NULL AND e.tls_version <> 'TLSv1.3') OR (NULLIF(e.tls_version, '') IS NULL AND e.sasl_method IS NOT NULL AND e.kind <> 'auth_failure')) AND CASE WHEN NULLIF(NULLIF(e.tls_version, ''), '') IS NULL THEN 0 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)1$' THEN 10 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)[1-9]\.[0-9]$' THEN pg_catalog.substr(NULLIF(e.tls_version, ''), 5, 1)::integer * 10 + pg_catalog.substr(NULLIF(e.tls_version, ''), 7, 1)::integer ELSE -1 END < NULL::integer)) GROUP BY e.port, NULLIF(e.tls_version, ''), e.sasl_user, pg_catalog.network(pg_catalog.set_masklen(e.client_addr, LEAST(pg_catalog.masklen(e.client_addr), CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))) ORDER BY e.port, CASE WHEN NULLIF(NULLIF(e.tls_version, ''), '') IS NULL THEN 0 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)1$' THEN 10 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)[1-9]\.[0-9]$' THEN pg_catalog.substr(NULLIF(e.tls_version, ''), 5, 1)::integer * 10 + pg_catalog.substr(NULLIF(e.tls_version, ''), 7, 1)::integer ELSE -1 END, 2, e.sasl_user COLLATE pg_catalog."C" NULLS LAST, 4 NULLS LAST
+$fn$;
 CREATE FUNCTION oracle.port_transactions_daily(timestamptz, timestamptz)
 RETURNS TABLE (day date, port integer, transactions bigint) LANGUAGE sql STABLE AS $fn$
 SELECT (bucket AT TIME ZONE 'UTC')::date, port, transactions FROM portmilter.port_traffic_raw($1, $2, 'day')
@@ -197,7 +208,9 @@ INSERT INTO calls VALUES
 	('dashboard_exposures', 'dashboard_exposures(%1$L, %2$L)', true),
 	('dashboard_rules', 'dashboard_rules(%1$L, %2$L)', true),
 	('dashboard_tls', 'dashboard_tls(%1$L, %2$L)', false),
-	('port_transactions_daily', 'port_transactions_daily(%1$L, %2$L)', false);
+	('port_transactions_daily', 'port_transactions_daily(%1$L, %2$L)', false),
+	('tls_usage', 'tls_usage(%1$L, %2$L, NULL)', true),
+	('tls_usage(587)', 'tls_usage(%1$L, %2$L, 587)', true);
 
 -- rows(call, a, b): the rows of portmilter.CALL (side 'function') and
 -- oracle.CALL (side 'oracle') over [a, b), numbered in their order.
@@ -439,10 +452,12 @@ plans() {
 	w="'2024-02-18 10:17+00', '2025-02-17 13:45+00'"
 	for c in "top_users(587, $w, 10)" "top_ips(587, $w, 10)" "dashboard_users($w)" \
 		"dashboard_networks($w)" "dashboard_exposures($w)" "dashboard_rules($w)" \
-		"dashboard_tls($w)" "port_transactions_daily($w)"; do
+		"dashboard_tls($w)" "port_transactions_daily($w)" "tls_usage($w, NULL)" \
+		"tls_usage($w, 587)"; do
 		lines=$(wc -l <"$tmp/log")
 		q="SELECT * FROM portmilter.$c"
 		f=${c%%(*}
+		case $c in tls_usage*587*) f="$f(587)" ;; esac
 		if sql -c "$q" >"$tmp/out" 2>"$tmp/err"; then
 			tail -n +"$((lines + 1))" "$tmp/log" >"$tmp/plan"
 			if grep -q 'Seq Scan on events' "$tmp/plan"; then
