@@ -384,7 +384,7 @@ check_caught() {
 	fi
 }
 
-what="the per-key functions (015, 018) = their oracles on $nwin windows, $ncalls calls each"
+what="the per-key functions (015, 018, 020) = their oracles on $nwin windows, $ncalls calls each"
 check "$what"
 rg_catchup
 check_caught "$what, after a catch-up"
