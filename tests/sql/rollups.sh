@@ -95,6 +95,15 @@ sql -c "SELECT portmilter.rollup_catchup(12)" >/dev/null
 "$report" -d dbname=portmilter migrate --sql-dir "$sqldir" >"$tmp/migrate" 2>&1 || {
 	cat "$tmp/migrate"; echo "Bail out! migrate to 016 failed"; exit 1
 }
+# The check that `ports` over a year reads none of the keys (below) is
+# about a big table, where the planner takes the index on last_day. On
+# these few rows, once autovacuum has been through them, a Seq Scan of
+# rollup_users whose filter keeps none is the cheapest plan and reads
+# them all (and the planner's own probe of the index for the bounds of
+# last_day fetches a row or two): whether it had, depended on timing.
+sql -c "ALTER TABLE portmilter.rollup_users SET (autovacuum_enabled = false)" \
+	-c "ALTER TABLE portmilter.rollup_ips SET (autovacuum_enabled = false)" \
+	-c "ALTER TABLE portmilter.rollup_last SET (autovacuum_enabled = false)" >/dev/null
 sql_is "016 applied over 014's rollups of 12 days" "16|12" -c "SELECT
 	(SELECT max(version) FROM portmilter.schema_version WHERE version <= 16),
 	(SELECT count(*) FROM portmilter.rollup_days)"
