@@ -97,9 +97,9 @@ sql -c "SELECT portmilter.rollup_catchup(12)" >/dev/null
 }
 # The check that `ports` over a year reads none of the keys (below) is
 # about a big table. On these few rows, once autovacuum has analyzed
-# them, the planner's own probe of the index on last_day for its actual
-# bounds (get_actual_variable_range) fetches a row or two, which count
-# as read even with sequential scans off: whether it had, depended on
+# them, a row or two are fetched even with sequential scans off (most
+# likely the planner probing the index on last_day for its actual bounds),
+# and they count as read: whether autovacuum had been, depended on
 # timing (the check failed on main with an ANALYZE before it).
 sql -c "ALTER TABLE portmilter.rollup_users SET (autovacuum_enabled = false)" \
 	-c "ALTER TABLE portmilter.rollup_ips SET (autovacuum_enabled = false)" \
