@@ -60,7 +60,8 @@
 # (user, address) pair:
 #   users     each user submits from its own 3 addresses (10.1.0.0/16,
 #             three consecutive: a few /24s hold them all) 90 % of the
-#             time, from anywhere in 10.2.0.0/16 (roaming) 10 %;
+#             time, 10 % roaming: from any address of its mobile
+#             carrier's /24 (64 carriers in 10.2.0.0/18);
 #   TLS       a user's client keeps its version (0.5 % of users TLSv1,
 #             0.5 % TLSv1.1, 10 % TLSv1.2, the rest TLSv1.3); on port 25
 #             a server's (30 % none, 1 % TLSv1 or TLSv1.1, 20 % TLSv1.2);
@@ -103,7 +104,7 @@ clustered)
 	mix_addr="CASE WHEN port = 25 THEN '10.0.0.0'::inet + a25
             WHEN af AND ka < 0.7 THEN '10.3.0.0'::inet + (ka * 285)::int
             WHEN kb < 0.9 THEN '10.1.0.0'::inet + (u * 3 + i % 3)
-            ELSE '10.2.0.0'::inet + (random() * 65535)::int END"
+            ELSE '10.2.0.0'::inet + ((u % 64) * 256 + (random() * 255)::int) END"
 	mix_tls="CASE WHEN af THEN NULL
             WHEN port = 25 THEN CASE WHEN a25 % 10 < 3 THEN NULL
                 WHEN a25 % 200 = 199 THEN 'TLSv1' WHEN a25 % 200 = 198 THEN 'TLSv1.1'
