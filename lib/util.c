@@ -147,9 +147,18 @@ size_t utf8_text(char *dst, const char *s, size_t max, bool *differs)
 
 	while (*p != '\0') {
 		unsigned cp;
-		size_t n = utf8_decode(p, &cp);
+		size_t n, clen;
 		const char *c = (const char *)p;
-		size_t clen = n;
+
+		if (*p < 0x80) {		/* ASCII: the common case */
+			if (o == max) {
+				changed = true;
+				break;
+			}
+			dst[o++] = (char)*p++;
+			continue;
+		}
+		clen = n = utf8_decode(p, &cp);
 
 		if (n == 0) {
 			c = "\xef\xbf\xbd";
