@@ -55,6 +55,7 @@ JR=/lib/systemd/systemd-journal-remote
 [ "$SOURCE" = file ] || [ -x "$JR" ] || { echo "$JR is needed"; exit 1; }
 # A missing tool fails a bench (tap_skip_all, tests/lib/tap.sh); its
 # reason on stderr, stdout is the figures.
+# shellcheck disable=SC2034 # read by tap_skip_all (tests/lib/tap.sh)
 TAP_SKIP_STATUS=1
 rec_init >&2
 LOG=$PM_TMP/log/mail.log

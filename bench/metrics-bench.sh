@@ -41,6 +41,7 @@ set +e	# the test libraries return non-zero as a matter of course
 . "$top/bench/lib.sh"
 # A missing tool fails a bench (tap_skip_all, tests/lib/tap.sh); its
 # reason on stderr, stdout is the figures.
+# shellcheck disable=SC2034 # read by tap_skip_all (tests/lib/tap.sh)
 TAP_SKIP_STATUS=1
 pm_require >&2
 pm_tmp_setup
