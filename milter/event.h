@@ -23,8 +23,9 @@
  * 2704 bytes (a third of a page), and sasl_user is a key or an included
  * column of several indexes (events_user_time_idx, events_auth_time_idx,
  * events_old_tls_idx, rollup_user_names, rollup_users): a user name of
- * ~2.7 kB that does not compress made the whole row fail, quarantined in
- * rejected.log, never reported. 1024 leaves room for the other columns
+ * ~2.7 kB that does not compress made PostgreSQL refuse the whole row
+ * (SQLSTATE 54000, which also held the shipper's batch back until it was
+ * taken for a data error: shipper.c). 1024 leaves room for the other columns
  * of those entries; it is the longest login a suspension may name
  * (SUSPEND_SUBJECT_MAX, portmilter-report suspend), so the name an
  * analyst reads in the events can be suspended and the milter matches it
