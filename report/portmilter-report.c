@@ -674,7 +674,8 @@ static void parse_target(const struct command *cmd, struct opts *o)
 				     !utf8_valid(o->user_text)))
 			usage_error("auth: --user must be non-empty UTF-8");
 		if (o->user_text)
-			o->user_text[utf8_prefix(o->user_text, REPORT_NAME_MAX)] = '\0';
+			o->user_text[utf8_prefix(o->user_text,
+						 REPORT_NAME_MAX)] = '\0';
 		if (o->ip_text) {
 			if (!cidr_parse(o->ip_text, &net, &why))
 				usage_error("auth: bad --ip \"%s\": %s",

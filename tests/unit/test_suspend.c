@@ -183,7 +183,8 @@ static void test_long_and_invalid_logins(void **state)
 	assert_false(suspend_set_lookup(s, name, NULL, NOW, NULL));
 
 	/* invalid UTF-8: "a" 0xff "b" is stored as "a" U+FFFD "b" */
-	assert_true(suspend_set_add(s, SUSPEND_USER, "a\xef\xbf\xbd" "b", 0, &why));
+	assert_true(suspend_set_add(s, SUSPEND_USER, "a\xef\xbf\xbd" "b", 0,
+				    &why));
 	memset(&hit, 0, sizeof(hit));
 	assert_true(suspend_set_lookup(s, "a\xff" "b", NULL, NOW, &hit));
 	assert_string_equal(hit.subject, "a\xef\xbf\xbd" "b");
@@ -566,7 +567,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < UNIT_N(look_rows); i++)
 		tests[n++] = unit_row(look_rows[i].name, test_lookup, &look_rows[i]);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_empty_and_null);
-	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_long_and_invalid_logins);
+	tests[n++] = (struct CMUnitTest)
+		cmocka_unit_test(test_long_and_invalid_logins);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_add_errors);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_duplicates);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_many);
