@@ -8,7 +8,13 @@
  * bytes, with the same count and generation; every suspension of it is
  * found by a lookup (a login by itself and upper-cased, a network by
  * its first address), and its count is at most the entry lines of the
- * input.
+ * input. And the input taken as a login (up to its first NUL): its text
+ * form (utf8_text: what the shipper stores and what suspend_set_lookup
+ * looks for when a login is too long or not UTF-8), for several limits,
+ * is valid UTF-8 within the limit, the login itself exactly when that is
+ * valid UTF-8 within the limit, else said to differ; for valid UTF-8 a
+ * prefix cut only where the next character does not fit (utf8_prefix
+ * gives the same length).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +24,7 @@
 #include "msg.h"
 #include "oracle.h"
 #include "suspend.h"
+#include "util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -86,6 +93,45 @@ static void check_lookups(const struct suspend_set *s, const char *text,
 	}
 }
 
+static void check_text_form(const uint8_t *data, size_t size)
+{
+	static const size_t maxes[] = {0, 1, 3, 4, 16, SUSPEND_SUBJECT_MAX};
+	char *in = malloc(size + 1), *out = malloc(SUSPEND_SUBJECT_MAX + 1);
+
+	if (in == NULL || out == NULL)
+		abort();
+	memcpy(in, data, size);
+	in[size] = '\0';
+	for (size_t i = 0; i < sizeof(maxes) / sizeof(maxes[0]); i++) {
+		size_t max = maxes[i], n, len = strlen(in);
+		bool differs, valid = utf8_valid(in);
+
+		n = utf8_text(out, in, max, &differs);
+		if (n > max || strlen(out) != n || !utf8_valid(out))
+			fuzz_fail("utf8_text(%zu): %zu bytes, not valid UTF-8 within the limit",
+				  max, n);
+		if (differs == (valid && len <= max))
+			fuzz_fail("utf8_text(%zu) says differs = %d for \"%s\"", max,
+				  differs, fuzz_esc(in));
+		if (!differs && strcmp(out, in) != 0)
+			fuzz_fail("utf8_text(%zu) changed \"%s\" without saying so",
+				  max, fuzz_esc(in));
+		if (valid) {
+			unsigned cp;
+
+			if (n != utf8_prefix(in, max) || memcmp(out, in, n) != 0)
+				fuzz_fail("utf8_text(%zu) of valid \"%s\": not its prefix",
+					  max, fuzz_esc(in));
+			if (n < len &&
+			    utf8_decode((const unsigned char *)in + n, &cp) <= max - n)
+				fuzz_fail("utf8_text(%zu) cut \"%s\" at %zu: the next character fits",
+					  max, fuzz_esc(in), n);
+		}
+	}
+	free(in);
+	free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[300] = "";
@@ -95,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 65536)
 		return 0;
+	check_text_form(data, size);
 	s = suspend_set_decode((const char *)data, size, err, sizeof(err));
 	if (s == NULL) {
 		if (strncmp(err, "line ", 5) != 0 || strchr(err, ':') == NULL)

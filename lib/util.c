@@ -139,6 +139,58 @@ bool utf8_valid(const char *s)
 	return true;
 }
 
+size_t utf8_text(char *dst, const char *s, size_t max, bool *differs)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	bool changed = false;
+	size_t o = 0;
+
+	while (*p != '\0') {
+		unsigned cp;
+		size_t n, clen;
+		const char *c = (const char *)p;
+
+		if (*p < 0x80) {		/* ASCII: the common case */
+			if (o == max) {
+				changed = true;
+				break;
+			}
+			dst[o++] = (char)*p++;
+			continue;
+		}
+		clen = n = utf8_decode(p, &cp);
+
+		if (n == 0) {
+			c = "\xef\xbf\xbd";
+			clen = 3;
+			n = 1;
+			changed = true;
+		}
+		if (clen > max - o) {
+			changed = true;
+			break;
+		}
+		memcpy(dst + o, c, clen);
+		o += clen;
+		p += n;
+	}
+	dst[o] = '\0';
+	if (differs != NULL)
+		*differs = changed;
+	return o;
+}
+
+size_t utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return n;
+	/* s[max] exists: back off while it continues a character */
+	for (n = max; n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; n--)
+		;
+	return n;
+}
 
 char *str_escape(char *dst, size_t dstlen, const char *src)
 {

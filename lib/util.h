@@ -52,6 +52,22 @@ size_t utf8_decode(const unsigned char *s, unsigned *cp);
 /* Is the whole string well-formed UTF-8? */
 bool utf8_valid(const char *s);
 
+/*
+ * The text form of untrusted bytes s, as the events' text columns hold
+ * them (doc/events.md): each byte that does not start a well-formed
+ * UTF-8 sequence (utf8_decode) becomes U+FFFD, and the text ends at the
+ * last whole character that fits in max bytes. Written to dst, which has
+ * room for max + 1 bytes (NUL-terminated); returns its length, and
+ * *differs (may be NULL) is true when it is not s itself (a byte
+ * replaced, or the text cut).
+ */
+size_t utf8_text(char *dst, const char *s, size_t max, bool *differs);
+
+/* The length of the longest prefix of UTF-8 s that fits in max bytes
+ * without splitting a character: strlen(s) when it fits whole. For valid
+ * UTF-8, the length of utf8_text(s, max). */
+size_t utf8_prefix(const char *s, size_t max);
+
 /* Case-insensitive ASCII comparison, locale independent. */
 bool str_eq_nocase(const char *a, const char *b);
 

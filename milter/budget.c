@@ -509,6 +509,18 @@ bool budget_key(const char *login, const struct pm_addr *client, char *buf,
 	char text[64];
 
 	if (login != NULL && login[0] != '\0') {
+		/* A login that is not valid UTF-8 by its text form, invalid
+		 * bytes as U+FFFD: the events' sasl_user (milter/event.h),
+		 * from which the other nodes' usage rows are made
+		 * (sql/008_usage.sql), so they count for it here. Made
+		 * longer than any key (BUDGET_KEY_MAX): the snprintf below
+		 * then cuts it where it cuts the stored text. */
+		char form[BUDGET_KEY_MAX + 4];
+
+		if (!utf8_valid(login)) {
+			utf8_text(form, login, sizeof(form) - 1, NULL);
+			login = form;
+		}
 		/* ASCII case folded: a backend that takes "ALICE" for
 		 * "alice" must not give her a second budget. A longer
 		 * login is cut: it still names one user. */

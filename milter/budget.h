@@ -83,7 +83,9 @@ void budget_free(struct budget *b);
 void budget_configure(struct budget *b, const struct cfg *cfg);
 
 /* "u:login" or "a:address" into buf; false when there is no key
- * (no login and no known address). */
+ * (no login and no known address). The login ASCII lower-cased and cut
+ * to fit; one that is not valid UTF-8 by its text form (utf8_text, as
+ * the events and the usage rows made from them hold it). */
 bool budget_key(const char *login, const struct pm_addr *client, char *buf,
 		size_t len);
 

@@ -11,12 +11,37 @@
  * the strings pointing into a copy owned by the event (event_free()).
  * Decoding distrusts its input: a payload that does not have exactly
  * EVENT_NFIELDS well-formed fields is refused.
+ *
+ * The four untrusted values that have a *_raw column (HELO, client name,
+ * SASL user, sender) are stored by the shipper in their text form
+ * (utf8_text: invalid bytes as U+FFFD, cut at a character boundary to at
+ * most EVENT_TEXT_MAX bytes), and whenever that text is not the value
+ * itself, the exact bytes go to the *_raw column: nothing is lost. The
+ * journal keeps the values whole (up to the milter's 16 kB).
+ *
+ * Why EVENT_TEXT_MAX is 1024: a btree entry of PostgreSQL holds at most
+ * 2704 bytes (a third of a page), and sasl_user is a key or an included
+ * column of several indexes (events_user_time_idx, events_auth_time_idx,
+ * events_old_tls_idx, rollup_user_names, rollup_users): a user name of
+ * ~2.7 kB that does not compress made PostgreSQL refuse the whole row
+ * (SQLSTATE 54000, which also held the shipper's batch back until it was
+ * taken for a data error: shipper.c). 1024 leaves room for the other columns
+ * of those entries; it is the longest login a suspension may name
+ * (SUSPEND_SUBJECT_MAX, portmilter-report suspend), so the name an
+ * analyst reads in the events can be suspended and the milter matches it
+ * (suspend_set_lookup); and it is longer than a budget's key
+ * (BUDGET_KEY_MAX), so a usage row made from the stored name names the
+ * same budget. No legitimate value is that long: RFC 5321 caps a path at
+ * 256 octets and a domain at 255, and a SASL login is a mailbox or a
+ * short name.
  */
 #ifndef PM_EVENT_H
 #define PM_EVENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#define EVENT_TEXT_MAX	1024	/* bytes of a text column with a *_raw one */
 
 enum event_field {
 	EV_EVENT_ID,

@@ -61,7 +61,9 @@ struct shipper {
 	int64_t catchup_ms;		/* monotonic ms of the last catch-up */
 };
 
-/* The 27 event fields, then the raw bytes of 4 untrusted ones. */
+/* The 27 event fields, then the raw bytes of 4 untrusted ones: their
+ * text columns hold at most EVENT_TEXT_MAX bytes (milter/event.h), the
+ * *_raw ones the exact bytes whenever the text is not them. */
 static const enum event_field raw_fields[] = {
 	EV_HELO, EV_CLIENT_NAME, EV_SASL_USER, EV_SENDER
 };
@@ -155,6 +157,8 @@ static void add_row(void *arg, const unsigned char *payload, size_t len)
 {
 	struct shipper *s = arg;
 	struct event ev;
+	char text[NRAW][EVENT_TEXT_MAX + 1];
+	const char *col[EVENT_NFIELDS], *raw[NRAW];
 
 	if (!event_decode(payload, len, &ev)) {
 		msg_warn("shipper: undecodable journal record of %zu bytes skipped", len);
@@ -169,19 +173,30 @@ static void add_row(void *arg, const unsigned char *payload, size_t len)
 			us = journal_unread_since(s->j);
 		__atomic_store_n(&s->head_us, us, __ATOMIC_RELAXED);
 	}
+	/* The text columns of the untrusted values: their text form when
+	 * it is not the value itself, which then goes to *_raw. */
+	memcpy(col, ev.f, sizeof(col));
+	for (size_t i = 0; i < NRAW; i++) {
+		const char *v = ev.f[raw_fields[i]];
+		bool differs = false;
+
+		if (v != NULL)
+			utf8_text(text[i], v, EVENT_TEXT_MAX, &differs);
+		raw[i] = differs ? v : NULL;
+		if (differs)
+			col[raw_fields[i]] = text[i];
+	}
 	for (int i = 0; i < EVENT_NFIELDS; i++) {
 		if (i)
 			strbuf_str(&s->rows, "\t");
-		copy_text(&s->rows, ev.f[i]);
+		copy_text(&s->rows, col[i]);
 	}
 	for (size_t i = 0; i < NRAW; i++) {
-		const char *v = ev.f[raw_fields[i]];
-
 		strbuf_str(&s->rows, "\t");
-		if (v == NULL || utf8_valid(v))
+		if (raw[i] == NULL)
 			strbuf_str(&s->rows, "\\N");
 		else
-			copy_bytea(&s->rows, v);
+			copy_bytea(&s->rows, raw[i]);
 	}
 	strbuf_str(&s->rows, "\n");
 	event_free(&ev);
@@ -574,9 +589,17 @@ static void quarantine(struct shipper *s, size_t row, const char *why)
 	free(path);
 }
 
+/*
+ * Refused for what a row holds: data exceptions (class 22), constraints
+ * (23), and a value too big for the server (54000, program_limit_exceeded:
+ * "index row size ... exceeds btree version 4 maximum 2704", "row is too
+ * big"), which a batch would otherwise meet again on every retry, holding
+ * back every record behind it.
+ */
 static bool data_error(const char *err)
 {
-	return strncmp(err, "22", 2) == 0 || strncmp(err, "23", 2) == 0;
+	return strncmp(err, "22", 2) == 0 || strncmp(err, "23", 2) == 0 ||
+	       strncmp(err, "54000", 5) == 0;
 }
 
 /*

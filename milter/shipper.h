@@ -3,6 +3,9 @@
  *
  * It reads batches (up to 10,000 records) from the journal checkpoint
  * on, sends each batch in one transaction, then advances the checkpoint.
+ * HELO, client name, SASL user and sender go in as milter/event.h says:
+ * text of at most EVENT_TEXT_MAX bytes of valid UTF-8, the exact bytes
+ * in their *_raw column whenever the text differs from them.
  * Exactly once: the database keeps a watermark per node
  * (portmilter.ship_watermark, sql/011_ship.sql: every record of this
  * run's journal before a position is stored; a run is the shipper's life,
@@ -19,8 +22,9 @@
  * ships from (0, 0), which costs speed, never a record. The database down or
  * slow only delays shipping: the connection is dropped and retried with
  * an exponential backoff (1 s .. 30 s), logged at most once a minute.
- * A batch the server refuses for its data (SQLSTATE class 22 or 23) is
- * retried record by record; a record refused on its own is written to
+ * A batch the server refuses for its data (SQLSTATE class 22 or 23, or
+ * 54000: a value too big for an index entry or a row) is retried record
+ * by record; a record refused on its own is written to
  * "rejected.log" in the journal directory and logged, never dropped
  * silently and never allowed to block the records behind it.
  *

@@ -19,8 +19,13 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "event.h"
 #include "suspend.h"
 #include "util.h"
+
+/* The longest subject is the longest name the events store (event.h). */
+_Static_assert(SUSPEND_SUBJECT_MAX == EVENT_TEXT_MAX,
+	       "a suspension must be able to name a user as the events hold it");
 
 #define FILE_MODE	0640
 #define FILE_MAX	(256u << 20)	/* larger is not our file */
@@ -303,10 +308,25 @@ bool suspend_set_lookup(const struct suspend_set *s, const char *login,
 
 	if (s == NULL || s->n == 0)
 		return false;
-	if (login != NULL && *login != '\0' && strlen(login) <= SUSPEND_SUBJECT_MAX) {
-		e = find(s, SUSPEND_USER, user_hash(login), login, NULL);
-		if (in_force(e, now))
-			return hit_fill(e, hit);
+	if (login != NULL && *login != '\0') {
+		size_t len = strlen(login);
+
+		if (len <= SUSPEND_SUBJECT_MAX) {
+			e = find(s, SUSPEND_USER, user_hash(login), login, NULL);
+			if (in_force(e, now))
+				return hit_fill(e, hit);
+		}
+		/* Then the name as the events' sasl_user holds it (a longer
+		 * login cut, invalid bytes as U+FFFD: milter/event.h), which
+		 * is the one an analyst or portmilter-watch suspends. */
+		if (len > SUSPEND_SUBJECT_MAX || !utf8_valid(login)) {
+			char text[SUSPEND_SUBJECT_MAX + 1];
+
+			utf8_text(text, login, SUSPEND_SUBJECT_MAX, NULL);
+			e = find(s, SUSPEND_USER, user_hash(text), text, NULL);
+			if (in_force(e, now))
+				return hit_fill(e, hit);
+		}
 	}
 	if (client == NULL ||
 	    (client->family != AF_INET && client->family != AF_INET6))

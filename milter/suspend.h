@@ -10,7 +10,12 @@
  * What matches (suspend_set_lookup):
  *   user     the SASL login, ASCII case-insensitively (as the budgets
  *            and sql/006_suspensions.sql compare logins): one hash
- *            probe;
+ *            probe; a login longer than SUSPEND_SUBJECT_MAX or not
+ *            valid UTF-8 is also looked for as the events' sasl_user
+ *            holds it (utf8_text: cut to SUSPEND_SUBJECT_MAX bytes at a
+ *            character boundary, invalid bytes as U+FFFD; milter/event.h),
+ *            the name portmilter-watch and the analysts see and suspend
+ *            (a second probe);
  *   address  a client address inside a suspended network (a bare
  *            address is a /32 or /128; IPv4-mapped IPv6 is IPv4, as
  *            everywhere in addr.h): one hash probe per distinct prefix
@@ -47,8 +52,8 @@ enum suspend_kind {
 	SUSPEND_ADDRESS = 2,
 };
 
-/* A longer subject is refused by suspend_set_add (a SASL login that
- * long is not one Postfix would pass on). */
+/* A longer subject is refused by suspend_set_add: the longest name the
+ * events store (EVENT_TEXT_MAX); a longer login matches by that name. */
 #define SUSPEND_SUBJECT_MAX	1024
 #define SUSPEND_FILE		"suspensions"
 

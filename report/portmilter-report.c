@@ -87,7 +87,8 @@ struct opts {
 	enum out_format format;
 	const char *port_text, *by, *limit_text, *sql_dir;
 	const char *below, *min_tls, *output;
-	const char *user_text, *ip_text;	/* auth */
+	char *user_text;			/* auth */
+	const char *ip_text;
 	const char *near_text;		/* limits */
 	const char *reason;			/* suspend */
 	bool all;				/* suspended */
@@ -620,6 +621,7 @@ static void parse_target(const struct command *cmd, struct opts *o)
 	    strcmp(cmd->name, "export") == 0) {
 		if (o->args[1][0] == '\0' || !utf8_valid(o->args[1]))
 			usage_error("%s: the name must be non-empty UTF-8", cmd->name);
+		o->args[1][utf8_prefix(o->args[1], REPORT_NAME_MAX)] = '\0';
 		if (strcmp(cmd->name, "export") == 0 && (o->given & OPT_FORMAT) &&
 		    o->format != OUT_JSON)
 			usage_error("export writes JSON only (--format json)");
@@ -671,6 +673,9 @@ static void parse_target(const struct command *cmd, struct opts *o)
 		if (o->user_text && (o->user_text[0] == '\0' ||
 				     !utf8_valid(o->user_text)))
 			usage_error("auth: --user must be non-empty UTF-8");
+		if (o->user_text)
+			o->user_text[utf8_prefix(o->user_text,
+						 REPORT_NAME_MAX)] = '\0';
 		if (o->ip_text) {
 			if (!cidr_parse(o->ip_text, &net, &why))
 				usage_error("auth: bad --ip \"%s\": %s",

@@ -41,6 +41,12 @@ enum {
 /* The schema version (sql/NNN) whose objects the queries use. */
 #define REPORT_SCHEMA_NEEDED 5
 
+/* The longest user name the events store (EVENT_TEXT_MAX, milter/event.h):
+ * a longer one given to user, auth --user, forget, export, suspend or
+ * unsuspend is taken as its first bytes, cut at a character boundary
+ * (utf8_prefix), the name its events and suspensions hold. */
+#define REPORT_NAME_MAX 1024
+
 /* "portmilter-report: " + message + newline, on stderr. */
 void report_error(const char *fmt, ...) PM_PRINTF(1, 2);
 
@@ -206,7 +212,8 @@ struct suspend_subject {
  * The argument of suspend / unsuspend: an address or network (as
  * cidr_parse: "192.0.2.7", "198.51.100.0/24", "2001:db8::/32"; host bits
  * set are refused), else a SASL login (non-empty UTF-8, no control
- * character, at most 1024 bytes). Text that looks like an address but
+ * character; a longer one than REPORT_NAME_MAX is cut to the name its
+ * events hold). Text that looks like an address but
  * does not parse ("192.0.2.1/24", "10.0.0.300") is refused, not taken
  * for a login; digits alone are a login. false with *why.
  */

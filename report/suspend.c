@@ -21,7 +21,7 @@
 #include "util.h"
 
 #define SUSPEND_SCHEMA		6
-#define SUBJECT_MAX		1024	/* as milter/suspend.h */
+#define SUBJECT_MAX		REPORT_NAME_MAX	/* as milter/suspend.h */
 #define REASON_MAX		1000
 
 /* The columns of suspended, and of the row suspend prints. */
@@ -62,8 +62,8 @@ bool suspend_subject_parse(const char *text, struct suspend_subject *out,
 	if (text == NULL || text[0] == '\0')
 		return *why = "empty", false;
 	if (strlen(text) > SUBJECT_MAX)
-		return *why = "longer than 1024 bytes", false;
-	if (cidr_parse(text, &net, why)) {
+		*why = "longer than 1024 bytes";	/* an address meant? */
+	else if (cidr_parse(text, &net, why)) {
 		out->address = true;
 		snprintf(out->text, sizeof(out->text), "%s/%u",
 			 addr_to_text(&net.net, addr, sizeof(addr)), net.prefix);
@@ -77,13 +77,15 @@ bool suspend_subject_parse(const char *text, struct suspend_subject *out,
 	     strchr(text, '.') != NULL) ||
 	    (strchr(text, ':') != NULL &&
 	     strspn(text, "0123456789abcdefABCDEF:.[]") == strlen(text)))
-		return false;	/* *why from cidr_parse */
+		return false;	/* *why from cidr_parse, or too long */
 	if (!utf8_valid(text))
 		return *why = "not UTF-8", false;
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return *why = "a control character in a login", false;
-	snprintf(out->text, sizeof(out->text), "%s", text);
+	/* A longer login: the name its events hold (report.h). */
+	snprintf(out->text, sizeof(out->text), "%.*s",
+		 (int)utf8_prefix(text, SUBJECT_MAX), text);
 	return true;
 }
 

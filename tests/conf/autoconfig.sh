@@ -12,8 +12,7 @@
 
 for tool in xmllint python3; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "1..0 # SKIP $tool not installed (Debian libxml2-utils, python3)"
-		exit 0
+		tap_skip_all "$tool not installed (Debian libxml2-utils, python3)"
 	fi
 done
 pm_tmp_setup

@@ -7,8 +7,8 @@
 #
 #   PC_BIN                  the portmilter-conf binary
 #   PC_POSTCONF             postconf(1)
-#   pc_require_postconf     prints "1..0 # SKIP" and exits when postconf
-#                           is missing
+#   pc_require_postconf     "1..0 # SKIP" and exit 0 (tap_skip_all) when
+#                           postconf is missing
 #   pc_run ARGS...          runs portmilter-conf; PC_OUT, PC_ERR = files
 #                           with its stdout and stderr, PC_ST = its status
 #   pc_postfix_dir DIR [MAIN-LINE...]
@@ -64,8 +64,7 @@ PC_POSTCONF=${PC_POSTCONF:-/usr/sbin/postconf}
 
 pc_require_postconf() {
 	if [ ! -x "$PC_POSTCONF" ]; then
-		echo "1..0 # SKIP $PC_POSTCONF not installed (Debian package postfix)"
-		exit 0
+		tap_skip_all "$PC_POSTCONF not installed (Debian package postfix)"
 	fi
 }
 

@@ -14,8 +14,7 @@
 pc_require_postconf
 if [ "$(id -u)" -ne 0 ] || ! command -v postfix >/dev/null 2>&1 ||
    ! command -v ss >/dev/null 2>&1 || ! command -v script >/dev/null 2>&1; then
-	echo "1..0 # SKIP needs root, postfix, ss and script"
-	exit 0
+	tap_skip_all "needs root, postfix, ss and script"
 fi
 pm_tmp_setup
 chmod 755 "$PM_TMP"		# the postfix user reaches data_directory
@@ -24,7 +23,7 @@ PM_CLEANUP_HOOK=pc_pf_cleanup
 
 # ---- ports -------------------------------------------------------------------
 
-pc_pick_ports || { echo "1..0 # SKIP standard and moved ports taken"; exit 0; }
+pc_pick_ports || tap_skip_all "standard and moved ports taken"
 OFFSET=$PC_OFFSET
 PORTS=$PC_PORTS
 

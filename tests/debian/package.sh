@@ -50,13 +50,11 @@ PROGRAMS="/usr/sbin/portmilter /usr/sbin/portmilter-conf /usr/bin/portmilter-rep
 MILTERTEST=${MILTERTEST:-$(command -v miltertest || :)}
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "1..0 # SKIP needs root (dpkg -i, -r, -P on this machine)"
-	exit 0
+	tap_skip_all "needs root (dpkg -i, -r, -P on this machine)"
 fi
 for tool in dpkg-buildpackage dh lintian setpriv git; do
 	if ! command -v "$tool" >/dev/null; then
-		echo "1..0 # SKIP $tool not installed (sh tools/deps.sh)"
-		exit 0
+		tap_skip_all "$tool not installed (sh tools/deps.sh)"
 	fi
 done
 status=$(dpkg-query -W -f='${db:Status-Status}' portmilter 2>/dev/null)

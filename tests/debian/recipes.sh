@@ -23,13 +23,11 @@ README=$top_srcdir/debian/README.Debian
 PASSWORD=recipe-Secret-5
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "1..0 # SKIP needs root (Postfix's master)"
-	exit 77
+	tap_skip_all "needs root (Postfix's master)"
 fi
 for t in postfix postconf swaks saslpasswd2 openssl script ss; do
 	if ! command -v "$t" >/dev/null 2>&1; then
-		echo "1..0 # SKIP $t not installed"
-		exit 77
+		tap_skip_all "$t not installed"
 	fi
 done
 pm_tmp_setup

@@ -14,8 +14,7 @@
 driver=$top_builddir/tests/unit/policy_driver
 readme=$top_srcdir/README.md
 if [ ! -x "$driver" ]; then
-	echo "1..0 # SKIP $driver is not built (cmocka missing?)"
-	exit 77
+	tap_skip_all "$driver is not built (cmocka missing?)"
 fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rules.XXXXXX") || {
 	echo "Bail out! mktemp -d failed"

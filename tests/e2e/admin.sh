@@ -15,8 +15,7 @@
 
 e2e_require
 if ! command -v postfwd >/dev/null 2>&1; then
-	echo "1..0 # SKIP postfwd not installed"
-	exit 77
+	tap_skip_all "postfwd not installed"
 fi
 
 USER=testuser@example.test

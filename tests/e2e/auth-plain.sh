@@ -14,8 +14,7 @@
 
 e2e_require
 if ! command -v python3 >/dev/null 2>&1; then
-	echo "1..0 # SKIP python3 not installed"
-	exit 77
+	tap_skip_all "python3 not installed"
 fi
 if ! e2e_start; then
 	echo "Bail out! the end-to-end stack did not start"

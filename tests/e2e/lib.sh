@@ -10,8 +10,8 @@
 # Needs top_srcdir and top_builddir (absolute); root, postfix, postconf,
 # ss, script, swaks, openssl, saslpasswd2 and the PostgreSQL server.
 #
-#   e2e_require            "1..0 # SKIP ..." and exit 77 when a tool or a
-#                          built program is missing
+#   e2e_require            "1..0 # SKIP ..." and exit 0 (tap_skip_all) when
+#                          a tool or a built program is missing
 #   e2e_start              PM_TMP with traps (e2e_stop runs on any exit);
 #                          PostgreSQL in $PM_TMP/pg, schema by
 #                          `portmilter-report migrate`, login roles
@@ -75,23 +75,19 @@ E2E_BEFORE_APPLY=${E2E_BEFORE_APPLY:-}
 
 e2e_require() {
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "1..0 # SKIP needs root (Postfix's master)"
-		exit 77
+		tap_skip_all "needs root (Postfix's master)"
 	fi
 	for _er_t in postfix postconf ss script swaks openssl saslpasswd2 psql; do
 		if ! command -v "$_er_t" >/dev/null 2>&1; then
-			echo "1..0 # SKIP $_er_t not installed"
-			exit 77
+			tap_skip_all "$_er_t not installed"
 		fi
 	done
 	if ! pg_bindir >/dev/null; then
-		echo "1..0 # SKIP PostgreSQL server binaries not found (set PG_BINDIR)"
-		exit 77
+		tap_skip_all "PostgreSQL server binaries not found (set PG_BINDIR)"
 	fi
 	for _er_b in "$PM_DAEMON" "$E2E_REPORT" "$E2E_CONFBIN"; do
 		if [ ! -x "$_er_b" ]; then
-			echo "1..0 # SKIP $_er_b is not built"
-			exit 77
+			tap_skip_all "$_er_b is not built"
 		fi
 	done
 }

@@ -22,7 +22,7 @@
 . "${top_srcdir:?}/tests/e2e/lib.sh"
 
 e2e_require
-command -v perl >/dev/null 2>&1 || { echo "1..0 # SKIP perl not installed"; exit 77; }
+command -v perl >/dev/null 2>&1 || tap_skip_all "perl not installed"
 # shellcheck disable=SC2034 # read by e2e_start (tests/e2e/lib.sh)
 E2E_POSTFIX_LOG=yes
 T0=$(date +%s)

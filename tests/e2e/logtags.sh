@@ -20,8 +20,7 @@
 e2e_require
 if ! command -v fail2ban-regex >/dev/null 2>&1 ||
 	[ ! -r /etc/fail2ban/filter.d/postfix.conf ]; then
-	echo "1..0 # SKIP fail2ban not installed"
-	exit 77
+	tap_skip_all "fail2ban not installed"
 fi
 
 T0=$(date +%s)

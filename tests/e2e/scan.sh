@@ -17,8 +17,7 @@
 
 e2e_require
 if ! command -v python3 >/dev/null 2>&1; then
-	echo "1..0 # SKIP python3 not installed"
-	exit 77
+	tap_skip_all "python3 not installed"
 fi
 # The milter's /metrics on a loopback port the kernel picks.
 E2E_METRICS=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

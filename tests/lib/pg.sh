@@ -9,7 +9,8 @@
 #                  the server log is DIR/log. The port is kept in DIR/port.
 #   pg_test_begin NAME
 #                  the opening of a report test: "1..0 # SKIP" and exit 0
-#                  without PostgreSQL's server binaries, psql on PATH,
+#                  (tap_skip_all) without PostgreSQL's server binaries,
+#                  psql on PATH,
 #                  tmp = a new temporary directory (NAME-test.XXXXXX)
 #                  whose cluster is stopped and which is removed on any
 #                  exit; and the TAP helpers ok NAME and not_ok NAME
@@ -31,6 +32,17 @@
 # given to postgres, so DIR must sit somewhere postgres can reach (a
 # mktemp -d under /tmp does). As any other user everything runs as that
 # user. The cluster trusts every local connection: tests only.
+#
+# Sources tests/lib/tap.sh (tap_skip_all) from top_srcdir, else from the
+# current directory as the tests do, unless the script has sourced it
+# already; a bench sourcing this file from elsewhere goes without it (it
+# never calls pg_test_begin).
+
+if ! command -v tap_skip_all >/dev/null 2>&1 &&
+	[ -r "${top_srcdir:-.}/tests/lib/tap.sh" ]; then
+	# shellcheck source=tests/lib/tap.sh
+	. "${top_srcdir:-.}/tests/lib/tap.sh"
+fi
 
 pg_bindir() {
 	if [ -n "${PG_BINDIR:-}" ]; then
@@ -169,8 +181,7 @@ pg_stop() {
 
 pg_test_begin() {
 	if ! pg_bindir >/dev/null; then
-		echo "1..0 # SKIP PostgreSQL server binaries not found (set PG_BINDIR)"
-		exit 0
+		tap_skip_all "PostgreSQL server binaries not found (set PG_BINDIR)"
 	fi
 	command -v psql >/dev/null 2>&1 || PATH=$(pg_bindir):$PATH
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1-test.XXXXXX") || {

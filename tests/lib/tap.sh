@@ -6,6 +6,17 @@
 #   tap_ok STATUS NAME...   "ok N - NAME" if STATUS is 0, else "not ok";
 #                           returns STATUS
 #   tap_skip NAME...        "ok N # SKIP NAME"
+#   tap_skip_all REASON...  the whole script skipped: "1..0 # SKIP REASON"
+#                           and exit 0, before any case is printed. Not 77:
+#                           automake's TAP driver (no --ignore-exit)
+#                           counts any non-zero status as an ERROR, and
+#                           the skip plan is what says "skipped". Call it
+#                           from the script's own shell, not in $(...) or
+#                           a pipeline (exit would leave only that
+#                           subshell); an EXIT trap set before still runs
+#                           and keeps the status. A bench that sources the
+#                           test libraries sets TAP_SKIP_STATUS=1: for it a
+#                           missing tool is a failure, not a pass
 #   tap_diag TEXT...        "# TEXT", one per line
 #   tap_diag_file FILE      FILE ("-" = stdin) as "# " lines
 #                           (non-printables as '?', at most 100 lines)
@@ -31,6 +42,11 @@ tap_ok() {
 tap_skip() {
 	tap_n=$((tap_n + 1))
 	echo "ok $tap_n # SKIP $*"
+}
+
+tap_skip_all() {
+	echo "1..0 # SKIP $*"
+	exit "${TAP_SKIP_STATUS:-0}"
 }
 
 tap_diag() {

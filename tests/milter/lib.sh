@@ -10,17 +10,18 @@
 # tests/lib/tap.sh, sourced here (scripts that need nothing else source
 # that file alone).
 # Temporary directory:
-#   pm_tmp_setup            makes PM_TMP (mktemp -d) and installs traps;
-#                           "Bail out!" and exit 99 if it cannot
-#   pm_require              the milter tests' prerequisites: "1..0 # SKIP"
-#                           and exit 77 without miltertest, "Bail out!" and
-#                           exit 99 when the daemon is not built
+#   pm_tmp_setup            makes PM_TMP (mktemp -d) and installs traps
 #                           that stop the daemon and remove PM_TMP on
 #                           exit, failure or interrupt (PM_KEEP=1 keeps
 #                           the directory for debugging); set
 #                           PM_CLEANUP_HOOK to a command to run after
 #                           the daemon is stopped and before PM_TMP is
-#                           removed (e.g. stopping a database kept there)
+#                           removed (e.g. stopping a database kept there);
+#                           "Bail out!" and exit 99 if it cannot
+#   pm_require              the milter tests' prerequisites: "1..0 # SKIP"
+#                           and exit 0 (tap_skip_all) without miltertest,
+#                           "Bail out!" and exit 99 when the daemon is not
+#                           built
 # Configuration:
 #   pm_conf_build OUT [HEAD...]
 #                           OUT = the test preamble (journal in PM_TMP),
@@ -122,8 +123,7 @@ pm_conf_build() {
 
 pm_require() {
 	if [ -z "${MILTERTEST:-}" ] || [ ! -x "$MILTERTEST" ]; then
-		echo "1..0 # SKIP miltertest not found"
-		exit 77
+		tap_skip_all "miltertest not found"
 	fi
 	if [ ! -x "$PM_DAEMON" ]; then
 		echo "Bail out! $PM_DAEMON is not built"

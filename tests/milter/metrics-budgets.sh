@@ -19,8 +19,7 @@ set -u
 
 pm_require
 if ! command -v python3 >/dev/null 2>&1; then
-	echo "1..0 # SKIP python3 not installed"
-	exit 77
+	tap_skip_all "python3 not installed"
 fi
 pm_tmp_setup
 

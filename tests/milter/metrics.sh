@@ -27,8 +27,7 @@ set -u
 pm_require
 for tool in prometheus promtool python3; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "1..0 # SKIP $tool not installed (Debian prometheus, python3)"
-		exit 77
+		tap_skip_all "$tool not installed (Debian prometheus, python3)"
 	fi
 done
 pm_tmp_setup

@@ -23,8 +23,7 @@ set -u
 
 pm_require
 if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1; then
-	echo "1..0 # SKIP needs root and the user nobody"
-	exit 77
+	tap_skip_all "needs root and the user nobody"
 fi
 SWAPSOCK=${top_builddir:?}/tests/milter/swapsock.so
 if [ ! -r "$SWAPSOCK" ]; then

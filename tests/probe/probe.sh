@@ -19,13 +19,11 @@ PROBE=${top_builddir:?top_builddir must be set}/probe/portmilter-probe
 e2e_require
 for _t in perl python3; do
 	if ! command -v "$_t" >/dev/null 2>&1; then
-		echo "1..0 # SKIP $_t not installed"
-		exit 77
+		tap_skip_all "$_t not installed"
 	fi
 done
 if [ ! -x "$PROBE" ]; then
-	echo "1..0 # SKIP $PROBE is not built"
-	exit 77
+	tap_skip_all "$PROBE is not built"
 fi
 if ! e2e_start; then
 	echo "Bail out! the end-to-end stack did not start"

@@ -12,9 +12,10 @@
 # them); MILTERTEST (else miltertest from PATH); PORTMILTER_REPORT (else the
 # built report/portmilter-report).
 #
-#   rec_init               "1..0 # SKIP" and exit 77 without miltertest or
-#                          PostgreSQL; else PM_TMP with traps that stop the
-#                          daemon, then the cluster, on any exit; a cluster
+#   rec_init               "1..0 # SKIP" and exit 0 (tap_skip_all) without
+#                          miltertest or PostgreSQL; else PM_TMP with
+#                          traps that stop the daemon, then the cluster,
+#                          on any exit; a cluster
 #                          in $PM_TMP/pg; the schema by `portmilter-report
 #                          migrate`; login roles pm_milter (granted
 #                          portmilter_writer: INSERT only) and pm_abuse
@@ -75,12 +76,10 @@ REC_WAITED=0
 
 rec_init() {
 	if [ -z "$REC_MT" ] || [ ! -x "$REC_MT" ]; then
-		echo "1..0 # SKIP miltertest not found"
-		exit 77
+		tap_skip_all "miltertest not found"
 	fi
 	if ! pg_bindir >/dev/null; then
-		echo "1..0 # SKIP PostgreSQL server binaries not found (set PG_BINDIR)"
-		exit 77
+		tap_skip_all "PostgreSQL server binaries not found (set PG_BINDIR)"
 	fi
 	command -v psql >/dev/null 2>&1 || PATH=$(pg_bindir):$PATH
 	for _ri_bin in "$PM_DAEMON" "$REC_REPORT"; do

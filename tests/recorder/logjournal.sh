@@ -36,8 +36,7 @@ for _jr in /lib/systemd/systemd-journal-remote /usr/lib/systemd/systemd-journal-
 	[ -x "$_jr" ] && JR=$_jr && break
 done
 if [ -z "$JR" ] || ! command -v journalctl >/dev/null 2>&1; then
-	echo "1..0 # SKIP systemd-journal-remote or journalctl not installed"
-	exit 77
+	tap_skip_all "systemd-journal-remote or journalctl not installed"
 fi
 
 rec_init

@@ -6,7 +6,10 @@
 #     accepted and, once B has pulled A's usage, the 5th is refused at
 #     MAIL (the lag from A's 2nd message to B's first refusal is printed
 #     and must stay under 10 s); A then refuses her too (B's 2 learnt);
-#   - portmilter.usage holds 2 messages of each node;
+#   - the same for a login that is not valid UTF-8 ("Dave" 0xff
+#     "@example.test"): the usage rows hold its text form (U+FFFD,
+#     lower case), which its budget is keyed by too;
+#   - portmilter.usage holds 2 messages of each node for each;
 #   - PostgreSQL stopped: each node still refuses the 5th message of a
 #     user it counted itself, says once that it counts its own usage
 #     only, and B accepts bob, whose 4 messages went through A; once
@@ -142,14 +145,19 @@ lua_run() {	# NAME: stdin after lib.lua and nodes.lua (in this shell:
 }
 
 lua_run across <<'EOF'
+DAVE = "Dave\xff@example.test"
 case("alice: 2 messages through node A", function()
 	send_ok(A, "alice@example.test", "n-alice-1")
 	send_ok(A, "alice@example.test", "n-alice-2")
 	save("t0", now_ms())
+	send_ok(A, DAVE, "n-dave-1")
+	send_ok(A, DAVE, "n-dave-2")
 end)
 case("alice: the 3rd and 4th through node B", function()
 	send_ok(B, "alice@example.test", "n-alice-3")
 	send_ok(B, "alice@example.test", "n-alice-4")
+	send_ok(B, DAVE, "n-dave-3")
+	send_ok(B, DAVE, "n-dave-4")
 end)
 case("alice: the 5th refused by node B once it knows A's 2 (lag < 10 s)",
      function()
@@ -165,6 +173,11 @@ case("alice: the 5th refused by node B once it knows A's 2 (lag < 10 s)",
 	refused(r.mail, m, "n-alice-5@", "MAIL", "451", "4.7.1",
 		"limit_messages")
 end)
+case("Dave 0xff (not UTF-8): the 5th refused by node B, A's 2 counted",
+     function()
+	local waited = probe_until_refused(B, DAVE, "n-dave-5", 20)
+	check(waited ~= nil, "node B still accepts MAIL after 20 s")
+end)
 EOF
 
 PM_LOG=$LOG_a
@@ -179,11 +192,13 @@ end)
 EOF
 PM_LOG=$LOG_b
 
-rec_is "portmilter.usage: 2 messages of alice on each node" \
+rec_is "portmilter.usage: 2 messages of alice and of Dave 0xff (as dave U+FFFD) on each node" \
 	"node-a|alice@example.test|2
-node-b|alice@example.test|2" \
+node-a|dave$(printf '\357\277\275')@example.test|2
+node-b|alice@example.test|2
+node-b|dave$(printf '\357\277\275')@example.test|2" \
 	"SELECT node, login, sum(messages) FROM portmilter.usage
-	 GROUP BY 1, 2 ORDER BY 1, 2"
+	 GROUP BY 1, 2 ORDER BY node, login COLLATE \"C\""
 
 rec_pg_down
 lua_run down <<'EOF'

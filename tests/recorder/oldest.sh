@@ -18,8 +18,7 @@ set -u
 . "${top_srcdir:?top_srcdir must be set}/tests/recorder/lib.sh"
 
 if ! command -v python3 >/dev/null 2>&1; then
-	echo "1..0 # SKIP python3 not installed"
-	exit 77
+	tap_skip_all "python3 not installed"
 fi
 rec_init
 MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

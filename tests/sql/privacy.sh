@@ -29,8 +29,7 @@ tmp='' n=0	# both set by pg_test_begin (tests/lib/pg.sh)
 pg_test_begin privacy	# skip, psql, $tmp and its cleanup, ok/not_ok
 
 if ! command -v python3 >/dev/null 2>&1; then
-	echo "1..0 # SKIP python3 not found (checks the JSON)"
-	exit 0
+	tap_skip_all "python3 not found (checks the JSON)"
 fi
 
 DB="dbname=portmilter"

@@ -50,8 +50,7 @@ sqldir=$srcdir/sql
 tmp='' n=0	# both set by pg_test_begin (tests/lib/pg.sh)
 # SQL alone: tools/check-all runs it in one build (PM_SQL_ONCE in the other).
 if [ -n "${PM_SQL_ONCE:-}" ]; then
-	echo "1..0 # SKIP SQL alone, run in the other build (PM_SQL_ONCE)"
-	exit 0
+	tap_skip_all "SQL alone, run in the other build (PM_SQL_ONCE)"
 fi
 pg_test_begin rollups-keys	# skip, psql, $tmp and its cleanup, ok/not_ok
 

@@ -21,8 +21,7 @@
 
 SHELLCHECK=${SHELLCHECK:-shellcheck}
 if ! command -v "$SHELLCHECK" >/dev/null 2>&1; then
-	echo "1..0 # SKIP shellcheck not installed (Debian package shellcheck)"
-	exit 77
+	tap_skip_all "shellcheck not installed (Debian package shellcheck)"
 fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shellcheck.XXXXXX") || {
 	echo "Bail out! mktemp -d failed"

@@ -677,6 +677,30 @@ static void test_key(void **state)
 	(void)state;
 	assert_true(budget_key("Alice@Example.COM", NULL, buf, sizeof(buf)));
 	assert_string_equal(buf, "u:alice@example.com");
+	/* not UTF-8: by its text form, as the events (and the usage rows
+	 * other nodes read) hold it */
+	assert_true(budget_key("B\xff" "ob", NULL, buf, sizeof(buf)));
+	assert_string_equal(buf, "u:b\xef\xbf\xbd" "ob");
+	/* long and not UTF-8: the same key as its stored text, whose
+	 * U+1F600 straddles the key's end (bytes 516-519 of the text) */
+	{
+		static char raw[1200], text[1300];
+		char key2[BUDGET_KEY_MAX];
+		size_t r = 0, t = 0;
+
+		raw[r++] = '\xff';
+		memcpy(text + t, "\xef\xbf\xbd", 3), t += 3;
+		for (int i = 0; i < 512; i++)
+			raw[r++] = text[t++] = 'a';
+		memcpy(raw + r, "\xf0\x9f\x98\x80", 4), r += 4;
+		memcpy(text + t, "\xf0\x9f\x98\x80", 4), t += 4;
+		for (int i = 0; i < 100; i++)
+			raw[r++] = text[t++] = 'b';
+		assert_true(budget_key(raw, NULL, buf, sizeof(buf)));
+		assert_true(budget_key(text, NULL, key2, sizeof(key2)));
+		assert_string_equal(buf, key2);
+		assert_int_equal(strlen(buf), BUDGET_KEY_MAX - 1);
+	}
 	assert_true(addr_parse("192.0.2.7", &a));
 	assert_true(budget_key(NULL, &a, buf, sizeof(buf)));
 	assert_string_equal(buf, "a:192.0.2.7");

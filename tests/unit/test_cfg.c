@@ -7,8 +7,10 @@
  * copied from the program's output.
  *
  * The shipped etc/portmilter.conf is read from $top_srcdir (set by
- * "make check"). Without it the program skips (exit 77): cmocka's skip()
- * prints "not ok # SKIP", which automake's TAP driver counts as FAIL.
+ * "make check"). Without it the whole program is skipped: the plan
+ * "1..0 # SKIP reason" and exit status 0 (automake's TAP driver counts
+ * any other status as an ERROR, 77 included; cmocka's skip() prints
+ * "not ok # SKIP", which it counts as a FAIL).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1427,7 +1429,7 @@ int main(int argc, char **argv)
 
 	if (getenv("top_srcdir") == NULL) {
 		printf("1..0 # SKIP top_srcdir is not set (run by make check)\n");
-		return 77;
+		return 0;
 	}
 	unit_filter(argc, argv);
 	cmocka_set_message_output(CM_OUTPUT_TAP);

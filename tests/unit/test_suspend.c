@@ -137,6 +137,61 @@ static void test_empty_and_null(void **state)
 	suspend_set_free(NULL);
 }
 
+/*
+ * A login longer than SUSPEND_SUBJECT_MAX, or not valid UTF-8, matches
+ * the suspension of its name as the events store it (milter/event.h):
+ * the first 1024 bytes cut at a character boundary, invalid bytes as
+ * U+FFFD. Built here byte by byte, not by utf8_text.
+ */
+static void test_long_and_invalid_logins(void **state)
+{
+	struct suspend_set *s = suspend_set_new();
+	static char login[3002], name[SUSPEND_SUBJECT_MAX + 1], other[3002];
+	struct suspend_hit hit;
+	const char *why = NULL;
+
+	(void)state;
+	/* "Q" then 1500 two-byte characters (U+00E9): 3001 bytes. The
+	 * 1024th byte would be the first half of a character: the stored
+	 * name is "Q" and 511 characters, 1023 bytes. */
+	login[0] = 'Q';
+	for (size_t i = 1; i < 3001; i += 2)
+		login[i] = '\xc3', login[i + 1] = '\xa9';
+	login[3001] = '\0';
+	assert_int_equal(strlen(login), 3001);
+	memcpy(name, login, 1023);
+	name[1023] = '\0';
+	assert_true(suspend_set_add(s, SUSPEND_USER, name, 0, &why));
+	/* too long to be a subject itself */
+	assert_false(suspend_set_add(s, SUSPEND_USER, login, 0, &why));
+
+	memset(&hit, 0, sizeof(hit));
+	assert_true(suspend_set_lookup(s, login, NULL, NOW, &hit));
+	assert_int_equal(hit.kind, SUSPEND_USER);
+	assert_string_equal(hit.subject, name);
+	/* in another ASCII case too */
+	login[0] = 'q';
+	assert_true(suspend_set_lookup(s, login, NULL, NOW, NULL));
+	/* the stored name itself, as a login */
+	assert_true(suspend_set_lookup(s, name, NULL, NOW, NULL));
+	/* a long login that differs within the first 1023 bytes */
+	memcpy(other, login, sizeof(other));
+	other[500] = 'x';
+	assert_false(suspend_set_lookup(s, other, NULL, NOW, NULL));
+	/* a short prefix of the name is another user */
+	name[1021] = '\0';
+	assert_false(suspend_set_lookup(s, name, NULL, NOW, NULL));
+
+	/* invalid UTF-8: "a" 0xff "b" is stored as "a" U+FFFD "b" */
+	assert_true(suspend_set_add(s, SUSPEND_USER, "a\xef\xbf\xbd" "b", 0,
+				    &why));
+	memset(&hit, 0, sizeof(hit));
+	assert_true(suspend_set_lookup(s, "a\xff" "b", NULL, NOW, &hit));
+	assert_string_equal(hit.subject, "a\xef\xbf\xbd" "b");
+	assert_false(suspend_set_lookup(s, "a\xff" "c", NULL, NOW, NULL));
+	suspend_set_free(s);
+}
+
 static void test_add_errors(void **state)
 {
 	static const struct {
@@ -506,12 +561,14 @@ static int rm_tmpdir(void **state)
 
 int main(int argc, char **argv)
 {
-	struct CMUnitTest tests[UNIT_N(look_rows) + UNIT_N(bad_rows) + 9];
+	struct CMUnitTest tests[UNIT_N(look_rows) + UNIT_N(bad_rows) + 10];
 	size_t n = 0;
 
 	for (size_t i = 0; i < UNIT_N(look_rows); i++)
 		tests[n++] = unit_row(look_rows[i].name, test_lookup, &look_rows[i]);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_empty_and_null);
+	tests[n++] = (struct CMUnitTest)
+		cmocka_unit_test(test_long_and_invalid_logins);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_add_errors);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_duplicates);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_many);

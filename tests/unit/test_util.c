@@ -110,6 +110,57 @@ static void test_domain_helpers(void **state)
 	free(d);
 }
 
+/* The events' text form: invalid bytes as U+FFFD, cut at a character
+ * boundary; every expected value written by hand. */
+static void test_utf8_text(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t max;
+		const char *out;
+		bool differs;
+	} rows[] = {
+		{ "", 8, "", false },
+		{ "alice", 8, "alice", false },
+		{ "alice", 5, "alice", false },		/* exactly max */
+		{ "alice", 4, "alic", true },		/* ASCII cut */
+		{ "a\xc3\xa9", 3, "a\xc3\xa9", false },	/* a + é, 3 bytes */
+		{ "a\xc3\xa9", 2, "a", true },	/* é not split */
+		{ "\xf0\x9f\x98\x80x", 3, "", true },	/* 4-byte char, never half */
+		{ "\xf0\x9f\x98\x80x", 4, "\xf0\x9f\x98\x80", true },
+		{ "a\xff" "b", 8, "a\xef\xbf\xbd" "b", true },	/* lone 0xff */
+		{ "a\xff" "b", 3, "a", true },		/* U+FFFD does not fit */
+		{ "a\xff" "b", 4, "a\xef\xbf\xbd", true },
+		{ "u\xe2\x82", 16, "u\xef\xbf\xbd\xef\xbf\xbd", true },	/* cut sequence */
+	};
+	char buf[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		bool differs = !rows[i].differs;
+
+		memset(buf, 'X', sizeof(buf));
+		assert_int_equal(utf8_text(buf, rows[i].in, rows[i].max, &differs),
+				 strlen(rows[i].out));
+		assert_string_equal(buf, rows[i].out);
+		assert_int_equal(differs, rows[i].differs);
+		assert_true(utf8_valid(buf));
+	}
+	/* differs may be NULL */
+	assert_int_equal(utf8_text(buf, "abc", 2, NULL), 2);
+	assert_string_equal(buf, "ab");
+	/* utf8_prefix: the same cut, for valid UTF-8 */
+	assert_int_equal(utf8_prefix("", 0), 0);
+	assert_int_equal(utf8_prefix("alice", 8), 5);
+	assert_int_equal(utf8_prefix("alice", 5), 5);
+	assert_int_equal(utf8_prefix("alice", 4), 4);
+	assert_int_equal(utf8_prefix("a\xc3\xa9", 2), 1);
+	assert_int_equal(utf8_prefix("a\xc3\xa9", 3), 3);
+	assert_int_equal(utf8_prefix("\xf0\x9f\x98\x80x", 3), 0);
+	assert_int_equal(utf8_prefix("\xf0\x9f\x98\x80x", 4), 4);
+	assert_int_equal(utf8_prefix("ab\xe6\x97\xa5", 4), 2);
+}
+
 static void test_utf8(void **state)
 {
 	static const struct {
@@ -335,6 +386,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_str_to_long),
 		cmocka_unit_test(test_domain_helpers),
 		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_utf8_text),
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_addr_from_sockaddr),
 		cmocka_unit_test(test_cidr_parse_errors),

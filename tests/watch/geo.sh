@@ -17,8 +17,7 @@ driver=$builddir/tests/watch/geo_driver
 . "$srcdir/tests/lib/tap.sh"
 
 if ! perl -MMaxMind::DB::Writer::Tree -e 1 >/dev/null 2>&1; then
-	echo "1..0 # SKIP MaxMind::DB::Writer missing (Debian package libmaxmind-db-writer-perl)"
-	exit 77
+	tap_skip_all "MaxMind::DB::Writer missing (Debian package libmaxmind-db-writer-perl)"
 fi
 if [ ! -x "$driver" ]; then
 	echo "Bail out! $driver is not built"

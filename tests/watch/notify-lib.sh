@@ -40,8 +40,7 @@ notify_begin() {
 	trap 'receiver_stop; pg_stop "$tmp"; rm -rf "$tmp"' EXIT
 	for _nb_t in python3 openssl; do
 		command -v "$_nb_t" >/dev/null 2>&1 || {
-			echo "1..0 # SKIP $_nb_t not installed"
-			exit 77
+			tap_skip_all "$_nb_t not installed"
 		}
 	done
 	if [ ! -x "$driver" ]; then

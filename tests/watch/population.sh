@@ -11,8 +11,7 @@
 srcdir=${top_srcdir:-.}
 . "$srcdir/tests/lib/pg.sh"
 if ! pg_bindir >/dev/null; then
-	echo "1..0 # SKIP PostgreSQL server binaries not found (set PG_BINDIR)"
-	exit 0
+	tap_skip_all "PostgreSQL server binaries not found (set PG_BINDIR)"
 fi
 out=$(top_builddir=${top_builddir:-.} sh "$srcdir/bench/watch-bench.sh" fp 200 15 1 6 2>&1)
 st=$?
