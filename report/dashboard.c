@@ -25,9 +25,12 @@
  *             connections (`ip NET`)
  *   exposures the 10 users with the most credential exposures (`user
  *             NAME` exposures); every one: `tls --below TLSv1`
- * Every query is constant SQL with the window as parameters.
+ * Every query is constant SQL with the window as parameters; they run
+ * side by side on up to DASH_CONNS connections reading one snapshot
+ * (dash_run).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -114,6 +117,10 @@ static const char dash_style[] =
 	"*{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
 	"table.data{page-break-inside:auto}}";
 
+/* The page's queries: the ports table, then each chart of dash_charts[]. */
+#define DASH_NQ		8
+#define DASH_CONNS	3	/* connections running them, at most */
+
 struct dash_ctx {
 	PGconn *conn;
 	const char *since, *until;
@@ -121,24 +128,16 @@ struct dash_ctx {
 	FILE *fp;
 	char **ports;		/* the ports of the window, as shown */
 	size_t nports;
+	PGresult *res[DASH_NQ];	/* each query's rows (dash_run) */
 };
 
-/* The query's rows as a grid; NULL result = failure (reported). */
-static bool dash_grid(struct dash_ctx *d, const char *sql,
-		      struct chart_grid *g)
+/* A query's rows as a grid. */
+static bool dash_grid(const PGresult *r, struct chart_grid *g)
 {
-	const char *params[] = {d->since, d->until, d->bucket};
-	PGresult *r;
-	bool ok;
-
-	r = db_query(d->conn, sql, sql == sql_traffic ? 3 : 2, params);
-	if (r == NULL)
-		return false;
-	ok = chart_grid_load(g, r);
-	PQclear(r);
-	if (!ok)
-		report_error("dashboard: a query gave an unexpected result");
-	return ok;
+	if (chart_grid_load(g, r))
+		return true;
+	report_error("dashboard: a query gave an unexpected result");
+	return false;
 }
 
 static void dash_section_open(FILE *fp, const char *id, const char *title,
@@ -187,11 +186,12 @@ static const struct dash_chart dash_charts[] = {
 	 sql_exposures, DASH_BARS, "user", "", "exposures", false},
 };
 
-static bool dash_chart(struct dash_ctx *d, const struct dash_chart *c)
+static bool dash_chart(struct dash_ctx *d, const struct dash_chart *c,
+		       const PGresult *r)
 {
 	struct chart_grid g;
 
-	if (!dash_grid(d, c->sql, &g))
+	if (!dash_grid(r, &g))
 		return false;
 	for (size_t s = 0; c->port_series && s < g.ns; s++)
 		for (size_t i = 0; i < d->nports; i++)
@@ -213,14 +213,10 @@ static bool dash_chart(struct dash_ctx *d, const struct dash_chart *c)
 }
 
 /* The per-port summary: the `ports` command as a table. */
-static bool dash_ports(struct dash_ctx *d)
+static void dash_ports(struct dash_ctx *d, const PGresult *r)
 {
-	const char *params[] = {d->since, d->until};
-	PGresult *r = db_query(d->conn, sql_ports, 2, params);
 	int rows, cols;
 
-	if (r == NULL)
-		return false;
 	rows = PQntuples(r);
 	cols = PQnfields(r);
 	dash_section_open(d->fp, "ports", "Ports", NULL);
@@ -247,8 +243,171 @@ static bool dash_ports(struct dash_ctx *d)
 		fprintf(d->fp, "<tr><td colspan=\"%d\">nothing in the window"
 			"</td></tr>\n", cols);
 	fputs("</tbody>\n</table>\n</section>\n", d->fp);
+}
+
+_Static_assert(DASH_NQ == 1 + sizeof(dash_charts) / sizeof(*dash_charts),
+	       "one query for the ports table, one per chart");
+
+/* Query q's SQL: 0 the ports table, then the charts in dash_charts[]. */
+static const char *dash_sql(size_t q)
+{
+	return q == 0 ? sql_ports : dash_charts[q - 1].sql;
+}
+
+/*
+ * The order the queries are sent in: the slowest first (ports, users,
+ * networks: the rollups of keys), so that the small ones run beside
+ * them rather than after.
+ */
+static const size_t dash_order[DASH_NQ] = {0, 5, 6, 1, 2, 3, 4, 7};
+
+/* A snapshot id from pg_export_snapshot(), e.g. 00000003-0000001B-1. */
+static bool dash_snapshot_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n > 0 && n < 64 && strspn(id, "0123456789ABCDEFabcdef-") == n;
+}
+
+/* End the transaction of each connection, close the extra ones. */
+static void dash_close(PGconn **conns, size_t nconns)
+{
+	for (size_t i = 0; i < nconns; i++) {
+		/* Read only: nothing to keep, and fine after an error. */
+		PQclear(PQexec(conns[i], "ROLLBACK"));
+		if (i > 0)
+			PQfinish(conns[i]);
+	}
+}
+
+/*
+ * Run every query into d->res, on up to DASH_CONNS connections at once:
+ * d->conn and others like it (db_connect_like), each query on the next
+ * free one. All of them read one snapshot: d->conn's REPEATABLE READ
+ * transaction exports it (pg_export_snapshot(); a hot standby can, from
+ * PostgreSQL 10), the others import it, so the sections agree with each
+ * other even while rows land. An extra connection that cannot be made
+ * (max_connections reached) or cannot take the snapshot is done
+ * without: the queries then take turns on fewer, at worst d->conn alone.
+ * false (reported) when a query fails.
+ */
+static bool dash_run(struct dash_ctx *d)
+{
+	static const char begin[] =
+		"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+	const char *params[] = {d->since, d->until, d->bucket};
+	PGconn *conns[DASH_CONNS] = {d->conn};
+	int running[DASH_CONNS];	/* query on each, -1 none */
+	size_t nconns = 1, next = 0, busy = 0;
+	PGresult *r;
+	char snap[64] = "";
+	bool ok = true;
+
+	if ((r = db_query(d->conn, begin, 0, NULL)) == NULL)
+		return false;
 	PQclear(r);
-	return true;
+	r = PQexec(d->conn, "SELECT pg_catalog.pg_export_snapshot()");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    dash_snapshot_ok(PQgetvalue(r, 0, 0)))
+		snprintf(snap, sizeof(snap), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (snap[0] == '\0') {
+		/* Not exported: the transaction it left is the one to use. */
+		PQclear(PQexec(d->conn, "ROLLBACK"));
+		if ((r = db_query(d->conn, begin, 0, NULL)) == NULL)
+			return false;
+		PQclear(r);
+	}
+	while (snap[0] != '\0' && nconns < DASH_CONNS) {
+		PGconn *c = db_connect_like(d->conn);
+		char set[128];
+		bool joined;
+
+		if (c == NULL)
+			break;
+		snprintf(set, sizeof(set), "SET TRANSACTION SNAPSHOT '%s'", snap);
+		r = PQexec(c, begin);
+		joined = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		r = PQexec(c, set);
+		joined = joined && PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		if (!joined) {
+			PQfinish(c);
+			break;
+		}
+		conns[nconns++] = c;
+	}
+
+	for (size_t i = 0; i < nconns; i++)
+		running[i] = -1;
+	for (;;) {
+		struct pollfd pfd[DASH_CONNS];
+		size_t map[DASH_CONNS], np = 0;
+
+		/* Every free connection takes the next query. */
+		for (size_t i = 0; ok && i < nconns && next < DASH_NQ; i++) {
+			size_t q = dash_order[next];
+
+			if (running[i] >= 0)
+				continue;
+			if (!PQsendQueryParams(conns[i], dash_sql(q), dash_sql(q) ==
+					       sql_traffic ? 3 : 2, NULL, params,
+					       NULL, NULL, 0)) {
+				ok = db_result_ok(conns[i], NULL);
+				break;
+			}
+			running[i] = (int)q;
+			next++;
+			busy++;
+		}
+		if (busy == 0)
+			break;
+		for (size_t i = 0; i < nconns; i++)
+			if (running[i] >= 0) {
+				pfd[np].fd = PQsocket(conns[i]);
+				pfd[np].events = POLLIN;
+				map[np++] = i;
+			}
+		if (poll(pfd, np, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			report_error("dashboard: poll: %s", strerror(errno));
+			ok = false;
+			break;	/* the connections are closed below */
+		}
+		for (size_t k = 0; k < np; k++) {
+			size_t i = map[k];
+			PGconn *c = conns[i];
+
+			if (pfd[k].revents == 0)
+				continue;
+			if (!PQconsumeInput(c)) {
+				if (ok)
+					(void)db_result_ok(c, NULL);
+				ok = false;
+				running[i] = -1;
+				busy--;
+				continue;
+			}
+			while (running[i] >= 0 && !PQisBusy(c)) {
+				if ((r = PQgetResult(c)) == NULL) {
+					running[i] = -1;	/* free again */
+					busy--;
+				} else if (!db_result_ok(c, r) ||
+					   d->res[running[i]] != NULL) {
+					ok = false;
+					PQclear(r);
+				} else {
+					d->res[running[i]] = r;
+				}
+			}
+		}
+	}
+	dash_close(conns, nconns);
+	for (size_t q = 0; ok && q < DASH_NQ; q++)
+		ok = d->res[q] != NULL;
+	return ok;
 }
 
 static bool dash_page(struct dash_ctx *d)
@@ -269,10 +428,11 @@ static bool dash_page(struct dash_ctx *d)
 		"traffic in %s buckets. Made by portmilter-report dashboard "
 		"at %s.</p>\n", d->since, d->until, dash_style, d->since,
 		d->until, d->bucket, now);
-	if (!dash_ports(d))
+	if (!dash_run(d))
 		return false;
+	dash_ports(d, d->res[0]);
 	for (size_t i = 0; i < sizeof(dash_charts) / sizeof(*dash_charts); i++)
-		if (!dash_chart(d, &dash_charts[i]))
+		if (!dash_chart(d, &dash_charts[i], d->res[1 + i]))
 			return false;
 	fputs("</body>\n</html>\n", d->fp);
 	return true;
@@ -283,7 +443,7 @@ bool dashboard_write(PGconn *conn, const char *since, const char *until,
 		     int64_t span, const char *path)
 {
 	const char *base = strrchr(path, '/');
-	struct dash_ctx d = {conn, since, until, NULL, NULL, NULL, 0};
+	struct dash_ctx d = {conn, since, until, NULL, NULL, NULL, 0, {NULL}};
 	char *tmp;
 	mode_t mask;
 	bool ok;
@@ -332,5 +492,7 @@ bool dashboard_write(PGconn *conn, const char *since, const char *until,
 	for (size_t i = 0; i < d.nports; i++)
 		free(d.ports[i]);
 	free(d.ports);
+	for (size_t i = 0; i < DASH_NQ; i++)
+		PQclear(d.res[i]);
 	return ok;
 }

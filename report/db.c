@@ -117,19 +117,24 @@ static const char *db_hint(const char *msg)
 	return NULL;
 }
 
-PGconn *db_connect(const char *conninfo)
+/* Connect with these parameters, then the session settings (db_setup);
+ * a failure reported unless quiet. */
+static PGconn *db_open(const char *const *keys, const char *const *vals,
+		       int expand, bool quiet)
 {
-	/* dbname last: what conninfo says overrides these defaults. */
-	const char *keys[] = {"application_name", "connect_timeout", "dbname", NULL};
-	const char *vals[] = {"portmilter-report", "5", conninfo, NULL};
 	char where[512];
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGconn *conn = PQconnectdbParams(keys, vals, expand);
 
 	if (conn == NULL) {
-		report_error("cannot connect to the database: out of memory");
+		if (!quiet)
+			report_error("cannot connect to the database: out of memory");
 		return NULL;
 	}
 	db_where(conn, where, sizeof(where));
+	if (PQstatus(conn) != CONNECTION_OK && quiet) {
+		PQfinish(conn);
+		return NULL;
+	}
 	if (PQstatus(conn) != CONNECTION_OK) {
 		char *msg = xstrdup(PQerrorMessage(conn));
 		const char *hint;
@@ -143,13 +148,18 @@ PGconn *db_connect(const char *conninfo)
 		return NULL;
 	}
 	if (PQsetClientEncoding(conn, "UTF8") != 0) {
-		report_error("%s: cannot set client encoding UTF8", where);
+		if (!quiet)
+			report_error("%s: cannot set client encoding UTF8", where);
 		PQfinish(conn);
 		return NULL;
 	}
 	for (size_t i = 0; i < sizeof(db_setup) / sizeof(db_setup[0]); i++) {
-		PGresult *r = db_query(conn, "SELECT pg_catalog.set_config($1, $2, false)",
-				       2, db_setup[i]);
+		char state[6], msg[512];
+		PGresult *r = quiet ?
+			db_query_quiet(conn, "SELECT pg_catalog.set_config($1, $2, false)",
+				       2, db_setup[i], state, msg, sizeof(msg)) :
+			db_query(conn, "SELECT pg_catalog.set_config($1, $2, false)",
+				 2, db_setup[i]);
 
 		if (r == NULL) {
 			PQfinish(conn);
@@ -158,6 +168,43 @@ PGconn *db_connect(const char *conninfo)
 		PQclear(r);
 	}
 	return conn;
+}
+
+PGconn *db_connect(const char *conninfo)
+{
+	/* dbname last: what conninfo says overrides these defaults. */
+	const char *keys[] = {"application_name", "connect_timeout", "dbname", NULL};
+	const char *vals[] = {"portmilter-report", "5", conninfo, NULL};
+
+	return db_open(keys, vals, 1, false);
+}
+
+PGconn *db_connect_like(PGconn *conn)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+	const char **keys, **vals;
+	size_t n = 0, i = 0;
+	PGconn *c;
+
+	if (opts == NULL)
+		return NULL;
+	while (opts[n].keyword != NULL)
+		n++;
+	keys = xcalloc(n + 1, sizeof(*keys));
+	vals = xcalloc(n + 1, sizeof(*vals));
+	/* What the first connection used, every option resolved: the same
+	 * server, database, role and password, whatever gave them. */
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || *o->val == '\0')
+			continue;
+		keys[i] = o->keyword;
+		vals[i++] = o->val;
+	}
+	c = db_open(keys, vals, 0, true);
+	free(keys);
+	free(vals);
+	PQconninfoFree(opts);
+	return c;
 }
 
 PGresult *db_query_quiet(PGconn *conn, const char *sql, int nparams,
@@ -184,6 +231,14 @@ PGresult *db_query_quiet(PGconn *conn, const char *sql, int nparams,
 	return NULL;
 }
 
+static void db_report(const char *state, const char *msg)
+{
+	report_error("database error%s%s%s: %s%s", state[0] ? " (SQLSTATE " : "",
+		     state, state[0] ? ")" : "", msg,
+		     strcmp(state, "42501") == 0 ?
+		     " (grant the role portmilter_reader)" : "");
+}
+
 PGresult *db_query(PGconn *conn, const char *sql, int nparams,
 		   const char *const *params)
 {
@@ -191,11 +246,29 @@ PGresult *db_query(PGconn *conn, const char *sql, int nparams,
 	PGresult *r = db_query_quiet(conn, sql, nparams, params, state, msg, sizeof(msg));
 
 	if (r == NULL)
-		report_error("database error%s%s%s: %s%s", state[0] ? " (SQLSTATE " : "",
-			     state, state[0] ? ")" : "", msg,
-			     strcmp(state, "42501") == 0 ?
-			     " (grant the role portmilter_reader)" : "");
+		db_report(state, msg);
 	return r;
+}
+
+bool db_result_ok(PGconn *conn, const PGresult *r)
+{
+	char state[6], msg[2048];
+	const char *st;
+
+	switch (PQresultStatus(r)) {
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+		return true;
+	default:
+		break;
+	}
+	st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(state, sizeof(state), "%s", st ? st : "");
+	snprintf(msg, sizeof(msg), "%s", r && *PQresultErrorMessage(r) ?
+		 PQresultErrorMessage(r) : PQerrorMessage(conn));
+	db_chomp(msg);
+	db_report(state, msg);
+	return false;
 }
 
 bool db_session_mode(PGconn *conn, const char *command, bool writes)

@@ -103,6 +103,15 @@ bool out_result(FILE *fp, const PGresult *res, enum out_format format);
  */
 PGconn *db_connect(const char *conninfo);
 
+/*
+ * Another connection to where conn is connected (the same server,
+ * database, role and password, as PQconninfo(conn) resolved them), with
+ * the same session settings; its session mode (db_session_mode) is the
+ * caller's to set. NULL on failure, not reported: for a caller that can
+ * do without (the dashboard's extra connections).
+ */
+PGconn *db_connect_like(PGconn *conn);
+
 /* Is conninfo well formed? If not, report it and return false. */
 bool db_conninfo_ok(const char *conninfo);
 
@@ -113,6 +122,12 @@ bool db_conninfo_ok(const char *conninfo);
  */
 PGresult *db_query(PGconn *conn, const char *sql, int nparams,
 		   const char *const *params);
+
+/*
+ * Is r (from PQgetResult on conn) a success? If not, report it as
+ * db_query does. r is not freed.
+ */
+bool db_result_ok(PGconn *conn, const PGresult *r);
 
 /*
  * The same, but a failure is returned, not reported: NULL result and the

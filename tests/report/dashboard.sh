@@ -94,6 +94,41 @@ done
 [ ! -s "$tmp/missing" ]
 check "a data table for each chart and the ports (ports traffic adoption rules tls users networks exposures)" $? "$tmp/missing"
 
+# The queries run on three connections reading one snapshot: the first
+# exports it, the two others import it (every statement logged for this
+# run: PGOPTIONS reaches each connection); a role allowed one connection
+# gets the same page from that one alone (the times in it aside).
+lines=$(wc -l <"$tmp/log")
+PGOPTIONS="-c log_statement=all" "$report" -d "$DB" $W dashboard \
+	-o "$tmp/par.html" >"$tmp/out" 2>"$tmp/err"
+st=$?
+tail -n +"$((lines + 1))" "$tmp/log" >"$tmp/par.log"
+[ "$st" -eq 0 ] && [ ! -s "$tmp/err" ] &&
+	[ "$(grep -c 'statement: SELECT pg_catalog.pg_export_snapshot()' "$tmp/par.log")" -eq 1 ] &&
+	[ "$(grep -c "statement: SET TRANSACTION SNAPSHOT '" "$tmp/par.log")" -eq 2 ] &&
+	[ "$(grep -c ': BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY' "$tmp/par.log")" -eq 3 ] &&
+	[ "$(grep -o '\[[0-9]*\] LOG:  execute <unnamed>: .*portmilter\.\(port_traffic_between\|dashboard_\|port_adoption_between\|port_transactions_between\)' "$tmp/par.log" |
+		cut -d']' -f1 | sort -u | wc -l)" -eq 3 ] &&
+	! grep -q 'ERROR:' "$tmp/par.log"
+check "the queries run on 3 connections sharing one exported snapshot, no error" $? "$tmp/err" "$tmp/par.log"
+
+psql -X -q -v ON_ERROR_STOP=1 -d portmilter -c "CREATE ROLE dash_one LOGIN CONNECTION LIMIT 1;
+	GRANT portmilter_reader TO dash_one; ALTER ROLE dash_one SET log_statement = 'all'" \
+	>"$tmp/out" 2>&1
+lines=$(wc -l <"$tmp/log")
+"$report" -d "$DB user=dash_one" $W dashboard \
+	-o "$tmp/one.html" >"$tmp/out" 2>"$tmp/err"
+st=$?
+tail -n +"$((lines + 1))" "$tmp/log" >"$tmp/one.log"
+sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.+Z-]*//g' "$tmp/par.html" >"$tmp/par.cmp"
+sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.+Z-]*//g' "$tmp/one.html" >"$tmp/one.cmp"
+[ "$st" -eq 0 ] && [ ! -s "$tmp/err" ] && [ -s "$tmp/one.html" ] &&
+	cmp -s "$tmp/par.cmp" "$tmp/one.cmp" &&
+	! grep -q "statement: SET TRANSACTION SNAPSHOT" "$tmp/one.log" &&
+	grep -q 'too many connections for role "dash_one"' "$tmp/one.log"
+check "a role allowed one connection: the same page from that one connection" $? \
+	"$tmp/err" "$tmp/one.log"
+
 "$report" -d "$DB" $W dashboard >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q 'needs -o FILE.html' "$tmp/err"
 check "dashboard without -o: exit 2" $? "$tmp/err"

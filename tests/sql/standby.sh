@@ -56,6 +56,8 @@ else
 	not_ok "pg_basebackup -R: a copy with standby.signal and primary_conninfo" "$tmp/bb.log"
 	exit 1
 fi
+# Every statement in the standby's log (the dashboard's connections).
+echo "log_statement = 'all'" >>"$tmp/s/data/postgresql.auto.conf"
 started=1
 for try in 1 2 3 4 5 6 7 8; do
 	port=$(_pg_random_port)
@@ -132,8 +134,10 @@ same_on_both "auth" $W auth --format csv
 # The dashboard: a file; the same page from both but for when it was made.
 # shellcheck disable=SC2086
 "$report" -d "$P" $W dashboard -o "$tmp/p.html" 2>"$tmp/p.err"; prc=$?
+slines=$(wc -l <"$tmp/s/log")
 # shellcheck disable=SC2086
 "$report" -d "$S" $W dashboard -o "$tmp/s.html" 2>"$tmp/s.err"; src=$?
+tail -n +"$((slines + 1))" "$tmp/s/log" >"$tmp/s.dash.log"
 strip() { grep -v '[0-9][0-9]:[0-9][0-9]:[0-9][0-9]' "$1"; }
 if [ "$prc" -eq 0 ] && [ "$src" -eq 0 ] && [ -s "$tmp/s.html" ] &&
    strip "$tmp/p.html" >"$tmp/p.strip" && strip "$tmp/s.html" >"$tmp/s.strip" &&
@@ -142,6 +146,15 @@ if [ "$prc" -eq 0 ] && [ "$src" -eq 0 ] && [ -s "$tmp/s.html" ] &&
 else
 	diff -u "$tmp/p.strip" "$tmp/s.strip" 2>&1 | head -n 20 >"$tmp/diff"
 	not_ok "standby = primary: dashboard -o FILE" "$tmp/diff" "$tmp/s.err"
+fi
+# A standby exports a snapshot too: the page's three connections share it.
+if [ "$(grep -c 'statement: SELECT pg_catalog.pg_export_snapshot()' "$tmp/s.dash.log")" -eq 1 ] &&
+   [ "$(grep -c "statement: SET TRANSACTION SNAPSHOT '" "$tmp/s.dash.log")" -eq 2 ] &&
+   ! grep -q 'ERROR:' "$tmp/s.dash.log"; then
+	ok "on the standby, the dashboard's 3 connections share one exported snapshot"
+else
+	not_ok "on the standby, the dashboard's 3 connections share one exported snapshot" \
+		"$tmp/s.dash.log"
 fi
 
 # ---- streaming: a new row on the primary reaches the standby's report -----------
