@@ -31,7 +31,15 @@
 # PG_BINDIR, KEEP=1 to keep the directory (and the server stopped),
 # ONLY=ERE to run only the commands whose label matches it (grep -E;
 # ONLY='^ports' for the four `ports` windows), MIX=uniform or clustered
-# (below).
+# (below), RUNS=N to run each command N times (default 3) and record the
+# median (the table shows it; each line printed as it runs gives the
+# median and the range: times on a shared VM vary up to twice from one
+# run to the next), and REUSE=DIR to time the reports again on a
+# directory a KEEP=1 run left (its server restarted, the migrations of
+# SQLDIR applied with this portmilter-report, any dirty day caught up,
+# then the reports only, at the number of events it holds: no fill, no
+# INSERT cost, no migration 017 timing; stopped again at the end, never
+# removed).
 #
 # The mix, plausible where the reports look (what the milter and the log
 # reader record, doc/events.md), the same at every size:
@@ -78,10 +86,36 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 for rows; do
 	case $rows in '' | *[!0-9]*) echo "usage: $0 [ROWS...]" >&2; exit 2 ;; esac
 done
+case ${RUNS:-3} in '' | 0 | *[!0-9]*) echo "$0: RUNS must be a positive number" >&2; exit 2 ;; esac
 report='' dir='' psql='' sqldir=''	# set by bench_pg_begin (bench/lib.sh)
-bench_pg_begin report-bench
+if [ -n "${REUSE:-}" ]; then
+	report=${PORTMILTER_REPORT:-$here/report/portmilter-report}
+	[ -x "$report" ] || report=$(command -v portmilter-report) || {
+		echo "$0: build portmilter-report first (or set PORTMILTER_REPORT)" >&2
+		exit 2
+	}
+	sqldir=${SQLDIR:-$here/sql}
+	dir=$REUSE
+	[ -f "$dir/port" ] && [ -d "$dir/data" ] || {
+		echo "$0: REUSE=$dir is not a directory a KEEP=1 run left" >&2
+		exit 2
+	}
+	trap 'pg_stop "$dir"' EXIT
+	trap 'exit 130' INT TERM
+	pg_restart "$dir" || exit 1
+	psql="psql -X -q -v ON_ERROR_STOP=1 -d portmilter"
+	"$report" -d dbname=portmilter migrate --sql-dir "$sqldir" >/dev/null || exit 1
+	$psql -c 'DO $$ BEGIN
+		WHILE portmilter.rollup_catchup(1) > 0 LOOP COMMIT; END LOOP; END $$' || exit 1
+	$psql -c "VACUUM ANALYZE" || exit 1
+	set -- "$($psql -Atc "SELECT count(*) FROM portmilter.events")"
+	echo "# reused $dir: $1 events, schema $($psql -Atc \
+		"SELECT max(version) FROM portmilter.schema_version")"
+else
+	bench_pg_begin report-bench
+fi
 
-$psql -c "SELECT portmilter.create_month_partition(
+[ -n "${REUSE:-}" ] || $psql -c "SELECT portmilter.create_month_partition(
 	(date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => m))::date)
 FROM generate_series(1, 13) AS m" >/dev/null || exit 1
 
@@ -117,7 +151,11 @@ clustered)
 	echo "$0: MIX must be uniform or clustered, not ${MIX}" >&2
 	exit 2 ;;
 esac
-echo "# mix: ${MIX:-uniform}"
+if [ -n "${REUSE:-}" ]; then
+	echo "# mix: ${MIX:-uniform} (MIX must be the one the reused run had)"
+else
+	echo "# mix: ${MIX:-uniform}"
+fi
 
 # fill FROM TO: events number FROM+1 .. TO, then their rollups.
 fill() {
@@ -207,14 +245,27 @@ run() {
 		return 0
 	fi
 	lines=$(wc -l <"$dir/log")
-	t0=$(bench_ms)
-	if "$report" -d dbname=portmilter --format csv "$@" >"$dir/out" 2>"$dir/err"; then
-		ms=$(( $(bench_ms) - t0 ))
+	: >"$dir/runs"
+	i=0
+	while [ $i -lt "${RUNS:-3}" ]; do
+		t0=$(bench_ms)
+		if "$report" -d dbname=portmilter --format csv "$@" >"$dir/out" 2>"$dir/err"; then
+			echo $(( $(bench_ms) - t0 )) >>"$dir/runs"
+		else
+			echo FAILED >>"$dir/runs"; cat "$dir/err" >&2
+		fi
+		i=$((i + 1))
+	done
+	if grep -q FAILED "$dir/runs"; then
+		ms=FAILED range=
 	else
-		ms=FAILED; cat "$dir/err" >&2
+		ms=$(sort -n "$dir/runs" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+		range=$(sort -n "$dir/runs" | awk 'NR == 1 { lo = $1 } { hi = $1 }
+			END { if (NR > 1) printf "(%d-%d)", lo, hi }')
 	fi
 	printf '%s\t%s\n' "$label" "$ms" >>"$dir/times.$rows"
-	printf '%-44s %8s ms %8d rows\n' "$label" "$ms" $(( $(wc -l <"$dir/out") - 1 ))
+	printf '%-44s %8s ms %-13s %8d rows\n' "$label" "$ms" "$range" \
+		$(( $(wc -l <"$dir/out") - 1 ))
 	[ "${PLANS:-0}" = 1 ] || return 0
 	tail -n +"$((lines + 1))" "$dir/log" | awk '
 		/duration: .* plan:/ { keep = 1; next }
@@ -310,7 +361,7 @@ migrate017() {
 
 prev=0
 for rows; do
-	fill "$prev" "$rows"
+	[ -n "${REUSE:-}" ] || fill "$prev" "$rows"
 	prev=$rows
 	echo "# $rows events, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	: >"$dir/times.$rows"
@@ -342,15 +393,20 @@ for rows; do
 	[ ! -s "$dir/dash.html" ] || echo "    the page: $(wc -c <"$dir/dash.html") bytes"
 	run "dashboard, whole year" dashboard -o "$dir/dash.html" --since 365d
 	[ ! -s "$dir/dash.html" ] || echo "    the page: $(wc -c <"$dir/dash.html") bytes"
+	[ -z "${REUSE:-}" ] || continue
 	cost=$(insert_cost) || exit 1
 	echo "$cost" | awk '{ printf "insert_on\t%s\ninsert_off\t%s\ninsert_noidx\t%s\n",
 		$1, $2, $3 }' >>"$dir/cost.$rows"
 	m017=$(migrate017) || exit 1
 	printf 'migrate017\t%s\n' "$m017" >>"$dir/cost.$rows"
+	# insert_cost's rows were rolled back: their dead index entries sit
+	# in today's range, which reports read raw (a REUSE run of this
+	# directory)
+	$psql -c "VACUUM portmilter.events" || exit 1
 done
 
 echo
-echo "# report times in ms (wall clock, csv output), by number of events"
+echo "# report times in ms (wall clock, csv output, the median of ${RUNS:-3} runs), by number of events"
 printf '%-44s' "command"
 for rows; do printf ' %10s' "$rows"; done
 echo
@@ -361,6 +417,7 @@ cut -f1 "$dir/times.$1" | while IFS= read -r label; do
 	done
 	echo
 done
+[ -z "${REUSE:-}" ] || exit 0
 echo "# shipper-like INSERT, microseconds per 1000-row statement; catch-up, ms per day;"
 echo "# migration 017 (its two indexes built), ms"
 for what in insert_on insert_off insert_noidx catchup_day migrate017; do
