@@ -1,7 +1,8 @@
 #!/bin/sh
 # shellcheck disable=SC2154 # seed, cols: set by tests/lib/rollgen.sh (sourced)
 # rollups-keys.sh - the per-key report functions of sql/015_rollups_keys.sql
-# and sql/020_rollups_tls.sql against the queries they replace (TAP).
+# and sql/020_rollups_tls.sql (tls_usage() restated by 021_tls_faster.sql)
+# against the queries they replace (TAP).
 #
 # Each function must return exactly what its oracle returns on the
 # events: the same rows, the same values, and for the top lists and
@@ -18,7 +19,8 @@
 # midnight with their user and address on both sides, several
 # transactions per connection, NULL users and addresses, IPv4 and IPv6 in
 # 21 networks), plus keys with no transaction (auth_failure, refused and
-# connection rows only), empty TLS versions, a fixture on port 4650 of 12
+# connection rows only), empty TLS versions, other spellings of them
+# ('tlsv1.2', 'TLSv1', and 'SSLv3', 'TLSv1.9.9' of no rank), a fixture on port 4650 of 12
 # users and addresses whose transactions and connections tie (split over
 # two months, across a midnight) so that the tie-breaks and the LIMIT's
 # cut are exercised, four spellings of one name tied, and two days of it
@@ -69,6 +71,11 @@ sql >/dev/null <<SQL || { echo "Bail out! cannot generate the fixtures"; exit 1;
 SELECT setseed($seed / 5);
 -- Empty TLS versions (the dashboard's "none" with NULL).
 UPDATE gen SET tls_version = '' WHERE tls_version IS NULL AND random() < 0.3;
+-- Other spellings (tls orders them by rank, then by the text: 'tlsv1.2'
+-- ties with 'TLSv1.2'), and versions of no rank (-1).
+UPDATE gen SET tls_version = (ARRAY['tlsv1.2', 'SSLv3', 'TLSv1', 'TLSv1.9.9'])
+	[1 + (random() * 3)::int]
+WHERE tls_version = 'TLSv1.2' AND random() < 0.15;
 -- Keys with no transaction: auth failures, refusals, bare connections.
 INSERT INTO gen
 SELECT gen_random_uuid(), g.t, gen_random_uuid(), g.t - interval '1 minute', z.kind,
