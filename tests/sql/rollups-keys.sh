@@ -317,6 +317,10 @@ UNION ALL SELECT 'addresses_without_transaction',
 UNION ALL SELECT 'null_users', (SELECT count(*) FROM e WHERE sasl_user IS NULL) > 0
 UNION ALL SELECT 'null_addresses', (SELECT count(*) FROM e WHERE client_addr IS NULL) > 0
 UNION ALL SELECT 'empty_tls_versions', (SELECT count(*) FROM e WHERE tls_version = '') > 0
+UNION ALL SELECT 'tls_versions_tied_on_rank_and_of_no_rank',
+	(SELECT count(DISTINCT tls_version) FILTER (WHERE tls_version IN ('TLSv1.2', 'tlsv1.2'))
+		= 2 AND count(DISTINCT tls_version)
+		FILTER (WHERE tls_version IN ('SSLv3', 'TLSv1.9.9')) = 2 FROM e)
 UNION ALL SELECT 'two_years', (SELECT count(DISTINCT date_part('year', event_time)) FROM e
 			       WHERE event_time >= '2024-01-01' AND event_time < '2026-01-01') = 2
 UNION ALL SELECT 'yesterday_and_today',	-- (a run across midnight: 3 days)
