@@ -362,7 +362,7 @@ SQL
 if grep -q ' f$' "$tmp/shape" || ! grep -q 'fixture_4650_cut_inside_a_tie t' "$tmp/shape"; then
 	not_ok "the data has what the comparisons need" "$tmp/shape"
 else
-	ok "the data has midnights, several transactions a connection, keys without transactions, NULLs, two years, ties, more than 10 keys"
+	ok "the data has midnights, several transactions a connection, keys without transactions, NULLs, TLS versions tied on rank and of no rank, two years, ties, more than 10 keys"
 fi
 
 # check NAME: on every window, every function = its oracle; else the
@@ -399,7 +399,7 @@ check_caught() {
 	fi
 }
 
-what="the per-key functions (015, 018, 020) = their oracles on $nwin windows, $ncalls calls each"
+what="the per-key functions (015, 018, 020, 021) = their oracles on $nwin windows, $ncalls calls each"
 check "$what"
 rg_catchup
 check_caught "$what, after a catch-up"
