@@ -1,7 +1,8 @@
 #!/bin/sh
 # shellcheck disable=SC2154 # seed, cols: set by tests/lib/rollgen.sh (sourced)
 # rollups-keys.sh - the per-key report functions of sql/015_rollups_keys.sql
-# and sql/020_rollups_tls.sql against the queries they replace (TAP).
+# and sql/020_rollups_tls.sql (tls_usage() restated by 021_tls_faster.sql)
+# against the queries they replace (TAP).
 #
 # Each function must return exactly what its oracle returns on the
 # events: the same rows, the same values, and for the top lists and
@@ -18,7 +19,8 @@
 # midnight with their user and address on both sides, several
 # transactions per connection, NULL users and addresses, IPv4 and IPv6 in
 # 21 networks), plus keys with no transaction (auth_failure, refused and
-# connection rows only), empty TLS versions, a fixture on port 4650 of 12
+# connection rows only), empty TLS versions, other spellings of them
+# ('tlsv1.2', 'TLSv1', and 'SSLv3', 'TLSv1.9.9' of no rank), a fixture on port 4650 of 12
 # users and addresses whose transactions and connections tie (split over
 # two months, across a midnight) so that the tie-breaks and the LIMIT's
 # cut are exercised, four spellings of one name tied, and two days of it
@@ -69,6 +71,11 @@ sql >/dev/null <<SQL || { echo "Bail out! cannot generate the fixtures"; exit 1;
 SELECT setseed($seed / 5);
 -- Empty TLS versions (the dashboard's "none" with NULL).
 UPDATE gen SET tls_version = '' WHERE tls_version IS NULL AND random() < 0.3;
+-- Other spellings (tls orders them by rank, then by the text: 'tlsv1.2'
+-- ties with 'TLSv1.2'), and versions of no rank (-1).
+UPDATE gen SET tls_version = (ARRAY['tlsv1.2', 'SSLv3', 'TLSv1', 'TLSv1.9.9'])
+	[1 + (random() * 3)::int]
+WHERE tls_version = 'TLSv1.2' AND random() < 0.15;
 -- Keys with no transaction: auth failures, refusals, bare connections.
 INSERT INTO gen
 SELECT gen_random_uuid(), g.t, gen_random_uuid(), g.t - interval '1 minute', z.kind,
@@ -310,6 +317,10 @@ UNION ALL SELECT 'addresses_without_transaction',
 UNION ALL SELECT 'null_users', (SELECT count(*) FROM e WHERE sasl_user IS NULL) > 0
 UNION ALL SELECT 'null_addresses', (SELECT count(*) FROM e WHERE client_addr IS NULL) > 0
 UNION ALL SELECT 'empty_tls_versions', (SELECT count(*) FROM e WHERE tls_version = '') > 0
+UNION ALL SELECT 'tls_versions_tied_on_rank_and_of_no_rank',
+	(SELECT count(DISTINCT tls_version) FILTER (WHERE tls_version IN ('TLSv1.2', 'tlsv1.2'))
+		= 2 AND count(DISTINCT tls_version)
+		FILTER (WHERE tls_version IN ('SSLv3', 'TLSv1.9.9')) = 2 FROM e)
 UNION ALL SELECT 'two_years', (SELECT count(DISTINCT date_part('year', event_time)) FROM e
 			       WHERE event_time >= '2024-01-01' AND event_time < '2026-01-01') = 2
 UNION ALL SELECT 'yesterday_and_today',	-- (a run across midnight: 3 days)
@@ -351,7 +362,7 @@ SQL
 if grep -q ' f$' "$tmp/shape" || ! grep -q 'fixture_4650_cut_inside_a_tie t' "$tmp/shape"; then
 	not_ok "the data has what the comparisons need" "$tmp/shape"
 else
-	ok "the data has midnights, several transactions a connection, keys without transactions, NULLs, two years, ties, more than 10 keys"
+	ok "the data has midnights, several transactions a connection, keys without transactions, NULLs, TLS versions tied on rank and of no rank, two years, ties, more than 10 keys"
 fi
 
 # check NAME: on every window, every function = its oracle; else the
@@ -388,7 +399,7 @@ check_caught() {
 	fi
 }
 
-what="the per-key functions (015, 018, 020) = their oracles on $nwin windows, $ncalls calls each"
+what="the per-key functions (015, 018, 020, 021) = their oracles on $nwin windows, $ncalls calls each"
 check "$what"
 rg_catchup
 check_caught "$what, after a catch-up"
