@@ -312,7 +312,8 @@ static bool dash_run(struct dash_ctx *d)
 		snprintf(snap, sizeof(snap), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 	if (snap[0] == '\0') {
-		/* Not exported: the transaction it left is the one to use. */
+		/* Not exported, that transaction aborted: a new one, where
+		 * every query runs in turn. */
 		PQclear(PQexec(d->conn, "ROLLBACK"));
 		if ((r = db_query(d->conn, begin, 0, NULL)) == NULL)
 			return false;
