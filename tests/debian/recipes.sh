@@ -138,8 +138,10 @@ if ! tap_ok $? "the milter starts; README.Debian step 6 starts Postfix when it i
 	tap_diag_file "$PM_TMP/pf-start.out"
 	tap_diag_file "$PC_PF_LOG"
 fi
+# (master logs the reload after the command returns: wait for the line)
 sh "$PM_TMP/step6.sh" >"$PM_TMP/pf-reload.out" 2>&1 &&
-	grep -q 'reload -- version\|reload configuration' "$PC_PF_LOG"
+	{ pm_wait_log "$PC_PF_LOG" 'reload -- version' 100 ||
+	  pm_wait_log "$PC_PF_LOG" 'reload configuration' 1; }
 tap_ok $? "README.Debian step 6 again, Postfix running: it reloads" ||
 	{ tap_diag_file "$PM_TMP/pf-reload.out"; tail -n 5 "$PC_PF_LOG" | tap_diag_file -; }
 
