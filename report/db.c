@@ -207,18 +207,17 @@ PGconn *db_connect_like(PGconn *conn)
 	return c;
 }
 
-PGresult *db_query_quiet(PGconn *conn, const char *sql, int nparams,
-			 const char *const *params, char state[6], char *msg,
-			 size_t msglen)
+/* Is r (of conn) a success? If not, its SQLSTATE ("" if none) and message. */
+static bool db_result_check(PGconn *conn, const PGresult *r, char state[6],
+			    char *msg, size_t msglen)
 {
-	PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	const char *st;
 
 	switch (PQresultStatus(r)) {
 	case PGRES_TUPLES_OK:
 	case PGRES_COMMAND_OK:
 		state[0] = '\0';
-		return r;
+		return true;
 	default:
 		break;
 	}
@@ -227,6 +226,17 @@ PGresult *db_query_quiet(PGconn *conn, const char *sql, int nparams,
 	snprintf(msg, msglen, "%s", r && *PQresultErrorMessage(r) ?
 		 PQresultErrorMessage(r) : PQerrorMessage(conn));
 	db_chomp(msg);
+	return false;
+}
+
+PGresult *db_query_quiet(PGconn *conn, const char *sql, int nparams,
+			 const char *const *params, char state[6], char *msg,
+			 size_t msglen)
+{
+	PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+	if (db_result_check(conn, r, state, msg, msglen))
+		return r;
 	PQclear(r);
 	return NULL;
 }
@@ -253,20 +263,9 @@ PGresult *db_query(PGconn *conn, const char *sql, int nparams,
 bool db_result_ok(PGconn *conn, const PGresult *r)
 {
 	char state[6], msg[2048];
-	const char *st;
 
-	switch (PQresultStatus(r)) {
-	case PGRES_TUPLES_OK:
-	case PGRES_COMMAND_OK:
+	if (db_result_check(conn, r, state, msg, sizeof(msg)))
 		return true;
-	default:
-		break;
-	}
-	st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	snprintf(state, sizeof(state), "%s", st ? st : "");
-	snprintf(msg, sizeof(msg), "%s", r && *PQresultErrorMessage(r) ?
-		 PQresultErrorMessage(r) : PQerrorMessage(conn));
-	db_chomp(msg);
 	db_report(state, msg);
 	return false;
 }
