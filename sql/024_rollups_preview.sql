@@ -55,9 +55,17 @@
 --
 -- On upgrade the tables are filled here, day by day, for every day
 -- rolled up so far (rollup_days), by the catch-up's own
--- rollup_day_preview() (at 10 M events a year: see sql/README.md, "TLS
--- rollups"). A day kept by the retention (rollup_kept(), 014: its raw
--- rows dropped) has no events to fill it from and stays empty.
+-- rollup_day_preview(): at 10 M events over a year (bench/report-bench.sh
+-- MIX=clustered) 365 days in about 50 s at load 3, in the migration's
+-- transaction; then about 0.8 s per day in the catch-up. A day kept by
+-- the retention (rollup_kept(), 014: its raw rows dropped) has no events
+-- to fill it from and stays empty.
+--
+-- Figures, 10 M events, portmilter-report tls-preview --since 365d, five
+-- runs each, the report before and with 024 alternating, load 2.9 to
+-- 3.2, median ms, the same output: port 587 below TLSv1.3 (1,104 rows)
+-- 1024 -> 238, below TLSv1.2 142 -> 124; port 25 below TLSv1.2 146 ->
+-- 139, below TLSv1.3 2328 -> 420.
 --
 -- Apply with `portmilter-report migrate`, or
 --   psql -X -v ON_ERROR_STOP=1 -1 -f sql/024_rollups_preview.sql DBNAME
