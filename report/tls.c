@@ -43,7 +43,9 @@
  * rank condition already implies it, because the planner uses a partial
  * index only when it can prove the WHERE implies the index's predicate,
  * and it cannot see through the rank's CASE. Change one, change the
- * other (tests/sql/tls.sh checks the plans).
+ * other (tests/sql/tls.sh checks the plans of tls --below; tls-preview
+ * reads its rollups, sql/024_rollups_preview.sql, whose tls_preview()
+ * writes the same predicate for the events of a window's ragged edges).
  */
 #define SQL_OLD_TLS \
 	"((" SQL_TV " IS NOT NULL AND e.tls_version <> 'TLSv1.3')" \

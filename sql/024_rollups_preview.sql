@@ -5,7 +5,7 @@
 --
 -- `tls-preview --port P --min-tls-version V` groups the transactions of
 -- port P in TLS below V (kind 'transaction', tls_version neither NULL
--- nor '', not 'TLSv1.3', rank below V's: report/tls.c sql_preview) by
+-- nor '', not 'TLSv1.3', rank below V's: report/tls.c SQL_PREVIEW) by
 -- user and client network (the /24, the /64, or the /48 an IPv6 address
 -- was reduced to), and gives per group the distinct versions, the
 -- transactions, the accepted and the rejected ones, the distinct
@@ -47,7 +47,7 @@
 -- unless its home day holds a row of the group below the minimum inside
 -- the window (one index range per such connection, as tls_usage()).
 --
--- tls_preview(since, until, port, rank) answers a window as sql_preview
+-- tls_preview(since, until, port, rank) answers a window as SQL_PREVIEW
 -- does, rows and order: whole clean months from the month table, the
 -- other clean days from the day table, the rest (ragged edges, dirty
 -- days, today) from the events (rollup_key_parts(), 015), plus the
@@ -184,7 +184,7 @@ BEGIN
 			port integer, uid bigint, network text, tls_version text
 		) ON COMMIT DROP;
 		TRUNCATE rollup_preview_ev, rollup_preview_old;
-		-- the rows tls-preview can count (report/tls.c sql_preview),
+		-- the rows tls-preview can count (report/tls.c SQL_PREVIEW),
 		-- every rank
 		INSERT INTO rollup_preview_ev
 		SELECT e.port, e.conn_id, e.conn_time, e.event_time,
@@ -323,7 +323,7 @@ BEGIN
 
 	-- ---- reading ------------------------------------------------------------
 	-- `tls-preview` over [p_since, p_until) on port p_port for the
-	-- minimum of rank p_rank: report/tls.c sql_preview's rows, in its
+	-- minimum of rank p_rank: report/tls.c SQL_PREVIEW's rows, in its
 	-- order (see the header).
 	CREATE FUNCTION portmilter.tls_preview(p_since timestamptz, p_until timestamptz,
 		p_port integer, p_rank integer)
@@ -355,7 +355,7 @@ BEGIN
 				  AND y.event_time < pg_catalog.upper(r.x)
 				  AND y.port = p_port AND y.kind = 'transaction'
 				  AND NULLIF(y.tls_version, '') IS NOT NULL
-				  -- sql_preview's, literally: events_old_tls_idx
+				  -- SQL_PREVIEW's, literally: events_old_tls_idx
 				  -- (017) may serve (the planner's choice)
 				  AND ((NULLIF(y.tls_version, '') IS NOT NULL
 					AND y.tls_version <> 'TLSv1.3')
