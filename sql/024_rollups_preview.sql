@@ -56,7 +56,7 @@
 -- On upgrade the tables are filled here, day by day, for every day
 -- rolled up so far (rollup_days), by the catch-up's own
 -- rollup_day_preview(): at 10 M events over a year (bench/report-bench.sh
--- MIX=clustered) 365 days in about 50 s at load 3, in the migration's
+-- MIX=clustered) 365 days in 67 s at load 3.5, in the migration's
 -- transaction; then about 0.8 s per day in the catch-up. A day kept by
 -- the retention (rollup_kept(), 014: its raw rows dropped) has no events
 -- to fill it from and stays empty.
