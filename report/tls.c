@@ -43,7 +43,9 @@
  * rank condition already implies it, because the planner uses a partial
  * index only when it can prove the WHERE implies the index's predicate,
  * and it cannot see through the rank's CASE. Change one, change the
- * other (tests/sql/tls.sh checks the plans).
+ * other (tests/sql/tls.sh checks the plans of tls --below; tls-preview
+ * reads its rollups, sql/024_rollups_preview.sql, whose tls_preview()
+ * writes the same predicate for the events of a window's ragged edges).
  */
 #define SQL_OLD_TLS \
 	"((" SQL_TV " IS NOT NULL AND e.tls_version <> 'TLSv1.3')" \
@@ -103,24 +105,41 @@ static const char *const sql_tls[] = {SQL_TLS(SQL_PORT_SHOWN),
 static const char *const sql_tls_rollup[] = {SQL_TLS_ROLLUP(SQL_PORT_SHOWN),
 					     SQL_TLS_ROLLUP(SQL_PORT_JSON)};
 
-/* $3: the port, $4: the proposed minimum's rank. */
-static const char sql_preview[] =
-	"SELECT e.sasl_user AS \"user\", " SQL_NET " AS network,"
-	" pg_catalog.array_agg(DISTINCT e.tls_version COLLATE pg_catalog.\"C\""
-	" ORDER BY e.tls_version COLLATE pg_catalog.\"C\") AS tls_versions,"
-	" count(*) AS refused_transactions,"
-	" count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted_now,"
-	" count(*) FILTER (WHERE e.verdict = 'rejected') AS rejected_now,"
-	" count(DISTINCT e.conn_id) AS connections,"
-	" min(e.event_time) AS first_seen, max(e.event_time) AS last_seen"
-	" FROM portmilter.events AS e"
-	" WHERE" SQL_IN_WINDOW
-	" AND e.port = $3::integer AND e.kind = 'transaction'"
-	" AND " SQL_TV " IS NOT NULL"
-	" AND " SQL_OLD_TLS " AND " SQL_RANK " < $4::integer"
-	" GROUP BY e.sasl_user, " SQL_NET
-	" ORDER BY refused_transactions DESC,"
-	" e.sasl_user COLLATE pg_catalog.\"C\" NULLS LAST, 2 NULLS LAST";
+/*
+ * $3: the port, $4: the proposed minimum's rank. The definition of
+ * portmilter.tls_preview() below (and its oracle in
+ * tests/sql/rollups-keys.sh, verbatim): the report runs that function,
+ * not this query, which is kept as the reference.
+ */
+#define SQL_PREVIEW \
+	"SELECT e.sasl_user AS \"user\", " SQL_NET " AS network," \
+	" pg_catalog.array_agg(DISTINCT e.tls_version COLLATE pg_catalog.\"C\"" \
+	" ORDER BY e.tls_version COLLATE pg_catalog.\"C\") AS tls_versions," \
+	" count(*) AS refused_transactions," \
+	" count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted_now," \
+	" count(*) FILTER (WHERE e.verdict = 'rejected') AS rejected_now," \
+	" count(DISTINCT e.conn_id) AS connections," \
+	" min(e.event_time) AS first_seen, max(e.event_time) AS last_seen" \
+	" FROM portmilter.events AS e" \
+	" WHERE" SQL_IN_WINDOW \
+	" AND e.port = $3::integer AND e.kind = 'transaction'" \
+	" AND " SQL_TV " IS NOT NULL" \
+	" AND " SQL_OLD_TLS " AND " SQL_RANK " < $4::integer" \
+	" GROUP BY e.sasl_user, " SQL_NET \
+	" ORDER BY refused_transactions DESC," \
+	" e.sasl_user COLLATE pg_catalog.\"C\" NULLS LAST, 2 NULLS LAST"
+
+/*
+ * The same rows in the same order from the rollups,
+ * portmilter.tls_preview() (sql/024_rollups_preview.sql), which reads the
+ * events only where no rollup is ready.
+ */
+static const char sql_preview_rollup[] =
+	"SELECT e.\"user\", e.network, e.tls_versions, e.refused_transactions,"
+	" e.accepted_now, e.rejected_now, e.connections, e.first_seen,"
+	" e.last_seen"
+	" FROM portmilter.tls_preview($1::timestamptz, $2::timestamptz,"
+	" $3::integer, $4::integer) WITH ORDINALITY AS e ORDER BY e.ordinality";
 
 bool tls_min_parse(const char *text, int *rank)
 {
@@ -168,5 +187,5 @@ bool tls_preview(PGconn *conn, const struct tls_request *q)
 	const char *params[4] = {q->since, q->until, q->port, rank};
 
 	snprintf(rank, sizeof(rank), "%d", q->rank);
-	return tls_show(conn, sql_preview, 4, params, q->format);
+	return tls_show(conn, sql_preview_rollup, 4, params, q->format);
 }

@@ -1,8 +1,9 @@
 #!/bin/sh
 # shellcheck disable=SC2154 # seed, cols: set by tests/lib/rollgen.sh (sourced)
-# rollups-keys.sh - the per-key report functions of sql/015_rollups_keys.sql
-# and sql/020_rollups_tls.sql (tls_usage() restated by 021_tls_faster.sql)
-# against the queries they replace (TAP).
+# rollups-keys.sh - the per-key report functions of sql/015_rollups_keys.sql,
+# sql/020_rollups_tls.sql (tls_usage() restated by 021_tls_faster.sql) and
+# sql/024_rollups_preview.sql (tls_preview()) against the queries they
+# replace (TAP).
 #
 # Each function must return exactly what its oracle returns on the
 # events: the same rows, the same values, and for the top lists and
@@ -11,8 +12,9 @@
 # sql_top_ip; report/dashboard.c sql_users, sql_networks, sql_exposures,
 # sql_rules, the GROUP BY of sql_tls; port_traffic_raw(a, b, 'day')) and
 # 020 (report/tls.c SQL_TLS with every version, for every port and for
-# 587), kept here as the definition of right: if the C changes, these stay
-# the reference.
+# 587) and 024 (report/tls.c SQL_PREVIEW, verbatim: port 587 for each
+# minimum, 25 and 4650 for some), kept here as the definition of right: if the C
+# changes, these stay the reference.
 #
 # A throwaway cluster (tests/lib/pg.sh); random events over two calendar
 # years and four months (tests/lib/rollgen.sh: connections crossing
@@ -201,6 +203,15 @@ RETURNS TABLE (port integer, tls_version text, "user" text, network cidr,
 LANGUAGE sql STABLE AS $fn$
 SELECT e.port AS port, COALESCE(NULLIF(e.tls_version, ''), 'none') AS tls_version, e.sasl_user AS "user", pg_catalog.network(pg_catalog.set_masklen(e.client_addr, LEAST(pg_catalog.masklen(e.client_addr), CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))) AS network, count(DISTINCT e.conn_id) AS connections, count(*) FILTER (WHERE e.kind = 'transaction') AS transactions, count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted, count(*) FILTER (WHERE e.verdict = 'rejected') AS rejected, min(e.event_time) AS first_seen, max(e.event_time) AS last_seen FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND ($3::integer IS NULL OR e.port = $3::integer) AND (NULLIF(e.tls_version, '') IS NOT NULL OR (e.sasl_method IS NOT NULL AND e.kind <> 'auth_failure')) AND (NULL::integer IS NULL OR (((NULLIF(e.tls_version, '') IS NOT NULL AND e.tls_version <> 'TLSv1.3') OR (NULLIF(e.tls_version, '') IS NULL AND e.sasl_method IS NOT NULL AND e.kind <> 'auth_failure')) AND CASE WHEN NULLIF(NULLIF(e.tls_version, ''), '') IS NULL THEN 0 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)1$' THEN 10 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)[1-9]\.[0-9]$' THEN pg_catalog.substr(NULLIF(e.tls_version, ''), 5, 1)::integer * 10 + pg_catalog.substr(NULLIF(e.tls_version, ''), 7, 1)::integer ELSE -1 END < NULL::integer)) GROUP BY e.port, NULLIF(e.tls_version, ''), e.sasl_user, pg_catalog.network(pg_catalog.set_masklen(e.client_addr, LEAST(pg_catalog.masklen(e.client_addr), CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))) ORDER BY e.port, CASE WHEN NULLIF(NULLIF(e.tls_version, ''), '') IS NULL THEN 0 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)1$' THEN 10 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)[1-9]\.[0-9]$' THEN pg_catalog.substr(NULLIF(e.tls_version, ''), 5, 1)::integer * 10 + pg_catalog.substr(NULLIF(e.tls_version, ''), 7, 1)::integer ELSE -1 END, 2, e.sasl_user COLLATE pg_catalog."C" NULLS LAST, 4 NULLS LAST
 $fn$;
+-- report/tls.c SQL_PREVIEW: $1 since, $2 until, $3 port, $4 the
+-- minimum's rank.
+CREATE FUNCTION oracle.tls_preview(timestamptz, timestamptz, integer, integer)
+RETURNS TABLE ("user" text, network cidr, tls_versions text[],
+	       refused_transactions bigint, accepted_now bigint, rejected_now bigint,
+	       connections bigint, first_seen timestamptz, last_seen timestamptz)
+LANGUAGE sql STABLE AS $fn$
+SELECT e.sasl_user AS "user", pg_catalog.network(pg_catalog.set_masklen(e.client_addr, LEAST(pg_catalog.masklen(e.client_addr), CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))) AS network, pg_catalog.array_agg(DISTINCT e.tls_version COLLATE pg_catalog."C" ORDER BY e.tls_version COLLATE pg_catalog."C") AS tls_versions, count(*) AS refused_transactions, count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted_now, count(*) FILTER (WHERE e.verdict = 'rejected') AS rejected_now, count(DISTINCT e.conn_id) AS connections, min(e.event_time) AS first_seen, max(e.event_time) AS last_seen FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND e.port = $3::integer AND e.kind = 'transaction' AND NULLIF(e.tls_version, '') IS NOT NULL AND ((NULLIF(e.tls_version, '') IS NOT NULL AND e.tls_version <> 'TLSv1.3') OR (NULLIF(e.tls_version, '') IS NULL AND e.sasl_method IS NOT NULL AND e.kind <> 'auth_failure')) AND CASE WHEN NULLIF(NULLIF(e.tls_version, ''), '') IS NULL THEN 0 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)1$' THEN 10 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)[1-9]\.[0-9]$' THEN pg_catalog.substr(NULLIF(e.tls_version, ''), 5, 1)::integer * 10 + pg_catalog.substr(NULLIF(e.tls_version, ''), 7, 1)::integer ELSE -1 END < $4::integer GROUP BY e.sasl_user, pg_catalog.network(pg_catalog.set_masklen(e.client_addr, LEAST(pg_catalog.masklen(e.client_addr), CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))) ORDER BY refused_transactions DESC, e.sasl_user COLLATE pg_catalog."C" NULLS LAST, 2 NULLS LAST
+$fn$;
 CREATE FUNCTION oracle.port_transactions_daily(timestamptz, timestamptz)
 RETURNS TABLE (day date, port integer, transactions bigint) LANGUAGE sql STABLE AS $fn$
 SELECT (bucket AT TIME ZONE 'UTC')::date, port, transactions FROM portmilter.port_traffic_raw($1, $2, 'day')
@@ -222,6 +233,14 @@ INSERT INTO calls VALUES
 	('port_transactions_daily', 'port_transactions_daily(%1$L, %2$L)', false),
 	('tls_usage', 'tls_usage(%1$L, %2$L, NULL)', true),
 	('tls_usage(587)', 'tls_usage(%1$L, %2$L, 587)', true);
+-- tls-preview: port 587 for each minimum (TLSv1 10, TLSv1.1 11, TLSv1.2
+-- 12, TLSv1.3 13), port 25 for the two that count TLSv1.1 (random, as
+-- 587), port 4650 (the ties, TLSv1.3 only: nobody) for the highest.
+INSERT INTO calls
+SELECT 'tls_preview(' || p || ', ' || r || ')',
+       'tls_preview(%1$L, %2$L, ' || p || ', ' || r || ')', true
+FROM (VALUES (587, 10), (587, 11), (587, 12), (587, 13), (25, 12), (25, 13),
+	     (4650, 13)) AS x(p, r);
 
 -- rows(call, a, b): the rows of portmilter.CALL (side 'function') and
 -- oracle.CALL (side 'oracle') over [a, b), numbered in their order.
@@ -317,6 +336,24 @@ UNION ALL SELECT 'addresses_without_transaction',
 UNION ALL SELECT 'null_users', (SELECT count(*) FROM e WHERE sasl_user IS NULL) > 0
 UNION ALL SELECT 'null_addresses', (SELECT count(*) FROM e WHERE client_addr IS NULL) > 0
 UNION ALL SELECT 'empty_tls_versions', (SELECT count(*) FROM e WHERE tls_version = '') > 0
+-- tls-preview: connections whose transactions in old TLS carry versions
+-- of different ranks (counted once under the lowest), rows of other
+-- kinds in old TLS (not counted), old-TLS transactions away from their
+-- connection's day.
+UNION ALL SELECT 'preview_connections_with_versions_of_different_ranks',
+	(SELECT count(*) FROM (SELECT conn_id FROM e
+			       WHERE kind = 'transaction' AND NULLIF(tls_version, '') IS NOT NULL
+				 AND tls_version <> 'TLSv1.3'
+			       GROUP BY conn_id, port, sasl_user, client_addr
+			       HAVING count(DISTINCT portmilter.rollup_tls_rank(tls_version)) > 1)
+	 AS x) >= 20
+UNION ALL SELECT 'preview_other_kinds_in_old_tls',
+	(SELECT count(*) FROM e WHERE kind <> 'transaction'
+	 AND NULLIF(tls_version, '') IS NOT NULL AND tls_version <> 'TLSv1.3') >= 50
+UNION ALL SELECT 'preview_old_tls_transactions_away',
+	(SELECT count(*) FROM e WHERE kind = 'transaction'
+	 AND NULLIF(tls_version, '') IS NOT NULL AND tls_version <> 'TLSv1.3'
+	 AND (event_time AT TIME ZONE 'UTC')::date <> (conn_time AT TIME ZONE 'UTC')::date) >= 20
 UNION ALL SELECT 'tls_versions_tied_on_rank_and_of_no_rank',
 	(SELECT count(DISTINCT tls_version) FILTER (WHERE tls_version IN ('TLSv1.2', 'tlsv1.2'))
 		= 2 AND count(DISTINCT tls_version)
@@ -362,7 +399,7 @@ SQL
 if grep -q ' f$' "$tmp/shape" || ! grep -q 'fixture_4650_cut_inside_a_tie t' "$tmp/shape"; then
 	not_ok "the data has what the comparisons need" "$tmp/shape"
 else
-	ok "the data has midnights, several transactions a connection, keys without transactions, NULLs, TLS versions tied on rank and of no rank, two years, ties, more than 10 keys"
+	ok "the data has midnights, several transactions a connection, keys without transactions, NULLs, TLS versions tied on rank and of no rank, connections in old TLS of several ranks, two years, ties, more than 10 keys"
 fi
 
 # check NAME: on every window, every function = its oracle; else the
@@ -399,7 +436,7 @@ check_caught() {
 	fi
 }
 
-what="the per-key functions (015, 018, 020, 021) = their oracles on $nwin windows, $ncalls calls each"
+what="the per-key functions (015, 018, 020, 021, 024) = their oracles on $nwin windows, $ncalls calls each"
 check "$what"
 rg_catchup
 check_caught "$what, after a catch-up"
@@ -468,7 +505,7 @@ plans() {
 	for c in "top_users(587, $w, 10)" "top_ips(587, $w, 10)" "dashboard_users($w)" \
 		"dashboard_networks($w)" "dashboard_exposures($w)" "dashboard_rules($w)" \
 		"dashboard_tls($w)" "port_transactions_daily($w)" "tls_usage($w, NULL)" \
-		"tls_usage($w, 587)"; do
+		"tls_usage($w, 587)" "tls_preview($w, 587, 13)"; do
 		lines=$(wc -l <"$tmp/log")
 		q="SELECT * FROM portmilter.$c"
 		f=${c%%(*}

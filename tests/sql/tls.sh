@@ -142,20 +142,24 @@ same "tls on a window with no TLS: an empty JSON array"
 
 # ---- tls-preview ------------------------------------------------------------
 
-# Transactions on 587 whose TLS the minimum refuses: carol (TLSv1, two),
-# alice (TLSv1.1, e16, already refused), dave (SSLv3, unknown): bob's
-# e08 (no TLS) is require_tls/tls_before_auth business, not counted.
-rep $W tls-preview --port 587 --min-tls-version TLSv1.2 --format csv
-exp_csv <<'EOF'
+# preview_checks WHEN: the preview's outputs (portmilter.tls_preview(),
+# sql/024_rollups_preview.sql), first with no day rolled up (read from
+# the events), then after the catch-up (from the rollups).
+preview_checks() {
+	# Transactions on 587 whose TLS the minimum refuses: carol (TLSv1, two),
+	# alice (TLSv1.1, e16, already refused), dave (SSLv3, unknown): bob's
+	# e08 (no TLS) is require_tls/tls_before_auth business, not counted.
+	rep $W tls-preview --port 587 --min-tls-version TLSv1.2 --format csv
+	exp_csv <<'EOF'
 user,network,tls_versions,refused_transactions,accepted_now,rejected_now,connections,first_seen,last_seen
 carol,2001:db8:1::/64,"[""TLSv1""]",2,2,0,2,2024-03-10 15:00:00+00,2024-03-11 15:00:00+00
 alice,192.0.2.0/24,"[""TLSv1.1""]",1,0,1,1,2024-03-11 08:00:00+00,2024-03-11 08:00:00+00
 dave,192.0.2.0/24,"[""SSLv3""]",1,1,0,1,2024-03-11 16:00:00+00,2024-03-11 16:00:00+00
 EOF
-same "tls-preview --port 587 --min-tls-version TLSv1.2, csv"
+	same "tls-preview --port 587 --min-tls-version TLSv1.2, csv$1"
 
-rep $W tls-preview --port 587 --min-tls-version TLSv1.3 --format json
-exp_text <<'EOF'
+	rep $W tls-preview --port 587 --min-tls-version TLSv1.3 --format json
+	exp_text <<'EOF'
 [
 {"user":"carol","network":"2001:db8:1::/64","tls_versions":["TLSv1"],"refused_transactions":2,"accepted_now":2,"rejected_now":0,"connections":2,"first_seen":"2024-03-10 15:00:00+00","last_seen":"2024-03-11 15:00:00+00"},
 {"user":"alice","network":"192.0.2.0/24","tls_versions":["TLSv1.1"],"refused_transactions":1,"accepted_now":0,"rejected_now":1,"connections":1,"first_seen":"2024-03-11 08:00:00+00","last_seen":"2024-03-11 08:00:00+00"},
@@ -163,15 +167,23 @@ exp_text <<'EOF'
 {"user":"erin","network":"192.0.2.0/24","tls_versions":["TLSv1.2"],"refused_transactions":1,"accepted_now":1,"rejected_now":0,"connections":1,"first_seen":"2024-03-11 18:00:00+00","last_seen":"2024-03-11 18:00:00+00"}
 ]
 EOF
-same "tls-preview --min-tls-version TLSv1.3, json: erin (TLSv1.2) too"
+	same "tls-preview --min-tls-version TLSv1.3, json: erin (TLSv1.2) too$1"
 
-rep $W tls-preview --port 465 --min-tls-version TLSv1.2
-exp_text <<'EOF'
+	rep $W tls-preview --port 465 --min-tls-version TLSv1.2
+	exp_text <<'EOF'
 user  network  tls_versions  refused_transactions  accepted_now  rejected_now  connections  first_seen  last_seen
 ----  -------  ------------  --------------------  ------------  ------------  -----------  ----------  ---------
 (0 rows)
 EOF
-same "tls-preview --port 465 --min-tls-version TLSv1.2: nobody"
+	same "tls-preview --port 465 --min-tls-version TLSv1.2: nobody$1"
+}
+preview_checks ", from the events"
+if psql -X -q -v ON_ERROR_STOP=1 -d portmilter >"$tmp/load" 2>&1 \
+	-c "SELECT portmilter.rollup_catchup(10000)"; then
+	preview_checks ", from the rollups"
+else
+	not_ok "the catch-up" "$tmp/load"
+fi
 
 # The preview's "below the minimum" is the milter's: the same version
 # strings through the policy engine with that min_tls_version on a port.
@@ -220,9 +232,10 @@ fi
 
 # Each command's plan, nested statements included (auto_explain), with
 # sequential scans made a last resort: over a year, auth must read the
-# failed logins through events_auth_time_idx, tls --below and
-# tls-preview the old-TLS rows through events_old_tls_idx
-# (sql/017_report_indexes.sql), on every partition, and no events
+# failed logins through events_auth_time_idx, tls --below the old-TLS
+# rows through events_old_tls_idx (sql/017_report_indexes.sql), on
+# every partition, and tls-preview its rollups (whole months from
+# rollup_preview_month, sql/024_rollups_preview.sql), and no events
 # partition by a Seq Scan. (With seqscan off the primary key would serve
 # any window too, by reading every event of the year: hence the index
 # names. The partition of the fixtures must be read through it, by an
@@ -273,10 +286,35 @@ plan "auth --port 587 over a year" events_auth_time_idx auth --port 587
 plan "tls --below TLSv1.2 over a year" events_old_tls_idx tls --below TLSv1.2
 plan "tls --port 587 --below TLSv1.3 over a year" events_old_tls_idx \
 	tls --port 587 --below TLSv1.3
-plan "tls-preview --port 587 --min-tls-version TLSv1.2 over a year" \
-	events_old_tls_idx tls-preview --port 587 --min-tls-version TLSv1.2
-plan "tls-preview --port 25 --min-tls-version TLSv1.3 over a year" \
-	events_old_tls_idx tls-preview --port 25 --min-tls-version TLSv1.3
+# plan_rollup NAME ARGS...: the report ARGS over a year (every day rolled
+# up above) reads the month rollup, no events partition by a Seq Scan,
+# and never the partition of March 2024 (a whole clean month: its month
+# rows; the plans are those executed, where a partition the parts of the
+# window prune at run time is "never executed").
+plan_rollup() {
+	name=$1; shift
+	lines=$(wc -l <"$tmp/log")
+	PGOPTIONS="$PGOPTIONS -c auto_explain.log_analyze=on -c auto_explain.log_timing=off" \
+		rep $Y "$@"
+	tail -n +"$((lines + 1))" "$tmp/log" >"$tmp/plan"
+	if [ "$rc" -ne 0 ]; then
+		not_ok "$name" "$tmp/err"
+	elif grep -q 'Seq Scan on events' "$tmp/plan"; then
+		not_ok "$name: a Seq Scan on an events partition" "$tmp/plan"
+	elif ! grep -q 'on rollup_preview_month' "$tmp/plan"; then
+		not_ok "$name: the month rollup is not read" "$tmp/plan"
+	elif grep 'on events_202403' "$tmp/plan" | grep -qv 'never executed'; then
+		not_ok "$name: the events of March 2024 are read" "$tmp/plan"
+	else
+		ok "$name: the month rollup, not the events of a whole month, no Seq Scan on events"
+	fi
+}
+# (The rows of the policy comparison above marked days of W dirty.)
+psql -X -q -d portmilter -c "SELECT portmilter.rollup_catchup(10000)" >/dev/null 2>&1
+plan_rollup "tls-preview --port 587 --min-tls-version TLSv1.2 over a year" \
+	tls-preview --port 587 --min-tls-version TLSv1.2
+plan_rollup "tls-preview --port 25 --min-tls-version TLSv1.3 over a year" \
+	tls-preview --port 25 --min-tls-version TLSv1.3
 unset PGOPTIONS
 
 # ---- bad command lines --------------------------------------------------------
