@@ -72,10 +72,10 @@ rg_begin() {
 
 cols="event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
 	client_addr, tls_version, sasl_method, sasl_user, nrcpt, nrcpt_rejected,
-	nrcpt_tempfailed, nrcpt_refused, verdict, rule, credential_exposure"
+	nrcpt_tempfailed, nrcpt_refused, verdict, rule, credential_exposure, helo"
 sel="event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
 	client_addr, tls_version, sasl_method, sasl_user, nrcpt, 0, 0, 0,
-	verdict, rule, credential_exposure"
+	verdict, rule, credential_exposure, helo"
 
 rg_gen() {
 	_rg_start=$1 _rg_days=$2 _rg_nconn=$3 _rg_nusers=$4 _rg_addr=$5
@@ -103,7 +103,10 @@ SELECT gen_random_uuid() AS event_id, t AS event_time, c.conn_id,
        random() < 0.05 AS credential_exposure,
        CASE WHEN random() < 0.5 THEN 1 WHEN random() < 0.7 THEN 2
 	    WHEN random() < 0.8 THEN 3 ELSE 4 END AS phase,
-       (random() * 40)::int AS batch
+       (random() * 40)::int AS batch,
+       -- last: the fixtures' INSERTs into gen leave it NULL
+       (ARRAY[NULL, 'mx.example', 'MX.example', 'a', '[10.1.2.3]', 'b c'])
+	 [1 + (random() * 5)::int] AS helo
 FROM (
 	SELECT i, gen_random_uuid() AS conn_id,
 	       '$_rg_start'::timestamptz + random() * interval '$_rg_days days' AS t0,
@@ -202,7 +205,7 @@ rg_late() {
 		INSERT INTO portmilter.events ($cols)
 		SELECT gen_random_uuid(), event_time + interval '20 minutes', conn_id, conn_time,
 		       kind, node, port, port_known, client_addr, tls_version, sasl_method,
-		       sasl_user, nrcpt, 0, 0, 0, verdict, rule, credential_exposure
+		       sasl_user, nrcpt, 0, 0, 0, verdict, rule, credential_exposure, helo
 		FROM gen WHERE random() < 0.1" >/dev/null
 }
 
