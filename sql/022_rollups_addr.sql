@@ -60,20 +60,21 @@ BEGIN
 	END IF;
 
 	-- The distinct values of lists, sorted (text bytewise, as SQL_LIST).
+	-- (No SET search_path: called once per group by rollup_union(),
+	-- where a SET costs more than the sorting; every name qualified.)
 	CREATE FUNCTION portmilter.rollup_sorted(p text[]) RETURNS text[]
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	AS $fn$
-		SELECT COALESCE(array_agg(x ORDER BY x), '{}')
-		FROM (SELECT DISTINCT v COLLATE "C" AS x
-		      FROM unnest(p) AS v WHERE v IS NOT NULL) AS s
+		SELECT COALESCE(pg_catalog.array_agg(s.x ORDER BY s.x), '{}')
+		FROM (SELECT DISTINCT v COLLATE pg_catalog."C" AS x
+		      FROM pg_catalog.unnest(p) AS v WHERE v IS NOT NULL) AS s
 	$fn$;
 	CREATE FUNCTION portmilter.rollup_sorted(p bigint[]) RETURNS bigint[]
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	AS $fn$
-		SELECT COALESCE(array_agg(x ORDER BY x), '{}')
-		FROM (SELECT DISTINCT v AS x FROM unnest(p) AS v WHERE v IS NOT NULL) AS s
+		SELECT COALESCE(pg_catalog.array_agg(s.x ORDER BY s.x), '{}')
+		FROM (SELECT DISTINCT v AS x FROM pg_catalog.unnest(p) AS v
+		      WHERE v IS NOT NULL) AS s
 	$fn$;
 	-- The union of lists: their distinct values, sorted.
 	CREATE AGGREGATE portmilter.rollup_union(text[]) (
@@ -107,9 +108,10 @@ BEGIN
 		helos text[] NOT NULL,
 		first_seen timestamptz NOT NULL,
 		last_seen timestamptz NOT NULL,
-		PRIMARY KEY (client_addr, port, day)
+		-- by day first: the catch-up replaces a day, and a reader's
+		-- days and address range are one index range per day
+		PRIMARY KEY (day, client_addr, port)
 	);
-	CREATE INDEX rollup_addr_day_day ON portmilter.rollup_addr_day (day);
 	CREATE TABLE portmilter.rollup_addr_month (
 		month date NOT NULL,
 		client_addr inet NOT NULL,
