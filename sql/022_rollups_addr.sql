@@ -25,8 +25,8 @@
 --                      rows, the lists their union, first and last the
 --                      least and the greatest. rollup_day_addr() adds a
 --                      day's new keys to it (one row per key of the day),
---                      and sums again from the month's day rows the keys
---                      that the day had before when it recomputes a day
+--                      and when it recomputes a day, sums again from the
+--                      month's day rows the keys whose day row changed
 --                      (a union or a least cannot be taken back)
 --
 -- The connections a key has in the window only away from their home day
@@ -58,37 +58,6 @@ BEGIN
 		RAISE NOTICE 'portmilter: migration 022 already applied, nothing done';
 		RETURN;
 	END IF;
-
-	-- The distinct values of lists, sorted (text bytewise, as SQL_LIST).
-	-- (No SET search_path: called once per group by rollup_union(),
-	-- where a SET costs more than the sorting; every name qualified.)
-	CREATE FUNCTION portmilter.rollup_sorted(p text[]) RETURNS text[]
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	AS $fn$
-		SELECT COALESCE(pg_catalog.array_agg(s.x ORDER BY s.x), '{}')
-		FROM (SELECT DISTINCT v COLLATE pg_catalog."C" AS x
-		      FROM pg_catalog.unnest(p) AS v WHERE v IS NOT NULL) AS s
-	$fn$;
-	CREATE FUNCTION portmilter.rollup_sorted(p bigint[]) RETURNS bigint[]
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	AS $fn$
-		SELECT COALESCE(pg_catalog.array_agg(s.x ORDER BY s.x), '{}')
-		FROM (SELECT DISTINCT v AS x FROM pg_catalog.unnest(p) AS v
-		      WHERE v IS NOT NULL) AS s
-	$fn$;
-	-- The union of lists: their distinct values, sorted.
-	CREATE AGGREGATE portmilter.rollup_union(text[]) (
-		SFUNC = pg_catalog.array_cat,
-		STYPE = text[],
-		INITCOND = '{}',
-		FINALFUNC = portmilter.rollup_sorted
-	);
-	CREATE AGGREGATE portmilter.rollup_union(bigint[]) (
-		SFUNC = pg_catalog.array_cat,
-		STYPE = bigint[],
-		INITCOND = '{}',
-		FINALFUNC = portmilter.rollup_sorted
-	);
 
 	CREATE TABLE portmilter.rollup_addr_day (
 		day date NOT NULL,
@@ -137,6 +106,67 @@ BEGIN
 	COMMENT ON TABLE portmilter.rollup_addr_month IS
 		'portmilter-report ip per month (see sql/022_rollups_addr.sql)';
 
+	-- The day rows of [p_from, p_to) merged per key (address, port): the
+	-- sums, the lists' union (distinct, sorted: text bytewise), the least
+	-- and greatest time; what a month row is of its day rows. Of the keys
+	-- (p_addrs[i], p_ports[i]), or of every key when p_addrs is NULL.
+	CREATE FUNCTION portmilter.rollup_addr_merge(p_from date, p_to date,
+		p_addrs inet[], p_ports integer[])
+	RETURNS TABLE (client_addr inet, port integer, nevents bigint,
+		       transactions bigint, accepted bigint, rejected bigint,
+		       tempfailed bigint, aborted bigint, recipients bigint,
+		       exposures bigint, home_conns bigint, rules text[], uids bigint[],
+		       helos text[], first_seen timestamptz, last_seen timestamptz)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $fn$
+		WITH d AS MATERIALIZED (
+			SELECT x.* FROM portmilter.rollup_addr_day AS x
+			WHERE p_addrs IS NULL AND x.day >= p_from AND x.day < p_to
+			UNION ALL
+			SELECT x.* FROM unnest(p_addrs, p_ports) AS k(a, p)
+			JOIN portmilter.rollup_addr_day AS x	-- a probe a day and key
+			  ON x.day = ANY (ARRAY(SELECT generate_series(p_from,
+				p_to - 1, interval '1 day')::date))
+			 AND x.client_addr = k.a AND x.port = k.p
+		),
+		l AS (
+			SELECT i.client_addr, i.port,
+			       array_agg(DISTINCT i.t COLLATE "C" ORDER BY i.t COLLATE "C")
+				FILTER (WHERE i.w = 1) AS rules,
+			       array_agg(DISTINCT i.id ORDER BY i.id) FILTER (WHERE i.w = 2) AS uids,
+			       array_agg(DISTINCT i.t COLLATE "C" ORDER BY i.t COLLATE "C")
+				FILTER (WHERE i.w = 3) AS helos
+			FROM (SELECT d.client_addr, d.port, 1 AS w, v.t, NULL::bigint AS id
+			      FROM d, unnest(d.rules) AS v(t)
+			      UNION ALL
+			      SELECT d.client_addr, d.port, 2, NULL, v.id
+			      FROM d, unnest(d.uids) AS v(id)
+			      UNION ALL
+			      SELECT d.client_addr, d.port, 3, v.t, NULL
+			      FROM d, unnest(d.helos) AS v(t)) AS i
+			GROUP BY i.client_addr, i.port
+		)
+		SELECT g.client_addr, g.port, g.nevents, g.transactions, g.accepted,
+		       g.rejected, g.tempfailed, g.aborted, g.recipients, g.exposures,
+		       g.home_conns, COALESCE(l.rules, '{}'), COALESCE(l.uids, '{}'),
+		       COALESCE(l.helos, '{}'), g.first_seen, g.last_seen
+		FROM (SELECT d.client_addr, d.port, sum(d.nevents)::bigint AS nevents,
+			     sum(d.transactions)::bigint AS transactions,
+			     sum(d.accepted)::bigint AS accepted,
+			     sum(d.rejected)::bigint AS rejected,
+			     sum(d.tempfailed)::bigint AS tempfailed,
+			     sum(d.aborted)::bigint AS aborted,
+			     sum(d.recipients)::bigint AS recipients,
+			     sum(d.exposures)::bigint AS exposures,
+			     sum(d.home_conns)::bigint AS home_conns,
+			     min(d.first_seen) AS first_seen, max(d.last_seen) AS last_seen
+		      FROM d GROUP BY d.client_addr, d.port) AS g
+		LEFT JOIN l ON l.client_addr = g.client_addr AND l.port = g.port
+	$fn$;
+	REVOKE ALL ON FUNCTION portmilter.rollup_addr_merge(date, date, inet[], integer[])
+		FROM PUBLIC;
+
 	-- ---- catch-up -----------------------------------------------------------
 	-- Recompute one day's rows from the events, and keep the month table
 	-- equal to the sums and unions of its day rows: the keys the day had
@@ -155,9 +185,12 @@ BEGIN
 	BEGIN
 		SET LOCAL client_min_messages = warning;
 		CREATE TEMP TABLE IF NOT EXISTS rollup_addr_old (
+			LIKE portmilter.rollup_addr_day
+		) ON COMMIT DROP;
+		CREATE TEMP TABLE IF NOT EXISTS rollup_addr_chg (
 			client_addr inet, port integer
 		) ON COMMIT DROP;
-		TRUNCATE rollup_addr_old;
+		TRUNCATE rollup_addr_old, rollup_addr_chg;
 
 		-- user numbers, as rollup_day_keys() gives them (it ran first:
 		-- every name of the day has one)
@@ -170,7 +203,7 @@ BEGIN
 
 		WITH old AS (
 			DELETE FROM portmilter.rollup_addr_day WHERE day = p_day
-			RETURNING client_addr, port
+			RETURNING *
 		)
 		INSERT INTO rollup_addr_old SELECT * FROM old;
 		INSERT INTO portmilter.rollup_addr_day
@@ -207,27 +240,29 @@ BEGIN
 		  AND e.client_addr IS NOT NULL
 		GROUP BY e.client_addr, e.port;
 
-		-- the month: the day's former keys summed again, the others added
+		-- the month: the day's former keys whose row changed summed again
+		-- (late rows: a few), the new keys added
 		IF EXISTS (SELECT FROM rollup_addr_old) THEN
-			ANALYZE rollup_addr_old;
+			INSERT INTO rollup_addr_chg
+			SELECT o.client_addr, o.port FROM rollup_addr_old AS o
+			WHERE NOT EXISTS (
+				SELECT FROM portmilter.rollup_addr_day AS d
+				WHERE d.day = p_day AND d.client_addr = o.client_addr
+				  AND d.port = o.port
+				  AND ROW(d.*) IS NOT DISTINCT FROM ROW(o.*));
+			ANALYZE rollup_addr_old, rollup_addr_chg;
+		END IF;
+		IF EXISTS (SELECT FROM rollup_addr_chg) THEN
 			DELETE FROM portmilter.rollup_addr_month AS m
-			USING rollup_addr_old AS o
+			USING rollup_addr_chg AS o
 			WHERE m.month = mon AND m.client_addr = o.client_addr
 			  AND m.port = o.port;
 			INSERT INTO portmilter.rollup_addr_month
-			SELECT mon, d.client_addr, d.port, sum(d.nevents),
-			       sum(d.transactions), sum(d.accepted), sum(d.rejected),
-			       sum(d.tempfailed), sum(d.aborted), sum(d.recipients),
-			       sum(d.exposures), sum(d.home_conns),
-			       portmilter.rollup_union(d.rules),
-			       portmilter.rollup_union(d.uids),
-			       portmilter.rollup_union(d.helos),
-			       min(d.first_seen), max(d.last_seen)
-			FROM rollup_addr_old AS o
-			JOIN portmilter.rollup_addr_day AS d
-			  ON d.client_addr = o.client_addr AND d.port = o.port
-			 AND d.day >= mon AND d.day < mon1
-			GROUP BY d.client_addr, d.port;
+			SELECT mon, m.*
+			FROM (SELECT pg_catalog.array_agg(o.client_addr) AS a,
+				     pg_catalog.array_agg(o.port) AS p
+			      FROM rollup_addr_chg AS o) AS k,
+			     portmilter.rollup_addr_merge(mon, mon1, k.a, k.p) AS m;
 		END IF;
 		INSERT INTO portmilter.rollup_addr_month AS m
 		SELECT mon, d.client_addr, d.port, d.nevents, d.transactions,
@@ -248,9 +283,12 @@ BEGIN
 		    recipients = m.recipients + excluded.recipients,
 		    exposures = m.exposures + excluded.exposures,
 		    home_conns = m.home_conns + excluded.home_conns,
-		    rules = portmilter.rollup_sorted(m.rules || excluded.rules),
-		    uids = portmilter.rollup_sorted(m.uids || excluded.uids),
-		    helos = portmilter.rollup_sorted(m.helos || excluded.helos),
+		    rules = ARRAY(SELECT DISTINCT x COLLATE "C"
+				  FROM pg_catalog.unnest(m.rules || excluded.rules) AS x ORDER BY 1),
+		    uids = ARRAY(SELECT DISTINCT x
+				 FROM pg_catalog.unnest(m.uids || excluded.uids) AS x ORDER BY 1),
+		    helos = ARRAY(SELECT DISTINCT x COLLATE "C"
+				  FROM pg_catalog.unnest(m.helos || excluded.helos) AS x ORDER BY 1),
 		    first_seen = LEAST(m.first_seen, excluded.first_seen),
 		    last_seen = GREATEST(m.last_seen, excluded.last_seen);
 	END
@@ -372,11 +410,38 @@ BEGIN
 			       sum(r.tempfailed) AS tempfailed, sum(r.aborted) AS aborted,
 			       sum(r.recipients) AS recipients,
 			       sum(r.exposures) AS exposures, sum(r.home_conns) AS conns,
-			       portmilter.rollup_union(r.rules) AS rules,
-			       portmilter.rollup_union(r.uids) AS uids,
-			       portmilter.rollup_union(r.helos) AS helos,
 			       min(r.first_seen) AS first_seen, max(r.last_seen) AS last_seen
 			FROM roll AS r GROUP BY r.client_addr, r.port
+		), items AS (
+			-- the lists' values, grouped apart: 1 rules, 2 users, 3 HELOs
+			SELECT r.client_addr, r.port, 1 AS w, v.x
+			FROM roll AS r, pg_catalog.unnest(r.rules) AS v(x)
+			UNION ALL
+			SELECT r.client_addr, r.port, 2, n.sasl_user
+			FROM (SELECT DISTINCT r.client_addr, r.port, v.id
+			      FROM roll AS r, pg_catalog.unnest(r.uids) AS v(id)) AS r
+			JOIN portmilter.rollup_user_names AS n ON n.id = r.id
+			UNION ALL
+			SELECT r.client_addr, r.port, 3, v.x
+			FROM roll AS r, pg_catalog.unnest(r.helos) AS v(x)
+			UNION ALL
+			SELECT w.client_addr, w.port, 1, w.rule FROM raw AS w
+			WHERE w.rule IS NOT NULL
+			UNION ALL
+			SELECT w.client_addr, w.port, 2, w.sasl_user FROM raw AS w
+			WHERE w.sasl_user IS NOT NULL
+			UNION ALL
+			SELECT w.client_addr, w.port, 3, w.helo FROM raw AS w
+			WHERE w.helo IS NOT NULL
+		), lists AS (
+			SELECT i.client_addr, i.port,
+			       pg_catalog.array_agg(DISTINCT i.x COLLATE "C" ORDER BY i.x COLLATE "C")
+				FILTER (WHERE i.w = 1) AS rules,
+			       pg_catalog.array_agg(DISTINCT i.x COLLATE "C" ORDER BY i.x COLLATE "C")
+				FILTER (WHERE i.w = 2) AS users,
+			       pg_catalog.array_agg(DISTINCT i.x COLLATE "C" ORDER BY i.x COLLATE "C")
+				FILTER (WHERE i.w = 3) AS helos
+			FROM items AS i GROUP BY i.client_addr, i.port
 		), away AS (
 			SELECT k.client_addr, k.port, k.conn_id, k.conn_time
 			FROM portmilter.rollup_away_events AS k
@@ -388,10 +453,7 @@ BEGIN
 		), sums AS (
 			SELECT s.client_addr, s.port, s.nevents, s.transactions,
 			       s.accepted, s.rejected, s.tempfailed, s.aborted,
-			       s.recipients, s.exposures, s.conns, s.rules,
-			       ARRAY(SELECT n.sasl_user FROM pg_catalog.unnest(s.uids) AS u(id)
-				     JOIN portmilter.rollup_user_names AS n ON n.id = u.id) AS users,
-			       s.helos, s.first_seen, s.last_seen
+			       s.recipients, s.exposures, s.conns, s.first_seen, s.last_seen
 			FROM rollsum AS s
 			UNION ALL
 			SELECT w.client_addr, w.port, count(*),
@@ -407,16 +469,13 @@ BEGIN
 			       COALESCE(sum(w.nrcpt) FILTER (WHERE w.verdict = 'accepted'), 0),
 			       count(*) FILTER (WHERE w.credential_exposure),
 			       count(DISTINCT w.conn_id) FILTER (WHERE w.home AND w.milter),
-			       pg_catalog.array_agg(w.rule) FILTER (WHERE w.rule IS NOT NULL),
-			       pg_catalog.array_agg(w.sasl_user) FILTER (WHERE w.sasl_user IS NOT NULL),
-			       pg_catalog.array_agg(w.helo) FILTER (WHERE w.helo IS NOT NULL),
 			       min(w.event_time), max(w.event_time)
 			FROM raw AS w GROUP BY w.client_addr, w.port
 			UNION ALL
 			-- the connections of a key with no home row of it in the
 			-- window
 			SELECT a.client_addr, a.port, 0, 0, 0, 0, 0, 0, 0, 0, count(*),
-			       NULL, NULL, NULL, NULL, NULL
+			       NULL, NULL
 			FROM away AS a
 			WHERE NOT EXISTS (
 				SELECT FROM portmilter.events AS x
@@ -429,16 +488,23 @@ BEGIN
 				OFFSET 0)	-- an index range per connection, never a join
 			GROUP BY a.client_addr, a.port
 		)
-		SELECT s.client_addr, s.port, sum(s.conns)::bigint,
-		       sum(s.transactions)::bigint, sum(s.accepted)::bigint,
-		       sum(s.rejected)::bigint, sum(s.tempfailed)::bigint,
-		       sum(s.aborted)::bigint, sum(s.recipients)::bigint,
-		       sum(s.exposures)::bigint, portmilter.rollup_union(s.rules),
-		       portmilter.rollup_union(s.users), portmilter.rollup_union(s.helos),
-		       min(s.first_seen), max(s.last_seen)
-		FROM sums AS s
-		GROUP BY s.client_addr, s.port
-		HAVING sum(s.nevents) > 0
+		SELECT g.client_addr, g.port, g.conns, g.transactions, g.accepted,
+		       g.rejected, g.tempfailed, g.aborted, g.recipients, g.exposures,
+		       COALESCE(l.rules, '{}'), COALESCE(l.users, '{}'),
+		       COALESCE(l.helos, '{}'), g.first_seen, g.last_seen
+		FROM (SELECT s.client_addr, s.port, sum(s.conns)::bigint AS conns,
+			     sum(s.transactions)::bigint AS transactions,
+			     sum(s.accepted)::bigint AS accepted,
+			     sum(s.rejected)::bigint AS rejected,
+			     sum(s.tempfailed)::bigint AS tempfailed,
+			     sum(s.aborted)::bigint AS aborted,
+			     sum(s.recipients)::bigint AS recipients,
+			     sum(s.exposures)::bigint AS exposures,
+			     min(s.first_seen) AS first_seen, max(s.last_seen) AS last_seen
+		      FROM sums AS s
+		      GROUP BY s.client_addr, s.port
+		      HAVING sum(s.nevents) > 0) AS g
+		LEFT JOIN lists AS l ON l.client_addr = g.client_addr AND l.port = g.port
 		$q$, cond)
 		USING pt.raw, pt.months, pt.days, pt.clean, p_since, p_until;
 	END
@@ -641,15 +707,11 @@ BEGIN
 		AT TIME ZONE 'UTC'
 	GROUP BY 1, e.client_addr, e.port;
 	INSERT INTO portmilter.rollup_addr_month
-	SELECT pg_catalog.date_trunc('month', d.day)::date, d.client_addr, d.port,
-	       sum(d.nevents), sum(d.transactions), sum(d.accepted), sum(d.rejected),
-	       sum(d.tempfailed), sum(d.aborted), sum(d.recipients),
-	       sum(d.exposures), sum(d.home_conns),
-	       portmilter.rollup_union(d.rules), portmilter.rollup_union(d.uids),
-	       portmilter.rollup_union(d.helos), min(d.first_seen), max(d.last_seen)
-	FROM portmilter.rollup_addr_day AS d
-	GROUP BY 1, d.client_addr, d.port
-	ORDER BY 1, d.client_addr, d.port;
+	SELECT x.month, m.*
+	FROM (SELECT DISTINCT pg_catalog.date_trunc('month', d.day)::date AS month
+	      FROM portmilter.rollup_addr_day AS d) AS x
+	CROSS JOIN LATERAL portmilter.rollup_addr_merge(x.month,
+		(x.month + interval '1 month')::date, NULL, NULL) AS m;
 	ANALYZE portmilter.rollup_addr_day, portmilter.rollup_addr_month;
 
 	INSERT INTO portmilter.schema_version (version) VALUES (22);
