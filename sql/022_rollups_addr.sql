@@ -295,7 +295,9 @@ BEGIN
 	$fn$;
 	REVOKE ALL ON FUNCTION portmilter.rollup_day_addr(date) FROM PUBLIC;
 
-	-- As in 020, and the day's `ip` rollups after its `tls` rollups.
+	-- As in 020, and the day's `ip` rollups after its `tls` rollups; and
+	-- 024's `tls-preview` rollups when 024 is there already (a database
+	-- that had 024 before 022: each restates the whole chain).
 	CREATE OR REPLACE FUNCTION portmilter.rollup_catchup(max_days integer DEFAULT 1)
 	RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
@@ -322,6 +324,10 @@ BEGIN
 				PERFORM portmilter.rollup_day(d);
 				PERFORM portmilter.rollup_day_keys(d);
 				PERFORM portmilter.rollup_day_tls(d);
+				IF pg_catalog.to_regprocedure(
+					'portmilter.rollup_day_preview(date)') IS NOT NULL THEN
+					PERFORM portmilter.rollup_day_preview(d);
+				END IF;
 				PERFORM portmilter.rollup_day_addr(d);
 			END IF;
 			DELETE FROM portmilter.rollup_dirty WHERE day = d;
