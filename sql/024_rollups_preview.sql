@@ -313,6 +313,11 @@ BEGIN
 				PERFORM portmilter.rollup_day_keys(d);
 				PERFORM portmilter.rollup_day_tls(d);
 				PERFORM portmilter.rollup_day_preview(d);
+				-- 022's, when it is there (each restates the chain)
+				IF pg_catalog.to_regprocedure(
+					'portmilter.rollup_day_addr(date)') IS NOT NULL THEN
+					PERFORM portmilter.rollup_day_addr(d);
+				END IF;
 			END IF;
 			DELETE FROM portmilter.rollup_dirty WHERE day = d;
 			n := n + 1;

@@ -77,6 +77,10 @@ cols="event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
 sel="event_id, event_time, conn_id, conn_time, kind, node, port, port_known,
 	client_addr, tls_version, sasl_method, sasl_user, nrcpt, 0, 0, 0,
 	verdict, rule, credential_exposure"
+# What rollgen's own writes from gen add: the HELO (gen's last column,
+# NULL in the callers' rows).
+_rg_cols="$cols, helo"
+_rg_sel="$sel, helo"
 
 rg_gen() {
 	_rg_start=$1 _rg_days=$2 _rg_nconn=$3 _rg_nusers=$4 _rg_addr=$5
@@ -104,7 +108,10 @@ SELECT gen_random_uuid() AS event_id, t AS event_time, c.conn_id,
        random() < 0.05 AS credential_exposure,
        CASE WHEN random() < 0.5 THEN 1 WHEN random() < 0.7 THEN 2
 	    WHEN random() < 0.8 THEN 3 ELSE 4 END AS phase,
-       (random() * 40)::int AS batch
+       (random() * 40)::int AS batch,
+       -- last: the fixtures' INSERTs into gen leave it NULL
+       (ARRAY[NULL, 'mx.example', 'MX.example', 'a', '[10.1.2.3]', 'b c'])
+	 [1 + (random() * 5)::int] AS helo
 FROM (
 	SELECT i, gen_random_uuid() AS conn_id,
 	       '$_rg_start'::timestamptz + random() * interval '$_rg_days days' AS t0,
@@ -132,8 +139,8 @@ DO \$\$
 DECLARE b integer;
 BEGIN
 	FOR b IN SELECT DISTINCT g.batch FROM gen AS g WHERE g.batch % 2 = $1 ORDER BY 1 LOOP
-		INSERT INTO portmilter.events ($cols)
-		SELECT $sel FROM gen WHERE phase = 4 AND batch = b;
+		INSERT INTO portmilter.events ($_rg_cols)
+		SELECT $_rg_sel FROM gen WHERE phase = 4 AND batch = b;
 		COMMIT;
 	END LOOP;
 END
@@ -148,20 +155,20 @@ DO \$\$
 DECLARE b integer;
 BEGIN
 	FOR b IN SELECT x.batch FROM (SELECT DISTINCT g.batch FROM gen AS g) AS x ORDER BY random() LOOP
-		INSERT INTO portmilter.events ($cols)
-		SELECT $sel FROM gen WHERE phase = 1 AND batch = b;
+		INSERT INTO portmilter.events ($_rg_cols)
+		SELECT $_rg_sel FROM gen WHERE phase = 1 AND batch = b;
 	END LOOP;
 END
 \$\$;
 SQL
 	_rg_ok1=$?
 	# Phase 2: COPY (psql's \copy: a plain COPY ... FROM STDIN).
-	sql -c "\\copy (SELECT $(echo "$sel" | tr -d '\n') FROM gen WHERE phase = 2) TO '$tmp/copy.txt'" &&
-		sql -c "\\copy portmilter.events ($(echo "$cols" | tr -d '\n')) FROM '$tmp/copy.txt'"
+	sql -c "\\copy (SELECT $(echo "$_rg_sel" | tr -d '\n') FROM gen WHERE phase = 2) TO '$tmp/copy.txt'" &&
+		sql -c "\\copy portmilter.events ($(echo "$_rg_cols" | tr -d '\n')) FROM '$tmp/copy.txt'"
 	_rg_ok2=$?
 	# Phase 3: late rows and duplicates, as the shipper writes them.
-	sql -c "INSERT INTO portmilter.events ($cols)
-		SELECT $sel FROM gen WHERE phase IN (1, 3) ORDER BY event_time
+	sql -c "INSERT INTO portmilter.events ($_rg_cols)
+		SELECT $_rg_sel FROM gen WHERE phase IN (1, 3) ORDER BY event_time
 		ON CONFLICT DO NOTHING" >/dev/null
 	_rg_ok3=$?
 	# Phase 4: two writers at once, 20 statements each.
@@ -200,10 +207,10 @@ SQL
 
 rg_late() {
 	sql -c "SELECT setseed($seed / 2);
-		INSERT INTO portmilter.events ($cols)
+		INSERT INTO portmilter.events ($_rg_cols)
 		SELECT gen_random_uuid(), event_time + interval '20 minutes', conn_id, conn_time,
 		       kind, node, port, port_known, client_addr, tls_version, sasl_method,
-		       sasl_user, nrcpt, 0, 0, 0, verdict, rule, credential_exposure
+		       sasl_user, nrcpt, 0, 0, 0, verdict, rule, credential_exposure, helo
 		FROM gen WHERE random() < 0.1" >/dev/null
 }
 

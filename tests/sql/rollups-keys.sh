@@ -212,6 +212,16 @@ RETURNS TABLE ("user" text, network cidr, tls_versions text[],
 LANGUAGE sql STABLE AS $fn$
 SELECT e.sasl_user AS "user", pg_catalog.network(pg_catalog.set_masklen(e.client_addr, LEAST(pg_catalog.masklen(e.client_addr), CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))) AS network, pg_catalog.array_agg(DISTINCT e.tls_version COLLATE pg_catalog."C" ORDER BY e.tls_version COLLATE pg_catalog."C") AS tls_versions, count(*) AS refused_transactions, count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted_now, count(*) FILTER (WHERE e.verdict = 'rejected') AS rejected_now, count(DISTINCT e.conn_id) AS connections, min(e.event_time) AS first_seen, max(e.event_time) AS last_seen FROM portmilter.events AS e WHERE e.event_time >= $1::timestamptz AND e.event_time < $2::timestamptz AND e.port = $3::integer AND e.kind = 'transaction' AND NULLIF(e.tls_version, '') IS NOT NULL AND ((NULLIF(e.tls_version, '') IS NOT NULL AND e.tls_version <> 'TLSv1.3') OR (NULLIF(e.tls_version, '') IS NULL AND e.sasl_method IS NOT NULL AND e.kind <> 'auth_failure')) AND CASE WHEN NULLIF(NULLIF(e.tls_version, ''), '') IS NULL THEN 0 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)1$' THEN 10 WHEN NULLIF(e.tls_version, '') ~ '^(TLSv|tlsv)[1-9]\.[0-9]$' THEN pg_catalog.substr(NULLIF(e.tls_version, ''), 5, 1)::integer * 10 + pg_catalog.substr(NULLIF(e.tls_version, ''), 7, 1)::integer ELSE -1 END < $4::integer GROUP BY e.sasl_user, pg_catalog.network(pg_catalog.set_masklen(e.client_addr, LEAST(pg_catalog.masklen(e.client_addr), CASE pg_catalog.family(e.client_addr) WHEN 4 THEN 24 ELSE 64 END))) ORDER BY refused_transactions DESC, e.sasl_user COLLATE pg_catalog."C" NULLS LAST, 2 NULLS LAST
 $fn$;
+-- report/portmilter-report.c SQL_IP (port column e.port): $1 network,
+-- $2 since, $3 until.
+CREATE FUNCTION oracle.ip_usage(cidr, timestamptz, timestamptz)
+RETURNS TABLE (client_addr inet, port integer, connections bigint, transactions bigint,
+	       accepted bigint, rejected bigint, tempfailed bigint, aborted bigint,
+	       recipients bigint, exposures bigint, rules text[], users text[],
+	       helos text[], first_seen timestamptz, last_seen timestamptz)
+LANGUAGE sql STABLE AS $fn$
+SELECT e.client_addr, e.port AS port, count(DISTINCT e.conn_id) FILTER (WHERE e.kind IN ('transaction', 'connection')) AS connections, count(*) FILTER (WHERE e.kind = 'transaction') AS transactions, count(*) FILTER (WHERE e.verdict = 'accepted') AS accepted, count(*) FILTER (WHERE e.verdict = 'rejected' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused' AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat', 'postfix_end-of-message')))) AS rejected, count(*) FILTER (WHERE e.verdict = 'tempfailed' AND (e.kind IN ('transaction', 'connection') OR (e.kind = 'refused' AND e.rule NOT IN ('postfix_rcpt', 'postfix_data', 'postfix_bdat', 'postfix_end-of-message')))) AS tempfailed, count(*) FILTER (WHERE e.verdict = 'aborted' AND e.kind IN ('transaction', 'connection')) AS aborted, COALESCE(sum(e.nrcpt) FILTER (WHERE e.verdict = 'accepted'), 0) AS recipients, count(*) FILTER (WHERE e.credential_exposure) AS exposures, COALESCE(array_agg(DISTINCT e.rule COLLATE pg_catalog."C" ORDER BY e.rule COLLATE pg_catalog."C") FILTER (WHERE e.rule IS NOT NULL), '{}') AS rules, COALESCE(array_agg(DISTINCT e.sasl_user COLLATE pg_catalog."C" ORDER BY e.sasl_user COLLATE pg_catalog."C") FILTER (WHERE e.sasl_user IS NOT NULL), '{}') AS users, COALESCE(array_agg(DISTINCT e.helo COLLATE pg_catalog."C" ORDER BY e.helo COLLATE pg_catalog."C") FILTER (WHERE e.helo IS NOT NULL), '{}') AS helos, min(e.event_time) AS first_seen, max(e.event_time) AS last_seen FROM portmilter.events AS e WHERE (e.client_addr <<= $1::cidr OR e.client_addr = pg_catalog.network(pg_catalog.set_masklen($1::cidr::inet, CASE pg_catalog.family($1::cidr) WHEN 4 THEN 24 ELSE 48 END))::inet) AND e.event_time >= $2::timestamptz AND e.event_time < $3::timestamptz GROUP BY e.client_addr, e.port ORDER BY e.client_addr, e.port
+$fn$;
 CREATE FUNCTION oracle.port_transactions_daily(timestamptz, timestamptz)
 RETURNS TABLE (day date, port integer, transactions bigint) LANGUAGE sql STABLE AS $fn$
 SELECT (bucket AT TIME ZONE 'UTC')::date, port, transactions FROM portmilter.port_traffic_raw($1, $2, 'day')
@@ -241,6 +251,13 @@ SELECT 'tls_preview(' || p || ', ' || r || ')',
        'tls_preview(%1$L, %2$L, ' || p || ', ' || r || ')', true
 FROM (VALUES (587, 10), (587, 11), (587, 12), (587, 13), (25, 12), (25, 13),
 	     (4650, 13)) AS x(p, r);
+INSERT INTO calls VALUES
+	-- a /24 whose November rows are reduced by the privacy step below, an
+	-- address in it (its reduced rows too), an IPv6 /48 (reduced rows
+	-- the same network)
+	('ip_usage(/24)', 'ip_usage(''10.1.3.0/24'', %1$L, %2$L)', true),
+	('ip_usage(/32)', 'ip_usage(''10.1.3.2'', %1$L, %2$L)', true),
+	('ip_usage(IPv6 /48)', 'ip_usage(''2001:db8:1::/48'', %1$L, %2$L)', true);
 
 -- rows(call, a, b): the rows of portmilter.CALL (side 'function') and
 -- oracle.CALL (side 'oracle') over [a, b), numbered in their order.
@@ -436,7 +453,7 @@ check_caught() {
 	fi
 }
 
-what="the per-key functions (015, 018, 020, 021, 024) = their oracles on $nwin windows, $ncalls calls each"
+what="the per-key functions (015, 018, 020, 021, 022, 024) = their oracles on $nwin windows, $ncalls calls each"
 check "$what"
 rg_catchup
 check_caught "$what, after a catch-up"
@@ -466,6 +483,20 @@ SELECT * FROM portmilter.forget_user('u7');
 SELECT portmilter.reduce_partition('events_202411', '2024-12-01 00:00+00');
 SQL
 check "... after forget_user and reduce_partition"
+# What ip_usage's calls must meet there: the pseudonym, never the name;
+# reduced rows and host rows in the /24 and found for its address.
+sql_is "ip_usage: u7 shown by its pseudonym; reduced and host rows in 10.1.3.0/24 and for 10.1.3.2" \
+	"t|f|t|t|t" -c "
+	SELECT bool_or(u LIKE 'forgotten:%'), bool_or(u = 'u7'),
+	       (SELECT count(*) FILTER (WHERE masklen(r.client_addr) = 24) > 0
+		       AND count(*) FILTER (WHERE masklen(r.client_addr) = 32) > 0
+		FROM portmilter.ip_usage('10.1.3.0/24', '-infinity', 'infinity') AS r),
+	       (SELECT count(*) FILTER (WHERE masklen(r.client_addr) = 24) > 0
+		FROM portmilter.ip_usage('10.1.3.2', '-infinity', 'infinity') AS r),
+	       (SELECT count(*) FILTER (WHERE masklen(r.client_addr) = 48) > 0
+		FROM portmilter.ip_usage('2001:db8:1::/64', '-infinity', 'infinity') AS r)
+	FROM portmilter.ip_usage('0.0.0.0/0', '-infinity', 'infinity') AS r,
+	     unnest(r.users) AS u"
 rg_catchup
 check_caught "... and after a catch-up"
 
@@ -505,11 +536,15 @@ plans() {
 	for c in "top_users(587, $w, 10)" "top_ips(587, $w, 10)" "dashboard_users($w)" \
 		"dashboard_networks($w)" "dashboard_exposures($w)" "dashboard_rules($w)" \
 		"dashboard_tls($w)" "port_transactions_daily($w)" "tls_usage($w, NULL)" \
-		"tls_usage($w, 587)" "tls_preview($w, 587, 13)"; do
+		"tls_usage($w, 587)" "tls_preview($w, 587, 13)" "ip_usage('10.1.3.0/24', $w)" \
+		"ip_usage('2001:db8:1::/48', $w)"; do
 		lines=$(wc -l <"$tmp/log")
 		q="SELECT * FROM portmilter.$c"
 		f=${c%%(*}
-		case $c in tls_usage*587*) f="$f(587)" ;; esac
+		case $c in
+		tls_usage*587*) f="$f(587)" ;;
+		ip_usage*) f="$f(${c#*\'}" f="${f%%\'*})" ;;
+		esac
 		if sql -c "$q" >"$tmp/out" 2>"$tmp/err"; then
 			tail -n +"$((lines + 1))" "$tmp/log" >"$tmp/plan"
 			if grep -q 'Seq Scan on events' "$tmp/plan"; then
@@ -518,6 +553,9 @@ plans() {
 				not_ok "$f over a year$1: the plan reads no rollup" "$tmp/plan"
 			elif [ "${f#top_}" != "$f" ] && ! grep -q '_year' "$tmp/plan"; then
 				not_ok "$f over a year$1: the plan reads no year totals" "$tmp/plan"
+			elif { [ "${f#ip_usage}" != "$f" ] || [ "${f#top_ips}" != "$f" ]; } &&
+				! grep -q 'on rollup_addr_month' "$tmp/plan"; then
+				not_ok "$f over a year$1: the plan reads no address month rows (022)" "$tmp/plan"
 			else
 				ok "$f over a year$1: rollups and indexes, no Seq Scan on events"
 			fi
