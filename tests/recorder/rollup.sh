@@ -66,13 +66,25 @@ rec_is "ports over 8 days (rollups and today's events) = brute force" "0" \
 	  (SELECT * FROM portmilter.port_traffic_raw(now() - interval '8 days', now(), NULL)
 	   EXCEPT ALL SELECT * FROM portmilter.port_traffic_between(now() - interval '8 days', now()))) AS x"
 
+# The steps alone: without EXECUTE on rollup_catchup(integer), the
+# shipper still catches up (it never calls it while it has the steps).
+rec_stop
+rec_sql "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) FROM portmilter_writer;
+	INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 4)" >/dev/null
+rec_start "$PM_TMP/portmilter.conf"
+play two
+rec_wait "0" "SELECT count(*) FROM portmilter.rollup_dirty
+	      WHERE day < (now() AT TIME ZONE 'UTC')::date" 20
+tap_ok $? "with only rollup_catchup_step the shipper catches up, in steps ($REC_GOT left)"
+
 # Without the step function (a schema before 025, or no EXECUTE on it):
 # whole days, rollup_catchup(1), as before.
 rec_stop
-rec_sql "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup_step() FROM portmilter_writer;
+rec_sql "GRANT EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) TO portmilter_writer;
+	REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup_step() FROM portmilter_writer;
 	INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 5)" >/dev/null
 rec_start "$PM_TMP/portmilter.conf"
-play two
+play three
 rec_wait "0" "SELECT count(*) FROM portmilter.rollup_dirty
 	      WHERE day < (now() AT TIME ZONE 'UTC')::date" 20
 tap_ok $? "without EXECUTE on rollup_catchup_step the shipper catches up whole days ($REC_GOT left)"
@@ -84,9 +96,9 @@ rec_stop
 rec_sql "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) FROM portmilter_writer;
 	INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 6)" >/dev/null
 rec_start "$PM_TMP/portmilter.conf"
-play three
+play four
 pm_wait_log "$PM_LOG" "shipper: no rollup catch-up in this database" 100
 tap_ok $? "without EXECUTE on rollup_catchup the shipper says so"
-rec_wait "3" "SELECT count(*) FROM portmilter.events WHERE node <> 'old'" 20
+rec_wait "4" "SELECT count(*) FROM portmilter.events WHERE node <> 'old'" 20
 tap_ok $? "... and ships on ($REC_GOT rows)"
 rec_finish
