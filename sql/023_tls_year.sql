@@ -24,9 +24,12 @@
 --                    rollup_tls_month apply what a statement changed in a
 --                    folded month (added, taken away, the month's first
 --                    and last set or cleared), and the first of them in a
---                    new month folds the months that ended. The readers
---                    take the whole months not folded yet from the month
---                    table.
+--                    new month folds the months that ended, up to the
+--                    month of the oldest dirty day (rollup_dirty; its
+--                    DELETE statements fold too): a backfill folds each
+--                    month once, when the catch-up has done its last
+--                    day. The readers take the whole months not folded
+--                    yet from the month table.
 --   rollup_tls_tier  the sums of the day rows per group and third of a
 --                    month ("tier": days 1-10, 11-20, 21 to the end; the
 --                    tier's date is its first day), kept so by statement
@@ -42,17 +45,16 @@
 -- rollup_tls_tier, the other clean days from rollup_tls_day, the rest
 -- from the events; connections away from their home day as before.
 --
--- Upkeep cost: the catch-up of a day in the current month changes no
--- year row (the month is not folded) and sums its tier again (twice,
--- one per statement of rollup_day_tls(): its old groups, its new ones);
--- a day of a past month (late rows, UPDATEs, a reduction, a backfill)
--- also rewrites the year rows of its groups; the first catch-up of a
--- month folds the month that ended (one pass over its month rows).
--- Bloat: a tier row is rewritten at every catch-up of a day of its tier
--- where the group has rows (two to three times a tier on the benchmark),
--- a year row at every change of a folded month (a backfill of past days
--- rewrites its groups' year rows once per day, as it rewrites their
--- month rows already).
+-- Upkeep: the catch-up of a day sums its tier again for the groups the
+-- day had and has (two passes over the tier's day rows, one per
+-- statement of rollup_day_tls()); a day of a folded month (late rows,
+-- UPDATEs, a reduction, forget_user() does not write here) also
+-- rewrites the year rows of its groups (three passes, one per statement
+-- on the month table); the first catch-up of a month folds the month
+-- that ended (one pass over its month rows). Bloat: a tier row is
+-- rewritten at every catch-up of a day of its tier where the group has
+-- rows (two to three times on the benchmark), a year row at every
+-- change of its folded months.
 --
 -- Apply with `portmilter-report migrate`, or
 --   psql -X -v ON_ERROR_STOP=1 -1 -f sql/023_tls_year.sql DBNAME
@@ -60,7 +62,7 @@
 
 DO $migration$
 DECLARE
-	cur date := pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC')::date;
+	cur date;	-- the months before it are folded (rollup_tls_year_fold())
 BEGIN
 	PERFORM pg_catalog.pg_advisory_xact_lock(1886218599);
 	IF pg_catalog.to_regclass('portmilter.schema_version') IS NULL
@@ -356,7 +358,10 @@ BEGIN
 			CHECK (what IN ('user', 'ip', 'tls'));
 
 	-- Fold the month rows of the months that ended since the last fold
-	-- (as rollup_year_fold(), 018).
+	-- (as rollup_year_fold(), 018), up to the month of the oldest dirty
+	-- day: a backfill (every day dirty, caught up oldest first) then
+	-- folds each month once, when its last day is done, instead of
+	-- rewriting its year rows at every day's catch-up.
 	CREATE FUNCTION portmilter.rollup_tls_year_fold()
 	RETURNS void LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
@@ -364,7 +369,9 @@ BEGIN
 	AS $fn$
 	DECLARE
 		f date;
-		cur date := pg_catalog.date_trunc('month', pg_catalog.now())::date;
+		cur date := LEAST(pg_catalog.date_trunc('month', pg_catalog.now())::date,
+			(SELECT pg_catalog.date_trunc('month', min(r.day))::date
+			 FROM portmilter.rollup_dirty AS r));
 	BEGIN
 		SELECT y.month INTO f FROM portmilter.rollup_year_folded AS y
 		WHERE y.what = 'tls';
@@ -423,10 +430,27 @@ BEGIN
 	CREATE TRIGGER rollup_tls_year_del AFTER DELETE ON portmilter.rollup_tls_month
 		REFERENCING OLD TABLE AS year_old
 		FOR EACH STATEMENT EXECUTE FUNCTION portmilter.rollup_tls_year_trg();
+	-- And when the catch-up takes a day's mark away: the month of the
+	-- oldest dirty day may have moved on (the last day of a backfill
+	-- writes the month rows before its mark goes).
+	CREATE FUNCTION portmilter.rollup_tls_year_fold_trg()
+	RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $fn$
+	BEGIN
+		PERFORM portmilter.rollup_tls_year_fold();
+		RETURN NULL;
+	END
+	$fn$;
+	CREATE TRIGGER rollup_tls_year_fold AFTER DELETE ON portmilter.rollup_dirty
+		FOR EACH STATEMENT EXECUTE FUNCTION portmilter.rollup_tls_year_fold_trg();
 	-- (TRUNCATE of rollup_tls_day or rollup_tls_month: nothing does it;
 	-- rollup_tls_tier and rollup_tls_year would go with them.)
 
 	-- ---- filling on upgrade: set-based, from the rollups -------------------
+	cur := LEAST(pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC')::date,
+		(SELECT pg_catalog.date_trunc('month', min(r.day))::date
+		 FROM portmilter.rollup_dirty AS r));
 	INSERT INTO portmilter.rollup_tls_tier
 	SELECT portmilter.rollup_tls_tier_of(d.day) AS tier, d.port, d.tls_version,
 	       d.uid, d.network, sum(d.nevents), sum(d.transactions), sum(d.accepted),
