@@ -210,40 +210,43 @@ BEGIN
 		FOR EACH STATEMENT EXECUTE FUNCTION portmilter.rollup_tls_tier_trg();
 
 	-- ---- years --------------------------------------------------------------
-	-- a + d in the entries after month p_mon (a NULL: zeros). (PL/pgSQL:
-	-- a loop over the array is twice as fast as SQL's unnest and
-	-- ARRAY(), and the fold of a month calls it five times a group.)
-	CREATE FUNCTION portmilter.rollup_tls_year_shift(a bigint[], p_mon integer, d bigint)
-	RETURNS bigint[] LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
-	AS $fn$
-	DECLARE
-		r bigint[] := COALESCE(a, array_fill(0::bigint, ARRAY[13]));
-	BEGIN
-		IF d <> 0 THEN
-			FOR i IN p_mon + 1 .. 13 LOOP
-				r[i] := r[i] + d;
-			END LOOP;
-		END IF;
-		RETURN r;
-	END
-	$fn$;
-	-- first_from and last_upto of a year row (NULL: none yet) with the
-	-- first and last event time of month p_mon set to p_first, p_last
-	-- (NULL: the month has none). A month's own first is first_from[i]
-	-- when that falls in the month, its last last_upto[i] likewise.
-	CREATE FUNCTION portmilter.rollup_tls_year_times(p_year date,
-		p_from timestamptz[], p_upto timestamptz[], p_mon integer,
+	-- One month's change applied to a year row's arrays (NULL: no row
+	-- yet, zeros): d_* more in the running totals after month p_mon,
+	-- the month's own first and last event time set to p_first, p_last
+	-- (NULL: the month has none; a month's own first is first_from[i]
+	-- when that falls in the month, its last last_upto[i] likewise),
+	-- first_from and last_upto derived again. (One PL/pgSQL call a row:
+	-- loops over small arrays; SQL's unnest and ARRAY() per array took
+	-- four times as long, and the fold of a month calls it once a group.)
+	CREATE FUNCTION portmilter.rollup_tls_year_step(p_year date, p_mon integer,
+		a_n bigint[], a_t bigint[], a_a bigint[], a_r bigint[], a_h bigint[],
+		p_from timestamptz[], p_upto timestamptz[],
+		d_n bigint, d_t bigint, d_a bigint, d_r bigint, d_h bigint,
 		p_first timestamptz, p_last timestamptz,
+		OUT nevents bigint[], OUT transactions bigint[], OUT accepted bigint[],
+		OUT rejected bigint[], OUT home_conns bigint[],
 		OUT first_from timestamptz[], OUT last_upto timestamptz[])
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $fn$
 	DECLARE
+		zero bigint[] := array_fill(0::bigint, ARRAY[13]);
 		f timestamptz[] := array_fill(NULL::timestamptz, ARRAY[12]);
 		l timestamptz[] := array_fill(NULL::timestamptz, ARRAY[12]);
 		x timestamptz;
 	BEGIN
+		nevents := COALESCE(a_n, zero);
+		transactions := COALESCE(a_t, zero);
+		accepted := COALESCE(a_a, zero);
+		rejected := COALESCE(a_r, zero);
+		home_conns := COALESCE(a_h, zero);
+		FOR i IN p_mon + 1 .. 13 LOOP
+			nevents[i] := nevents[i] + d_n;
+			transactions[i] := transactions[i] + d_t;
+			accepted[i] := accepted[i] + d_a;
+			rejected[i] := rejected[i] + d_r;
+			home_conns[i] := home_conns[i] + d_h;
+		END LOOP;
 		-- each month's own first and last
 		FOR i IN 1 .. 12 LOOP
 			IF i = p_mon THEN
@@ -311,30 +314,23 @@ BEGIN
 				 AND n.uid = o.uid AND n.network = o.network
 			), up AS (
 				UPDATE portmilter.rollup_tls_year AS y
-				SET nevents = portmilter.rollup_tls_year_shift(y.nevents, mi, c.dn),
-				    transactions = portmilter.rollup_tls_year_shift(y.transactions, mi, c.dt),
-				    accepted = portmilter.rollup_tls_year_shift(y.accepted, mi, c.da),
-				    rejected = portmilter.rollup_tls_year_shift(y.rejected, mi, c.dr),
-				    home_conns = portmilter.rollup_tls_year_shift(y.home_conns, mi, c.dh),
-				    (first_from, last_upto) = (
-					SELECT t.first_from, t.last_upto
-					FROM portmilter.rollup_tls_year_times(yr, y.first_from,
-						y.last_upto, mi, c.first_seen, c.last_seen) AS t)
+				SET (nevents, transactions, accepted, rejected, home_conns,
+				     first_from, last_upto) = (
+					SELECT s.* FROM portmilter.rollup_tls_year_step(yr, mi,
+						y.nevents, y.transactions, y.accepted, y.rejected,
+						y.home_conns, y.first_from, y.last_upto,
+						c.dn, c.dt, c.da, c.dr, c.dh,
+						c.first_seen, c.last_seen) AS s)
 				FROM c
 				WHERE y.year = yr AND y.port = c.port AND y.tls_version = c.tls_version
 				  AND y.uid = c.uid AND y.network = c.network
 				RETURNING y.port, y.tls_version, y.uid, y.network
 			)
 			INSERT INTO portmilter.rollup_tls_year
-			SELECT yr, c.port, c.tls_version, c.uid, c.network,
-			       portmilter.rollup_tls_year_shift(NULL, mi, c.dn),
-			       portmilter.rollup_tls_year_shift(NULL, mi, c.dt),
-			       portmilter.rollup_tls_year_shift(NULL, mi, c.da),
-			       portmilter.rollup_tls_year_shift(NULL, mi, c.dr),
-			       portmilter.rollup_tls_year_shift(NULL, mi, c.dh),
-			       t.first_from, t.last_upto
-			FROM c CROSS JOIN LATERAL portmilter.rollup_tls_year_times(yr, NULL, NULL,
-				mi, c.first_seen, c.last_seen) AS t
+			SELECT yr, c.port, c.tls_version, c.uid, c.network, s.*
+			FROM c CROSS JOIN LATERAL portmilter.rollup_tls_year_step(yr, mi,
+				NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+				c.dn, c.dt, c.da, c.dr, c.dh, c.first_seen, c.last_seen) AS s
 			WHERE c.first_seen IS NOT NULL
 			  AND NOT EXISTS (SELECT FROM up
 					  WHERE up.port = c.port AND up.tls_version = c.tls_version
