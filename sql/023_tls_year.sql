@@ -36,12 +36,16 @@
 --                    triggers on rollup_tls_day: the tier rows of the
 --                    groups a statement wrote are summed again from the
 --                    tier's day rows. A partial month is then at most two
---                    tier rows and nine day rows per group, not thirty.
+--                    tier rows and nine day rows per group, not thirty;
+--                    the month in progress up to yesterday, one or two
+--                    tier rows (the tier in progress holds the days
+--                    rolled up so far: it serves when its other days
+--                    have no day rows).
 --
 -- tls_usage() is restated (same signature, same rows in the same order,
 -- 021's shape): whole clean months folded from rollup_tls_year, in runs
 -- per year (rollup_month_runs(), 018), the others from rollup_tls_month,
--- the tiers whose every day is clean and in the window from
+-- the tiers whose days with rows are all clean and in the window from
 -- rollup_tls_tier, the other clean days from rollup_tls_day, the rest
 -- from the events; connections away from their home day as before.
 --
@@ -515,10 +519,20 @@ BEGIN
 		INTO fm, um
 		FROM pg_catalog.unnest(pt.months) AS m, portmilter.rollup_year_folded AS f
 		WHERE f.what = 'tls';
+		-- a tier row sums the day rows there are: it serves when every
+		-- day of the tier that has rows is a clean day of the window
+		-- (a whole tier, or the tier in progress: its days from today
+		-- on have none yet)
 		SELECT COALESCE(pg_catalog.array_agg(x.t), '{}') INTO tiers
-		FROM (SELECT portmilter.rollup_tls_tier_of(d) AS t, count(*) AS n
-		      FROM pg_catalog.unnest(pt.days) AS d GROUP BY 1) AS x
-		WHERE x.n = portmilter.rollup_tls_tier_end(x.t) - x.t;
+		FROM (SELECT DISTINCT portmilter.rollup_tls_tier_of(d) AS t
+		      FROM pg_catalog.unnest(pt.days) AS d) AS x
+		WHERE NOT EXISTS (
+			SELECT FROM pg_catalog.generate_series(x.t::timestamp,
+				(portmilter.rollup_tls_tier_end(x.t) - 1)::timestamp,
+				interval '1 day') AS g(s)
+			WHERE NOT g.s::date = ANY (pt.days)
+			  AND EXISTS (SELECT FROM portmilter.rollup_tls_day AS y
+				      WHERE y.day = g.s::date));
 		SELECT COALESCE(pg_catalog.array_agg(d), '{}') INTO days
 		FROM pg_catalog.unnest(pt.days) AS d
 		WHERE NOT portmilter.rollup_tls_tier_of(d) = ANY (tiers);
