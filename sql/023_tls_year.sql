@@ -5,7 +5,7 @@
 -- year on the 10 M-event benchmark, 505,000 month rows of the 11 whole
 -- months and 385,000 day rows of the two partial ones, for 51,000
 -- groups (port, tls_version, uid, network: 020's header). This adds two
--- tables, so that the same window reads about 240,000 rows:
+-- tables, so that the same window reads about 195,000 rows:
 --
 --   rollup_tls_year  per calendar year and group, the running totals by
 --                    month (as 018 for `top`): nevents[i] (transactions,
@@ -59,6 +59,17 @@
 -- rewritten at every catch-up of a day of its tier where the group has
 -- rows (two to three times on the benchmark), a year row at every
 -- change of its folded months.
+--
+-- Figures, 10 M events (bench/report-bench.sh MIX=clustered, 2 cores,
+-- never idle: the load is given), `tls --since 365d` (51,217 rows):
+-- rows read 890,000 -> about 195,000 (51,217 year, 106,000 tier, 38,000
+-- day); the report, 021 and 023 alternating, load 1.6 to 2.2: 1.50 to
+-- 2.01 s against 0.90 to 1.19 s; server CPU for one call 1.27 to 1.85 s
+-- against 0.58 to 0.74 s. Catch-up of a day, load 3.3 to 3.8: a day of
+-- an unfolded month 1.44 -> 2.4 to 2.6 s, of a folded month 2.7 to 3.0
+-- -> 6.2 to 6.6 s; a month's fold 2.8 to 3.9 s. This migration: 21 s at
+-- load 3.2 (38 s at 3.4); rollup_tls_year 95,544 rows (94 MB),
+-- rollup_tls_tier 1,349,781 rows (261 MB). (README, "Benchmarks".)
 --
 -- Apply with `portmilter-report migrate`, or
 --   psql -X -v ON_ERROR_STOP=1 -1 -f sql/023_tls_year.sql DBNAME
@@ -510,8 +521,8 @@ BEGIN
 		pt record;
 		fm date[];	-- the whole months in rollup_tls_year
 		um date[];	-- the whole months not folded yet
-		tiers date[];	-- the tiers whose every day is clean and in
-		days date[];	-- the window; the other clean days
+		tiers date[];	-- the tiers whose days with rows are clean
+		days date[];	-- days of the window; the other clean days
 	BEGIN
 		SELECT * INTO pt FROM portmilter.rollup_key_parts(p_since, p_until);
 		SELECT COALESCE(pg_catalog.array_agg(m) FILTER (WHERE m < f.month), '{}'),
