@@ -25,8 +25,9 @@
 # ('tlsv1.2', 'TLSv1', and 'SSLv3', 'TLSv1.9.9' of no rank), a fixture on port 4650 of 12
 # users and addresses whose transactions and connections tie (split over
 # two months, across a midnight) so that the tie-breaks and the LIMIT's
-# cut are exercised, four spellings of one name tied, and two days of it
-# again yesterday and today (today is always read from the events).
+# cut are exercised, four spellings of one name tied, and three days of
+# it again the day before yesterday, yesterday and today (today is
+# always read from the events).
 # Written by every path (INSERTs in random order, COPY, late rows with ON
 # CONFLICT DO NOTHING, two writers), then late rows, UPDATEs (verdicts,
 # users, times, kinds, addresses), DELETEs, forget_user(), an address
@@ -129,17 +130,19 @@ FROM (SELECT u.usr, gen_random_uuid() AS conn_id,
       FROM unnest(ARRAY['zofie', 'Zofie', U&'\017Eofie', 'zofie ']) WITH ORDINALITY
 	   AS u(usr, i)) AS c
 CROSS JOIN generate_series(1, 2) AS j;
--- Yesterday and today (UTC): the connections of 2024-12-10 and 11 again,
--- moved (new ids): days the catch-up may take, and today, never.
+-- The day before yesterday, yesterday and today (UTC): the connections
+-- of 2024-12-09 to 11 again, moved (new ids): days the catch-up may
+-- take, and today, never (and a tier in progress, 023, with a day of
+-- rows before a window that starts yesterday, on most days).
 INSERT INTO gen
 SELECT gen_random_uuid(), g.event_time + s.d, md5(g.conn_id::text)::uuid,
        g.conn_time + s.d, g.kind, g.node, g.port, g.port_known, g.client_addr,
        g.tls_version, g.sasl_method, g.sasl_user, g.nrcpt, g.verdict, g.rule,
        g.credential_exposure, g.phase, g.batch
 FROM gen AS g,
-     (SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') - interval '1 day')
-	     - timestamp '2024-12-10 00:00' AS d) AS s
-WHERE g.conn_time >= '2024-12-10 00:00+00' AND g.conn_time < '2024-12-12 00:00+00';
+     (SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') - interval '2 days')
+	     - timestamp '2024-12-09 00:00' AS d) AS s
+WHERE g.conn_time >= '2024-12-09 00:00+00' AND g.conn_time < '2024-12-12 00:00+00';
 SQL
 rg_write
 
@@ -308,6 +311,9 @@ INSERT INTO windows VALUES
 	('open', '-infinity', 'infinity'),
 	('open before', '-infinity', '2025-01-10 12:00+00'),
 	('open after', '2024-12-15 06:00+00', 'infinity'),
+	('yesterday and today',
+	 (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') - interval '1 day',
+	 (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') + interval '1 day'),
 	('yesterday 13:00 to tomorrow 06:00',
 	 (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') - interval '11 hours',
 	 (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') + interval '30 hours'),
