@@ -586,7 +586,7 @@ plans() {
 				not_ok "$f over a year$1: the plan reads no rollup" "$tmp/plan"
 			elif [ "${f#top_}" != "$f" ] && ! grep -q '_year' "$tmp/plan"; then
 				not_ok "$f over a year$1: the plan reads no year totals" "$tmp/plan"
-			elif [ "${f#tls_}" != "$f" ] && { ! grep -q 'rollup_tls_year' "$tmp/plan" ||
+			elif [ "${f#tls_usage}" != "$f" ] && { ! grep -q 'rollup_tls_year' "$tmp/plan" ||
 				! grep -q 'rollup_tls_tier' "$tmp/plan"; }; then
 				not_ok "$f over a year$1: the plan reads no year totals or tiers" "$tmp/plan"
 			else
