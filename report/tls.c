@@ -92,8 +92,8 @@ static const char *const sql_tls[] = {SQL_TLS(SQL_PORT_SHOWN),
 /*
  * Every version ($4 NULL): the same rows in the same order from the
  * rollups, portmilter.tls_usage() (sql/020_rollups_tls.sql, restated by
- * sql/021_tls_faster.sql; $3: port or NULL), which reads the events only
- * where no rollup is ready.
+ * sql/021_tls_faster.sql and sql/023_tls_year.sql; $3: port or NULL),
+ * which reads the events only where no rollup is ready.
  */
 #define SQL_TLS_ROLLUP(P) \
 	"SELECT " P " AS port, e.tls_version, e.\"user\", e.network," \

@@ -1,9 +1,9 @@
 #!/bin/sh
 # shellcheck disable=SC2154 # seed, cols: set by tests/lib/rollgen.sh (sourced)
 # rollups-keys.sh - the per-key report functions of sql/015_rollups_keys.sql,
-# sql/020_rollups_tls.sql (tls_usage() restated by 021_tls_faster.sql) and
-# sql/024_rollups_preview.sql (tls_preview()) against the queries they
-# replace (TAP).
+# sql/020_rollups_tls.sql (tls_usage() restated by 021_tls_faster.sql and
+# 023_tls_year.sql) and sql/024_rollups_preview.sql (tls_preview()) against
+# the queries they replace (TAP).
 #
 # Each function must return exactly what its oracle returns on the
 # events: the same rows, the same values, and for the top lists and
@@ -25,8 +25,9 @@
 # ('tlsv1.2', 'TLSv1', and 'SSLv3', 'TLSv1.9.9' of no rank), a fixture on port 4650 of 12
 # users and addresses whose transactions and connections tie (split over
 # two months, across a midnight) so that the tie-breaks and the LIMIT's
-# cut are exercised, four spellings of one name tied, and two days of it
-# again yesterday and today (today is always read from the events).
+# cut are exercised, four spellings of one name tied, and three days of
+# it again the day before yesterday, yesterday and today (today is
+# always read from the events).
 # Written by every path (INSERTs in random order, COPY, late rows with ON
 # CONFLICT DO NOTHING, two writers), then late rows, UPDATEs (verdicts,
 # users, times, kinds, addresses), DELETEs, forget_user(), an address
@@ -34,10 +35,13 @@
 # the catch-up runs for a random number of days or not at all. After
 # each step, every function = its oracle on every window (random ragged
 # ones, aligned on days, on months, tiny, over a year, open-ended,
-# empty). With each comparison, the year totals of 018 against the month
-# rows (rg_years). Then the plans over a year: with sequential scans
-# off, no events partition read by a Seq Scan, a rollup read, and for
-# `top` the year totals.
+# empty; tiers of 023: thirds of months, alone, with days around them,
+# across a month's end). With each comparison, the year totals of 018
+# against the month rows (rg_years), and 023's tls year and tier rows
+# against the month and day rows (tls_years). Then the plans over a
+# year: with sequential scans off, no events partition read by a Seq
+# Scan, a rollup read, for `top` the year totals, for `tls` the tls
+# year totals and tiers.
 #
 # Environment: top_srcdir, top_builddir, PORTMILTER_REPORT, PG_BINDIR;
 # PM_SEED (0..1) replays a run (each run prints its seed).
@@ -126,17 +130,19 @@ FROM (SELECT u.usr, gen_random_uuid() AS conn_id,
       FROM unnest(ARRAY['zofie', 'Zofie', U&'\017Eofie', 'zofie ']) WITH ORDINALITY
 	   AS u(usr, i)) AS c
 CROSS JOIN generate_series(1, 2) AS j;
--- Yesterday and today (UTC): the connections of 2024-12-10 and 11 again,
--- moved (new ids): days the catch-up may take, and today, never.
+-- The day before yesterday, yesterday and today (UTC): the connections
+-- of 2024-12-09 to 11 again, moved (new ids): days the catch-up may
+-- take, and today, never (and a tier in progress, 023, with a day of
+-- rows before a window that starts yesterday, on most days).
 INSERT INTO gen
 SELECT gen_random_uuid(), g.event_time + s.d, md5(g.conn_id::text)::uuid,
        g.conn_time + s.d, g.kind, g.node, g.port, g.port_known, g.client_addr,
        g.tls_version, g.sasl_method, g.sasl_user, g.nrcpt, g.verdict, g.rule,
        g.credential_exposure, g.phase, g.batch
 FROM gen AS g,
-     (SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') - interval '1 day')
-	     - timestamp '2024-12-10 00:00' AS d) AS s
-WHERE g.conn_time >= '2024-12-10 00:00+00' AND g.conn_time < '2024-12-12 00:00+00';
+     (SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') - interval '2 days')
+	     - timestamp '2024-12-09 00:00' AS d) AS s
+WHERE g.conn_time >= '2024-12-09 00:00+00' AND g.conn_time < '2024-12-12 00:00+00';
 SQL
 rg_write
 
@@ -313,11 +319,18 @@ INSERT INTO windows VALUES
 	('one microsecond', '2024-12-12 23:50+00', '2024-12-12 23:50:00.000001+00'),
 	('across the new year''s midnight', '2024-12-31 23:30+00', '2025-01-01 00:30+00'),
 	('a year (the plans'')', '2024-02-18 10:17+00', '2025-02-17 13:45+00'),
+	('a tier and days around it', '2024-12-09 00:00+00', '2024-12-22 00:00+00'),
+	('the last tier of a 30-day month', '2024-11-21 00:00+00', '2024-12-01 00:00+00'),
+	('tiers across a month''s end', '2024-12-11 00:00+00', '2025-01-11 00:00+00'),
+	('two months and a tier, ragged', '2024-11-30 22:00+00', '2025-02-11 00:00:01+00'),
 	('a leap year of days', '2024-03-01 00:00+00', '2025-03-01 00:00+00'),
 	('all of it', '2020-01-01 00:00+00', '2026-01-01 00:00+00'),
 	('open', '-infinity', 'infinity'),
 	('open before', '-infinity', '2025-01-10 12:00+00'),
 	('open after', '2024-12-15 06:00+00', 'infinity'),
+	('yesterday and today',
+	 (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') - interval '1 day',
+	 (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') + interval '1 day'),
 	('yesterday 13:00 to tomorrow 06:00',
 	 (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') - interval '11 hours',
 	 (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') + interval '30 hours'),
@@ -419,6 +432,55 @@ else
 	ok "the data has midnights, several transactions a connection, keys without transactions, NULLs, TLS versions tied on rank and of no rank, connections in old TLS of several ranks, two years, ties, more than 10 keys"
 fi
 
+# tls_years NAME: the running totals of sql/023_tls_year.sql against the
+# rows they sum: for every year and group with an event in a folded month
+# (before rollup_year_folded's 'tls') of rollup_tls_month, the counts of
+# the folded months before month i (i = 1..13), the first event time of
+# month i or later, the last of month i or earlier (i = 1..12); and every
+# tier row the sums of its days' rows; no other row.
+tls_years() {
+	sql_is "$1" "0|0" <<'SQL'
+WITH m AS (
+	SELECT * FROM portmilter.rollup_tls_month
+	WHERE month < (SELECT month FROM portmilter.rollup_year_folded WHERE what = 'tls')
+), k AS (
+	SELECT DISTINCT date_trunc('year', month)::date AS year, port, tls_version, uid, network
+	FROM m
+), want AS (
+	SELECT k.year, k.port, k.tls_version, k.uid, k.network, i,
+	       ARRAY[COALESCE(sum(m.nevents) FILTER (WHERE m.month < k.year + (i - 1) * interval '1 month'), 0),
+		     COALESCE(sum(m.transactions) FILTER (WHERE m.month < k.year + (i - 1) * interval '1 month'), 0),
+		     COALESCE(sum(m.accepted) FILTER (WHERE m.month < k.year + (i - 1) * interval '1 month'), 0),
+		     COALESCE(sum(m.rejected) FILTER (WHERE m.month < k.year + (i - 1) * interval '1 month'), 0),
+		     COALESCE(sum(m.home_conns) FILTER (WHERE m.month < k.year + (i - 1) * interval '1 month'), 0)
+		    ]::bigint[] AS v,
+	       min(m.first_seen) FILTER (WHERE m.month >= k.year + (i - 1) * interval '1 month') AS f,
+	       CASE WHEN i < 13 THEN max(m.last_seen)
+		    FILTER (WHERE m.month < k.year + i * interval '1 month') END AS l
+	FROM k CROSS JOIN generate_series(1, 13) AS i
+	JOIN m ON (m.port, m.tls_version, m.uid, m.network) = (k.port, k.tls_version, k.uid, k.network)
+	      AND m.month >= k.year AND m.month < k.year + interval '1 year'
+	GROUP BY k.year, k.port, k.tls_version, k.uid, k.network, i
+), have AS (
+	SELECT y.year, y.port, y.tls_version, y.uid, y.network, i,
+	       ARRAY[y.nevents[i], y.transactions[i], y.accepted[i], y.rejected[i],
+		     y.home_conns[i]] AS v,
+	       CASE WHEN i < 13 THEN y.first_from[i] END AS f,
+	       CASE WHEN i < 13 THEN y.last_upto[i] END AS l
+	FROM portmilter.rollup_tls_year AS y, generate_series(1, 13) AS i
+), twant AS (
+	SELECT portmilter.rollup_tls_tier_of(day) AS tier, port, tls_version, uid, network,
+	       sum(nevents)::bigint, sum(transactions)::bigint, sum(accepted)::bigint,
+	       sum(rejected)::bigint, sum(home_conns)::bigint, min(first_seen), max(last_seen)
+	FROM portmilter.rollup_tls_day GROUP BY 1, 2, 3, 4, 5
+)
+SELECT (SELECT count(*) FROM ((TABLE want EXCEPT ALL TABLE have)
+			      UNION ALL (TABLE have EXCEPT ALL TABLE want)) AS x),
+       (SELECT count(*) FROM ((TABLE twant EXCEPT ALL TABLE portmilter.rollup_tls_tier)
+			      UNION ALL (TABLE portmilter.rollup_tls_tier EXCEPT ALL TABLE twant)) AS y)
+SQL
+}
+
 # check NAME: on every window, every function = its oracle; else the
 # failing windows and calls, and both outputs of the first.
 check() {
@@ -430,6 +492,7 @@ ORDER BY name, c LIMIT 12;
 SELECT 'of ' || count(*) || ' (window, call)' FROM bad HAVING count(*) > 0;
 SQL
 	rg_years "$1: the year totals (018) = their month rows"
+	tls_years "$1: the tls year and tier rows (023) = their month and day rows"
 	if [ ! -s "$tmp/bad" ]; then
 		ok "$1"
 		return
@@ -453,7 +516,7 @@ check_caught() {
 	fi
 }
 
-what="the per-key functions (015, 018, 020, 021, 022, 024) = their oracles on $nwin windows, $ncalls calls each"
+what="the per-key functions (015, 018, 020, 021, 022, 023, 024) = their oracles on $nwin windows, $ncalls calls each"
 check "$what"
 rg_catchup
 check_caught "$what, after a catch-up"
@@ -512,13 +575,18 @@ check "... and after the catch-up ran to the end"
 sql >/dev/null <<'SQL'
 DELETE FROM portmilter.rollup_user_year;
 DELETE FROM portmilter.rollup_ip_year;
+DELETE FROM portmilter.rollup_tls_year;
 UPDATE portmilter.rollup_year_folded SET month = '-infinity';
 SQL
 check "... with no month folded into the year totals"
 sql -c "INSERT INTO portmilter.rollup_dirty (day) VALUES ('2024-12-05')" >/dev/null
 rg_catchup_all
-sql_is "a catch-up folded every month before this one" "2|0" -c "
-	SELECT count(*), count(*) FILTER (WHERE month <> date_trunc('month', now() AT TIME ZONE 'UTC'))
+# (tls: up to the month of the oldest dirty day, 023)
+sql_is "a catch-up folded every month before this one" "3|0" -c "
+	SELECT count(*), count(*) FILTER (WHERE month <> CASE WHEN what = 'tls'
+		THEN LEAST(date_trunc('month', now() AT TIME ZONE 'UTC'),
+			   (SELECT date_trunc('month', min(day)) FROM portmilter.rollup_dirty))
+		ELSE date_trunc('month', now() AT TIME ZONE 'UTC') END)
 	FROM portmilter.rollup_year_folded"
 check "... and after a catch-up folded them"
 
@@ -556,6 +624,9 @@ plans() {
 			elif { [ "${f#ip_usage}" != "$f" ] || [ "${f#top_ips}" != "$f" ]; } &&
 				! grep -q 'on rollup_addr_month' "$tmp/plan"; then
 				not_ok "$f over a year$1: the plan reads no address month rows (022)" "$tmp/plan"
+			elif [ "${f#tls_usage}" != "$f" ] && { ! grep -q 'rollup_tls_year' "$tmp/plan" ||
+				! grep -q 'rollup_tls_tier' "$tmp/plan"; }; then
+				not_ok "$f over a year$1: the plan reads no year totals or tiers" "$tmp/plan"
 			else
 				ok "$f over a year$1: rollups and indexes, no Seq Scan on events"
 			fi
