@@ -256,14 +256,16 @@ _rg_random() {
 
 rg_catchup() {
 	_rg_random 5
+	_rg_mode=$_rg_r
 	_rg_before=$(sql -c 'SELECT count(*) FROM portmilter.rollup_dirty')
-	case $_rg_r in
+	case $_rg_mode in
 	0) ;;	# not run
 	1) sql -c "SELECT portmilter.rollup_catchup(3)" >/dev/null ;;
 	2) sql -c "SELECT portmilter.rollup_catchup(20)" >/dev/null ;;
 	3)	# as the shipper: steps (025), one a transaction; a day left
 		# half done when the count runs out (before 025: 3 days)
 		_rg_random 12
+		_rg_mode="3, $((_rg_r + 1)) steps at most"
 		sql -c "DO \$\$ BEGIN
 			IF pg_catalog.to_regprocedure('portmilter.rollup_catchup_step()') IS NULL THEN
 				PERFORM portmilter.rollup_catchup(3);
@@ -278,7 +280,7 @@ rg_catchup() {
 	esac
 	_rg_after=$(sql -c 'SELECT count(*) FROM portmilter.rollup_dirty')
 	rg_caught=$((_rg_before - _rg_after))
-	echo "# catch-up: $_rg_r ($rg_caught days caught up, $_rg_after days dirty)"
+	echo "# catch-up: $_rg_mode ($rg_caught days caught up, $_rg_after days dirty)"
 }
 
 # rg_years NAME: the running totals of sql/018_top_years.sql against the
