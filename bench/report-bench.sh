@@ -41,6 +41,15 @@
 # INSERT cost, no migration 017 timing; stopped again at the end, never
 # removed).
 #
+# DAY=1 measures the catch-up of a large provider's day instead: the
+# ROWS events (e.g. 1000000) all on the day before yesterday (UTC), the
+# same mix; the day caught up in one transaction (rollup_catchup(1), as
+# `maintain`), then marked dirty again and caught up one step per
+# transaction (rollup_catchup_step(), sql/025_catchup_steps.sql, as the
+# milter's shipper does, under its 60 s statement_timeout): the time of
+# each step, its share of that timeout, and the whole day's against the
+# sum of its steps. No reports, no INSERT cost; one ROWS value.
+#
 # The mix, plausible where the reports look (what the milter and the log
 # reader record, doc/events.md), the same at every size:
 #   ports     25 (35 %), 587 (30 %), 465, 5870, 12345 (10 % each), 4650
@@ -194,7 +203,7 @@ FROM (SELECT i, r, t, port, rt, port <> 25 AND ra < 0.03 AS af, u, ka, kb,
 	     (65535 * ka * ka)::int AS a25
       FROM (SELECT i, random() AS r, random() AS rt, random() AS ra,
 		   $mix_user AS u, random() AS ka, random() AS kb,
-		   now() - random() * interval '365 days' AS t,
+		   $fill_time AS t,
 		   (ARRAY[25, 25, 25, 25, 587, 587, 587, 465, 5870, 12345, 4650])
 			[1 + (random() * 10)::int] AS port
 	    FROM generate_series($1 + 1, $2) AS i) AS g0) AS g
@@ -358,6 +367,45 @@ migrate017() {
 	PGOPTIONS='' $psql -f "$f" 2>/dev/null || exit 1
 	echo $(( $(bench_ms) - t0 ))
 }
+
+# The events' times: over the last 365 days, or (DAY=1) all on the day
+# before yesterday (UTC).
+fill_time="now() - random() * interval '365 days'"
+if [ "${DAY:-0}" = 1 ]; then
+	[ $# -eq 1 ] && [ -z "${REUSE:-}" ] || {
+		echo "$0: DAY=1 takes one ROWS value and no REUSE" >&2
+		exit 2
+	}
+	fill_time="(date_trunc('day', now() AT TIME ZONE 'UTC') - interval '2 days'
+		   + random() * interval '1 day') AT TIME ZONE 'UTC'"
+	fill 0 "$1"
+	day=$($psql -Atc "SELECT (now() AT TIME ZONE 'UTC')::date - 2")
+	echo "# the day $day: $($psql -Atc "SELECT count(*) FROM portmilter.events
+		WHERE event_time >= '$day' AND event_time < '$day'::date + 1") events," \
+		"load $(cut -d' ' -f1-3 /proc/loadavg)"
+	whole=$(awk -F '\t' '$1 == "catchup_day" { print $2 }' "$dir/cost.$1")
+	$psql -c "INSERT INTO portmilter.rollup_dirty (day) VALUES ('$day')" || exit 1
+	total=0
+	printf '%-36s %10s %9s\n' "step (rollup_steps)" "ms" "of 60 s"
+	while :; do
+		# the next step of the day: none once its mark is gone
+		name=$($psql -Atc "SELECT s.fn::regproc FROM portmilter.rollup_dirty AS m
+			CROSS JOIN LATERAL (SELECT x.fn FROM portmilter.rollup_steps AS x
+				ORDER BY x.ord OFFSET CASE WHEN m.step_gen = m.gen
+				THEN m.step ELSE 0 END LIMIT 1) AS s
+			WHERE m.day = '$day'")
+		[ -n "$name" ] || break
+		t0=$(bench_ms)
+		$psql -Atc "SELECT portmilter.rollup_catchup_step()" >/dev/null || exit 1
+		ms=$(( $(bench_ms) - t0 ))
+		total=$((total + ms))
+		printf '%-36s %10s %8s%%\n' "$name" "$ms" "$((ms * 100 / 60000))"
+	done
+	printf '%-36s %10s\n' "the steps, in all" "$total"
+	printf '%-36s %10s (%s of the steps)\n' "the day in one transaction" "$whole" \
+		"$(awk -v a="$whole" -v b="$total" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+	exit 0
+fi
 
 prev=0
 for rows; do

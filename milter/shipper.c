@@ -58,6 +58,7 @@ struct shipper {
 	bool up;			/* atomic: connection up */
 	time_t down_logged;
 	bool rollups;			/* the schema has rollup_catchup() */
+	bool catchup_steps;		/* ... and rollup_catchup_step() (025) */
 	int64_t catchup_ms;		/* monotonic ms of the last catch-up */
 };
 
@@ -463,6 +464,7 @@ static bool db_connect(struct shipper *s, int backoff)
 	if (!wm_load(s, err, sizeof(err)))
 		goto fail;
 	s->rollups = true;	/* until rollup_catchup() says otherwise */
+	s->catchup_steps = true;	/* until rollup_catchup_step() does */
 	msg_info("shipper: connected to database %s on %s port %s", PQdb(s->conn),
 		 PQhost(s->conn) ? PQhost(s->conn) : "local socket", PQport(s->conn) ? PQport(s->conn) : "?");
 	s->down_logged = 0;
@@ -698,31 +700,49 @@ static int64_t mono_ms(void)
 
 /*
  * The rollups' catch-up (sql/014_rollups.sql), after a shipped batch, at
- * most every CATCHUP_EVERY seconds and for about CATCHUP_MS: one day per
- * call, each its own transaction, until none is left. Only one node at a
- * time does it (the function returns 0 at once when another session
- * holds its advisory lock). Never on the SMTP path: this is the shipper
- * thread. A schema without the function (before 014), or a writer not
- * allowed to run it, is left alone until the next connection; any other
- * failure is logged and the shipping goes on.
+ * most every CATCHUP_EVERY seconds and for about CATCHUP_MS: one step
+ * (one rollup of one day: sql/025_catchup_steps.sql) per call, each its
+ * own transaction, until none is left, so that no statement grows with a
+ * whole day's events (a large provider's day under the 60 s
+ * statement_timeout). A schema before 025 (or a writer not allowed to run
+ * the step function) gets one whole day per call, rollup_catchup(1).
+ * Only one node at a time does it (both return at once when another
+ * session holds their advisory lock). Never on the SMTP path: this is the
+ * shipper thread. A schema without rollup_catchup() (before 014), or a
+ * writer not allowed to run it, is left alone until the next connection;
+ * any other failure is logged and the shipping goes on.
  */
+static bool catchup_missing(const char *state)
+{
+	return state != NULL && (strcmp(state, "42883") == 0 ||
+				 strcmp(state, "42501") == 0);
+}
+
 static void rollup_catchup(struct shipper *s)
 {
 	int64_t start = mono_ms();
 	int days = 0;
+	int steps = 0;
 
 	if (!s->rollups || (s->catchup_ms != 0 &&
 			    start - s->catchup_ms < CATCHUP_EVERY * 1000))
 		return;
 	s->catchup_ms = start;
 	for (;;) {
-		PGresult *r = PQexec(s->conn, "SELECT portmilter.rollup_catchup(1)");
+		PGresult *r = PQexec(s->conn, s->catchup_steps ?
+				     "SELECT portmilter.rollup_catchup_step()" :
+				     "SELECT portmilter.rollup_catchup(1)");
 		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		long n = 0;
+		bool more;
 
 		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-			if (state != NULL && (strcmp(state, "42883") == 0 ||
-					      strcmp(state, "42501") == 0)) {
+			if (s->catchup_steps && catchup_missing(state)) {
+				s->catchup_steps = false;	/* before 025 */
+				PQclear(r);
+				continue;
+			}
+			if (catchup_missing(state)) {
 				msg_info("shipper: no rollup catch-up in this database "
 					 "(schema before 014, or no EXECUTE on "
 					 "portmilter.rollup_catchup)");
@@ -738,15 +758,29 @@ static void rollup_catchup(struct shipper *s)
 			PQclear(r);
 			break;
 		}
-		(void)str_to_long(PQgetvalue(r, 0, 0), 0, 1000000, &n);
+		if (s->catchup_steps) {
+			/* NULL: nothing to do; else the steps left of the day */
+			more = !PQgetisnull(r, 0, 0);
+			if (more) {
+				steps++;
+				if (str_to_long(PQgetvalue(r, 0, 0), 0, 1000000, &n) && n == 0)
+					days++;
+			}
+		} else {
+			(void)str_to_long(PQgetvalue(r, 0, 0), 0, 1000000, &n);
+			days += (int)n;
+			more = n > 0;
+		}
 		PQclear(r);
-		days += (int)n;
-		if (n == 0 || mono_ms() - start >= CATCHUP_MS)
+		if (!more || mono_ms() - start >= CATCHUP_MS)
 			break;
 	}
 	if (days > 0)
 		msg_info("shipper: rollups: %d day%s caught up in %" PRId64 " ms",
 			 days, days == 1 ? "" : "s", mono_ms() - start);
+	else if (steps > 0)
+		msg_info("shipper: rollups: %d step%s of a day done in %" PRId64 " ms",
+			 steps, steps == 1 ? "" : "s", mono_ms() - start);
 }
 
 /*

@@ -41,8 +41,9 @@
 #                  another address, 40 times moved 11 hours back and 20
 #                  set 2 minutes before their conn_time (its day)
 #   rg_catchup_all the catch-up over every dirty day, one transaction each
-#   rg_catchup     the catch-up for a random number of days (seeded: 0 =
-#                  not run), as the shipper runs it; prints what it did
+#   rg_catchup     the catch-up for a random number of days or of steps
+#                  (seeded: 0 = not run; steps as the shipper runs them,
+#                  a day maybe left half done); prints what it did
 #                  and sets rg_caught (the days caught up)
 #
 # The caller sets report (portmilter-report) and sqldir (sql/) and has
@@ -254,17 +255,32 @@ _rg_random() {
 }
 
 rg_catchup() {
-	_rg_random 4
+	_rg_random 5
+	_rg_mode=$_rg_r
 	_rg_before=$(sql -c 'SELECT count(*) FROM portmilter.rollup_dirty')
-	case $_rg_r in
+	case $_rg_mode in
 	0) ;;	# not run
 	1) sql -c "SELECT portmilter.rollup_catchup(3)" >/dev/null ;;
 	2) sql -c "SELECT portmilter.rollup_catchup(20)" >/dev/null ;;
+	3)	# as the shipper: steps (025), one a transaction; a day left
+		# half done when the count runs out (before 025: 3 days)
+		_rg_random 12
+		_rg_mode="3, $((_rg_r + 1)) steps at most"
+		sql -c "DO \$\$ BEGIN
+			IF pg_catalog.to_regprocedure('portmilter.rollup_catchup_step()') IS NULL THEN
+				PERFORM portmilter.rollup_catchup(3);
+			ELSE
+				FOR i IN 0..$_rg_r LOOP
+					EXIT WHEN portmilter.rollup_catchup_step() IS NULL;
+					COMMIT;
+				END LOOP;
+			END IF;
+		END \$\$" >/dev/null ;;
 	*) rg_catchup_all ;;
 	esac
 	_rg_after=$(sql -c 'SELECT count(*) FROM portmilter.rollup_dirty')
 	rg_caught=$((_rg_before - _rg_after))
-	echo "# catch-up: $_rg_r ($rg_caught days caught up, $_rg_after days dirty)"
+	echo "# catch-up: $_rg_mode ($rg_caught days caught up, $_rg_after days dirty)"
 }
 
 # rg_years NAME: the running totals of sql/018_top_years.sql against the

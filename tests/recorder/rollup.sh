@@ -8,8 +8,10 @@
 # events) runs portmilter.rollup_catchup(): the three days are rolled up
 # and no past day is left dirty, today stays dirty (today is always read
 # from the events), and `ports` over the last 8 days still equals the
-# brute-force aggregate. With EXECUTE on the function revoked, the
-# shipper says so once and goes on shipping.
+# brute-force aggregate. The shipper runs it in steps, one rollup of a
+# day per transaction (rollup_catchup_step(), sql/025_catchup_steps.sql);
+# without EXECUTE on that function it falls back to whole days; with
+# EXECUTE on neither, it says so once and goes on shipping.
 
 set -u
 . "${top_srcdir:?top_srcdir must be set}/tests/recorder/lib.sh"
@@ -64,14 +66,39 @@ rec_is "ports over 8 days (rollups and today's events) = brute force" "0" \
 	  (SELECT * FROM portmilter.port_traffic_raw(now() - interval '8 days', now(), NULL)
 	   EXCEPT ALL SELECT * FROM portmilter.port_traffic_between(now() - interval '8 days', now()))) AS x"
 
-# No EXECUTE: said once, shipping goes on.
+# The steps alone: without EXECUTE on rollup_catchup(integer), the
+# shipper still catches up (it never calls it while it has the steps).
 rec_stop
 rec_sql "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) FROM portmilter_writer;
-	INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 5)" >/dev/null
+	INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 4)" >/dev/null
 rec_start "$PM_TMP/portmilter.conf"
 play two
+rec_wait "0" "SELECT count(*) FROM portmilter.rollup_dirty
+	      WHERE day < (now() AT TIME ZONE 'UTC')::date" 20
+tap_ok $? "with only rollup_catchup_step the shipper catches up, in steps ($REC_GOT left)"
+
+# Without the step function (a schema before 025, or no EXECUTE on it):
+# whole days, rollup_catchup(1), as before.
+rec_stop
+rec_sql "GRANT EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) TO portmilter_writer;
+	REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup_step() FROM portmilter_writer;
+	INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 5)" >/dev/null
+rec_start "$PM_TMP/portmilter.conf"
+play three
+rec_wait "0" "SELECT count(*) FROM portmilter.rollup_dirty
+	      WHERE day < (now() AT TIME ZONE 'UTC')::date" 20
+tap_ok $? "without EXECUTE on rollup_catchup_step the shipper catches up whole days ($REC_GOT left)"
+pm_wait_log "$PM_LOG" "shipper: rollups: 1 day caught up in" 50
+tap_ok $? "... and logs the day"
+
+# No EXECUTE on either: said once, shipping goes on.
+rec_stop
+rec_sql "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) FROM portmilter_writer;
+	INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 6)" >/dev/null
+rec_start "$PM_TMP/portmilter.conf"
+play four
 pm_wait_log "$PM_LOG" "shipper: no rollup catch-up in this database" 100
 tap_ok $? "without EXECUTE on rollup_catchup the shipper says so"
-rec_wait "2" "SELECT count(*) FROM portmilter.events WHERE node <> 'old'" 20
+rec_wait "4" "SELECT count(*) FROM portmilter.events WHERE node <> 'old'" 20
 tap_ok $? "... and ships on ($REC_GOT rows)"
 rec_finish
