@@ -168,7 +168,7 @@ fi
 
 # fill FROM TO: events number FROM+1 .. TO, then their rollups.
 fill() {
-	echo "# generating events $(($1 + 1)) to $2 over the last 365 days"
+	echo "# generating events $(($1 + 1)) to $2 $fill_what"
 	t0=$(bench_ms)
 	$psql <<SQL || exit 1
 SELECT setseed(0.42 * $1 / ($2 + 1));
@@ -370,7 +370,7 @@ migrate017() {
 
 # The events' times: over the last 365 days, or (DAY=1) all on the day
 # before yesterday (UTC).
-fill_time="now() - random() * interval '365 days'"
+fill_time="now() - random() * interval '365 days'" fill_what="over the last 365 days"
 if [ "${DAY:-0}" = 1 ]; then
 	[ $# -eq 1 ] && [ -z "${REUSE:-}" ] || {
 		echo "$0: DAY=1 takes one ROWS value and no REUSE" >&2
@@ -378,6 +378,7 @@ if [ "${DAY:-0}" = 1 ]; then
 	}
 	fill_time="(date_trunc('day', now() AT TIME ZONE 'UTC') - interval '2 days'
 		   + random() * interval '1 day') AT TIME ZONE 'UTC'"
+	fill_what="on the day before yesterday (UTC)"
 	fill 0 "$1"
 	day=$($psql -Atc "SELECT (now() AT TIME ZONE 'UTC')::date - 2")
 	echo "# the day $day: $($psql -Atc "SELECT count(*) FROM portmilter.events
