@@ -41,11 +41,25 @@ expect(r.eom, SMFIR_CONTINUE, "EOM")
 LUA
 }
 
+# The past days still dirty.
+past_dirty="SELECT count(*) FROM portmilter.rollup_dirty
+	    WHERE day < (now() AT TIME ZONE 'UTC')::date"
+
+# again SQL DAYS TAG: the milter stopped, SQL run (the writer's
+# privileges) and the day DAYS before today marked dirty, the milter
+# started again and session TAG played.
+again() {
+	rec_stop
+	rec_sql "$1; INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - $2)" \
+		>/dev/null
+	rec_start "$PM_TMP/portmilter.conf"
+	play "$3"
+}
+
 rec_conf "$PM_TMP/portmilter.conf"
 rec_start "$PM_TMP/portmilter.conf"
 play one
-if rec_wait "0" "SELECT count(*) FROM portmilter.rollup_dirty
-		 WHERE day < (now() AT TIME ZONE 'UTC')::date" 20; then
+if rec_wait "0" "$past_dirty" 20; then
 	tap_ok 0 "after shipping, the shipper caught the past days up ($((REC_WAITED / 10)).$((REC_WAITED % 10)) s)"
 else
 	tap_ok 1 "after shipping, the shipper caught the past days up: $REC_GOT left"
@@ -68,35 +82,21 @@ rec_is "ports over 8 days (rollups and today's events) = brute force" "0" \
 
 # The steps alone: without EXECUTE on rollup_catchup(integer), the
 # shipper still catches up (it never calls it while it has the steps).
-rec_stop
-rec_sql "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) FROM portmilter_writer;
-	INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 4)" >/dev/null
-rec_start "$PM_TMP/portmilter.conf"
-play two
-rec_wait "0" "SELECT count(*) FROM portmilter.rollup_dirty
-	      WHERE day < (now() AT TIME ZONE 'UTC')::date" 20
+again "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) FROM portmilter_writer" 4 two
+rec_wait "0" "$past_dirty" 20
 tap_ok $? "with only rollup_catchup_step the shipper catches up, in steps ($REC_GOT left)"
 
 # Without the step function (a schema before 025, or no EXECUTE on it):
 # whole days, rollup_catchup(1), as before.
-rec_stop
-rec_sql "GRANT EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) TO portmilter_writer;
-	REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup_step() FROM portmilter_writer;
-	INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 5)" >/dev/null
-rec_start "$PM_TMP/portmilter.conf"
-play three
-rec_wait "0" "SELECT count(*) FROM portmilter.rollup_dirty
-	      WHERE day < (now() AT TIME ZONE 'UTC')::date" 20
+again "GRANT EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) TO portmilter_writer;
+	REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup_step() FROM portmilter_writer" 5 three
+rec_wait "0" "$past_dirty" 20
 tap_ok $? "without EXECUTE on rollup_catchup_step the shipper catches up whole days ($REC_GOT left)"
 pm_wait_log "$PM_LOG" "shipper: rollups: 1 day caught up in" 50
 tap_ok $? "... and logs the day"
 
 # No EXECUTE on either: said once, shipping goes on.
-rec_stop
-rec_sql "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) FROM portmilter_writer;
-	INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 6)" >/dev/null
-rec_start "$PM_TMP/portmilter.conf"
-play four
+again "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) FROM portmilter_writer" 6 four
 pm_wait_log "$PM_LOG" "shipper: no rollup catch-up in this database" 100
 tap_ok $? "without EXECUTE on rollup_catchup the shipper says so"
 rec_wait "4" "SELECT count(*) FROM portmilter.events WHERE node <> 'old'" 20
