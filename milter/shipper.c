@@ -33,6 +33,25 @@
 #define CATCHUP_EVERY	60		/* seconds between rollup catch-ups */
 #define CATCHUP_MS	1000		/* and the time one may take, at most */
 
+/*
+ * A batch of journal records as COPY text, journal positions [pos, next).
+ * The shipper holds two: the one being shipped, and the next one, read
+ * while the server works on the first one's COPY (read ahead), so that
+ * the journal's decoding and the COPY text's encoding overlap with the
+ * server's work instead of adding to it.
+ */
+struct batch {
+	struct shipper *s;
+	struct strbuf rows;		/* COPY text */
+	size_t *row_end;		/* end offset of each row in rows */
+	size_t nrows, row_cap;
+	int64_t head_us;		/* event time (us) of its first record */
+	bool publish;			/* add_row publishes head_us (the batch
+					 * in hand, not the one read ahead) */
+	bool ready;			/* the read-ahead batch holds records */
+	struct journal_pos pos, next;
+};
+
 struct shipper {
 	struct journal *j;
 	pthread_t tid;
@@ -49,9 +68,9 @@ struct shipper {
 	 * stored; (0, 0) when the row names another run. */
 	bool wm_known;			/* the schema has the table */
 	struct journal_pos wm;
-	struct strbuf rows;		/* COPY text of the current batch */
-	size_t *row_end;		/* end offset of each row in rows */
-	size_t nrows, row_cap;
+	struct batch batch[2];
+	struct batch *cur;		/* the batch in hand */
+	struct batch *ahead;		/* the one after it, read ahead */
 	uint64_t shipped;		/* atomic reads only */
 	int64_t head_us;		/* atomic: event time (us) of the first
 					 * record of the batch in hand, 0 none */
@@ -156,7 +175,8 @@ static int64_t event_time_us(const char *t)
 
 static void add_row(void *arg, const unsigned char *payload, size_t len)
 {
-	struct shipper *s = arg;
+	struct batch *b = arg;
+	struct shipper *s = b->s;
 	struct event ev;
 	char text[NRAW][EVENT_TEXT_MAX + 1];
 	const char *col[EVENT_NFIELDS], *raw[NRAW];
@@ -166,13 +186,16 @@ static void add_row(void *arg, const unsigned char *payload, size_t len)
 		return;
 	}
 	/* Published before journal_read() clears the journal's unread
-	 * time, so the oldest unshipped event never looks absent. */
-	if (s->nrows == 0) {
+	 * time, so the oldest unshipped event never looks absent. A batch
+	 * read ahead keeps its own: the one in hand is older. */
+	if (b->nrows == 0) {
 		int64_t us = event_time_us(ev.f[EV_EVENT_TIME]);
 
 		if (us == 0)	/* not a time: the journal's view at least */
 			us = journal_unread_since(s->j);
-		__atomic_store_n(&s->head_us, us, __ATOMIC_RELAXED);
+		b->head_us = us;
+		if (b->publish)
+			__atomic_store_n(&s->head_us, us, __ATOMIC_RELAXED);
 	}
 	/* The text columns of the untrusted values: their text form when
 	 * it is not the value itself, which then goes to *_raw. */
@@ -189,23 +212,55 @@ static void add_row(void *arg, const unsigned char *payload, size_t len)
 	}
 	for (int i = 0; i < EVENT_NFIELDS; i++) {
 		if (i)
-			strbuf_str(&s->rows, "\t");
-		copy_text(&s->rows, col[i]);
+			strbuf_str(&b->rows, "\t");
+		copy_text(&b->rows, col[i]);
 	}
 	for (size_t i = 0; i < NRAW; i++) {
-		strbuf_str(&s->rows, "\t");
+		strbuf_str(&b->rows, "\t");
 		if (raw[i] == NULL)
-			strbuf_str(&s->rows, "\\N");
+			strbuf_str(&b->rows, "\\N");
 		else
-			copy_bytea(&s->rows, raw[i]);
+			copy_bytea(&b->rows, raw[i]);
 	}
-	strbuf_str(&s->rows, "\n");
+	strbuf_str(&b->rows, "\n");
 	event_free(&ev);
-	if (s->nrows == s->row_cap) {
-		s->row_cap = s->row_cap ? 2 * s->row_cap : 1024;
-		s->row_end = xrealloc(s->row_end, s->row_cap * sizeof(*s->row_end));
+	if (b->nrows == b->row_cap) {
+		b->row_cap = b->row_cap ? 2 * b->row_cap : 1024;
+		b->row_end = xrealloc(b->row_end, b->row_cap * sizeof(*b->row_end));
 	}
-	s->row_end[s->nrows++] = s->rows.len;
+	b->row_end[b->nrows++] = b->rows.len;
+}
+
+/*
+ * Read up to BATCH_MAX records from pos into b (emptied first); the
+ * number read. A batch in hand publishes its first event's time.
+ */
+static size_t batch_read(struct shipper *s, struct batch *b,
+			 const struct journal_pos *pos, bool publish)
+{
+	b->rows.len = 0;
+	b->nrows = 0;
+	b->head_us = 0;
+	b->publish = publish;
+	b->ready = false;
+	b->pos = *pos;
+	b->next = *pos;
+	return journal_read(s->j, pos, BATCH_MAX, add_row, b, &b->next);
+}
+
+/*
+ * While the server works on a full batch's COPY: read the next batch,
+ * which starts where the one in hand ends. Nothing is read ahead of a
+ * partial batch (it reached the journal's end) or twice.
+ */
+static void read_ahead(struct shipper *s)
+{
+	struct batch *a = s->ahead;
+
+	if (s->cur->nrows < BATCH_MAX || a->ready)
+		return;
+	if (batch_read(s, a, &s->cur->next, false) > 0)
+		a->ready = true;
 }
 
 /* ---- database ---------------------------------------------------------- */
@@ -476,11 +531,13 @@ fail:
 	return false;
 }
 
-/* COPY (the statement given) rows [from, to) of the batch. */
+/* COPY (the statement given) rows [from, to) of the batch in hand;
+ * with ahead, the next batch is read while the server works on them. */
 static bool copy_rows(struct shipper *s, const char *sql, size_t from,
-		      size_t to, char *err, size_t errlen)
+		      size_t to, bool ahead, char *err, size_t errlen)
 {
-	size_t a = from ? s->row_end[from - 1] : 0, b = s->row_end[to - 1];
+	const struct batch *c = s->cur;
+	size_t a = from ? c->row_end[from - 1] : 0, b = c->row_end[to - 1];
 	PGresult *r = PQexec(s->conn, sql);
 	bool ok = PQresultStatus(r) == PGRES_COPY_IN;
 
@@ -488,8 +545,10 @@ static bool copy_rows(struct shipper *s, const char *sql, size_t from,
 		result_error(r, err, errlen);
 	PQclear(r);
 	if (ok)
-		ok = PQputCopyData(s->conn, s->rows.p + a, (int)(b - a)) == 1 &&
+		ok = PQputCopyData(s->conn, c->rows.p + a, (int)(b - a)) == 1 &&
 		     PQputCopyEnd(s->conn, NULL) == 1;
+	if (ok && ahead)
+		read_ahead(s);
 	while ((r = PQgetResult(s->conn)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && ok) {
 			result_error(r, err, errlen);
@@ -510,8 +569,9 @@ enum ship_how {
 /*
  * Store rows [from, to) in one transaction, the direct or the staged
  * way; with next (the whole batch), move the watermark to it in the
- * same transaction. Whatever else must commit with a batch, and only
- * with it, goes between the rows and the COMMIT, like the watermark.
+ * same transaction, and read the next batch ahead during the COPY.
+ * Whatever else must commit with a batch, and only with it, goes
+ * between the rows and the COMMIT, like the watermark.
  */
 static bool ship_rows(struct shipper *s, enum ship_how how, size_t from,
 		      size_t to, const struct journal_pos *next, char *err,
@@ -547,9 +607,9 @@ static bool ship_rows(struct shipper *s, enum ship_how how, size_t from,
 	if (!exec_ok(s->conn, "BEGIN", err, errlen))
 		return false;
 	if (how == SHIP_DIRECT)
-		ok = copy_rows(s, direct_sql, from, to, err, errlen);
+		ok = copy_rows(s, direct_sql, from, to, next != NULL, err, errlen);
 	else
-		ok = copy_rows(s, copy_sql, from, to, err, errlen) &&
+		ok = copy_rows(s, copy_sql, from, to, next != NULL, err, errlen) &&
 		     exec_ok(s->conn, insert_sql, err, errlen);
 	ok = ok && (next == NULL || !s->wm_known || wm_move(s, next, err, errlen)) &&
 	     exec_ok(s->conn, "COMMIT", err, errlen);
@@ -566,7 +626,7 @@ static bool ship_rows(struct shipper *s, enum ship_how how, size_t from,
 /* A row the server refuses on its own: keep it aside, never block on it. */
 static void quarantine(struct shipper *s, size_t row, const char *why)
 {
-	size_t a = row ? s->row_end[row - 1] : 0, b = s->row_end[row];
+	size_t a = row ? s->cur->row_end[row - 1] : 0, b = s->cur->row_end[row];
 	char *path;
 	size_t n;
 	FILE *fp = NULL;
@@ -580,7 +640,7 @@ static void quarantine(struct shipper *s, size_t row, const char *why)
 	fd = journal_file_open(s->j, "rejected.log", O_WRONLY | O_CREAT | O_APPEND);
 	if (fd >= 0 && (fp = fdopen(fd, "a")) == NULL)
 		close(fd);
-	ok = fp != NULL && fprintf(fp, "# %s\n%.*s", why, (int)(b - a), s->rows.p + a) >= 0;
+	ok = fp != NULL && fprintf(fp, "# %s\n%.*s", why, (int)(b - a), s->cur->rows.p + a) >= 0;
 	if (fp != NULL && fclose(fp) != 0)
 		ok = false;
 	if (!ok)
@@ -605,7 +665,7 @@ static bool data_error(const char *err)
 }
 
 /*
- * Ship the batch in s->rows, journal positions [pos, next); false = try
+ * Ship the batch in hand, journal positions [pos, next); false = try
  * again later. A batch from the watermark on cannot hold a stored event
  * of this run: it is COPYed straight into events. One that starts behind
  * it (read again after a commit whose outcome was lost with the
@@ -620,21 +680,21 @@ static bool ship_batch(struct shipper *s, const struct journal_pos *pos,
 	char err[600] = "";
 	enum ship_how how = SHIP_STAGED;
 
-	*stored = s->nrows;
+	*stored = s->cur->nrows;
 	if (s->wm_known && pos_cmp(pos, &s->wm) >= 0)
 		how = SHIP_DIRECT;
 	else if (s->wm_known)
 		msg_info("shipper: a batch from before the watermark "
 			 "(%016" PRIx64 ":%" PRIu64 "): through the staging table",
 			 s->wm.seg, s->wm.off);
-	if (ship_rows(s, how, 0, s->nrows, next, err, sizeof(err)))
+	if (ship_rows(s, how, 0, s->cur->nrows, next, err, sizeof(err)))
 		return true;
 	if (how == SHIP_DIRECT && PQstatus(s->conn) == CONNECTION_OK &&
 	    strncmp(err, "23505", 5) == 0) {
 		msg_info("shipper: a batch holds events already stored (%s): "
 			 "shipping it through the staging table", err);
 		err[0] = '\0';
-		if (ship_rows(s, SHIP_STAGED, 0, s->nrows, next, err, sizeof(err)))
+		if (ship_rows(s, SHIP_STAGED, 0, s->cur->nrows, next, err, sizeof(err)))
 			return true;
 	}
 	if (PQstatus(s->conn) != CONNECTION_OK || !data_error(err)) {
@@ -642,7 +702,7 @@ static bool ship_batch(struct shipper *s, const struct journal_pos *pos,
 		return false;
 	}
 	/* One bad record: ship one by one and put the bad ones aside. */
-	for (size_t i = 0; i < s->nrows; i++) {
+	for (size_t i = 0; i < s->cur->nrows; i++) {
 		err[0] = '\0';
 		if (ship_rows(s, SHIP_STAGED, i, i + 1, NULL, err, sizeof(err)))
 			continue;
@@ -792,7 +852,8 @@ static void rollup_catchup(struct shipper *s)
 static void *shipper_main(void *arg)
 {
 	struct shipper *s = arg;
-	struct journal_pos pos = journal_checkpoint(s->j), next = pos;
+	struct journal_pos pos = journal_checkpoint(s->j);
+	struct batch *c;
 	int backoff = 1;
 	size_t stored = 0;
 	bool late, changed, have_batch = false;
@@ -802,13 +863,19 @@ static void *shipper_main(void *arg)
 
 		if (late)
 			break;
-		if (!have_batch) {
-			s->rows.len = 0;
-			s->nrows = 0;
-			if (journal_read(s->j, &pos, BATCH_MAX, add_row, s,
-					 &next) > 0) {
+		if (!have_batch && s->ahead->ready) {
+			/* Read during the last COPY, from where it ended. */
+			c = s->cur, s->cur = s->ahead, s->ahead = c;
+			s->ahead->ready = false;
+			s->cur->publish = true;
+			__atomic_store_n(&s->head_us, s->cur->head_us, __ATOMIC_RELAXED);
+			have_batch = true;
+		} else if (!have_batch) {
+			if (batch_read(s, s->cur, &pos, true) > 0) {
 				have_batch = true;
 			} else {
+				struct journal_pos next = s->cur->next;
+
 				__atomic_store_n(&s->head_us, 0, __ATOMIC_RELAXED);
 				/* Nothing new, but the read may have moved past
 				 * the end of a segment: save that, so the
@@ -842,7 +909,8 @@ static void *shipper_main(void *arg)
 			continue;
 		}
 		stored = 0;
-		if (s->nrows > 0 && !ship_batch(s, &pos, &next, &stored)) {
+		c = s->cur;
+		if (c->nrows > 0 && !ship_batch(s, &c->pos, &c->next, &stored)) {
 			__atomic_store_n(&s->up, PQstatus(s->conn) == CONNECTION_OK,
 					 __ATOMIC_RELAXED);
 			if (PQstatus(s->conn) != CONNECTION_OK || !stop)
@@ -853,18 +921,20 @@ static void *shipper_main(void *arg)
 		backoff = 1;
 		have_batch = false;
 		__atomic_add_fetch(&s->shipped, stored, __ATOMIC_RELAXED);
-		if (journal_commit(s->j, &next))
-			pos = next;
+		if (journal_commit(s->j, &c->next))
+			pos = c->next;
+		else	/* read again from pos, as without a read-ahead */
+			s->ahead->ready = false;
 		/* A full batch: head_us stays (a little old) until the next
-		 * read sets it; a partial one reached the journal's end, which
-		 * now knows of anything newer. */
-		if (s->nrows < BATCH_MAX)
+		 * batch takes over; a partial one reached the journal's end,
+		 * which now knows of anything newer. */
+		if (c->nrows < BATCH_MAX)
 			__atomic_store_n(&s->head_us, 0, __ATOMIC_RELAXED);
 		rollup_catchup(s);
 		/* A partial batch: let records gather a moment rather than
 		 * pay a transaction and a checkpoint for every few of them
 		 * (the CPU is shared with Postfix and the SMTP path). */
-		if (s->nrows < BATCH_MAX && !stop)
+		if (c->nrows < BATCH_MAX && !stop)
 			nap_ms(s, GATHER_MS);
 	}
 	if (s->conn)
@@ -881,6 +951,10 @@ struct shipper *shipper_start(struct journal *j, const char *conninfo,
 	sigset_t set, old;
 
 	s->j = j;
+	for (int i = 0; i < 2; i++)
+		s->batch[i].s = s;
+	s->cur = &s->batch[0];
+	s->ahead = &s->batch[1];
 	s->node = xstrdup(node);
 	event_uuid(s->run);
 	s->conninfo = xstrdup(conninfo);
@@ -927,8 +1001,10 @@ void shipper_stop(struct shipper *s, int seconds)
 			 "next start", journal_size(s->j));
 	free(s->conninfo);
 	free(s->node);
-	free(s->rows.p);
-	free(s->row_end);
+	for (int i = 0; i < 2; i++) {
+		free(s->batch[i].rows.p);
+		free(s->batch[i].row_end);
+	}
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
