@@ -17,7 +17,7 @@ set -u
 . "${top_srcdir:?top_srcdir must be set}/tests/recorder/lib.sh"
 
 N=${REC_N:-25000}
-JB=$top_builddir/bench/journal_bench
+JB=${top_builddir:?top_builddir must be set}/bench/journal_bench
 rec_init
 if [ ! -x "$JB" ]; then
 	echo "Bail out! $JB is not built"
