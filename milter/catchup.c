@@ -202,10 +202,11 @@ static PGresult *exec_stoppable(struct catchup *c, const char *sql,
 	return last;
 }
 
+/* undefined_function, insufficient_privilege: before 014 (025), or
+ * no EXECUTE for the writer. */
 static bool catchup_missing(const char *state)
 {
-	return state != NULL && (strcmp(state, "42883") == 0 ||
-				 strcmp(state, "42501") == 0);
+	return strcmp(state, "42883") == 0 || strcmp(state, "42501") == 0;
 }
 
 enum round_end {
@@ -230,12 +231,13 @@ static enum round_end round_run(struct catchup *c)
 					     "SELECT portmilter.rollup_catchup_step()" :
 					     "SELECT portmilter.rollup_catchup(1)",
 					     &cancelled);
-		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 		long n = 0;
 
 		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-			char err[400];
+			const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+			char err[400], state[8];
 
+			snprintf(state, sizeof(state), "%s", st ? st : "");
 			if (r != NULL)
 				pgconn_error(r, err, sizeof(err));
 			else
