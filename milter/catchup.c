@@ -36,7 +36,7 @@ struct catchup {
 	bool conninfo_changed;
 	bool stopping;
 	bool kicked;			/* rows stored since the last round */
-	PGconn *conn;			/* the thread's alone from here on */
+	PGconn *conn;			/* the thread's alone */
 	time_t down_logged;
 	int64_t backoff;		/* seconds, before a new connection */
 	bool rollups;			/* the schema has rollup_catchup() */
@@ -87,18 +87,26 @@ static bool nap(struct catchup *c, int64_t ms)
 	return stop;
 }
 
+enum wake {
+	WAKE_ROUND,	/* a round is due */
+	WAKE_RELOAD,	/* a new conninfo while connected */
+	WAKE_STOP
+};
+
 /*
  * Wait until a round is due: rows stored (a kick), and CATCHUP_EVERY
- * seconds after the last round began (last_ms; 0: none yet). The kick
- * is taken; false when stopping.
+ * seconds after the last round began (last_ms; 0: none yet); the kick
+ * is taken. A new conninfo while connected wakes the thread too, so
+ * that no connection to the old database lingers until the next round.
  */
-static bool wait_round(struct catchup *c, int64_t last_ms)
+static enum wake wait_round(struct catchup *c, int64_t last_ms)
 {
 	int64_t due = last_ms == 0 ? 0 : last_ms + CATCHUP_EVERY * 1000;
-	bool stop;
+	enum wake w = WAKE_ROUND;
 
 	pthread_mutex_lock(&c->lock);
-	while (!c->stopping && !(c->kicked && mono_ms() >= due)) {
+	while (!c->stopping && !(c->conninfo_changed && c->conn != NULL) &&
+	       !(c->kicked && mono_ms() >= due)) {
 		struct timespec ts = mono_at(due);
 
 		if (c->kicked)
@@ -106,11 +114,14 @@ static bool wait_round(struct catchup *c, int64_t last_ms)
 		else
 			pthread_cond_wait(&c->wake, &c->lock);
 	}
-	stop = c->stopping;
-	if (!stop)
+	if (c->stopping)
+		w = WAKE_STOP;
+	else if (c->conninfo_changed && c->conn != NULL)
+		w = WAKE_RELOAD;
+	else
 		c->kicked = false;
 	pthread_mutex_unlock(&c->lock);
-	return !stop;
+	return w;
 }
 
 /* A round not done (no connection): due again. */
@@ -303,10 +314,18 @@ static void *catchup_main(void *arg)
 
 	c->backoff = 1;
 
-	while (wait_round(c, last)) {
+	for (;;) {
+		enum wake w = wait_round(c, last);
 		enum round_end end = ROUND_LOST;
 		int64_t start = mono_ms();
 
+		if (w == WAKE_STOP)
+			break;
+		if (w == WAKE_RELOAD) {	/* the next round connects anew */
+			PQfinish(c->conn);
+			c->conn = NULL;
+			continue;
+		}
 		pthread_mutex_lock(&c->lock);
 		changed = c->conninfo_changed;
 		pthread_mutex_unlock(&c->lock);
@@ -372,6 +391,7 @@ void catchup_reload(const struct cfg *cfg)
 		free(c->conninfo);
 		c->conninfo = xstrdup(cfg->database);
 		c->conninfo_changed = true;
+		pthread_cond_signal(&c->wake);
 	}
 	pthread_mutex_unlock(&c->lock);
 }

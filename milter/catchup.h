@@ -25,10 +25,11 @@
  * The thread has its own connection, opened as the shipper's is
  * (pgconn.h: the "database" conninfo, the writer role, search_path
  * emptied, statement_timeout 60 s; application_name
- * "portmilter-rollups"), at the first round and again after a reload
- * changed the conninfo or the connection was lost; a failure is logged
- * at most once a minute and retried (1 s doubling to CATCHUP_EVERY) as
- * long as a round is due.
+ * "portmilter-rollups"), at the first round and again at the next one
+ * after the connection was lost or a reload changed the conninfo (the
+ * old connection is closed at once); a failure is logged at most once a
+ * minute and retried (1 s doubling to CATCHUP_EVERY) as long as a round
+ * is due.
  *
  * catchup_stop() does not wait for a step: the thread checks every
  * 100 ms while a statement runs and cancels it (PQcancel; the step's

@@ -13,7 +13,9 @@
 # step: the milter exits within 10 s with status 0, the step is
 # cancelled on the server (no backend left sleeping), its transaction
 # rolled back (the day's mark unchanged); after a restart, with the
-# step fast, the day is caught up.
+# step fast, the day is caught up. A day marked right after a round
+# waits for the next one (60 s later: the pacing), and a reload with
+# another conninfo closes the catch-up's connection at once.
 
 set -u
 . "${top_srcdir:?top_srcdir must be set}/tests/recorder/lib.sh"
@@ -94,7 +96,35 @@ rec_wait 0 "SELECT count(*) FROM portmilter.rollup_dirty
 tap_ok $? "after a restart the cancelled step is run again, the day caught up ($REC_GOT left)"
 pm_wait_log "$PM_LOG" "rollups: 1 day caught up in" 50
 tap_ok $? "... and logged"
-rec_is "every session stored once" "after=1 during1=1 during2=1 during3=1 first=1" \
+
+# Rounds are paced: a day marked right after one waits for the next,
+# CATCHUP_EVERY (60 s) after it, however many batches are shipped.
+rec_sql "INSERT INTO portmilter.rollup_dirty (day) VALUES (current_date - 5)" >/dev/null
+play paced
+rec_wait 1 "SELECT count(*) FROM portmilter.events WHERE sender = '<paced@example.test>'" 5
+tap_ok $? "a session shipped right after the round"
+sleep 3
+rec_is "... the day marked meanwhile still waits for the next round" "1" \
+	"SELECT count(*) FROM portmilter.rollup_dirty
+	 WHERE day < (now() AT TIME ZONE 'UTC')::date"
+
+# A reload with another conninfo closes the catch-up's connection at
+# once (the next round connects with the new one).
+rollups_conn="SELECT string_agg(usename, ',') FROM pg_stat_activity
+	      WHERE application_name = 'portmilter-rollups'"
+rec_is "the catch-up's connection, idle between rounds" "pm_milter" "$rollups_conn"
+rec_sql "CREATE ROLE pm_milter2 LOGIN IN ROLE portmilter_writer" >/dev/null
+conninfo=$REC_CONNINFO
+REC_CONNINFO="host=$PGHOST port=$PGPORT dbname=portmilter user=pm_milter2"
+rec_conf "$PM_TMP/portmilter.conf"
+REC_CONNINFO=$conninfo
+kill -HUP "$PM_PID"
+pm_wait_log "$PM_LOG" ": reloaded " 50
+tap_ok $? "SIGHUP with another database conninfo: reloaded"
+rec_wait "\\N" "$rollups_conn" 3
+tap_ok $? "... the catch-up's connection to the old one closed at once ($REC_GOT)"
+
+rec_is "every session stored once" "after=1 during1=1 during2=1 during3=1 first=1 paced=1" \
 	"SELECT string_agg(t || '=' || n, ' ' ORDER BY t)
 	 FROM (SELECT substring(sender from '^<([a-z0-9]+)@') AS t, count(*) AS n
 	       FROM portmilter.events GROUP BY 1) AS x"
