@@ -238,11 +238,16 @@ static enum round_end round_run(struct catchup *c)
 
 	while (c->rollups) {
 		bool cancelled, more;
-		PGresult *r = exec_stoppable(c, c->steps ?
-					     "SELECT portmilter.rollup_catchup_step()" :
-					     "SELECT portmilter.rollup_catchup(1)",
-					     &cancelled);
+		PGresult *r;
 		long n = 0;
+
+		if (stopping(c)) {
+			end = ROUND_STOPPED;
+			break;
+		}
+		r = exec_stoppable(c, c->steps ?
+				   "SELECT portmilter.rollup_catchup_step()" :
+				   "SELECT portmilter.rollup_catchup(1)", &cancelled);
 
 		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 			const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -290,10 +295,6 @@ static enum round_end round_run(struct catchup *c)
 			more = n > 0;
 		}
 		PQclear(r);
-		if (stopping(c)) {
-			end = ROUND_STOPPED;
-			break;
-		}
 		if (!more || mono_ms() - start >= CATCHUP_MS)
 			break;
 	}
@@ -313,7 +314,6 @@ static void *catchup_main(void *arg)
 	bool changed;
 
 	c->backoff = 1;
-
 	for (;;) {
 		enum wake w = wait_round(c, last);
 		enum round_end end = ROUND_LOST;
