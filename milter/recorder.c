@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "catchup.h"
 #include "event.h"
 #include "journal.h"
 #include "metrics.h"
@@ -30,6 +31,7 @@ bool recorder_open(const struct cfg *cfg, char *err, size_t errlen)
 
 void recorder_start(const struct cfg *cfg)
 {
+	catchup_start(cfg);	/* first: the shipper kicks it */
 	shipper = shipper_start(journal, cfg->database, recorder_node(cfg));
 }
 
@@ -37,6 +39,7 @@ void recorder_reload(const struct cfg *cfg)
 {
 	if (shipper)
 		shipper_set_conninfo(shipper, cfg->database);
+	catchup_reload(cfg);
 	if (journal) {
 		uint64_t cap = cfg->journal_max_size;
 		uint64_t old = journal_set_max_size(journal, cap);
@@ -76,6 +79,7 @@ bool recorder_put(const struct event *ev)
 
 void recorder_close(int seconds)
 {
+	catchup_stop();		/* a step cancelled, not waited for */
 	shipper_stop(shipper, seconds);
 	shipper = NULL;
 	journal_close(journal);

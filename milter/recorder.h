@@ -5,10 +5,14 @@
  * recorder_open() opens the journal directory (false with a message if
  * it is unusable: the daemon must not run without a place to record); it
  * starts no thread, so the daemon calls it before it forks, as the user
- * it runs as. recorder_start() then starts the shipper thread.
- * recorder_reload() applies a new database and journal_max_size at once
- * (a smaller cap than the journal holds refuses the next event) and
- * warns that a new journal_directory needs a restart.
+ * it runs as. recorder_start() then starts the shipper thread and the
+ * rollups' catch-up thread (catchup.h), which the shipper kicks after a
+ * stored batch; recorder_close() stops the catch-up (a step running is
+ * cancelled), then the shipper.
+ * recorder_reload() applies a new database (to both threads) and
+ * journal_max_size at once (a smaller cap than the journal holds
+ * refuses the next event) and warns that a new journal_directory needs
+ * a restart.
  * recorder_accepting() is false while the journal is full and
  * journal_full_action = tempfail: new mail is then tempfailed.
  * recorder_put() returns false if the event could not be journaled

@@ -1,11 +1,11 @@
 /*
  * shipper - journal to PostgreSQL. See shipper.h for the contract.
  *
- * libpq use follows PostgreSQL's own client code: PQconnectdbParams with
- * application_name and connect_timeout, search_path emptied and every
- * name schema-qualified, COPY for the data, success statuses listed and
- * everything else treated as failure, PQclear on every path, one PGconn
- * owned by this thread only.
+ * libpq use follows PostgreSQL's own client code: the session opened by
+ * pgconn_open() (pgconn.h: application_name, connect_timeout, the schema
+ * version, search_path emptied and every name schema-qualified), COPY
+ * for the data, success statuses listed and everything else treated as
+ * failure, PQclear on every path, one PGconn owned by this thread only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,10 +19,11 @@
 
 #include <libpq-fe.h>
 
+#include "catchup.h"
 #include "event.h"
 #include "journal.h"
 #include "msg.h"
-#include "schema.h"
+#include "pgconn.h"
 #include "shipper.h"
 #include "util.h"
 
@@ -30,8 +31,6 @@
 #define BACKOFF_MAX	30		/* seconds */
 #define DOWN_LOG_EVERY	60		/* seconds between "database down" logs */
 #define GATHER_MS	200		/* after a partial batch, wait this long */
-#define CATCHUP_EVERY	60		/* seconds between rollup catch-ups */
-#define CATCHUP_MS	1000		/* and the time one may take, at most */
 
 /*
  * A batch of journal records as COPY text, journal positions [pos, next).
@@ -76,9 +75,6 @@ struct shipper {
 					 * record of the batch in hand, 0 none */
 	bool up;			/* atomic: connection up */
 	time_t down_logged;
-	bool rollups;			/* the schema has rollup_catchup() */
-	bool catchup_steps;		/* ... and rollup_catchup_step() (025) */
-	int64_t catchup_ms;		/* monotonic ms of the last catch-up */
 };
 
 /* The 27 event fields, then the raw bytes of 4 untrusted ones: their
@@ -265,26 +261,9 @@ static void read_ahead(struct shipper *s)
 
 /* ---- database ---------------------------------------------------------- */
 
-static bool exec_ok(PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-	PGresult *r = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(r);
-	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-
-	if (!ok) {
-		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
-		snprintf(err, errlen, "%s%s%s", state ? state : "", state ? " " : "",
-			 PQresultErrorMessage(r));
-		err[strcspn(err, "\n")] = '\0';
-	}
-	PQclear(r);
-	return ok;
-}
-
+/* After pgconn_open()'s settings: this month's partitions, then the
+ * staging table (stage_sql()). */
 static const char *const setup_sql[] = {
-	"SELECT pg_catalog.set_config('search_path', '', false)",
-	"SET statement_timeout = '60s'",
 	"SELECT portmilter.ensure_partitions()",
 };
 
@@ -329,16 +308,6 @@ static int pos_cmp(const struct journal_pos *a, const struct journal_pos *b)
 	return (a->off > b->off) - (a->off < b->off);
 }
 
-/* An error message with its SQLSTATE first, on one line. */
-static void result_error(PGresult *r, char *err, size_t errlen)
-{
-	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
-	snprintf(err, errlen, "%s%s%s", st ? st : "", st ? " " : "",
-		 PQresultErrorMessage(r));
-	err[strcspn(err, "\n")] = '\0';
-}
-
 /*
  * The node's watermark (sql/011_ship.sql), read on every connection.
  * Journal positions only grow while the journal stays open, so the
@@ -369,7 +338,7 @@ static bool wm_load(struct shipper *s, char *err, size_t errlen)
 				 "(schema before 011): every batch goes through a "
 				 "staging table");
 		} else {
-			result_error(r, err, errlen);
+			pgconn_error(r, err, errlen);
 			ok = false;
 		}
 		PQclear(r);
@@ -395,7 +364,7 @@ static bool wm_load(struct shipper *s, char *err, size_t errlen)
 	if (PQresultStatus(r) == PGRES_COMMAND_OK)
 		s->wm_known = true;
 	else
-		result_error(r, err, errlen);
+		pgconn_error(r, err, errlen);
 	ok = s->wm_known;
 	PQclear(r);
 	return ok;
@@ -421,7 +390,7 @@ static bool wm_move(struct shipper *s, const struct journal_pos *next,
 		ok = false;
 	}
 	if (!ok)
-		result_error(r, err, errlen);
+		pgconn_error(r, err, errlen);
 	PQclear(r);
 	return ok;
 }
@@ -437,52 +406,8 @@ static void log_down(struct shipper *s, const char *what, int backoff)
 		 " bytes, mail keeps flowing", what, backoff, journal_size(s->j));
 }
 
-/*
- * Is the schema one this build knows? Checked on every connection, before
- * anything is written: a schema newer than PM_SCHEMA_VERSION may have
- * changed what a column means, so nothing is shipped into it (the
- * journal keeps the events; the caller retries). A writer refused SELECT
- * on schema_version (42501) is looking at a schema from before
- * 004_writer_version.sql, which this build knows. false with the reason.
- */
-static bool schema_known(PGconn *conn, char *err, size_t errlen)
-{
-	PGresult *r = PQexec(conn, "SELECT pg_catalog.max(version) "
-			     "FROM portmilter.schema_version");
-	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	long version = 0;
-	bool ok = true;
-
-	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-		if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
-		    !str_to_long(PQgetvalue(r, 0, 0), 0, 1000000, &version)) {
-			snprintf(err, errlen, "unexpected schema version in the "
-				 "database");
-			ok = false;
-		} else if (version > PM_SCHEMA_VERSION) {
-			snprintf(err, errlen, "database schema %ld is newer than "
-				 "this portmilter (%d): upgrade portmilter; nothing "
-				 "is shipped into it, the journal keeps every event",
-				 version, PM_SCHEMA_VERSION);
-			ok = false;
-		}
-	} else if (state == NULL || strcmp(state, "42501") != 0) {
-		snprintf(err, errlen, "cannot read the schema version (%s%s%s)%s",
-			 state ? state : "", state ? " " : "",
-			 PQresultErrorMessage(r), state && (strcmp(state, "3F000")
-			 == 0 || strcmp(state, "42P01") == 0) ? ": schema "
-			 "missing, run portmilter-report migrate" : "");
-		err[strcspn(err, "\n")] = '\0';
-		ok = false;
-	}
-	PQclear(r);
-	return ok;
-}
-
 static bool db_connect(struct shipper *s, int backoff)
 {
-	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-	const char *vals[4];
 	char err[512];
 	char *conninfo;
 
@@ -490,36 +415,24 @@ static bool db_connect(struct shipper *s, int backoff)
 	conninfo = xstrdup(s->conninfo);
 	s->conninfo_changed = false;
 	pthread_mutex_unlock(&s->lock);
-	vals[0] = conninfo;
-	vals[1] = "portmilter";
-	vals[2] = "5";
-	vals[3] = NULL;
-	s->conn = PQconnectdbParams(keys, vals, 1);
+	/* A schema newer than this build: nothing is shipped (the caller
+	 * retries with the same backoff, so shipping resumes by itself once
+	 * portmilter is upgraded). */
+	s->conn = pgconn_open(conninfo, "portmilter", "; nothing is shipped "
+			      "into it, the journal keeps every event",
+			      err, sizeof(err));
 	free(conninfo);
-	if (PQstatus(s->conn) != CONNECTION_OK) {
-		snprintf(err, sizeof(err), "cannot connect to the database: %s",
-			 PQerrorMessage(s->conn));
-		err[strcspn(err, "\n")] = '\0';
-		goto fail;
-	}
-	if (!schema_known(s->conn, err, sizeof(err)))
+	if (s->conn == NULL)
 		goto fail;
 	for (size_t i = 0; i <= sizeof(setup_sql) / sizeof(setup_sql[0]); i++) {
-		char why[400];
 		const char *sql = i < sizeof(setup_sql) / sizeof(setup_sql[0]) ?
 				  setup_sql[i] : stage_sql();
 
-		if (!exec_ok(s->conn, sql, why, sizeof(why))) {
-			snprintf(err, sizeof(err), "database setup failed (%s)%s", why,
-				 strncmp(why, "3F000", 5) == 0 || strncmp(why, "42883", 5) == 0 ?
-				 ": schema missing, run portmilter-report migrate" : "");
+		if (!pgconn_setup(s->conn, sql, err, sizeof(err)))
 			goto fail;
-		}
 	}
 	if (!wm_load(s, err, sizeof(err)))
 		goto fail;
-	s->rollups = true;	/* until rollup_catchup() says otherwise */
-	s->catchup_steps = true;	/* until rollup_catchup_step() does */
 	msg_info("shipper: connected to database %s on %s port %s", PQdb(s->conn),
 		 PQhost(s->conn) ? PQhost(s->conn) : "local socket", PQport(s->conn) ? PQport(s->conn) : "?");
 	s->down_logged = 0;
@@ -542,7 +455,7 @@ static bool copy_rows(struct shipper *s, const char *sql, size_t from,
 	bool ok = PQresultStatus(r) == PGRES_COPY_IN;
 
 	if (!ok)
-		result_error(r, err, errlen);
+		pgconn_error(r, err, errlen);
 	PQclear(r);
 	if (ok)
 		ok = PQputCopyData(s->conn, c->rows.p + a, (int)(b - a)) == 1 &&
@@ -551,7 +464,7 @@ static bool copy_rows(struct shipper *s, const char *sql, size_t from,
 		read_ahead(s);
 	while ((r = PQgetResult(s->conn)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && ok) {
-			result_error(r, err, errlen);
+			pgconn_error(r, err, errlen);
 			ok = false;
 		}
 		PQclear(r);
@@ -604,19 +517,19 @@ static bool ship_rows(struct shipper *s, enum ship_how how, size_t from,
 		snprintf(copy_sql, sizeof(copy_sql), "COPY pg_temp.pm_stage (%s) FROM STDIN",
 			 cols_sql);
 	}
-	if (!exec_ok(s->conn, "BEGIN", err, errlen))
+	if (!pgconn_exec(s->conn, "BEGIN", err, errlen))
 		return false;
 	if (how == SHIP_DIRECT)
 		ok = copy_rows(s, direct_sql, from, to, next != NULL, err, errlen);
 	else
 		ok = copy_rows(s, copy_sql, from, to, next != NULL, err, errlen) &&
-		     exec_ok(s->conn, insert_sql, err, errlen);
+		     pgconn_exec(s->conn, insert_sql, err, errlen);
 	ok = ok && (next == NULL || !s->wm_known || wm_move(s, next, err, errlen)) &&
-	     exec_ok(s->conn, "COMMIT", err, errlen);
+	     pgconn_exec(s->conn, "COMMIT", err, errlen);
 	if (!ok && PQstatus(s->conn) == CONNECTION_OK) {
 		char ignored[64];
 
-		(void)exec_ok(s->conn, "ROLLBACK", ignored, sizeof(ignored));
+		(void)pgconn_exec(s->conn, "ROLLBACK", ignored, sizeof(ignored));
 	}
 	if (ok && next != NULL && s->wm_known)
 		s->wm = *next;
@@ -712,13 +625,13 @@ static bool ship_batch(struct shipper *s, const struct journal_pos *pos,
 	}
 	/* Every row is stored or put aside: the watermark may move. */
 	err[0] = '\0';
-	if (s->wm_known && !(exec_ok(s->conn, "BEGIN", err, sizeof(err)) &&
+	if (s->wm_known && !(pgconn_exec(s->conn, "BEGIN", err, sizeof(err)) &&
 			     wm_move(s, next, err, sizeof(err)) &&
-			     exec_ok(s->conn, "COMMIT", err, sizeof(err)))) {
+			     pgconn_exec(s->conn, "COMMIT", err, sizeof(err)))) {
 		/* Harmless: behind, the watermark only costs a staged batch. */
 		msg_warn("shipper: cannot move the watermark: %s", err);
 		if (PQstatus(s->conn) == CONNECTION_OK)
-			(void)exec_ok(s->conn, "ROLLBACK", err, sizeof(err));
+			(void)pgconn_exec(s->conn, "ROLLBACK", err, sizeof(err));
 	} else if (s->wm_known) {
 		s->wm = *next;
 	}
@@ -748,99 +661,6 @@ static void nap_ms(struct shipper *s, int ms)
 			return;
 		nanosleep(&ts, NULL);
 	}
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * The rollups' catch-up (sql/014_rollups.sql), after a shipped batch, at
- * most every CATCHUP_EVERY seconds and for about CATCHUP_MS: one step
- * (one rollup of one day: sql/025_catchup_steps.sql) per call, each its
- * own transaction, until none is left, so that no statement grows with a
- * whole day's events (a large provider's day under the 60 s
- * statement_timeout). A schema before 025 (or a writer not allowed to run
- * the step function) gets one whole day per call, rollup_catchup(1).
- * Only one node at a time does it (both return at once when another
- * session holds their advisory lock). Never on the SMTP path: this is the
- * shipper thread. A schema without rollup_catchup() (before 014), or a
- * writer not allowed to run it, is left alone until the next connection;
- * any other failure is logged and the shipping goes on.
- */
-static bool catchup_missing(const char *state)
-{
-	return state != NULL && (strcmp(state, "42883") == 0 ||
-				 strcmp(state, "42501") == 0);
-}
-
-static void rollup_catchup(struct shipper *s)
-{
-	int64_t start = mono_ms();
-	int days = 0;
-	int steps = 0;
-
-	if (!s->rollups || (s->catchup_ms != 0 &&
-			    start - s->catchup_ms < CATCHUP_EVERY * 1000))
-		return;
-	s->catchup_ms = start;
-	for (;;) {
-		PGresult *r = PQexec(s->conn, s->catchup_steps ?
-				     "SELECT portmilter.rollup_catchup_step()" :
-				     "SELECT portmilter.rollup_catchup(1)");
-		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-		long n = 0;
-		bool more;
-
-		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-			if (s->catchup_steps && catchup_missing(state)) {
-				s->catchup_steps = false;	/* before 025 */
-				PQclear(r);
-				continue;
-			}
-			if (catchup_missing(state)) {
-				msg_info("shipper: no rollup catch-up in this database "
-					 "(schema before 014, or no EXECUTE on "
-					 "portmilter.rollup_catchup)");
-				s->rollups = false;
-			} else {
-				char err[400];
-
-				snprintf(err, sizeof(err), "%s", PQresultErrorMessage(r));
-				err[strcspn(err, "\n")] = '\0';
-				msg_warn("shipper: rollup catch-up failed: %s%s%s",
-					    state ? state : "", state ? " " : "", err);
-			}
-			PQclear(r);
-			break;
-		}
-		if (s->catchup_steps) {
-			/* NULL: nothing to do; else the steps left of the day */
-			more = !PQgetisnull(r, 0, 0);
-			if (more) {
-				steps++;
-				if (str_to_long(PQgetvalue(r, 0, 0), 0, 1000000, &n) && n == 0)
-					days++;
-			}
-		} else {
-			(void)str_to_long(PQgetvalue(r, 0, 0), 0, 1000000, &n);
-			days += (int)n;
-			more = n > 0;
-		}
-		PQclear(r);
-		if (!more || mono_ms() - start >= CATCHUP_MS)
-			break;
-	}
-	if (days > 0)
-		msg_info("shipper: rollups: %d day%s caught up in %" PRId64 " ms",
-			 days, days == 1 ? "" : "s", mono_ms() - start);
-	else if (steps > 0)
-		msg_info("shipper: rollups: %d step%s of a day done in %" PRId64 " ms",
-			 steps, steps == 1 ? "" : "s", mono_ms() - start);
 }
 
 /*
@@ -930,7 +750,7 @@ static void *shipper_main(void *arg)
 		 * which now knows of anything newer. */
 		if (c->nrows < BATCH_MAX)
 			__atomic_store_n(&s->head_us, 0, __ATOMIC_RELAXED);
-		rollup_catchup(s);
+		catchup_kick();	/* rows stored: the rollups' catch-up may run */
 		/* A partial batch: let records gather a moment rather than
 		 * pay a transaction and a checkpoint for every few of them
 		 * (the CPU is shared with Postfix and the SMTP path). */

@@ -34,11 +34,9 @@
  * keeps the events and the shipper retries with the same backoff, so
  * shipping resumes by itself once portmilter is upgraded.
  *
- * After a shipped batch, at most once a minute and for about a second,
- * it also runs the rollups' catch-up (portmilter.rollup_catchup(), sql/
- * 014_rollups.sql: whole days recomputed from the events, one node at a
- * time), so that no administrator has to; a schema without it is left
- * alone.
+ * After a stored batch it kicks the rollups' catch-up (catchup_kick(),
+ * catchup.h), which runs in a thread of its own, with its own
+ * connection: shipping never waits for a step of it.
  *
  * shipper_stop() ships what it can until the journal is drained or the
  * time is up, then returns; the rest stays in the journal for the next

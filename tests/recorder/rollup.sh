@@ -1,14 +1,14 @@
 #!/bin/sh
-# rollup.sh - the milter's shipper runs the rollups' catch-up (issue 14)
-# (TAP).
+# rollup.sh - the milter runs the rollups' catch-up (issue 14) (TAP).
 #
 # Events of three past days are inserted by hand (a backfill): those days
 # are marked dirty. The milter starts and records one session: after
-# shipping it, the shipper (as portmilter_writer, which may only INSERT
-# events) runs portmilter.rollup_catchup(): the three days are rolled up
+# shipping it, the catch-up thread (milter/catchup.c, as
+# portmilter_writer, which may only INSERT events) runs the catch-up: the
+# three days are rolled up
 # and no past day is left dirty, today stays dirty (today is always read
 # from the events), and `ports` over the last 8 days still equals the
-# brute-force aggregate. The shipper runs it in steps, one rollup of a
+# brute-force aggregate. The thread runs it in steps, one rollup of a
 # day per transaction (rollup_catchup_step(), sql/025_catchup_steps.sql);
 # without EXECUTE on that function it falls back to whole days; with
 # EXECUTE on neither, it says so once and goes on shipping.
@@ -60,13 +60,13 @@ rec_conf "$PM_TMP/portmilter.conf"
 rec_start "$PM_TMP/portmilter.conf"
 play one
 if rec_wait "0" "$past_dirty" 20; then
-	tap_ok 0 "after shipping, the shipper caught the past days up ($((REC_WAITED / 10)).$((REC_WAITED % 10)) s)"
+	tap_ok 0 "after shipping, the milter caught the past days up ($((REC_WAITED / 10)).$((REC_WAITED % 10)) s)"
 else
-	tap_ok 1 "after shipping, the shipper caught the past days up: $REC_GOT left"
-	grep "shipper" "$PM_LOG" | tail -n 5 | tap_diag_file -
+	tap_ok 1 "after shipping, the milter caught the past days up: $REC_GOT left"
+	grep "shipper\|rollups" "$PM_LOG" | tail -n 5 | tap_diag_file -
 fi
-pm_wait_log "$PM_LOG" "shipper: rollups: 3 days caught up in" 50
-tap_ok $? "the shipper logged the catch-up"
+pm_wait_log "$PM_LOG" "rollups: 3 days caught up in" 50
+tap_ok $? "the milter logged the catch-up"
 rec_is "the three days are rolled up, today is not" "3|30|t" \
 	"SELECT count(*), sum(transactions),
 		EXISTS (SELECT FROM portmilter.rollup_dirty
@@ -81,24 +81,24 @@ rec_is "ports over 8 days (rollups and today's events) = brute force" "0" \
 	   EXCEPT ALL SELECT * FROM portmilter.port_traffic_between(now() - interval '8 days', now()))) AS x"
 
 # The steps alone: without EXECUTE on rollup_catchup(integer), the
-# shipper still catches up (it never calls it while it has the steps).
+# milter still catches up (it never calls it while it has the steps).
 again "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) FROM portmilter_writer" 4 two
 rec_wait "0" "$past_dirty" 20
-tap_ok $? "with only rollup_catchup_step the shipper catches up, in steps ($REC_GOT left)"
+tap_ok $? "with only rollup_catchup_step the milter catches up, in steps ($REC_GOT left)"
 
 # Without the step function (a schema before 025, or no EXECUTE on it):
 # whole days, rollup_catchup(1), as before.
 again "GRANT EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) TO portmilter_writer;
 	REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup_step() FROM portmilter_writer" 5 three
 rec_wait "0" "$past_dirty" 20
-tap_ok $? "without EXECUTE on rollup_catchup_step the shipper catches up whole days ($REC_GOT left)"
-pm_wait_log "$PM_LOG" "shipper: rollups: 1 day caught up in" 50
+tap_ok $? "without EXECUTE on rollup_catchup_step the milter catches up whole days ($REC_GOT left)"
+pm_wait_log "$PM_LOG" "rollups: 1 day caught up in" 50
 tap_ok $? "... and logs the day"
 
 # No EXECUTE on either: said once, shipping goes on.
 again "REVOKE EXECUTE ON FUNCTION portmilter.rollup_catchup(integer) FROM portmilter_writer" 6 four
-pm_wait_log "$PM_LOG" "shipper: no rollup catch-up in this database" 100
-tap_ok $? "without EXECUTE on rollup_catchup the shipper says so"
+pm_wait_log "$PM_LOG" "rollups: no rollup catch-up in this database" 100
+tap_ok $? "without EXECUTE on rollup_catchup the milter says so"
 rec_wait "4" "SELECT count(*) FROM portmilter.events WHERE node <> 'old'" 20
 tap_ok $? "... and ships on ($REC_GOT rows)"
 rec_finish
