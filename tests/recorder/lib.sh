@@ -44,6 +44,9 @@
 #                          dofile(".../tests/milter/lib.lua"), saved as
 #                          $PM_TMP/NAME.lua and run by miltertest; its TAP
 #                          cases continue tap_n; returns miltertest's status
+#   rec_submit TAG USER ADDR  one accepted message on 587 (TLSv1.3, AUTH
+#                          PLAIN as USER, from ADDR), sender
+#                          <TAG@example.test>: one TAP case, its EOM reply
 #   rec_sql SQL            psql -c SQL as postgres: unaligned, tuples only,
 #                          fields joined by '|', NULL shown as \N, UTC
 #   rec_is NAME WANT SQL   one TAP case: rec_sql SQL prints exactly WANT
@@ -183,6 +186,18 @@ rec_lua() {
 	'' | *[!0-9]*) tap_n=0 ;;
 	esac
 	return "$_rl_status"
+}
+
+rec_submit() {
+	REC_TAG=$1 REC_USER=$2 REC_ADDR=$3 rec_lua "$1" <<'LUA'
+local r = session({ port = 587, tls = "TLSv1.3", auth = "PLAIN",
+	user = os.getenv("REC_USER"), client_ip = os.getenv("REC_ADDR"),
+	helo = "submit.example",
+	from = "<" .. os.getenv("REC_TAG") .. "@example.test>",
+	rcpts = { { addr = "<x@remote.example>", mailer = "smtp" } },
+	headers = { { "Subject", "submit" } }, body = "x\r\n", eom = true })
+expect(r.eom, SMFIR_CONTINUE, "EOM")
+LUA
 }
 
 rec_sql() {
