@@ -52,10 +52,12 @@ printf 'database = host=%s port=%s dbname=portmilter user=pm_bench\n' \
 	"$PGHOST" "$PGPORT" >"$PM_TMP/head"
 pm_conf_build "$PM_TMP/conf" "$PM_TMP/head"
 
-# The number of journal segments.
+# The number of journal segments. Not "[ -e "$1" ]": the milter may
+# delete the first one between the glob and the test (it did, ending the
+# timed window with half the rows unstored).
 segments() {
 	set -- "$PM_TMP"/journal/*.seg
-	if [ -e "$1" ]; then echo "$#"; else echo 0; fi
+	if [ "$1" != "$PM_TMP/journal/*.seg" ]; then echo "$#"; else echo 0; fi
 }
 
 # ship NAME: portmilter ships a fresh copy of the journal into an empty
