@@ -12,6 +12,14 @@
 # the counter in /metrics (portmilter_sessions_unidentified_total) and the
 # one logged at exit. Expected values come from README.md,
 # doc/portmilter.8 and doc/events.md. Needs root and python3. Prints TAP.
+#
+# On a busy machine smtpd may take a connection before its RST arrives and
+# learn the client (Postfix logs "connect from localhost[127.0.0.1]"): the
+# milter then gets a port and an address like any connection's. Postfix's
+# own log says how many it could not identify on each service (U25, UHAND,
+# at least one each), and every count below follows from those: an
+# identified connection is checked as such (on the hand-added service, the
+# documented "has no section" warning; on 25, a row with its address).
 
 . "${top_srcdir:?}/tests/e2e/lib.sh"
 
@@ -66,57 +74,84 @@ tap_ok $? "hand-added service 127.0.0.1:$PHAND listens after reload" ||
 
 # ---- the scans -------------------------------------------------------------
 
+# pf_unknown PORT N: N resets on PORT, then, once Postfix has logged
+# their N disconnects (10 s at most), how many of them it could not
+# identify (its own log; not by service name: port 25's has none).
+pf_unknown() {
+	_pu_mark=$(wc -l <"$E2E_PF_LOG")
+	reset "$1" "$2" || return 1
+	_pu_i=0
+	while [ "$(sed "1,${_pu_mark}d" "$E2E_PF_LOG" | grep -c 'smtpd\[[0-9]*\]: disconnect from ')" -lt "$2" ]; do
+		_pu_i=$((_pu_i + 1))
+		[ "$_pu_i" -le 100 ] || return 1
+		sleep 0.1
+	done
+	sed "1,${_pu_mark}d" "$E2E_PF_LOG" | grep -c 'smtpd\[[0-9]*\]: connect from unknown\[unknown\]'
+}
+
 LOGMARK=$(wc -l <"$E2E_LOG")
-reset "$P25" "$N25" && reset "$PHAND" "$NHAND"
-tap_ok $? "$N25 resets on $P25 and $NHAND on $PHAND"
+U25=$(pf_unknown "$P25" "$N25") && UHAND=$(pf_unknown "$PHAND" "$NHAND")
+tap_ok $? "$N25 resets on $P25 and $NHAND on $PHAND, each disconnect logged by Postfix"
 NALL=$((N25 + NHAND))
 e2e_wait "$NALL" "SELECT count(*) FROM portmilter.events" 15
 tap_ok $? "the shipper stored $NALL events" ||
 	{ tap_diag "got: $E2E_GOT"; tap_diag_file "$E2E_LOG"; }
 
-# Postfix itself could not identify these connections (its own log).
-n=$(grep -c 'smtpd\[[0-9]*\]: connect from unknown\[unknown\]' "$E2E_PF_LOG")
-[ "$n" -eq "$NALL" ]
-tap_ok $? "Postfix logged $NALL \"connect from unknown[unknown]\" (got $n)" ||
+# Postfix itself could not identify these connections (its own log), but
+# for any whose RST came after smtpd took it (above).
+U25=${U25:-0} UHAND=${UHAND:-0}
+K25=$((N25 - U25)) KHAND=$((NHAND - UHAND))
+UALL=$((U25 + UHAND))
+n=$(grep -c 'smtpd\[[0-9]*\]: connect from ' "$E2E_PF_LOG")
+[ "$n" -eq "$NALL" ] && [ "$U25" -ge 1 ] && [ "$UHAND" -ge 1 ]
+tap_ok $? "Postfix logged $NALL connections, unidentified: $U25 of $N25 on $P25, $UHAND of $NHAND on $PHAND (at least one each)" ||
 	tap_diag_file "$E2E_PF_LOG"
 
 # ---- the milter's log ----------------------------------------------------
 
 sed "1,${LOGMARK}d" "$E2E_LOG" >"$PM_TMP/scan.log"
 n=$(grep -c ': connect from \[unknown\]: ' "$PM_TMP/scan.log")
-[ "$n" -eq "$NALL" ]
-tap_ok $? "one line per connection: $NALL (got $n)" || tap_diag_file "$PM_TMP/scan.log"
+[ "$n" -eq "$UALL" ]
+tap_ok $? "one line per unidentified connection: $UALL (got $n)" || tap_diag_file "$PM_TMP/scan.log"
 n=$(grep -cF ": connect from [unknown]: port not identified by Postfix ({daemon_port} \"unknown\"): port $P25 from {daemon_name}" "$PM_TMP/scan.log")
-[ "$n" -eq "$N25" ]
-tap_ok $? "$N25 lines: port $P25 from {daemon_name} (got $n)" ||
+[ "$n" -eq "$U25" ]
+tap_ok $? "$U25 lines: port $P25 from {daemon_name} (got $n)" ||
 	tap_diag_file "$PM_TMP/scan.log"
 n=$(grep -cF ": connect from [unknown]: port not identified by Postfix ({daemon_port} \"unknown\", {daemon_name} \"mail.example.test\"): applying the strict (submission) rules" "$PM_TMP/scan.log")
-[ "$n" -eq "$NHAND" ]
-tap_ok $? "$NHAND lines: hand-added service, strict rules (got $n)" ||
+[ "$n" -eq "$UHAND" ]
+tap_ok $? "$UHAND lines: hand-added service, strict rules (got $n)" ||
 	tap_diag_file "$PM_TMP/scan.log"
-# Nothing else per connection: every line but the background threads'.
-n=$(grep -vc ': \(shipper\|usage\|suspensions\): ' "$PM_TMP/scan.log")
-[ "$n" -eq "$NALL" ]
-tap_ok $? "at most one line per connection: $NALL lines in all (got $n)" ||
+# Nothing else per connection: every line but the background threads';
+# an identified connection on the hand-added service has the documented
+# warning of a port without a section, one on 25 no line at all.
+n=$(grep -vc ': \(shipper\|usage\|suspensions\|rollups\): ' "$PM_TMP/scan.log")
+[ "$n" -eq $((UALL + KHAND)) ]
+tap_ok $? "at most one line per connection: $((UALL + KHAND)) lines in all (got $n)" ||
 	tap_diag_file "$PM_TMP/scan.log"
-! grep -q ': warning: ' "$PM_TMP/scan.log"
-tap_ok $? "no warning at all (the lines are info)" || tap_diag_file "$PM_TMP/scan.log"
-! grep -q 'master\.cf\|has no section\|bad {daemon_port}' "$PM_TMP/scan.log"
-tap_ok $? "no \"check master.cf\", \"has no section\" or \"bad {daemon_port}\"" ||
+n=$(grep -c ': warning: ' "$PM_TMP/scan.log")
+w=$(grep -cF ": warning: connect from [127.0.0.1]: port $PHAND has no section in " "$PM_TMP/scan.log")
+[ "$n" -eq "$KHAND" ] && [ "$w" -eq "$KHAND" ]
+tap_ok $? "no warning for an unidentified connection (the lines are info; $KHAND identified on $PHAND)" ||
+	tap_diag_file "$PM_TMP/scan.log"
+! grep ': connect from \[unknown\]: ' "$PM_TMP/scan.log" |
+	grep -q 'master\.cf\|has no section\|bad {daemon_port}'
+tap_ok $? "no \"check master.cf\", \"has no section\" or \"bad {daemon_port}\" for them" ||
 	tap_diag_file "$PM_TMP/scan.log"
 
 # ---- the database ----------------------------------------------------------
 
 e2e_sql "SELECT port, port_known, service, coalesce(host(client_addr), '-'),
 		kind, verdict, count(*)
-	FROM portmilter.events GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1" \
-	>"$PM_TMP/db.got" 2>&1
+	FROM portmilter.events GROUP BY 1, 2, 3, 4, 5, 6" 2>&1 |
+	LC_ALL=C sort >"$PM_TMP/db.got"
 {
-	echo "0|f|mail.example.test|-|connection|none|$NHAND"
-	echo "$P25|t|portmilter/$P25|-|connection|none|$N25"
-} >"$PM_TMP/db.want"
+	echo "0|f|mail.example.test|-|connection|none|$UHAND"
+	[ "$K25" -eq 0 ] || echo "$P25|t|portmilter/$P25|127.0.0.1|connection|none|$K25"
+	echo "$P25|t|portmilter/$P25|-|connection|none|$U25"
+	[ "$KHAND" -eq 0 ] || echo "$PHAND|f|mail.example.test|127.0.0.1|connection|none|$KHAND"
+} | LC_ALL=C sort >"$PM_TMP/db.want"
 cmp -s "$PM_TMP/db.want" "$PM_TMP/db.got"
-tap_ok $? "db: $N25 connections on port $P25 (known), $NHAND on port 0 (not known)" ||
+tap_ok $? "db: $N25 connections on port $P25 (known), $UHAND on port 0 (not known)" ||
 	{ tap_diag_file "$PM_TMP/db.got"; tap_diag "wanted:"; tap_diag_file "$PM_TMP/db.want"; }
 
 # ---- portmilter-report ports -------------------------------------------------
@@ -125,14 +160,15 @@ tap_ok $? "db: $N25 connections on port $P25 (known), $NHAND on port 0 (not know
 st=$?
 {
 	echo "port,connections,transactions,accepted,rejected,tempfailed,aborted,rejects_by_rule,users,ips,exposures,auth_failures,refused_before_mail,tls_failures"
-	echo "unknown,$NHAND,0,0,0,0,0,{},0,0,0,0,0,0"
-	echo "$P25,$N25,0,0,0,0,0,{},0,0,0,0,0,0"
+	echo "unknown,$UHAND,0,0,0,0,0,{},0,0,0,0,0,0"
+	echo "$P25,$N25,0,0,0,0,0,{},0,$((K25 > 0)),0,0,0,0"
+	[ "$KHAND" -eq 0 ] || echo "$PHAND,$KHAND,0,0,0,0,0,{},0,1,0,0,0,0"
 } | awk '{ printf "%s\r\n", $0 }' >"$PM_TMP/report.want"
 [ "$st" -eq 0 ] && cmp -s "$PM_TMP/report.want" "$PM_TMP/report.csv"
 tap_ok $? "portmilter-report ports: $P25 and \"unknown\", no port 0" ||
 	{ tap_diag_file "$PM_TMP/report.csv"; diff "$PM_TMP/report.want" "$PM_TMP/report.csv" | tap_diag_file -; }
 "$E2E_REPORT" -d "$E2E_READER" ports >"$PM_TMP/report.txt" 2>&1
-grep -q "^unknown  *$NHAND " "$PM_TMP/report.txt" && ! grep -q '^ *0 ' "$PM_TMP/report.txt"
+grep -q "^unknown  *$UHAND " "$PM_TMP/report.txt" && ! grep -q '^ *0 ' "$PM_TMP/report.txt"
 tap_ok $? "portmilter-report ports (table): \"unknown\", no port 0" ||
 	tap_diag_file "$PM_TMP/report.txt"
 
@@ -145,12 +181,13 @@ EOF
 grep '^portmilter_sessions_' "$PM_TMP/metrics" | grep -v ' 0$' | sort >"$PM_TMP/metrics.got"
 {
 	echo "portmilter_sessions_total{port=\"$P25\"} $N25"
-	echo "portmilter_sessions_total{port=\"unknown\"} $NHAND"
-	echo "portmilter_sessions_unidentified_total{port=\"$P25\"} $N25"
-	echo "portmilter_sessions_unidentified_total{port=\"unknown\"} $NHAND"
+	echo "portmilter_sessions_total{port=\"unknown\"} $UHAND"
+	[ "$KHAND" -eq 0 ] || echo "portmilter_sessions_total{port=\"$PHAND\"} $KHAND"
+	echo "portmilter_sessions_unidentified_total{port=\"$P25\"} $U25"
+	echo "portmilter_sessions_unidentified_total{port=\"unknown\"} $UHAND"
 } | sort >"$PM_TMP/metrics.want"
 cmp -s "$PM_TMP/metrics.want" "$PM_TMP/metrics.got"
-tap_ok $? "/metrics: portmilter_sessions_unidentified_total $N25 on $P25 and $NHAND unknown" ||
+tap_ok $? "/metrics: portmilter_sessions_unidentified_total $U25 on $P25 and $UHAND unknown" ||
 	{ tap_diag_file "$PM_TMP/metrics.got"; tap_diag_file "$PM_TMP/metrics"; }
 
 
@@ -160,8 +197,8 @@ T1=$(date +%s)
 pm_stop 400
 tap_ok $? "the milter stops on SIGTERM (in $(($(date +%s) - T1)) s, status $PM_STATUS)" ||
 	tap_diag_file "$E2E_LOG"
-grep -qF "connections whose port Postfix did not identify: $NALL" "$E2E_LOG"
-tap_ok $? "the exit line counts $NALL unidentified connections" ||
+grep -qF "connections whose port Postfix did not identify: $UALL" "$E2E_LOG"
+tap_ok $? "the exit line counts $UALL unidentified connections" ||
 	tap_diag_file "$E2E_LOG"
 pm_log_clean "$E2E_LOG"
 tap_ok $? "no panic or fatal error in the milter's log" || tap_diag_file "$E2E_LOG"
