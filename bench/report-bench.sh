@@ -414,10 +414,19 @@ for rows; do
 	prev=$rows
 	echo "# $rows events, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	: >"$dir/times.$rows"
+	# Day-aligned windows (whole UTC days, ending at today's midnight):
+	# no raw edge, only rolled-up days; against the same commands over
+	# the last 24 h or 365 days they tell the edges' cost from the
+	# rest's.
+	d0=$(date -u +%Y-%m-%d)
+	d1=$(date -u -d "$d0 - 1 day" +%Y-%m-%d)
+	d365=$(date -u -d "$d0 - 365 days" +%Y-%m-%d)
 	run "ports, last 24 h" ports --since 24h
 	run "ports, last 7 days" ports --since 7d
 	run "ports, whole year" ports --since 365d
 	run "ports, 2 days 3 hours (ragged)" ports --since 51h --until 1h
+	run "ports, yesterday (whole day)" ports --since "$d1" --until "$d0"
+	run "ports, 365 whole days" ports --since "$d365" --until "$d0"
 	run "user user42, last 30 days" user user42 --since 30d
 	run "user user42, whole year" user user42 --since 365d
 	run "ip 10.0.1.7, last 30 days" ip 10.0.1.7 --since 30d
@@ -428,20 +437,26 @@ for rows; do
 	run "adoption, whole year" adoption --since 365d
 	run "adoption, 40 days ragged" adoption --since '40d' --until 3h
 	run "tls, whole year" tls --since 365d
+	run "tls, 365 whole days" tls --since "$d365" --until "$d0"
 	run "tls --below TLSv1.2, whole year" tls --below TLSv1.2 --since 365d
 	run "tls-preview --port 587, whole year" tls-preview --port 587 --min-tls-version TLSv1.3 --since 365d
 	run "tls-preview --port 25 TLSv1.2, whole year" tls-preview --port 25 --min-tls-version TLSv1.2 --since 365d
 	run "auth, last 30 days" auth --since 30d
 	run "auth, whole year" auth --since 365d
+	run "auth, 365 whole days" auth --since "$d365" --until "$d0"
 	run "auth --user user42, whole year" auth --user user42 --since 365d
 	run "auth --ip $auth_net, whole year" auth --ip $auth_net --since 365d
 	run "auth --ip $auth_net, last 24 h" auth --ip $auth_net
 	run "top --port 587 --by user, whole year" top --port 587 --by user --since 365d
+	run "top --port 587 --by user, 365 whole days" top --port 587 --by user \
+		--since "$d365" --until "$d0"
 	run "top --port 25 --by ip, whole year" top --port 25 --by ip --since 365d
 	run "dashboard, last 7 days" dashboard -o "$dir/dash.html" --since 7d
 	[ ! -s "$dir/dash.html" ] || echo "    the page: $(wc -c <"$dir/dash.html") bytes"
 	run "dashboard, whole year" dashboard -o "$dir/dash.html" --since 365d
 	[ ! -s "$dir/dash.html" ] || echo "    the page: $(wc -c <"$dir/dash.html") bytes"
+	run "dashboard, 365 whole days" dashboard -o "$dir/dash.html" \
+		--since "$d365" --until "$d0"
 	[ -z "${REUSE:-}" ] || continue
 	cost=$(insert_cost) || exit 1
 	echo "$cost" | awk '{ printf "insert_on\t%s\ninsert_off\t%s\ninsert_noidx\t%s\n",
