@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "msg.h"
 #include "util.h"
@@ -276,4 +277,12 @@ char *str_domain_norm(const char *s)
 	if (len > 0 && d[len - 1] == '.')
 		d[len - 1] = '\0';
 	return d;
+}
+
+int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 void *xmalloc(size_t len);
 void *xcalloc(size_t n, size_t size);	/* overflow-checked */
@@ -29,6 +30,9 @@ char *xstrndup(const char *s, size_t maxlen);
 char *str_escape(char *dst, size_t dstlen, const char *src);
 
 bool str_to_long(const char *s, long min, long max, long *out);
+
+/* Milliseconds on the monotonic clock (intervals, never wall time). */
+int64_t mono_ms(void);
 
 /*
  * A growing string: start from {0}; it stays NUL-terminated. Sizes are

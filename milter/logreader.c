@@ -93,14 +93,6 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 
 #define FNV_BASIS	0xcbf29ce484222325ull
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool stopping(struct reader *r)
 {
 	bool stop;
@@ -796,7 +788,7 @@ static bool jentry(struct reader *r, const char *line, size_t n,
 static void journal_main(struct reader *r)
 {
 	char line[MAILLOG_LINE_MAX], cursor[LJOURNAL_CURSOR_MAX];
-	uint64_t saved = now_ms();
+	int64_t saved = mono_ms();
 	bool warned = false, ended = false;	/* said so; not since an entry */
 	time_t since = 0;	/* no cursor yet: since the first start */
 
@@ -836,9 +828,9 @@ static void journal_main(struct reader *r)
 				ended = true;
 				break;
 			}
-			if (got == 0 || now_ms() - saved >= SAVE_MS) {
+			if (got == 0 || mono_ms() - saved >= SAVE_MS) {
 				jpos_save(r);
-				saved = now_ms();
+				saved = mono_ms();
 			}
 			if (got == 0) {
 				stats(r, false);
@@ -860,7 +852,7 @@ static void journal_main(struct reader *r)
 static void *reader_main(void *arg)
 {
 	struct reader *r = arg;
-	uint64_t saved = now_ms();
+	int64_t saved = mono_ms();
 	bool warned = false, got = false;	/* got: lines since the last nap */
 
 	if (r->journal) {
@@ -889,9 +881,9 @@ static void *reader_main(void *arg)
 		n = read_some(r);
 		if (n > 0) {
 			got = true;
-			if (now_ms() - saved >= SAVE_MS) {
+			if (mono_ms() - saved >= SAVE_MS) {
 				pos_save(r);
-				saved = now_ms();
+				saved = mono_ms();
 			}
 			continue;
 		}
@@ -902,9 +894,9 @@ static void *reader_main(void *arg)
 		}
 		/* end of file: save if idle (nothing new in the last poll),
 		 * else at most every SAVE_MS */
-		if (!got || now_ms() - saved >= SAVE_MS) {
+		if (!got || mono_ms() - saved >= SAVE_MS) {
 			pos_save(r);
-			saved = now_ms();
+			saved = mono_ms();
 		}
 		got = false;
 		stats(r, false);
