@@ -102,9 +102,14 @@ same_on_both() {
 	fi
 }
 
-# wait_replayed: the standby has replayed what the primary wrote so far
+# wait_replayed: the standby has replayed what the primary wrote so far.
+# The insert position, not pg_current_wal_lsn() (the write position): the
+# test clusters run with synchronous_commit = off, so a commit returns
+# before its record is written out, and the write position can still be
+# short of it; the standby would then be "caught up" without the commit
+# (CI saw the new row below missing from the standby's report that way).
 wait_replayed() {
-	lsn=$(psql_p -c "SELECT pg_catalog.pg_current_wal_lsn()")
+	lsn=$(psql_p -c "SELECT pg_catalog.pg_current_wal_insert_lsn()")
 	i=0
 	while [ "$(psql_s -c "SELECT pg_catalog.pg_last_wal_replay_lsn() >= '$lsn'")" != t ]; do
 		[ "$i" -lt 100 ] || return 1
