@@ -113,6 +113,19 @@ static size_t table_char(const unsigned char *p, char *tmp, size_t *width)
 }
 
 /*
+ * The length of the run at p that table_char() would copy as it is, one
+ * display character a byte: printable ASCII but the backslash.
+ */
+static size_t table_plain(const unsigned char *p)
+{
+	const unsigned char *q = p;
+
+	while (*q >= 0x20 && *q < 0x7f && *q != '\\')
+		q++;
+	return (size_t)(q - p);
+}
+
+/*
  * Append s to b for a terminal, escaped (table_char), in at most *room
  * display characters: if it does not fit, as much as fits before a
  * final "...". Decrements *room by the width used.
@@ -120,8 +133,15 @@ static size_t table_char(const unsigned char *p, char *tmp, size_t *width)
 static void table_escape(struct strbuf *b, const char *s, size_t *room)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t total = 0, limit;
+	size_t total = 0, limit, plain = table_plain(p);
 	char tmp[16];
+
+	/* Nearly every value: nothing to escape, nothing to cut. */
+	if (p[plain] == '\0' && plain <= *room) {
+		strbuf_add(b, s, plain);
+		*room -= plain;
+		return;
+	}
 
 	for (const unsigned char *q = p; *q != '\0' && total <= *room;) {
 		size_t w;
@@ -306,6 +326,20 @@ static void out_table(FILE *fp, const PGresult *res)
 
 /* ---- JSON --------------------------------------------------------------- */
 
+/*
+ * The length of the run at p that goes into a JSON string as it is:
+ * ASCII from the space on (DEL included) but the quote and the
+ * backslash.
+ */
+static size_t json_plain(const unsigned char *p)
+{
+	const unsigned char *q = p;
+
+	while (*q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+		q++;
+	return (size_t)(q - p);
+}
+
 /* A JSON string (RFC 8259), quotes included. */
 static void json_string(struct strbuf *b, const char *s)
 {
@@ -315,7 +349,14 @@ static void json_string(struct strbuf *b, const char *s)
 	while (*p != '\0') {
 		char tmp[8];
 		unsigned cp;
-		size_t len = utf8_decode(p, &cp);
+		size_t len = json_plain(p);
+
+		if (len > 0) {
+			strbuf_add(b, (const char *)p, len);
+			p += len;
+			continue;
+		}
+		len = utf8_decode(p, &cp);
 
 		if (len == 0) {
 			strbuf_str(b, "\\ufffd");

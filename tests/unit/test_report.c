@@ -218,6 +218,63 @@ static void test_json_row(void **state)
 	PQclear(res);
 }
 
+/*
+ * The table for a terminal: the header "v", a line of dashes as wide as
+ * the column, then WANT: escaped (backslash, controls, DEL, bidi
+ * controls, invalid UTF-8), cut to OUT_CELL_MAX (60) characters with a
+ * final "...". X60 and friends: runs of 'x'.
+ */
+#define X57 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define X59 X57 "xx"
+#define X60 X59 "x"
+#define E10 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+#define E57 E10 E10 E10 E10 E10 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+static const struct out_row table_rows[] = {
+	{ "plain", OID_TEXT_, "plain", "plain" },
+	{ "empty", OID_TEXT_, "", "" },
+	{ "NULL", OID_TEXT_, NULL, "" },
+	{ "backslash doubled", OID_TEXT_, "a\\b", "a\\\\b" },
+	{ "escape sequence", OID_TEXT_, "a\x1b[2J", "a\\x1b[2J" },
+	{ "newline", OID_TEXT_, "a\nb", "a\\x0ab" },
+	{ "DEL", OID_TEXT_, "a\x7f", "a\\x7f" },
+	{ "UTF-8 passes", OID_TEXT_, "P\xc5\x99\xc3\xad" "bram", "P\xc5\x99\xc3\xad" "bram" },
+	{ "bidi override", OID_TEXT_, "a\xe2\x80\xae" "b", "a\\u202eb" },
+	{ "invalid UTF-8", OID_TEXT_, "a\xff" "b", "a\\xffb" },
+	{ "60 characters: whole", OID_TEXT_, X60, X60 },
+	{ "61 characters: cut", OID_TEXT_, X60 "y", X57 "..." },
+	{ "59 and a backslash: cut", OID_TEXT_, X59 "\\", X57 "..." },
+	{ "61 two-byte characters: cut", OID_TEXT_, E57 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+	  E57 "..." },
+	{ "text[] joined", OID_TEXTARRAY_, "{a,\"b c\"}", "a, b c" },
+};
+/* Display characters of s: its UTF-8 code points. */
+static size_t table_width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+static void test_table_row(void **state)
+{
+	const struct out_row *r = *state;
+	PGresult *res = one_value(r->type, r->value);
+	char *got = render(res, OUT_TABLE);
+	size_t w = table_width(r->want);
+	char want[512], dashes[64];
+
+	w = w > 0 ? w : 1;	/* the header "v" */
+	assert_true(w < sizeof(dashes));
+	memset(dashes, '-', w);
+	dashes[w] = '\0';
+	snprintf(want, sizeof(want), "v\n%s\n%s\n(1 row)\n", dashes, r->want);
+	assert_string_equal(got, want);
+	free(got);
+	PQclear(res);
+}
+
 /* CSV (RFC 4180): the header line "v", then WANT, CRLF after each. */
 static const struct out_row csv_rows[] = {
 	{ "plain", OID_TEXT_, "plain", "plain" },
@@ -281,7 +338,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_empty_results),
 	};
 	static char names[UNIT_N(tp_rows) + UNIT_N(tpf_rows) +
-			  UNIT_N(json_rows) + UNIT_N(csv_rows)][96];
+			  UNIT_N(json_rows) + UNIT_N(csv_rows) +
+			  UNIT_N(table_rows)][96];
 	static struct CMUnitTest tests[UNIT_N(named) + UNIT_N(names)];
 	size_t i, n = 0, k = 0;
 
@@ -300,6 +358,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < UNIT_N(json_rows); i++, k++) {
 		snprintf(names[k], sizeof(names[k]), "json: %s", json_rows[i].name);
 		tests[n++] = unit_row(names[k], test_json_row, &json_rows[i]);
+	}
+	for (i = 0; i < UNIT_N(table_rows); i++, k++) {
+		snprintf(names[k], sizeof(names[k]), "table: %s", table_rows[i].name);
+		tests[n++] = unit_row(names[k], test_table_row, &table_rows[i]);
 	}
 	for (i = 0; i < UNIT_N(csv_rows); i++, k++) {
 		snprintf(names[k], sizeof(names[k]), "csv: %s", csv_rows[i].name);
