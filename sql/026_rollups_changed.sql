@@ -1,5 +1,5 @@
 -- 026_rollups_changed.sql - the catch-up of a day rewrites only the
--- rollup rows that changed (issue 14).
+-- rollup rows that changed, with plans made for that day (issue 14).
 --
 -- Each rollup of a day (rollup_day_keys() 015/018, rollup_day_tls()
 -- 020/023, rollup_day_addr() 022, rollup_day_preview() 024) deleted all
@@ -31,6 +31,16 @@
 -- still has its tier summed again (a least or a greatest cannot be
 -- taken back). The rollups of a day also run without JIT and with
 -- work_mem 64MB (sorts of a day's groups spilled to disk at 4MB).
+--
+-- And with plan_cache_mode = force_custom_plan (rollup_step_run(), 025,
+-- through which both catch-ups run every step, and each step): a
+-- session that catches up day after day (the milter's catch-up thread,
+-- `maintain`, one connection each) had PL/pgSQL switch the steps'
+-- statements to generic plans after five runs, planned for no day in
+-- particular, and from the fourth day on each day took 2.4 times as
+-- long (14 to 15 s against 6 s at 10 M events a year: the "15.3 s a
+-- day" of a backfill in README "Benchmarks"). A custom plan costs a few
+-- milliseconds of planning a statement.
 --
 -- Apply with `portmilter-report migrate`, or
 --   psql -X -v ON_ERROR_STOP=1 -1 -f sql/026_rollups_changed.sql DBNAME
@@ -746,6 +756,15 @@ BEGIN
 		END
 		$fn$;
 
+
+	-- ---- custom plans for every step --------------------------------------------
+	ALTER FUNCTION portmilter.rollup_step_run(regprocedure, date)
+		SET plan_cache_mode = force_custom_plan;
+	ALTER FUNCTION portmilter.rollup_day(date) SET plan_cache_mode = force_custom_plan;
+	ALTER FUNCTION portmilter.rollup_day_keys(date) SET plan_cache_mode = force_custom_plan;
+	ALTER FUNCTION portmilter.rollup_day_tls(date) SET plan_cache_mode = force_custom_plan;
+	ALTER FUNCTION portmilter.rollup_day_addr(date) SET plan_cache_mode = force_custom_plan;
+	ALTER FUNCTION portmilter.rollup_day_preview(date) SET plan_cache_mode = force_custom_plan;
 
 	INSERT INTO portmilter.schema_version (version) VALUES (26);
 END
