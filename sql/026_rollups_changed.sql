@@ -472,16 +472,13 @@ BEGIN
 			CREATE TEMP TABLE IF NOT EXISTS rollup_addr_old (
 				LIKE portmilter.rollup_addr_day
 			) ON COMMIT DROP;
-			CREATE TEMP TABLE IF NOT EXISTS rollup_addr_chg (
-				client_addr inet, port integer
-			) ON COMMIT DROP;
 			CREATE TEMP TABLE IF NOT EXISTS rollup_addr_new (
 				LIKE portmilter.rollup_addr_day
 			) ON COMMIT DROP;
 			CREATE TEMP TABLE IF NOT EXISTS rollup_addr_add (
 				LIKE portmilter.rollup_addr_day
 			) ON COMMIT DROP;
-			TRUNCATE rollup_addr_old, rollup_addr_chg, rollup_addr_new, rollup_addr_add;
+			TRUNCATE rollup_addr_old, rollup_addr_new, rollup_addr_add;
 
 			-- user numbers, as rollup_day_keys() gives them (it ran first:
 			-- every name of the day has one)
@@ -548,28 +545,20 @@ BEGIN
 			INSERT INTO rollup_addr_add SELECT * FROM ins;
 
 			-- the month: the keys whose row changed or went summed again
-			-- (late rows: a few), the new keys added (every row left in
-			-- rollup_addr_old changed: the others were not deleted)
+			-- (late rows: a few), the new keys added. Every row in
+			-- rollup_addr_old changed or went (022 kept the unchanged
+			-- ones there too and picked the changed ones out again).
 			IF EXISTS (SELECT FROM rollup_addr_old) THEN
-				INSERT INTO rollup_addr_chg
-				SELECT o.client_addr, o.port FROM rollup_addr_old AS o
-				WHERE NOT EXISTS (
-					SELECT FROM portmilter.rollup_addr_day AS d
-					WHERE d.day = p_day AND d.client_addr = o.client_addr
-					  AND d.port = o.port
-					  AND ROW(d.*) IS NOT DISTINCT FROM ROW(o.*));
-				ANALYZE rollup_addr_old, rollup_addr_chg;
-			END IF;
-			IF EXISTS (SELECT FROM rollup_addr_chg) THEN
+				ANALYZE rollup_addr_old;
 				DELETE FROM portmilter.rollup_addr_month AS m
-				USING rollup_addr_chg AS o
+				USING rollup_addr_old AS o
 				WHERE m.month = mon AND m.client_addr = o.client_addr
 				  AND m.port = o.port;
 				INSERT INTO portmilter.rollup_addr_month
 				SELECT mon, m.*
 				FROM (SELECT pg_catalog.array_agg(o.client_addr) AS a,
 					     pg_catalog.array_agg(o.port) AS p
-				      FROM rollup_addr_chg AS o) AS k,
+				      FROM rollup_addr_old AS o) AS k,
 				     portmilter.rollup_addr_merge(mon, mon1, k.a, k.p) AS m;
 			END IF;
 			INSERT INTO portmilter.rollup_addr_month AS m
