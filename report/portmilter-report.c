@@ -201,7 +201,26 @@ static noreturn void usage_error(const char *fmt, ...)
 	" COALESCE(sum(e.nrcpt) FILTER (WHERE e.verdict = 'accepted'), 0)" \
 	" AS recipients," \
 	" count(*) FILTER (WHERE e.credential_exposure) AS exposures,"
-/* The distinct non-NULL values of a text column, sorted bytewise. */
+/*
+ * The distinct non-NULL values of a text column in a group, sorted
+ * bytewise; NULL when there are none. What array_agg(DISTINCT col ORDER
+ * BY col) FILTER (WHERE col IS NOT NULL) gives, but PostgreSQL 15 sorts
+ * each group apart for that: on a year of auth failures (165,000 groups,
+ * nearly all of one value) a fifth of the query. A group of one value
+ * (min = max) takes no sort here; only the others sort their values.
+ */
+#define SQL_DISTINCT(col) \
+	" CASE WHEN min(" col " COLLATE pg_catalog.\"C\") =" \
+	" max(" col " COLLATE pg_catalog.\"C\")" \
+	" THEN ARRAY[min(" col " COLLATE pg_catalog.\"C\")]" \
+	" WHEN min(" col ") IS NOT NULL THEN ARRAY(SELECT DISTINCT" \
+	" pm_d.v COLLATE pg_catalog.\"C\"" \
+	" FROM pg_catalog.unnest(array_agg(" col ")) AS pm_d(v)" \
+	" WHERE pm_d.v IS NOT NULL ORDER BY 1)" \
+	" END"
+/* The distinct non-NULL values of a text column, sorted bytewise; '{}'
+ * when there are none. (Left as it was: user and ip groups are few, and
+ * SQL_IP is the definition tests/sql/rollups-keys.sh copies.) */
 #define SQL_LIST(col, name) \
 	" COALESCE(array_agg(DISTINCT " col " COLLATE pg_catalog.\"C\"" \
 	" ORDER BY " col " COLLATE pg_catalog.\"C\")" \
@@ -302,10 +321,7 @@ static const char sql_top_ip[] =
 /* $3 user, $4 network, $5 port: NULL = any. */
 #define SQL_AUTH(P) \
 	"SELECT e.sasl_user AS \"user\", e.client_addr, " P("e.port") " AS port," \
-	" count(*) AS failures," \
-	" array_agg(DISTINCT e.sasl_method COLLATE pg_catalog.\"C\"" \
-	" ORDER BY e.sasl_method COLLATE pg_catalog.\"C\")" \
-	" FILTER (WHERE e.sasl_method IS NOT NULL) AS mechanisms," \
+	" count(*) AS failures," SQL_DISTINCT("e.sasl_method") " AS mechanisms," \
 	" min(e.event_time) AS first_seen, max(e.event_time) AS last_seen" \
 	" FROM portmilter.events AS e" \
 	" WHERE e.kind = 'auth_failure' AND" SQL_WINDOW("1", "2") \

@@ -761,6 +761,105 @@ else
 fi
 sql -c "DELETE FROM portmilter.events WHERE port = 2529" >/dev/null
 
+# ---- lists of several values in a group ------------------------------------------
+# The rules, users and HELOs of `ip` and `user` and the mechanisms of
+# `auth` are the distinct non-NULL values of the group, sorted bytewise
+# ("B" < "Z" < "b" < "z" < UTF-8): worked out by hand from the rows below,
+# on 2024-04-25, outside every other window. For `auth` the report builds
+# a list of one value without a sort and sorts only the others
+# (SQL_DISTINCT in report/portmilter-report.c): groups of one value, of
+# several with repeats and NULLs, and of NULLs only.
+
+sql >/dev/null <<'EOS'
+INSERT INTO portmilter.events (event_id, event_time, conn_id, conn_time,
+	kind, node, port, port_known, client_addr, helo, sasl_method, sasl_user,
+	nrcpt, nrcpt_rejected, nrcpt_tempfailed, nrcpt_refused, verdict, rule,
+	credential_exposure)
+VALUES
+('e0000000-0000-4000-8000-0000000000b1', '2024-04-25 10:00:00+00',
+ 'c0000000-0000-4000-8000-0000000000b1', '2024-04-25 10:00:00+00',
+ 'transaction', 'mx1', 587, true, '192.0.2.200', 'b-host', 'PLAIN', 'zed',
+ 0, 1, 0, 0, 'rejected', 'relay', false),
+('e0000000-0000-4000-8000-0000000000b2', '2024-04-25 10:01:00+00',
+ 'c0000000-0000-4000-8000-0000000000b1', '2024-04-25 10:00:00+00',
+ 'transaction', 'mx1', 587, true, '192.0.2.200', 'B-host', 'PLAIN', 'Alice',
+ 0, 1, 0, 0, 'rejected', 'Zeta', false),
+('e0000000-0000-4000-8000-0000000000b3', '2024-04-25 10:02:00+00',
+ 'c0000000-0000-4000-8000-0000000000b2', '2024-04-25 10:02:00+00',
+ 'connection', 'mx1', 587, true, '192.0.2.200', 'b-host', NULL, NULL,
+ 0, 0, 0, 0, 'none', NULL, false),
+('e0000000-0000-4000-8000-0000000000b4', '2024-04-25 10:03:00+00',
+ 'c0000000-0000-4000-8000-0000000000b2', '2024-04-25 10:02:00+00',
+ 'transaction', 'mx1', 587, true, '192.0.2.200', E'\u00e4-host', 'PLAIN', 'zed',
+ 0, 1, 0, 0, 'rejected', 'relay', false),
+('e0000000-0000-4000-8000-0000000000b5', '2024-04-25 11:00:00+00',
+ 'c0000000-0000-4000-8000-0000000000b5', '2024-04-25 11:00:00+00',
+ 'auth_failure', 'mx1', 587, true, '192.0.2.201', NULL, 'PLAIN', 'multi',
+ 0, 0, 0, 0, 'rejected', 'auth_failed', false),
+('e0000000-0000-4000-8000-0000000000b6', '2024-04-25 11:01:00+00',
+ 'c0000000-0000-4000-8000-0000000000b6', '2024-04-25 11:01:00+00',
+ 'auth_failure', 'mx1', 587, true, '192.0.2.201', NULL, 'LOGIN', 'multi',
+ 0, 0, 0, 0, 'rejected', 'auth_failed', false),
+('e0000000-0000-4000-8000-0000000000b7', '2024-04-25 11:02:00+00',
+ 'c0000000-0000-4000-8000-0000000000b7', '2024-04-25 11:02:00+00',
+ 'auth_failure', 'mx1', 587, true, '192.0.2.201', NULL, 'PLAIN', 'multi',
+ 0, 0, 0, 0, 'rejected', 'auth_failed', false),
+('e0000000-0000-4000-8000-0000000000b8', '2024-04-25 11:03:00+00',
+ 'c0000000-0000-4000-8000-0000000000b8', '2024-04-25 11:03:00+00',
+ 'auth_failure', 'mx1', 587, true, '192.0.2.201', NULL, NULL, 'multi',
+ 0, 0, 0, 0, 'rejected', 'auth_failed', false),
+('e0000000-0000-4000-8000-0000000000b9', '2024-04-25 11:04:00+00',
+ 'c0000000-0000-4000-8000-0000000000b9', '2024-04-25 11:04:00+00',
+ 'auth_failure', 'mx1', 587, true, '192.0.2.201', NULL, 'CRAM-MD5', 'multi',
+ 0, 0, 0, 0, 'rejected', 'auth_failed', false),
+('e0000000-0000-4000-8000-0000000000ba', '2024-04-25 11:05:00+00',
+ 'c0000000-0000-4000-8000-0000000000ba', '2024-04-25 11:05:00+00',
+ 'auth_failure', 'mx1', 587, true, '192.0.2.201', NULL, NULL, 'nomech',
+ 0, 0, 0, 0, 'rejected', 'auth_failed', false),
+('e0000000-0000-4000-8000-0000000000bb', '2024-04-25 11:06:00+00',
+ 'c0000000-0000-4000-8000-0000000000bb', '2024-04-25 11:06:00+00',
+ 'auth_failure', 'mx1', 587, true, '192.0.2.201', NULL, NULL, 'nomech',
+ 0, 0, 0, 0, 'rejected', 'auth_failed', false),
+('e0000000-0000-4000-8000-0000000000bc', '2024-04-25 11:07:00+00',
+ 'c0000000-0000-4000-8000-0000000000bc', '2024-04-25 11:07:00+00',
+ 'auth_failure', 'mx1', 587, true, '192.0.2.201', NULL, 'login', 'one',
+ 0, 0, 0, 0, 'rejected', 'auth_failed', false),
+('e0000000-0000-4000-8000-0000000000bd', '2024-04-25 11:08:00+00',
+ 'c0000000-0000-4000-8000-0000000000bd', '2024-04-25 11:08:00+00',
+ 'auth_failure', 'mx1', 587, true, '192.0.2.201', NULL, 'login', 'one',
+ 0, 0, 0, 0, 'rejected', 'auth_failed', false);
+EOS
+L="--since 2024-04-25 --until 2024-04-26"
+rep $L ip 192.0.2.200 --format csv
+exp_csv <<'EOF'
+client_addr,port,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,rules,users,helos,first_seen,last_seen
+192.0.2.200,587,2,3,0,3,0,0,0,0,"[""Zeta"",""relay""]","[""Alice"",""zed""]","[""B-host"",""b-host"",""ä-host""]",2024-04-25 10:00:00+00,2024-04-25 10:03:00+00
+EOF
+same "ip: several rules, users and HELOs, repeats and NULLs: distinct, sorted bytewise"
+rep $L user zed --format csv
+exp_csv <<'EOF'
+port,client_addr,connections,transactions,accepted,rejected,tempfailed,aborted,recipients,exposures,rules,first_seen,last_seen
+587,192.0.2.200,2,2,0,2,0,0,0,0,"[""relay""]",2024-04-25 10:00:00+00,2024-04-25 10:03:00+00
+EOF
+same "user: one rule twice is one"
+rep $L auth --format csv
+exp_csv <<'EOF'
+user,client_addr,port,failures,mechanisms,first_seen,last_seen
+multi,192.0.2.201,587,5,"[""CRAM-MD5"",""LOGIN"",""PLAIN""]",2024-04-25 11:00:00+00,2024-04-25 11:04:00+00
+nomech,192.0.2.201,587,2,,2024-04-25 11:05:00+00,2024-04-25 11:06:00+00
+one,192.0.2.201,587,2,"[""login""]",2024-04-25 11:07:00+00,2024-04-25 11:08:00+00
+EOF
+same "auth: mechanisms distinct and sorted, none (all NULL) empty, one twice is one"
+rep $L auth --format json
+exp_text <<'EOF'
+[
+{"user":"multi","client_addr":"192.0.2.201","port":587,"failures":5,"mechanisms":["CRAM-MD5","LOGIN","PLAIN"],"first_seen":"2024-04-25 11:00:00+00","last_seen":"2024-04-25 11:04:00+00"},
+{"user":"nomech","client_addr":"192.0.2.201","port":587,"failures":2,"mechanisms":null,"first_seen":"2024-04-25 11:05:00+00","last_seen":"2024-04-25 11:06:00+00"},
+{"user":"one","client_addr":"192.0.2.201","port":587,"failures":2,"mechanisms":["login"],"first_seen":"2024-04-25 11:07:00+00","last_seen":"2024-04-25 11:08:00+00"}
+]
+EOF
+same "auth, json: the same lists, null for none"
+
 # ---- retention (last: it drops the fixture's months) -----------------------------
 
 sql -c "SELECT portmilter.create_month_partition('2000-01-01')" \
