@@ -24,6 +24,17 @@
 -- with its oracle after late rows, UPDATEs, DELETEs, forget_user() and
 -- reductions).
 --
+-- The rows to insert are picked before the insert starts: the day's new
+-- rows less those still in the table after the deletion (the same), taken
+-- out of the temporary table, the rest inserted whole; the new user
+-- names through an array computed whole first (an InitPlan). An INSERT
+-- ... WHERE NOT EXISTS (SELECT FROM the same table), planned while that
+-- table was empty (a new database's first days), runs as a nested loop
+-- over a sequential scan of the table, which grows under it: quadratic in
+-- the day's rows. A day of 1,000,000 events, the first of its database,
+-- was still in its address step after 12 minutes.
+-- (tests/sql/catchup-steps.sh checks the plans.)
+--
 -- And a tier row of 023 is now added to when a day row is inserted (the
 -- sums, the least first_seen, the greatest last_seen), instead of being
 -- summed again from its tier's day rows (two passes over up to ten
@@ -155,10 +166,11 @@ BEGIN
 			-- user numbers: a new name gets one; a name with several (see
 			-- the header) takes its lowest
 			INSERT INTO portmilter.rollup_user_names (sasl_user)
-			SELECT DISTINCT v.sasl_user FROM rollup_ev AS v
-			WHERE v.sasl_user IS NOT NULL
-			  AND NOT EXISTS (SELECT FROM portmilter.rollup_user_names AS n
-					  WHERE n.sasl_user = v.sasl_user);
+			SELECT pg_catalog.unnest(ARRAY(
+				SELECT DISTINCT v.sasl_user FROM rollup_ev AS v
+				WHERE v.sasl_user IS NOT NULL
+				  AND NOT EXISTS (SELECT FROM portmilter.rollup_user_names AS n
+						  WHERE n.sasl_user = v.sasl_user)));
 			UPDATE rollup_ev AS v SET uid = m.id
 			FROM (SELECT n.sasl_user, min(n.id) AS id
 			      FROM portmilter.rollup_user_names AS n
@@ -193,11 +205,12 @@ BEGIN
 			    home_conns = m.home_conns - o.home_conns
 			FROM old AS o
 			WHERE m.month = mon AND m.port = o.port AND m.uid = o.uid;
+			DELETE FROM rollup_user_day_new AS n
+			USING portmilter.rollup_user_day AS d
+			WHERE d.day = p_day AND n.port = d.port AND n.uid = d.uid;
 			WITH new AS (
 				INSERT INTO portmilter.rollup_user_day
 				SELECT n.* FROM rollup_user_day_new AS n
-				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_user_day AS d
-						  WHERE d.day = p_day AND n.port = d.port AND n.uid = d.uid)
 				RETURNING port, uid, nevents, transactions, home_conns
 			)
 			INSERT INTO portmilter.rollup_user_month AS m
@@ -232,11 +245,13 @@ BEGIN
 			    home_conns = m.home_conns - o.home_conns
 			FROM old AS o
 			WHERE m.month = mon AND m.port = o.port AND m.client_addr = o.client_addr;
+			DELETE FROM rollup_ip_day_new AS n
+			USING portmilter.rollup_ip_day AS d
+			WHERE d.day = p_day AND n.port = d.port
+			  AND n.client_addr = d.client_addr;
 			WITH new AS (
 				INSERT INTO portmilter.rollup_ip_day
 				SELECT n.* FROM rollup_ip_day_new AS n
-				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_ip_day AS d
-						  WHERE d.day = p_day AND n.port = d.port AND n.client_addr = d.client_addr)
 				RETURNING port, client_addr, nevents, transactions, home_conns
 			)
 			INSERT INTO portmilter.rollup_ip_month AS m
@@ -269,11 +284,12 @@ BEGIN
 			    home_conns = m.home_conns - o.home_conns
 			FROM old AS o
 			WHERE m.month = mon AND m.network = o.network;
+			DELETE FROM rollup_net_day_new AS n
+			USING portmilter.rollup_net_day AS d
+			WHERE d.day = p_day AND n.network = d.network;
 			WITH new AS (
 				INSERT INTO portmilter.rollup_net_day
 				SELECT n.* FROM rollup_net_day_new AS n
-				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_net_day AS d
-						  WHERE d.day = p_day AND n.network = d.network)
 				RETURNING network, nevents, home_conns
 			)
 			INSERT INTO portmilter.rollup_net_month AS m
@@ -357,10 +373,11 @@ BEGIN
 
 			-- user numbers, as rollup_day_keys() gives them
 			INSERT INTO portmilter.rollup_user_names (sasl_user)
-			SELECT DISTINCT v.sasl_user FROM rollup_tls_ev AS v
-			WHERE v.sasl_user IS NOT NULL
-			  AND NOT EXISTS (SELECT FROM portmilter.rollup_user_names AS n
-					  WHERE n.sasl_user = v.sasl_user);
+			SELECT pg_catalog.unnest(ARRAY(
+				SELECT DISTINCT v.sasl_user FROM rollup_tls_ev AS v
+				WHERE v.sasl_user IS NOT NULL
+				  AND NOT EXISTS (SELECT FROM portmilter.rollup_user_names AS n
+						  WHERE n.sasl_user = v.sasl_user)));
 			UPDATE rollup_tls_ev AS v SET uid = m.id
 			FROM (SELECT n.sasl_user, min(n.id) AS id
 			      FROM portmilter.rollup_user_names AS n
@@ -393,12 +410,14 @@ BEGIN
 				RETURNING port, tls_version, uid, network
 			)
 			INSERT INTO rollup_tls_old SELECT * FROM old;
+			DELETE FROM rollup_tls_new AS n
+			USING portmilter.rollup_tls_day AS d
+			WHERE d.day = p_day AND n.port = d.port
+			  AND n.tls_version = d.tls_version AND n.uid = d.uid
+			  AND n.network = d.network;
 			WITH ins AS (
 				INSERT INTO portmilter.rollup_tls_day
 				SELECT n.* FROM rollup_tls_new AS n
-				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_tls_day AS d
-						  WHERE d.day = p_day AND n.port = d.port AND n.tls_version = d.tls_version
-						    AND n.uid = d.uid AND n.network = d.network)
 				RETURNING port, tls_version, uid, network
 			)
 			INSERT INTO rollup_tls_add SELECT * FROM ins;
@@ -483,11 +502,12 @@ BEGIN
 			-- user numbers, as rollup_day_keys() gives them (it ran first:
 			-- every name of the day has one)
 			INSERT INTO portmilter.rollup_user_names (sasl_user)
-			SELECT DISTINCT e.sasl_user FROM portmilter.events AS e
-			WHERE e.event_time >= t0 AND e.event_time < t1
-			  AND e.sasl_user IS NOT NULL AND e.client_addr IS NOT NULL
-			  AND NOT EXISTS (SELECT FROM portmilter.rollup_user_names AS n
-					  WHERE n.sasl_user = e.sasl_user);
+			SELECT pg_catalog.unnest(ARRAY(
+				SELECT DISTINCT e.sasl_user FROM portmilter.events AS e
+				WHERE e.event_time >= t0 AND e.event_time < t1
+				  AND e.sasl_user IS NOT NULL AND e.client_addr IS NOT NULL
+				  AND NOT EXISTS (SELECT FROM portmilter.rollup_user_names AS n
+						  WHERE n.sasl_user = e.sasl_user)));
 
 			-- the day's rows computed anew; those that changed or went
 			-- deleted, those that changed or came inserted; a row that is the
@@ -535,11 +555,13 @@ BEGIN
 				RETURNING d.*
 			)
 			INSERT INTO rollup_addr_old SELECT * FROM old;
+			DELETE FROM rollup_addr_new AS n
+			USING portmilter.rollup_addr_day AS d
+			WHERE d.day = p_day AND n.client_addr = d.client_addr
+			  AND n.port = d.port;
 			WITH ins AS (
 				INSERT INTO portmilter.rollup_addr_day
 				SELECT n.* FROM rollup_addr_new AS n
-				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_addr_day AS d
-						  WHERE d.day = p_day AND n.client_addr = d.client_addr AND n.port = d.port)
 				RETURNING *
 			)
 			INSERT INTO rollup_addr_add SELECT * FROM ins;
@@ -639,10 +661,11 @@ BEGIN
 
 			-- user numbers, as rollup_day_keys() gives them
 			INSERT INTO portmilter.rollup_user_names (sasl_user)
-			SELECT DISTINCT v.sasl_user FROM rollup_preview_ev AS v
-			WHERE v.sasl_user IS NOT NULL
-			  AND NOT EXISTS (SELECT FROM portmilter.rollup_user_names AS n
-					  WHERE n.sasl_user = v.sasl_user);
+			SELECT pg_catalog.unnest(ARRAY(
+				SELECT DISTINCT v.sasl_user FROM rollup_preview_ev AS v
+				WHERE v.sasl_user IS NOT NULL
+				  AND NOT EXISTS (SELECT FROM portmilter.rollup_user_names AS n
+						  WHERE n.sasl_user = v.sasl_user)));
 			UPDATE rollup_preview_ev AS v SET uid = m.id
 			FROM (SELECT n.sasl_user, min(n.id) AS id
 			      FROM portmilter.rollup_user_names AS n
@@ -685,12 +708,13 @@ BEGIN
 				RETURNING port, uid, network, tls_version
 			)
 			INSERT INTO rollup_preview_old SELECT * FROM old;
+			DELETE FROM rollup_preview_new AS n
+			USING portmilter.rollup_preview_day AS d
+			WHERE d.day = p_day AND n.port = d.port AND n.uid = d.uid
+			  AND n.network = d.network AND n.tls_version = d.tls_version;
 			WITH ins AS (
 				INSERT INTO portmilter.rollup_preview_day
 				SELECT n.* FROM rollup_preview_new AS n
-				WHERE NOT EXISTS (SELECT FROM portmilter.rollup_preview_day AS d
-						  WHERE d.day = p_day AND n.port = d.port AND n.uid = d.uid
-						    AND n.network = d.network AND n.tls_version = d.tls_version)
 				RETURNING port, uid, network, tls_version
 			)
 			INSERT INTO rollup_preview_add SELECT * FROM ins;
