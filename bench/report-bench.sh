@@ -48,7 +48,10 @@
 # transaction (rollup_catchup_step(), sql/025_catchup_steps.sql, as the
 # milter's shipper does, under its 60 s statement_timeout): the time of
 # each step, its share of that timeout, and the whole day's against the
-# sum of its steps. No reports, no INSERT cost; one ROWS value.
+# sum of its steps. Then `ports`, `top`, `tls` and `dashboard` over that
+# day whole (its rollups) and over its last 12 hours and last hour (read
+# from its events: a window's raw edge at that many events a day). No
+# INSERT cost; one ROWS value.
 #
 # The mix, plausible where the reports look (what the milter and the log
 # reader record, doc/events.md), the same at every size:
@@ -405,6 +408,26 @@ if [ "${DAY:-0}" = 1 ]; then
 	printf '%-36s %10s\n' "the steps, in all" "$total"
 	printf '%-36s %10s (%s of the steps)\n' "the day in one transaction" "$whole" \
 		"$(awk -v a="$whole" -v b="$total" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+	# The reports over that day: whole (its rollups), and over windows
+	# that cut it (the cut part read from its events, as the day in
+	# progress and a window's partial first day always are): what a
+	# window's raw edge costs a provider of ROWS events a day.
+	rows=$1
+	: >"$dir/times.$rows"
+	d1=$(date -u -d "$day + 1 day" +%Y-%m-%d)
+	echo "# reports over the day (its rollups) and over its last hours (its events)"
+	for what in ports "top --port 587 --by user" "top --port 25 --by ip" tls; do
+		# shellcheck disable=SC2086 # the command and its options
+		run "$what, the whole day" $what --since "$day" --until "$d1"
+		for h in 12 1; do
+			# shellcheck disable=SC2086
+			run "$what, its last $h h" $what \
+				--since "${day}T$(printf %02d $((24 - h))):00:00Z" --until "$d1"
+		done
+	done
+	run "dashboard, the whole day" dashboard -o "$dir/dash.html" --since "$day" --until "$d1"
+	run "dashboard, its last 12 h" dashboard -o "$dir/dash.html" \
+		--since "${day}T12:00:00Z" --until "$d1"
 	exit 0
 fi
 
