@@ -380,6 +380,7 @@ for cmd in ports adoption; do
 	if "$report" -d dbname=portmilter --since '2024-02-18 10:17' --until '2025-02-17 13:45' \
 		"$cmd" >"$tmp/out" 2>"$tmp/err"; then
 		tail -n +"$((lines + 1))" "$tmp/log" >"$tmp/plan"
+		cp "$tmp/plan" "$tmp/plan.$cmd"
 		if grep -q 'Seq Scan on events' "$tmp/plan"; then
 			not_ok "$cmd over a year: a Seq Scan on an events partition" "$tmp/plan"
 		elif ! grep -q 'rollup_port_day' "$tmp/plan"; then
@@ -392,5 +393,25 @@ for cmd in ports adoption; do
 	fi
 done
 unset PGOPTIONS
+
+# The users and addresses of the raw part are probed one by one (027): the
+# NOT EXISTS against rollup_users / rollup_ips stays a subplan (an index
+# probe a key), never an anti join, which PostgreSQL ran as a hash over
+# every row of rollup_ips (all the addresses ever seen). In the plan of
+# `ports` above: any Anti Join with one of the two tables under it.
+anti=$(awk '
+	{ ind = match($0, /[^ \t]/) }
+	inside && ind <= aind { inside = 0 }
+	/Anti Join/ { inside = 1; aind = ind; node = $0; next }
+	inside && / on rollup_(users|ips) / { print node; print $0; inside = 0 }
+' "$tmp/plan.ports")
+if [ -z "$anti" ] && grep -q 'SubPlan' "$tmp/plan.ports" &&
+   grep -Eq 'Scan.* on rollup_ips c' "$tmp/plan.ports"; then
+	ok "ports over a year: the raw part's users and addresses probed one by one (subplans, no anti join)"
+else
+	printf '%s\n' "${anti:-no subplan probing rollup_ips in the plan}" >"$tmp/diff"
+	not_ok "ports over a year: the raw part's users and addresses probed one by one (subplans, no anti join)" \
+		"$tmp/diff" "$tmp/plan.ports"
+fi
 
 echo "1..$n"
