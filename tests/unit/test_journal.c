@@ -220,6 +220,18 @@ static void test_append_read_commit(void **state)
 	rmtree(dir);
 }
 
+/* CLOCK_REALTIME in microseconds, the clock the journal stamps with.
+ * (Not time(NULL): that one is the kernel's coarse clock, which can still
+ * say the previous second a few milliseconds after CLOCK_REALTIME has
+ * passed it; bounds taken from it failed once in CI.) */
+static int64_t realtime_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* journal_unread_since(): the append time of the oldest record not read
  * yet, 0 once a read reaches the end; a read that stops short keeps it. */
 static void test_unread_since(void **state)
@@ -233,11 +245,11 @@ static void test_unread_since(void **state)
 	(void)state;
 	assert_non_null(j);
 	assert_int_equal(journal_unread_since(j), 0);
-	t0 = (int64_t)time(NULL) * 1000000;
+	t0 = realtime_us();
 	append_str(j, "one");
 	first = journal_unread_since(j);
 	append_str(j, "two");
-	t1 = ((int64_t)time(NULL) + 1) * 1000000;
+	t1 = realtime_us();
 	assert_true(first >= t0 && first <= t1);
 	/* The second append keeps the first one's time. */
 	assert_int_equal(journal_unread_since(j), first);
