@@ -232,6 +232,12 @@ CREATE FUNCTION oracle.port_transactions_daily(timestamptz, timestamptz)
 RETURNS TABLE (day date, port integer, transactions bigint) LANGUAGE sql STABLE AS $fn$
 SELECT (bucket AT TIME ZONE 'UTC')::date, port, transactions FROM portmilter.port_traffic_raw($1, $2, 'day')
 $fn$;
+-- The dashboard's traffic chart by the hour (028): what the whole `ports`
+-- aggregate per bucket gives for transactions, the same rows.
+CREATE FUNCTION oracle.port_transactions_between(timestamptz, timestamptz, text)
+RETURNS TABLE (bucket timestamptz, port integer, transactions bigint) LANGUAGE sql STABLE AS $fn$
+SELECT bucket, port, transactions FROM portmilter.port_traffic_raw($1, $2, $3) ORDER BY 1, 2
+$fn$;
 
 -- The calls compared on each window: the function and its oracle (%1$L
 -- since, %2$L until), and whether the order counts.
@@ -247,6 +253,7 @@ INSERT INTO calls VALUES
 	('dashboard_rules', 'dashboard_rules(%1$L, %2$L)', true),
 	('dashboard_tls', 'dashboard_tls(%1$L, %2$L)', false),
 	('port_transactions_daily', 'port_transactions_daily(%1$L, %2$L)', false),
+	('port_transactions_between(hour)', 'port_transactions_between(%1$L, %2$L, ''hour'')', true),
 	('tls_usage', 'tls_usage(%1$L, %2$L, NULL)', true),
 	('tls_usage(587)', 'tls_usage(%1$L, %2$L, 587)', true);
 -- tls-preview: port 587 for each minimum (TLSv1 10, TLSv1.1 11, TLSv1.2
@@ -516,7 +523,7 @@ check_caught() {
 	fi
 }
 
-what="the per-key functions (015, 018, 020, 021, 022, 023, 024) = their oracles on $nwin windows, $ncalls calls each"
+what="the per-key functions (015, 018, 020, 021, 022, 023, 024, 028) = their oracles on $nwin windows, $ncalls calls each"
 check "$what"
 rg_catchup
 check_caught "$what, after a catch-up"
