@@ -213,7 +213,8 @@ static noreturn void usage_error(const char *fmt, ...)
 	" CASE WHEN min(" col " COLLATE pg_catalog.\"C\") =" \
 	" max(" col " COLLATE pg_catalog.\"C\")" \
 	" THEN ARRAY[min(" col " COLLATE pg_catalog.\"C\")]" \
-	" WHEN min(" col ") IS NOT NULL THEN ARRAY(SELECT DISTINCT" \
+	" WHEN min(" col " COLLATE pg_catalog.\"C\") IS NOT NULL" \
+	" THEN ARRAY(SELECT DISTINCT" \
 	" pm_d.v COLLATE pg_catalog.\"C\"" \
 	" FROM pg_catalog.unnest(array_agg(" col ")) AS pm_d(v)" \
 	" WHERE pm_d.v IS NOT NULL ORDER BY 1)" \

@@ -217,8 +217,8 @@ selfread=$(awk '
 				tabs[t] = 1
 			}
 		for (i = 1; i <= n; i++) {
-			ind = match(l[i], /[^ ]/) - 1
-			if (l[i] ~ /^ *InitPlan /) {
+			ind = match(l[i], /[^ \t]/) - 1
+			if (l[i] ~ /^[ \t]*InitPlan /) {
 				init = 1; initind = ind; continue
 			}
 			if (init && ind <= initind)

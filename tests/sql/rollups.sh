@@ -380,7 +380,7 @@ for cmd in ports adoption; do
 	if "$report" -d dbname=portmilter --since '2024-02-18 10:17' --until '2025-02-17 13:45' \
 		"$cmd" >"$tmp/out" 2>"$tmp/err"; then
 		tail -n +"$((lines + 1))" "$tmp/log" >"$tmp/plan"
-		cp "$tmp/plan" "$tmp/plan.$cmd"
+		[ "$cmd" != ports ] || cp "$tmp/plan" "$tmp/plan.ports"
 		if grep -q 'Seq Scan on events' "$tmp/plan"; then
 			not_ok "$cmd over a year: a Seq Scan on an events partition" "$tmp/plan"
 		elif ! grep -q 'rollup_port_day' "$tmp/plan"; then
