@@ -9,6 +9,6 @@
 #ifndef PM_SCHEMA_H
 #define PM_SCHEMA_H
 
-#define PM_SCHEMA_VERSION 28
+#define PM_SCHEMA_VERSION 29
 
 #endif
